@@ -1,0 +1,13 @@
+//! Candlekeep's vocabulary: what an instrument, a timeframe, a candle and a provenance are,
+//! plus UTC time helpers and the price round-trip rule. No I/O lives here.
+
+mod candle;
+mod instrument;
+mod price;
+pub mod time;
+mod timeframe;
+
+pub use candle::{Candle, Provenance, SourceId};
+pub use instrument::{Instrument, Market, ParseInstrumentError, Venue};
+pub use price::{format_price, parse_price, ParsePriceError};
+pub use timeframe::{ParseTimeframeError, Timeframe};

@@ -1,0 +1,371 @@
+//! A deterministic random-walk market.
+//!
+//! The log price at minute `m` is a sum of value-noise octaves (spacings 1, 2, 4 … 2^19 minutes,
+//! amplitudes growing with the square root of the spacing), which looks like a random walk with
+//! volatility clustering but can be evaluated at any instant without walking from the start.
+//! Prices are kept as integer ticks so that the wire strings, and hence the parsed `f64`s, are exact.
+
+use candlekeep_core::{Candle, Market, Timeframe};
+
+const MINUTE_MS: i64 = 60_000;
+const HOUR_MS: i64 = 60 * MINUTE_MS;
+const OCTAVES: u32 = 20;
+
+/// A coin the simulated venues list: base price (sets tick size) and listing dates.
+#[derive(Debug, Clone, Copy)]
+struct Listing {
+    symbol: &'static str,
+    base_price: f64,
+    spot_listed_ms: i64,
+    usdm_listed_ms: i64,
+}
+
+const fn ms(days_since_epoch: i64, hour: i64) -> i64 {
+    days_since_epoch * 24 * HOUR_MS + hour * HOUR_MS
+}
+
+/// Listing days are days since 1970-01-01 (17395 = 2017-08-17).
+const LISTINGS: [Listing; 20] = [
+    Listing { symbol: "BTCUSDT", base_price: 30_000.0, spot_listed_ms: ms(17395, 4), usdm_listed_ms: ms(18147, 0) },
+    Listing { symbol: "ETHUSDT", base_price: 2_000.0, spot_listed_ms: ms(17395, 4), usdm_listed_ms: ms(18210, 0) },
+    Listing { symbol: "BNBUSDT", base_price: 300.0, spot_listed_ms: ms(17481, 2), usdm_listed_ms: ms(18288, 0) },
+    Listing { symbol: "SOLUSDT", base_price: 50.0, spot_listed_ms: ms(18485, 6), usdm_listed_ms: ms(18518, 0) },
+    Listing { symbol: "XRPUSDT", base_price: 0.5, spot_listed_ms: ms(17655, 8), usdm_listed_ms: ms(18230, 0) },
+    Listing { symbol: "DOGEUSDT", base_price: 0.1, spot_listed_ms: ms(18082, 12), usdm_listed_ms: ms(18480, 0) },
+    Listing { symbol: "ADAUSDT", base_price: 0.4, spot_listed_ms: ms(17638, 4), usdm_listed_ms: ms(18260, 0) },
+    Listing { symbol: "LTCUSDT", base_price: 80.0, spot_listed_ms: ms(17532, 0), usdm_listed_ms: ms(18240, 0) },
+    Listing { symbol: "LINKUSDT", base_price: 10.0, spot_listed_ms: ms(17912, 10), usdm_listed_ms: ms(18250, 0) },
+    Listing { symbol: "DOTUSDT", base_price: 8.0, spot_listed_ms: ms(18492, 23), usdm_listed_ms: ms(18500, 0) },
+    Listing { symbol: "AVAXUSDT", base_price: 20.0, spot_listed_ms: ms(18527, 6), usdm_listed_ms: ms(18530, 0) },
+    Listing { symbol: "TRXUSDT", base_price: 0.08, spot_listed_ms: ms(17693, 11), usdm_listed_ms: ms(18270, 0) },
+    Listing { symbol: "XLMUSDT", base_price: 0.12, spot_listed_ms: ms(17682, 9), usdm_listed_ms: ms(18280, 0) },
+    Listing { symbol: "BCHUSDT", base_price: 250.0, spot_listed_ms: ms(18228, 10), usdm_listed_ms: ms(18240, 0) },
+    Listing { symbol: "NEARUSDT", base_price: 3.0, spot_listed_ms: ms(18549, 5), usdm_listed_ms: ms(18560, 0) },
+    Listing { symbol: "ATOMUSDT", base_price: 10.0, spot_listed_ms: ms(18010, 0), usdm_listed_ms: ms(18300, 0) },
+    Listing { symbol: "UNIUSDT", base_price: 6.0, spot_listed_ms: ms(18522, 0), usdm_listed_ms: ms(18525, 0) },
+    Listing { symbol: "FILUSDT", base_price: 5.0, spot_listed_ms: ms(18535, 0), usdm_listed_ms: ms(18540, 0) },
+    Listing { symbol: "ETCUSDT", base_price: 20.0, spot_listed_ms: ms(17710, 0), usdm_listed_ms: ms(18290, 0) },
+    Listing { symbol: "APTUSDT", base_price: 8.0, spot_listed_ms: ms(19283, 0), usdm_listed_ms: ms(19283, 0) },
+];
+
+/// One simulated bar with prices as integer ticks (exact), ready to print in either wire format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SimCandle {
+    pub open_time_ms: i64,
+    pub close_time_ms: i64,
+    pub open: i64,
+    pub high: i64,
+    pub low: i64,
+    pub close: i64,
+    /// Base volume in units of 10^-`qty_decimals`.
+    pub volume: i64,
+    /// Quote volume in units of 10^-`quote_decimals`.
+    pub quote_volume: i64,
+    pub trades: u64,
+    pub taker_buy_volume: i64,
+    pub price_decimals: u32,
+    pub qty_decimals: u32,
+    pub quote_decimals: u32,
+}
+
+impl SimCandle {
+    /// The candle as a client that parsed the wire strings would hold it.
+    pub fn to_candle(&self) -> Candle {
+        let p = |v: i64| scaled(v, self.price_decimals);
+        Candle {
+            open_time_ms: self.open_time_ms,
+            open: p(self.open),
+            high: p(self.high),
+            low: p(self.low),
+            close: p(self.close),
+            volume: scaled(self.volume, self.qty_decimals),
+            quote_volume: scaled(self.quote_volume, self.quote_decimals),
+            trades: self.trades,
+        }
+    }
+}
+
+/// `value × 10^-decimals` as the correctly rounded `f64` (what parsing the wire string gives).
+fn scaled(value: i64, decimals: u32) -> f64 {
+    format_fixed(value, decimals, decimals).parse().unwrap_or(f64::NAN)
+}
+
+/// Prints integer `value × 10^-decimals` with exactly `shown` decimals (`shown >= decimals`).
+pub fn format_fixed(value: i64, decimals: u32, shown: u32) -> String {
+    let unit = 10i64.pow(decimals);
+    let (sign, v) = if value < 0 { ("-", -value) } else { ("", value) };
+    if shown == 0 {
+        return format!("{sign}{v}");
+    }
+    let frac = format!("{:0width$}", v % unit, width = decimals as usize);
+    format!("{sign}{}.{frac}{}", v / unit, "0".repeat((shown - decimals) as usize))
+}
+
+/// The simulated market: a seed plus the venue-wide outage pattern.
+#[derive(Debug, Clone)]
+pub struct SimMarket {
+    seed: u64,
+    outages: bool,
+}
+
+impl Default for SimMarket {
+    fn default() -> Self {
+        Self::new(0x00C4_0D1E_CEE9)
+    }
+}
+
+impl SimMarket {
+    pub fn new(seed: u64) -> Self {
+        Self { seed, outages: true }
+    }
+
+    /// Turns the venue-wide maintenance outages (missing bars) on or off.
+    pub fn with_outages(mut self, on: bool) -> Self {
+        self.outages = on;
+        self
+    }
+
+    /// Symbols this market lists.
+    pub fn symbols() -> impl Iterator<Item = &'static str> {
+        LISTINGS.iter().map(|l| l.symbol)
+    }
+
+    fn listing(symbol: &str) -> Option<&'static Listing> {
+        LISTINGS.iter().find(|l| l.symbol == symbol)
+    }
+
+    /// Open time of the first bar of `symbol` on `market`, or `None` for an unknown symbol.
+    pub fn listed_ms(&self, market: Market, symbol: &str) -> Option<i64> {
+        Self::listing(symbol).map(|l| match market {
+            Market::Spot => l.spot_listed_ms,
+            Market::UsdM => l.usdm_listed_ms,
+        })
+    }
+
+    /// Whether the venue was down (no bars at all) during the minute starting at `t_ms`.
+    /// About one outage of 1–8 hours every 4096 hours, the same for every symbol of a market.
+    pub fn in_outage(&self, market: Market, t_ms: i64) -> bool {
+        if !self.outages {
+            return false;
+        }
+        let block_len = 4096 * HOUR_MS;
+        let block = t_ms.div_euclid(block_len);
+        let h = mix(self.seed ^ 0x07A9E ^ market_salt(market), block as u64, 0);
+        let start = block * block_len + (h % 4000) as i64 * HOUR_MS;
+        let len = (1 + (h >> 20) % 8) as i64 * HOUR_MS;
+        (start..start + len).contains(&t_ms)
+    }
+
+    /// The closed bar of `symbol` opening at `open_ms`; `None` before listing, during an outage,
+    /// off the timeframe grid, or for an unknown symbol.
+    pub fn candle(&self, market: Market, symbol: &str, tf: Timeframe, open_ms: i64) -> Option<SimCandle> {
+        self.bar(market, symbol, tf, open_ms, open_ms + tf.millis())
+    }
+
+    /// The bar opening at `open_ms` as seen at `now_ms` (partial when the bar is still open).
+    pub fn bar(&self, market: Market, symbol: &str, tf: Timeframe, open_ms: i64, now_ms: i64) -> Option<SimCandle> {
+        let l = Self::listing(symbol)?;
+        let listed = self.listed_ms(market, symbol)?;
+        if open_ms % tf.millis() != 0 || open_ms + tf.millis() <= listed || self.in_outage(market, open_ms) {
+            return None;
+        }
+        let end_ms = now_ms.min(open_ms + tf.millis());
+        if end_ms <= open_ms {
+            return None;
+        }
+        let salt = symbol_salt(symbol) ^ market_salt(market);
+        let (price_decimals, qty_decimals) = precision(market, l.base_price);
+        let quote_decimals = match market {
+            Market::Spot => 8,
+            Market::UsdM => 5,
+        };
+        let tick = 10f64.powi(price_decimals as i32);
+        let price_at = |t: i64| (self.price(salt, l.base_price, t) * tick).round().max(1.0) as i64;
+        let key = mix(self.seed ^ salt, open_ms as u64, tf.millis() as u64);
+
+        // About one bar in 20,000 is a zero-trade bar: OHLC = previous close, no volume.
+        let open = price_at(open_ms);
+        if key % 20_000 == 7 {
+            return Some(SimCandle {
+                open_time_ms: open_ms,
+                close_time_ms: open_ms + tf.millis() - 1,
+                open,
+                high: open,
+                low: open,
+                close: open,
+                volume: 0,
+                quote_volume: 0,
+                trades: 0,
+                taker_buy_volume: 0,
+                price_decimals,
+                qty_decimals,
+                quote_decimals,
+            });
+        }
+        let close = price_at(end_ms);
+        let span_hours = (end_ms - open_ms) as f64 / HOUR_MS as f64;
+        let wick = 0.004 * span_hours.sqrt();
+        let up = unit(key >> 11) * wick;
+        let down = unit(mix(key, 1, 2) >> 11) * wick;
+        let high = ((open.max(close) as f64) * (1.0 + up)).round() as i64;
+        let low = (((open.min(close) as f64) * (1.0 - down)).round() as i64).max(1);
+
+        let ret = (close - open).abs() as f64 / open as f64;
+        let base_units = 1e6 / l.base_price; // about $1M traded per hour
+        let vol_f = base_units * span_hours * (0.3 + 1.4 * unit(mix(key, 3, 4) >> 11)) * (1.0 + 40.0 * ret);
+        let qty_scale = 10f64.powi(qty_decimals as i32);
+        let volume = (vol_f * qty_scale).round().max(1.0) as i64;
+        let mid = (open + high + low + close) as f64 / 4.0 / tick;
+        let quote_volume = (vol_f * mid * 10f64.powi(quote_decimals as i32)).round() as i64;
+        let trades = ((vol_f * mid / 900.0).round() as u64).max(1);
+        let taker_buy_volume = (volume as f64 * (0.35 + 0.3 * unit(mix(key, 5, 6) >> 11))).round() as i64;
+        Some(SimCandle {
+            open_time_ms: open_ms,
+            close_time_ms: open_ms + tf.millis() - 1,
+            open,
+            high,
+            low,
+            close,
+            volume,
+            quote_volume,
+            trades,
+            taker_buy_volume,
+            price_decimals,
+            qty_decimals,
+            quote_decimals,
+        })
+    }
+
+    /// Every closed bar in `[from_ms, to_ms)`, ascending: the ground truth a client should end with.
+    pub fn candles(&self, market: Market, symbol: &str, tf: Timeframe, from_ms: i64, to_ms: i64) -> Vec<SimCandle> {
+        let mut t = tf.ceil(from_ms);
+        let mut out = Vec::new();
+        while t < to_ms {
+            if let Some(c) = self.candle(market, symbol, tf, t) {
+                out.push(c);
+            }
+            t += tf.millis();
+        }
+        out
+    }
+
+    /// Mid price at instant `t_ms` (interpolated between minutes).
+    fn price(&self, salt: u64, base: f64, t_ms: i64) -> f64 {
+        let m = t_ms as f64 / MINUTE_MS as f64;
+        let mut log_p = 0.0;
+        for k in 0..OCTAVES {
+            let spacing = (1u64 << k) as f64;
+            let x = m / spacing;
+            let i = x.floor();
+            let f = x - i;
+            let a = signed_unit(mix(self.seed ^ salt, k as u64, i as i64 as u64));
+            let b = signed_unit(mix(self.seed ^ salt, k as u64, (i as i64 + 1) as u64));
+            log_p += 0.0009 * spacing.sqrt() * (a + (b - a) * f);
+        }
+        base * log_p.exp()
+    }
+}
+
+/// Tick decimals for prices and quantities, from the size of the coin's price.
+fn precision(market: Market, base_price: f64) -> (u32, u32) {
+    let magnitude = base_price.log10().floor() as i32; // BTC 4, DOGE -1
+    let price = (6 - magnitude).clamp(1, 8) as u32;
+    let qty = match market {
+        Market::Spot => (magnitude + 1).clamp(0, 5) as u32 + 2,
+        Market::UsdM => (magnitude - 1).clamp(0, 3) as u32,
+    };
+    match market {
+        Market::Spot => (price, qty),
+        Market::UsdM => (price.saturating_sub(1).max(1), qty),
+    }
+}
+
+fn market_salt(market: Market) -> u64 {
+    match market {
+        Market::Spot => 0x5907,
+        Market::UsdM => 0xF07E_0000,
+    }
+}
+
+fn symbol_salt(symbol: &str) -> u64 {
+    symbol.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x1000_0000_01B3))
+}
+
+/// splitmix64 over three words.
+fn mix(a: u64, b: u64, c: u64) -> u64 {
+    let mut z = a
+        .wrapping_add(b.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .wrapping_add(c.wrapping_mul(0xC2B2_AE3D_27D4_EB4F));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn unit(bits: u64) -> f64 {
+    (bits & ((1 << 53) - 1)) as f64 / (1u64 << 53) as f64
+}
+
+fn signed_unit(bits: u64) -> f64 {
+    2.0 * unit(bits >> 11) - 1.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 24 * HOUR_MS;
+
+    #[test]
+    fn candles_are_a_pure_function_of_the_seed() {
+        let a = SimMarket::new(1).candles(Market::Spot, "BTCUSDT", Timeframe::H1, 19_000 * DAY, 19_010 * DAY);
+        let b = SimMarket::new(1).candles(Market::Spot, "BTCUSDT", Timeframe::H1, 19_000 * DAY, 19_010 * DAY);
+        let c = SimMarket::new(2).candles(Market::Spot, "BTCUSDT", Timeframe::H1, 19_000 * DAY, 19_010 * DAY);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn bars_are_consistent_and_continuous() {
+        let m = SimMarket::new(3).with_outages(false);
+        let bars = m.candles(Market::UsdM, "ETHUSDT", Timeframe::H1, 19_000 * DAY, 19_100 * DAY);
+        assert_eq!(bars.len(), 2400);
+        for w in bars.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            assert!(a.high >= a.open.max(a.close) && a.low <= a.open.min(a.close) && a.low > 0);
+            if b.trades > 0 && a.trades > 0 {
+                assert_eq!(a.close, b.open, "next open is previous close");
+            }
+        }
+        let first = bars[0].to_candle().close;
+        let moved = bars.iter().any(|c| (c.to_candle().close / first - 1.0).abs() > 0.03);
+        assert!(moved, "the walk moves by more than 3% over 100 days");
+    }
+
+    #[test]
+    fn nothing_before_listing_and_outages_are_venue_wide() {
+        let m = SimMarket::default();
+        let listed = m.listed_ms(Market::Spot, "SOLUSDT").unwrap();
+        assert!(m.candle(Market::Spot, "SOLUSDT", Timeframe::H1, listed - HOUR_MS).is_none());
+        assert!(m.candle(Market::Spot, "SOLUSDT", Timeframe::H1, listed).is_some());
+        assert!(m.candle(Market::Spot, "NOPEUSDT", Timeframe::H1, listed).is_none());
+        let span = m.candles(Market::Spot, "BTCUSDT", Timeframe::H1, 18_000 * DAY, 18_400 * DAY);
+        let missing: Vec<i64> = (18_000 * 24..18_400 * 24)
+            .map(|h| h * HOUR_MS)
+            .filter(|t| m.in_outage(Market::Spot, *t))
+            .collect();
+        assert!(!missing.is_empty());
+        assert_eq!(span.len() + missing.len(), 400 * 24);
+        for t in missing {
+            assert!(m.candle(Market::Spot, "ETHUSDT", Timeframe::H1, t).is_none());
+        }
+    }
+
+    #[test]
+    fn fixed_formatting_is_exact() {
+        assert_eq!(format_fixed(111_080_000, 8, 8), "1.11080000");
+        assert_eq!(format_fixed(5_721_269, 2, 8), "57212.69000000");
+        assert_eq!(format_fixed(496_263, 3, 3), "496.263");
+        assert_eq!(format_fixed(7, 0, 0), "7");
+        assert_eq!(format_fixed(5, 3, 3), "0.005");
+    }
+}
