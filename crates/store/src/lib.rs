@@ -1,1 +1,48 @@
-//! placeholder
+//! Candlekeep's storage: the [`Store`] trait every backend implements, and the SQLite backend.
+//!
+//! Candles are keyed by (instrument, timeframe, open time) and carry their provenance. Besides
+//! candles the store keeps *covered ranges*: the half-open time ranges a source has answered for
+//! completely. A range is covered even where the venue had no bar (an outage), which is what lets
+//! a backfill resume exactly where it stopped and a rerun do nothing, without ever inventing a bar.
+
+mod error;
+mod ranges;
+pub mod sqlite;
+mod types;
+
+pub use error::StoreError;
+pub use ranges::subtract_ranges;
+pub use sqlite::SqliteStore;
+pub use types::{JobId, JobRecord, JobStatus, SeriesStatus, WriteStats};
+
+use candlekeep_core::{Candle, Instrument, Provenance, Timeframe};
+
+/// What every storage backend offers the jobs.
+pub trait Store: Send {
+    /// Stable id of an instrument, registering it on first use.
+    fn instrument_id(&mut self, instrument: &Instrument) -> Result<i64, StoreError>;
+
+    /// Upserts `candles` and marks `[covered.0, covered.1)` as answered by the source, in one
+    /// transaction: either all of it is stored or none of it.
+    fn write_page(
+        &mut self,
+        instrument_id: i64,
+        tf: Timeframe,
+        provenance: Provenance,
+        candles: &[Candle],
+        covered: Option<(i64, i64)>,
+    ) -> Result<WriteStats, StoreError>;
+
+    /// Parts of `[from, to)` that no source has answered for yet, ascending.
+    fn uncovered(&mut self, instrument_id: i64, tf: Timeframe, from: i64, to: i64) -> Result<Vec<(i64, i64)>, StoreError>;
+
+    /// One row per stored (instrument, timeframe) series.
+    fn series_status(&mut self) -> Result<Vec<SeriesStatus>, StoreError>;
+
+    /// SHA-256 over every candle's key, values and source (not the fetch time), in key order:
+    /// two stores with the same content have the same hash.
+    fn content_hash(&mut self) -> Result<String, StoreError>;
+
+    fn job_started(&mut self, job: &str, args: &str) -> Result<JobId, StoreError>;
+    fn job_finished(&mut self, id: JobId, outcome: &JobRecord) -> Result<(), StoreError>;
+}

@@ -1,0 +1,63 @@
+//! Covered ranges: merged on write, subtracted from a request to find what is left to fetch.
+
+use candlekeep_core::Timeframe;
+use rusqlite::{Connection, Transaction};
+
+use crate::{StoreError, subtract_ranges};
+
+/// Adds `[start, end)` for `source`, merging it with every overlapping or touching range.
+pub(crate) fn add(
+    tx: &Transaction<'_>,
+    instrument_id: i64,
+    tf: Timeframe,
+    source: &str,
+    start: i64,
+    end: i64,
+) -> Result<(), StoreError> {
+    if end <= start {
+        return Ok(());
+    }
+    let (mut lo, mut hi) = (start, end);
+    {
+        let mut stmt = tx.prepare_cached(
+            "SELECT start_ms, end_ms FROM covered_ranges WHERE instrument_id = ?1 AND timeframe = ?2 \
+             AND source = ?3 AND start_ms <= ?5 AND end_ms >= ?4",
+        )?;
+        let rows = stmt.query_map((instrument_id, tf.as_str(), source, start, end), |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        for row in rows {
+            let (a, b) = row?;
+            lo = lo.min(a);
+            hi = hi.max(b);
+        }
+    }
+    tx.prepare_cached(
+        "DELETE FROM covered_ranges WHERE instrument_id = ?1 AND timeframe = ?2 AND source = ?3 \
+         AND start_ms <= ?5 AND end_ms >= ?4",
+    )?
+    .execute((instrument_id, tf.as_str(), source, start, end))?;
+    tx.prepare_cached(
+        "INSERT INTO covered_ranges (instrument_id, timeframe, source, start_ms, end_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute((instrument_id, tf.as_str(), source, lo, hi))?;
+    Ok(())
+}
+
+/// Parts of `[from, to)` no source covers.
+pub(crate) fn uncovered(
+    conn: &Connection,
+    instrument_id: i64,
+    tf: Timeframe,
+    from: i64,
+    to: i64,
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT start_ms, end_ms FROM covered_ranges WHERE instrument_id = ?1 AND timeframe = ?2 \
+         AND start_ms < ?4 AND end_ms > ?3",
+    )?;
+    let covered = stmt
+        .query_map((instrument_id, tf.as_str(), from, to), |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(subtract_ranges(from, to, &covered))
+}

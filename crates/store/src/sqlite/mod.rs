@@ -1,0 +1,142 @@
+//! The embedded SQLite backend: one file, WAL mode, every write a single transaction.
+
+mod candles;
+mod coverage;
+mod jobs;
+mod schema;
+mod status;
+
+use std::{collections::HashMap, path::Path};
+
+use candlekeep_core::{Candle, Instrument, Provenance, SourceId, Timeframe};
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::{JobId, JobRecord, SeriesStatus, Store, StoreError, WriteStats};
+
+pub struct SqliteStore {
+    conn: Connection,
+    source_ids: HashMap<SourceId, i64>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.conn.path()).finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)
+            .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
+        Self::setup(conn)
+    }
+
+    /// A private in-memory database (tests, benchmarks).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(mut conn: Connection) -> Result<Self, StoreError> {
+        // WAL + synchronous=NORMAL: a killed process never loses a committed transaction and never
+        // corrupts the file; only a power cut may lose the last commits.
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.pragma_update(None, "page_size", 65_536)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "cache_size", -65_536)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        schema::migrate(&mut conn)?;
+        Ok(Self { conn, source_ids: HashMap::new() })
+    }
+
+    /// The schema version this file is at.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self.conn.query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))?)
+    }
+
+    /// Recent job runs, newest first.
+    pub fn recent_jobs(&self, limit: usize) -> Result<Vec<jobs::JobRow>, StoreError> {
+        jobs::recent(&self.conn, limit)
+    }
+
+    /// The stored candles of one series in `[from, to)`, ascending.
+    pub fn candles(&self, instrument: &Instrument, tf: Timeframe, from: i64, to: i64) -> Result<Vec<Candle>, StoreError> {
+        let Some(id) = self.find_instrument(instrument)? else { return Ok(Vec::new()) };
+        candles::select(&self.conn, id, tf, from, to)
+    }
+
+    fn source_id(&mut self, source: SourceId) -> Result<i64, StoreError> {
+        if let Some(id) = self.source_ids.get(&source) {
+            return Ok(*id);
+        }
+        self.conn.execute("INSERT OR IGNORE INTO sources (name) VALUES (?1)", [source.as_str()])?;
+        let id = self.conn.query_row("SELECT id FROM sources WHERE name = ?1", [source.as_str()], |r| r.get(0))?;
+        self.source_ids.insert(source, id);
+        Ok(id)
+    }
+
+    fn find_instrument(&self, i: &Instrument) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id FROM instruments WHERE venue = ?1 AND market = ?2 AND symbol = ?3",
+                (i.venue.as_str(), i.market.as_str(), &i.symbol),
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+}
+
+pub use jobs::JobRow;
+
+impl Store for SqliteStore {
+    fn instrument_id(&mut self, i: &Instrument) -> Result<i64, StoreError> {
+        if let Some(id) = self.find_instrument(i)? {
+            return Ok(id);
+        }
+        self.conn.execute(
+            "INSERT INTO instruments (venue, market, symbol, created_at) VALUES (?1, ?2, ?3, ?4)",
+            (i.venue.as_str(), i.market.as_str(), &i.symbol, candlekeep_core::time::now_ms()),
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn write_page(
+        &mut self,
+        instrument_id: i64,
+        tf: Timeframe,
+        provenance: Provenance,
+        candles: &[Candle],
+        covered: Option<(i64, i64)>,
+    ) -> Result<WriteStats, StoreError> {
+        let source_id = self.source_id(provenance.source)?;
+        let tx = self.conn.transaction()?;
+        let stats = candles::upsert(&tx, instrument_id, tf, source_id, provenance.fetched_at_ms, candles)?;
+        if let Some((start, end)) = covered {
+            coverage::add(&tx, instrument_id, tf, provenance.source.as_str(), start, end)?;
+        }
+        tx.commit()?;
+        Ok(stats)
+    }
+
+    fn uncovered(&mut self, instrument_id: i64, tf: Timeframe, from: i64, to: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+        coverage::uncovered(&self.conn, instrument_id, tf, from, to)
+    }
+
+    fn series_status(&mut self) -> Result<Vec<SeriesStatus>, StoreError> {
+        status::series(&self.conn)
+    }
+
+    fn content_hash(&mut self) -> Result<String, StoreError> {
+        status::content_hash(&self.conn)
+    }
+
+    fn job_started(&mut self, job: &str, args: &str) -> Result<JobId, StoreError> {
+        jobs::started(&self.conn, job, args)
+    }
+
+    fn job_finished(&mut self, id: JobId, outcome: &JobRecord) -> Result<(), StoreError> {
+        jobs::finished(&self.conn, id, outcome)
+    }
+}

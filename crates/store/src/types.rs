@@ -1,0 +1,74 @@
+//! Records the store hands back.
+
+use candlekeep_core::{Instrument, Timeframe};
+use serde::Serialize;
+
+/// What a write changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct WriteStats {
+    /// New candles plus stored candles whose values differed and were replaced (a revised bar).
+    pub written: u64,
+    /// Candles identical to what was stored: nothing written.
+    pub unchanged: u64,
+}
+
+impl WriteStats {
+    pub fn add(&mut self, other: WriteStats) {
+        self.written += other.written;
+        self.unchanged += other.unchanged;
+    }
+}
+
+/// Summary of one stored series.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeriesStatus {
+    pub instrument: Instrument,
+    pub timeframe: Timeframe,
+    pub first_open_ms: i64,
+    pub last_open_ms: i64,
+    pub count: i64,
+    /// Bars between the first and the last stored bar, both included.
+    pub expected: i64,
+    pub sources: Vec<String>,
+}
+
+impl SeriesStatus {
+    pub fn missing(&self) -> i64 {
+        self.expected - self.count
+    }
+
+    pub fn completeness_pct(&self) -> f64 {
+        if self.expected == 0 { 100.0 } else { 100.0 * self.count as f64 / self.expected as f64 }
+    }
+}
+
+pub type JobId = i64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    Running,
+    Ok,
+    Failed,
+    Interrupted,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Ok => "ok",
+            Self::Failed => "failed",
+            Self::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRecord {
+    pub status: JobStatus,
+    pub rows_written: u64,
+    pub sources: Vec<String>,
+    pub error: Option<String>,
+}
