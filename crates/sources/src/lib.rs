@@ -1,1 +1,45 @@
-//! placeholder
+//! Market-data providers.
+//!
+//! - [`http`]: the HTTP layer every REST source shares: per-venue request-weight budgets,
+//!   `Retry-After`, hard back-off on bans, retries with exponential backoff and jitter.
+//! - [`binance`]: Binance spot and USD-M klines.
+//! - [`archive`]: Binance public-archive files (`.zip`/`.csv`, checksums, ms/µs timestamps).
+//!
+//! A REST source implements [`CandleSource`]; the jobs only ever talk to that trait.
+
+pub mod archive;
+pub mod binance;
+mod error;
+pub mod http;
+mod numbers;
+
+pub use error::SourceError;
+
+use candlekeep_core::{Candle, SourceId, Timeframe};
+use futures::future::BoxFuture;
+
+/// One answer of a source for `[start, end)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// Closed bars only, ascending, unique, inside the requested range.
+    pub candles: Vec<Candle>,
+    /// The source has answered for every bar opening in `[start, covered_until)`; a bar missing
+    /// there is missing at the source, not merely unfetched.
+    pub covered_until: i64,
+    /// Nothing more can be had for this range now (its end, or the present, was reached).
+    pub exhausted: bool,
+}
+
+/// A REST provider of candles.
+pub trait CandleSource: Send + Sync {
+    fn id(&self) -> SourceId;
+
+    /// The next page of closed bars of `symbol` opening in `[start_ms, end_ms)`.
+    fn fetch_page<'a>(
+        &'a self,
+        symbol: &'a str,
+        tf: Timeframe,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> BoxFuture<'a, Result<Page, SourceError>>;
+}

@@ -1,0 +1,99 @@
+//! What an archive's file name and folder say: symbol, timeframe, period and market.
+//! `data/futures/um/monthly/klines/BTCUSDT/1h/BTCUSDT-1h-2024-01.zip` says all four.
+
+use std::path::Path;
+
+use candlekeep_core::{Market, Timeframe};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveName {
+    pub symbol: String,
+    pub timeframe: Timeframe,
+    /// `[start, end)` in epoch ms of the month or day the file holds.
+    pub period: Option<(i64, i64)>,
+    /// From the folder layout (`spot/`, `futures/um/`), when present.
+    pub market: Option<Market>,
+}
+
+/// Parses `SYMBOL-INTERVAL-YYYY-MM[-DD].(zip|csv)`; `None` when the name is not in that form.
+pub fn describe(path: &Path) -> Option<ArchiveName> {
+    let stem = path.file_name()?.to_str()?;
+    let stem = stem.strip_suffix(".zip").or_else(|| stem.strip_suffix(".csv")).unwrap_or(stem);
+    let mut parts = stem.split('-');
+    let symbol = parts.next()?.to_owned();
+    let timeframe: Timeframe = parts.next()?.parse().ok()?;
+    let year: i32 = parts.next()?.parse().ok()?;
+    let month: u32 = parts.next()?.parse().ok()?;
+    let day: Option<u32> = match parts.next() {
+        Some(d) => Some(d.parse().ok()?),
+        None => None,
+    };
+    if parts.next().is_some() || symbol.is_empty() || !symbol.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+        return None;
+    }
+    let period = period_ms(year, month, day);
+    let components: Vec<String> = path
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().to_ascii_lowercase())
+        .collect();
+    let market = if components.windows(2).any(|w| w[0] == "futures" && w[1] == "um") {
+        Some(Market::UsdM)
+    } else if components.iter().any(|c| c == "spot") {
+        Some(Market::Spot)
+    } else {
+        None
+    };
+    Some(ArchiveName { symbol, timeframe, period, market })
+}
+
+fn period_ms(year: i32, month: u32, day: Option<u32>) -> Option<(i64, i64)> {
+    use chrono_free::days_from_civil;
+    if !(1..=12).contains(&month) {
+        return None;
+    }
+    const DAY: i64 = 86_400_000;
+    match day {
+        Some(d) if (1..=31).contains(&d) => {
+            let start = days_from_civil(year, month, d) * DAY;
+            Some((start, start + DAY))
+        }
+        Some(_) => None,
+        None => {
+            let (ny, nm) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
+            Some((days_from_civil(year, month, 1) * DAY, days_from_civil(ny, nm, 1) * DAY))
+        }
+    }
+}
+
+mod chrono_free {
+    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+    pub(super) fn days_from_civil(year: i32, month: u32, day: u32) -> i64 {
+        let (y, m) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let doy = (153 * m as i32 + 2) / 5 + day as i32 - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era as i64 * 146_097 + doe as i64 - 719_468
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_names_and_layouts() {
+        let n = describe(Path::new("data/futures/um/monthly/klines/BTCUSDT/1h/BTCUSDT-1h-2024-01.zip")).unwrap();
+        assert_eq!(n.symbol, "BTCUSDT");
+        assert_eq!(n.timeframe, Timeframe::H1);
+        assert_eq!(n.market, Some(Market::UsdM));
+        assert_eq!(n.period, Some((1_704_067_200_000, 1_706_745_600_000)));
+        let d = describe(Path::new("/x/spot/daily/klines/ETHUSDT/1h/ETHUSDT-1h-2023-10-27.csv")).unwrap();
+        assert_eq!(d.market, Some(Market::Spot));
+        assert_eq!(d.period, Some((1_698_364_800_000, 1_698_451_200_000)));
+        assert_eq!(describe(Path::new("BTCUSDT-1h-2024-01.zip")).unwrap().market, None);
+        assert!(describe(Path::new("prices.csv")).is_none());
+        assert!(describe(Path::new("BTCUSDT-1s-2024-01.zip")).is_none());
+        assert!(describe(Path::new("BTCUSDT-1h-2024-13.zip")).unwrap().period.is_none());
+    }
+}

@@ -1,0 +1,234 @@
+//! One venue's HTTP client: budget, timeouts, retries, and what each status code means.
+//!
+//! - 2xx: the body goes to the caller's parser; a body that does not parse is retried (a
+//!   truncated or garbled answer is usually a network fault), up to the attempt limit.
+//! - 429: wait `Retry-After` (all requests to the venue pause), then try again. Does not use up
+//!   an attempt, but at most `max_rate_limit_waits` times.
+//! - 418 / 403 with Retry-After: an IP ban. Pause the whole venue for the ban, or give up at once
+//!   with a clear error when the ban is longer than `max_ban_wait`; never keep knocking.
+//! - 5xx, timeouts, connection resets: exponential backoff with jitter, up to `max_attempts`.
+//! - any other 4xx: the request itself is wrong; fail at once.
+
+use std::{sync::Arc, time::Duration};
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use bytes::Bytes;
+use reqwest::{StatusCode, header::HeaderMap};
+use tracing::warn;
+
+use super::WeightBudget;
+use crate::SourceError;
+
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub timeout: Duration,
+    pub max_attempts: u32,
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    pub max_rate_limit_waits: u32,
+    /// Longest ban worth waiting out; a longer one ends the job with an error.
+    pub max_ban_wait: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30),
+            max_attempts: 6,
+            backoff_min: Duration::from_millis(250),
+            backoff_max: Duration::from_secs(30),
+            max_rate_limit_waits: 30,
+            max_ban_wait: Duration::from_secs(600),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct VenueClient {
+    venue: String,
+    base_url: String,
+    http: reqwest::Client,
+    budget: Arc<WeightBudget>,
+    config: HttpConfig,
+}
+
+/// A venue's error body, `{"code": -1121, "msg": "Invalid symbol."}`.
+#[derive(serde::Deserialize)]
+struct ErrorBody {
+    code: i64,
+    msg: String,
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// The used-weight header, whatever its case: prefer the per-minute one.
+fn used_weight(headers: &HeaderMap) -> Option<u32> {
+    ["x-mbx-used-weight-1m", "x-mbx-used-weight"]
+        .iter()
+        .find_map(|name| headers.get(*name)?.to_str().ok()?.trim().parse().ok())
+}
+
+fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(300)]);
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl VenueClient {
+    pub fn new(venue: &str, base_url: &str, budget: Arc<WeightBudget>, config: HttpConfig) -> Result<Self, SourceError> {
+        let base_url = base_url.trim_end_matches('/').to_owned();
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            return Err(SourceError::Config(format!("{venue} base URL {base_url:?} must start with http:// or https://")));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("candlekeep/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| SourceError::Config(format!("{venue} HTTP client: {e}")))?;
+        Ok(Self { venue: venue.to_owned(), base_url, http, budget, config })
+    }
+
+    pub fn venue(&self) -> &str {
+        &self.venue
+    }
+
+    /// GETs `path?query`, spending `weight`, and parses a 2xx body with `parse`. `context` names
+    /// the request in the final error ("binance-spot BTCUSDT 1h 2020-01-01T00:00:00Z…").
+    pub async fn get<T>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        weight: u32,
+        context: impl Fn() -> String,
+        parse: impl Fn(&[u8]) -> Result<T, String>,
+    ) -> Result<T, SourceError> {
+        let url = format!("{}{}", self.base_url, path);
+        let mut backoff = ExponentialBuilder::default()
+            .with_min_delay(self.config.backoff_min)
+            .with_max_delay(self.config.backoff_max)
+            .with_max_times(self.config.max_attempts.saturating_sub(1) as usize)
+            .with_jitter()
+            .build();
+        let mut attempts = 0;
+        let mut rate_limit_waits = 0;
+        loop {
+            attempts += 1;
+            let window = self.budget.acquire(weight).await;
+            let error = match self.http.get(&url).query(query).send().await {
+                Err(e) => SourceError::Transport { venue: self.venue.clone(), source: e },
+                Ok(resp) => {
+                    let status = resp.status();
+                    let headers = resp.headers().clone();
+                    if let Some(used) = used_weight(&headers) {
+                        self.budget.observe(window, used);
+                    }
+                    let body = match resp.bytes().await {
+                        Ok(b) => b,
+                        Err(e) => {
+                            let error = SourceError::Transport { venue: self.venue.clone(), source: e };
+                            match self.next_delay(&mut backoff, error, attempts, &context) {
+                                Ok(delay) => {
+                                    tokio::time::sleep(delay).await;
+                                    continue;
+                                }
+                                Err(e) => return Err(e),
+                            }
+                        }
+                    };
+                    match self.classify(status, &headers, &body) {
+                        Ok(()) => match parse(&body) {
+                            Ok(v) => return Ok(v),
+                            Err(detail) => SourceError::Malformed { venue: self.venue.clone(), detail },
+                        },
+                        Err(SourceError::RateLimited { venue, retry_after }) => {
+                            rate_limit_waits += 1;
+                            attempts -= 1;
+                            if rate_limit_waits > self.config.max_rate_limit_waits {
+                                return Err(SourceError::GaveUp {
+                                    context: context(),
+                                    attempts: rate_limit_waits,
+                                    last: Box::new(SourceError::RateLimited { venue, retry_after }),
+                                });
+                            }
+                            warn!(venue = %self.venue, wait_s = retry_after.as_secs_f64(), "rate limited (429): pausing the venue");
+                            self.budget.pause(retry_after);
+                            continue;
+                        }
+                        Err(SourceError::Banned { venue, status, retry_after, max_wait }) => {
+                            if retry_after > max_wait {
+                                return Err(SourceError::Context {
+                                    context: context(),
+                                    source: Box::new(SourceError::Banned { venue, status, retry_after, max_wait }),
+                                });
+                            }
+                            rate_limit_waits += 1;
+                            attempts -= 1;
+                            warn!(venue = %self.venue, wait_s = retry_after.as_secs_f64(), "IP banned (HTTP {status}): pausing the venue for the whole ban");
+                            self.budget.pause(retry_after);
+                            continue;
+                        }
+                        Err(e) if !e.is_retryable() => {
+                            return Err(SourceError::Context { context: context(), source: Box::new(e) });
+                        }
+                        Err(e) => e,
+                    }
+                }
+            };
+            let delay = self.next_delay(&mut backoff, error, attempts, &context)?;
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    fn next_delay(
+        &self,
+        backoff: &mut impl Iterator<Item = Duration>,
+        error: SourceError,
+        attempts: u32,
+        context: &impl Fn() -> String,
+    ) -> Result<Duration, SourceError> {
+        match backoff.next() {
+            Some(delay) => {
+                warn!(venue = %self.venue, attempt = attempts, wait_ms = delay.as_millis() as u64, "{}: retrying after: {error}", context());
+                Ok(delay)
+            }
+            None => Err(SourceError::GaveUp {
+                context: context(),
+                attempts,
+                last: Box::new(error),
+            }),
+        }
+    }
+
+    /// What a status code means, before the body is parsed.
+    fn classify(&self, status: StatusCode, headers: &HeaderMap, body: &Bytes) -> Result<(), SourceError> {
+        let venue = self.venue.clone();
+        if status.is_success() {
+            return Ok(());
+        }
+        let code = status.as_u16();
+        let wait = retry_after(headers);
+        match code {
+            429 => Err(SourceError::RateLimited { venue, retry_after: wait.unwrap_or(Duration::from_secs(60)) }),
+            418 => Err(SourceError::Banned {
+                venue,
+                status: code,
+                retry_after: wait.unwrap_or(Duration::from_secs(120)),
+                max_wait: self.config.max_ban_wait,
+            }),
+            403 if wait.is_some() => Err(SourceError::Banned {
+                venue,
+                status: code,
+                retry_after: wait.unwrap_or_default(),
+                max_wait: self.config.max_ban_wait,
+            }),
+            _ if status.is_server_error() => Err(SourceError::Status { venue, status: code, body: snippet(body) }),
+            _ => match serde_json::from_slice::<ErrorBody>(body) {
+                Ok(e) => Err(SourceError::Rejected { venue, status: code, code: e.code, msg: e.msg }),
+                Err(_) => Err(SourceError::Status { venue, status: code, body: snippet(body) }),
+            },
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! JSON numbers that providers send either as strings or as numbers.
+
+use std::fmt;
+
+use candlekeep_core::parse_price;
+use serde::de::{self, Deserializer, Visitor};
+
+/// A finite decimal, from `"1.108"` or `1.108`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Num(pub f64);
+
+impl<'de> de::Deserialize<'de> for Num {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Num;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a decimal number or a decimal string")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Num, E> {
+                parse_price(s).map(Num).map_err(E::custom)
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Num, E> {
+                if v.is_finite() { Ok(Num(v)) } else { Err(E::custom("non-finite number")) }
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Num, E> {
+                Ok(Num(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Num, E> {
+                Ok(Num(v as f64))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A whole number, from `"1578859200000"` or `1578859200000`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Int(pub i64);
+
+impl<'de> de::Deserialize<'de> for Int {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Int;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an integer or an integer string")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Int, E> {
+                s.trim().parse().map(Int).map_err(|_| E::custom(format!("not an integer: {s:?}")))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Int, E> {
+                Ok(Int(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Int, E> {
+                i64::try_from(v).map(Int).map_err(|_| E::custom("integer out of range"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
