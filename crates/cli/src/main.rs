@@ -1,1 +1,66 @@
-fn main() {}
+//! The `candlekeep` binary.
+
+mod commands;
+mod config;
+mod demo;
+mod progress;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+
+/// Candlekeep keeps a complete, verified history of crypto candles with their provenance.
+#[derive(Debug, Parser)]
+#[command(name = "candlekeep", version, about, long_about = None)]
+struct Cli {
+    /// Configuration file (created by `candlekeep init`).
+    #[arg(long, global = true, value_name = "FILE", default_value = "candlekeep.toml")]
+    config: PathBuf,
+    /// Database to use, e.g. sqlite:data/candlekeep.db (overrides the config file).
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
+    /// Use simulated Binance venues on 127.0.0.1 instead of the internet (synthetic prices,
+    /// stored in data/candlekeep-demo.db unless --database-url says otherwise).
+    #[arg(long, global = true)]
+    demo: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a commented candlekeep.toml and create the database.
+    Init(commands::init::Args),
+    /// Fetch the history of a date range; resumes where an earlier run stopped.
+    Backfill(commands::collect::BackfillArgs),
+    /// Fetch the newest closed candles of every configured series.
+    Sync(commands::collect::SyncArgs),
+    /// Load Binance public-archive files (.zip or .csv; folders are searched).
+    Import(commands::import::Args),
+    /// Show, per series: first and last candle, count, completeness, missing bars, age.
+    Status(commands::status::Args),
+}
+
+fn main() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CANDLEKEEP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+
+    let global = commands::Global { config: cli.config, database_url: cli.database_url, demo: cli.demo };
+    let result = match cli.command {
+        Command::Init(args) => commands::init::run(&global, args),
+        Command::Backfill(args) => commands::collect::backfill(&global, args),
+        Command::Sync(args) => commands::collect::sync(&global, args),
+        Command::Import(args) => commands::import::run(&global, args),
+        Command::Status(args) => commands::status::run(&global, args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

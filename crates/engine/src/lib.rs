@@ -1,1 +1,29 @@
-//! placeholder
+//! Candlekeep's jobs.
+//!
+//! - [`backfill`]: fetch every bar of a range that no source has answered for yet, page by page,
+//!   each page committed with its covered range in one transaction, so a run killed at any instant
+//!   resumes where it stopped and a rerun fetches nothing. `sync` is a backfill up to now.
+//! - [`import`]: load Binance archive files, each file all or nothing.
+
+pub mod backfill;
+pub mod import;
+mod progress;
+mod shared_store;
+
+pub use progress::{NoProgress, Progress};
+pub use shared_store::SharedStore;
+
+/// The errors a job ends with.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Store(#[from] candlekeep_store::StoreError),
+    #[error(transparent)]
+    Source(#[from] candlekeep_sources::SourceError),
+    #[error(transparent)]
+    Archive(#[from] candlekeep_sources::archive::ArchiveError),
+    #[error("{0}")]
+    Input(String),
+    #[error("the store's worker thread stopped: {0}")]
+    Worker(String),
+}

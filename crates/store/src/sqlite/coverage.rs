@@ -61,3 +61,9 @@ pub(crate) fn uncovered(
         .collect::<Result<Vec<_>, _>>()?;
     Ok(subtract_ranges(from, to, &covered))
 }
+
+pub(crate) fn latest(conn: &Connection, instrument_id: i64, tf: Timeframe) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT MAX(end_ms) FROM covered_ranges WHERE instrument_id = ?1 AND timeframe = ?2")?
+        .query_row((instrument_id, tf.as_str()), |r| r.get(0))?)
+}

@@ -124,6 +124,10 @@ impl Store for SqliteStore {
         coverage::uncovered(&self.conn, instrument_id, tf, from, to)
     }
 
+    fn latest_covered(&mut self, instrument_id: i64, tf: Timeframe) -> Result<Option<i64>, StoreError> {
+        coverage::latest(&self.conn, instrument_id, tf)
+    }
+
     fn series_status(&mut self) -> Result<Vec<SeriesStatus>, StoreError> {
         status::series(&self.conn)
     }

@@ -1,0 +1,145 @@
+//! `candlekeep backfill` and `candlekeep sync`.
+
+use std::{process::ExitCode, sync::Arc};
+
+use anyhow::{Context, Result};
+use candlekeep_core::{Market, Timeframe, time::{format_ms, now_ms, parse_date_ms}};
+use candlekeep_engine::{
+    SharedStore,
+    backfill::{self, Plan, Start, Target},
+};
+use candlekeep_sources::{CandleSource, binance::BinanceKlines};
+use candlekeep_store::{JobStatus, Store};
+
+use super::{Global, finish_job, invocation, open_store};
+use crate::{config::Config, progress::CliProgress};
+
+#[derive(Debug, clap::Args)]
+pub struct Selection {
+    /// Assets or symbols, comma-separated (BTC,ETH or BTCUSDT); default: collect.assets.
+    #[arg(long, value_delimiter = ',')]
+    symbols: Option<Vec<String>>,
+    /// Markets, comma-separated: spot, usdm; default: collect.markets.
+    #[arg(long)]
+    markets: Option<String>,
+    /// 1m, 5m, 15m, 1h, 4h or 1d; default: collect.timeframe.
+    #[arg(long)]
+    timeframe: Option<Timeframe>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BackfillArgs {
+    /// First day (UTC), e.g. 2020-01-01 or 2020-01-01T06:00.
+    #[arg(long)]
+    from: String,
+    /// End (exclusive, UTC); default: now. Only closed candles are ever stored.
+    #[arg(long)]
+    to: Option<String>,
+    #[command(flatten)]
+    selection: Selection,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    selection: Selection,
+}
+
+pub fn backfill(global: &Global, args: BackfillArgs) -> Result<ExitCode> {
+    let from = parse_date_ms(&args.from).context("--from")?;
+    let to = args.to.as_deref().map(parse_date_ms).transpose().context("--to")?;
+    if let Some(to) = to {
+        anyhow::ensure!(to > from, "--to ({}) must be after --from ({})", format_ms(to), format_ms(from));
+    }
+    anyhow::ensure!(from < now_ms(), "--from ({}) is in the future", format_ms(from));
+    collect(global, "backfill", &args.selection, Start::At(from), to)
+}
+
+pub fn sync(global: &Global, args: SyncArgs) -> Result<ExitCode> {
+    collect(global, "sync", &args.selection, Start::AfterLatest { fallback_ms: 0 }, None)
+}
+
+fn collect(global: &Global, job: &str, sel: &Selection, start: Start, end: Option<i64>) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let mut config = global.load_config()?;
+        let _sims = if global.demo { Some(crate::demo::start(&mut config).await?) } else { None };
+        let start = match start {
+            Start::AfterLatest { .. } => {
+                let days = i64::from(config.collect.sync_initial_days);
+                Start::AfterLatest { fallback_ms: now_ms() - days * 86_400_000 }
+            }
+            s => s,
+        };
+        let plan = plan(&config, sel, start, end)?;
+        let mut store = open_store(&config)?;
+        let job_id = store.job_started(job, &invocation())?;
+        let shared = SharedStore::new(Box::new(store));
+        let progress = CliProgress::new("bars");
+        let outcome = tokio::select! {
+            r = backfill::run(&shared, &plan, &progress) => Some(r),
+            _ = tokio::signal::ctrl_c() => None,
+        };
+        progress.finish();
+        let record = |status, rows, sources, error| {
+            shared.with_blocking(|s| finish_job(s, job_id, status, rows, sources, error))
+        };
+        match outcome {
+            None => {
+                record(JobStatus::Interrupted, 0, vec![], Some("interrupted by the user".into()))?;
+                eprintln!("interrupted: every page fetched so far is stored; run the same command again to resume");
+                Ok(ExitCode::from(130))
+            }
+            Some(Err(e)) => {
+                record(JobStatus::Failed, 0, vec![], Some(format!("{e:#}")))?;
+                Err(e.into())
+            }
+            Some(Ok(report)) => {
+                let failures: Vec<_> = report.failures().collect();
+                for s in &report.series {
+                    match &s.error {
+                        None => println!("{:<28} {:>9} new bars  ({} requests)", s.instrument.to_string(), s.written, s.requests),
+                        Some(e) => println!("{:<28} FAILED after {} new bars: {e}", s.instrument.to_string(), s.written),
+                    }
+                }
+                println!("{job}: {} bars written", report.written());
+                let sources = report.sources.iter().cloned().collect();
+                if failures.is_empty() {
+                    record(JobStatus::Ok, report.written(), sources, None)?;
+                    Ok(ExitCode::SUCCESS)
+                } else {
+                    let msg = format!("{} of {} series failed", failures.len(), report.series.len());
+                    record(JobStatus::Failed, report.written(), sources, Some(msg.clone()))?;
+                    eprintln!("error: {msg}; what was fetched is stored, and rerunning resumes the rest");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+    })
+}
+
+fn plan(config: &Config, sel: &Selection, start: Start, end: Option<i64>) -> Result<Plan> {
+    let markets: Vec<Market> = match &sel.markets {
+        Some(m) => crate::config::parse_markets(m).context("--markets")?,
+        None => config.markets()?,
+    };
+    let timeframe = match sel.timeframe {
+        Some(tf) => tf,
+        None => config.timeframe()?,
+    };
+    let mut sources: Vec<(Market, Arc<dyn CandleSource>)> = Vec::new();
+    for market in &markets {
+        let source = BinanceKlines::new(*market, &config.binance(*market), config.http())
+            .with_context(|| format!("setting up Binance {market}"))?;
+        sources.push((*market, Arc::new(source)));
+    }
+    let instruments = config.instruments(sel.symbols.as_deref(), &markets)?;
+    let targets = instruments
+        .into_iter()
+        .filter_map(|instrument| {
+            let source = sources.iter().find(|(m, _)| *m == instrument.market)?.1.clone();
+            Some(Target { instrument, source })
+        })
+        .collect();
+    Ok(Plan { targets, timeframe, start, end_ms: end, concurrency: config.collect.concurrency })
+}

@@ -1,0 +1,108 @@
+//! `candlekeep import`.
+
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::Instant,
+};
+
+use anyhow::{Context, Result, bail};
+use candlekeep_core::{Market, Timeframe};
+use candlekeep_engine::{
+    SharedStore,
+    import::{ImportOptions, import_files},
+};
+use candlekeep_store::{JobStatus, Store};
+
+use super::{Global, finish_job, invocation, open_store};
+use crate::progress::CliProgress;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Archive files (.zip, .csv) or folders holding them.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// spot or usdm, for files outside Binance's folder layout.
+    #[arg(long)]
+    market: Option<Market>,
+    /// Timeframe, for files whose names do not say it.
+    #[arg(long)]
+    timeframe: Option<Timeframe>,
+    /// Symbol (e.g. BTCUSDT), for files whose names do not say it.
+    #[arg(long)]
+    symbol: Option<String>,
+}
+
+/// Files under `path` (or `path` itself) that can be archives, in name order.
+fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let meta = std::fs::metadata(path).with_context(|| format!("{}", path.display()))?;
+    if meta.is_file() {
+        out.push(path.to_owned());
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .with_context(|| format!("reading folder {}", path.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for entry in entries {
+        let name = entry.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_ascii_lowercase();
+        if entry.is_dir() {
+            collect_files(&entry, out)?;
+        } else if name.ends_with(".zip") || name.ends_with(".csv") {
+            out.push(entry);
+        }
+    }
+    Ok(())
+}
+
+pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
+    let config = global.load_config()?;
+    let mut files = Vec::new();
+    for p in &args.paths {
+        collect_files(p, &mut files)?;
+    }
+    if files.is_empty() {
+        bail!("no .zip or .csv files found in {}", args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+    }
+    let opts = ImportOptions { market: args.market, timeframe: args.timeframe, symbol: args.symbol.map(|s| s.to_ascii_uppercase()) };
+    let mut store = open_store(&config)?;
+    let job = store.job_started("import", &invocation())?;
+    let shared = SharedStore::new(Box::new(store));
+    let progress = CliProgress::new("files");
+    let started = Instant::now();
+    let outcomes = import_files(&shared, &files, &opts, &progress);
+    progress.finish();
+    let outcomes = match outcomes {
+        Ok(o) => o,
+        Err(e) => {
+            shared.with_blocking(|s| finish_job(s, job, JobStatus::Failed, 0, vec![], Some(e.to_string())))?;
+            return Err(e.into());
+        }
+    };
+    let ok: Vec<_> = outcomes.iter().filter(|o| o.error.is_none()).collect();
+    let failed: Vec<_> = outcomes.iter().filter(|o| o.error.is_some()).collect();
+    let rows: u64 = ok.iter().map(|o| o.rows).sum();
+    let written: u64 = ok.iter().map(|o| o.written).sum();
+    let verified = ok.iter().filter(|o| o.checksum_verified).count();
+    println!(
+        "imported {} file(s): {rows} rows read, {written} written, {verified} checksum(s) verified, in {:.2}s",
+        ok.len(),
+        started.elapsed().as_secs_f64()
+    );
+    for f in &failed {
+        eprintln!("refused: {}", f.error.as_deref().unwrap_or_default());
+    }
+    let (status, error) = if failed.is_empty() {
+        (JobStatus::Ok, None)
+    } else {
+        (JobStatus::Failed, Some(format!("{} file(s) refused", failed.len())))
+    };
+    shared.with_blocking(|s| finish_job(s, job, status, written, vec!["binance-archive".into()], error))?;
+    if failed.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("error: {} of {} file(s) refused; nothing from them was stored", failed.len(), outcomes.len());
+        Ok(ExitCode::FAILURE)
+    }
+}

@@ -1,0 +1,34 @@
+//! `candlekeep init`.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use candlekeep_store::{JobStatus, Store};
+
+use super::{Global, finish_job, invocation, open_store};
+use crate::config::TEMPLATE;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Overwrite an existing configuration file.
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
+    let path = &global.config;
+    if path.exists() && !args.force {
+        bail!("{} already exists; pass --force to overwrite it", path.display());
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
+    }
+    std::fs::write(path, TEMPLATE).with_context(|| format!("cannot write {}", path.display()))?;
+    println!("wrote {}", path.display());
+    let config = global.load_config()?;
+    let mut store = open_store(&config)?;
+    let job = store.job_started("init", &invocation())?;
+    finish_job(&mut store, job, JobStatus::Ok, 0, vec![], None);
+    println!("database ready: {} (schema version {})", config.database.url, store.schema_version()?);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,89 @@
+//! `candlekeep status`.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use candlekeep_core::time::{format_ms, now_ms};
+use candlekeep_store::{JobStatus, SeriesStatus, Store};
+use serde_json::json;
+
+use super::{Global, finish_job, invocation, open_store};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Time since the newest bar closed, in seconds.
+fn age_secs(s: &SeriesStatus, now: i64) -> i64 {
+    ((now - (s.last_open_ms + s.timeframe.millis())) / 1000).max(0)
+}
+
+fn human_age(secs: i64) -> String {
+    let (d, h, m) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
+    match (d, h) {
+        (0, 0) => format!("{m}m"),
+        (0, _) => format!("{h}h {m:02}m"),
+        _ => format!("{d}d {h:02}h"),
+    }
+}
+
+pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
+    let config = global.load_config()?;
+    let mut store = open_store(&config)?;
+    let job = store.job_started("status", &invocation())?;
+    let series = store.series_status()?;
+    finish_job(&mut store, job, JobStatus::Ok, 0, vec![], None);
+    let now = now_ms();
+    if args.json {
+        let rows: Vec<_> = series
+            .iter()
+            .map(|s| {
+                json!({
+                    "instrument": s.instrument.to_string(),
+                    "venue": s.instrument.venue,
+                    "market": s.instrument.market,
+                    "symbol": s.instrument.symbol,
+                    "timeframe": s.timeframe,
+                    "first": format_ms(s.first_open_ms),
+                    "last": format_ms(s.last_open_ms),
+                    "first_open_ms": s.first_open_ms,
+                    "last_open_ms": s.last_open_ms,
+                    "count": s.count,
+                    "expected": s.expected,
+                    "completeness_pct": (s.completeness_pct() * 1000.0).round() / 1000.0,
+                    "missing": s.missing(),
+                    "age_seconds": age_secs(s, now),
+                    "sources": s.sources,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&json!({ "database": config.database.url, "series": rows }))?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if series.is_empty() {
+        println!("no candles stored yet in {} — try `candlekeep backfill --from 2024-01-01`", config.database.url);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<24} {:<3} {:<20} {:<20} {:>8} {:>8} {:>9} {:>7} {:>8}",
+        "SERIES", "TF", "FIRST", "LAST", "COUNT", "EXPECTED", "COMPLETE", "MISSING", "AGE"
+    );
+    for s in &series {
+        println!(
+            "{:<24} {:<3} {:<20} {:<20} {:>8} {:>8} {:>8.3}% {:>7} {:>8}",
+            s.instrument.to_string(),
+            s.timeframe.to_string(),
+            format_ms(s.first_open_ms),
+            format_ms(s.last_open_ms),
+            s.count,
+            s.expected,
+            s.completeness_pct(),
+            s.missing(),
+            human_age(age_secs(s, now)),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

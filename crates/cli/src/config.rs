@@ -1,0 +1,333 @@
+//! `candlekeep.toml`: defaults, the file, then `CANDLEKEEP_<SECTION>_<KEY>` environment variables
+//! (after `.env`), then command-line flags — each later one wins.
+
+use std::{path::Path, time::Duration};
+
+use anyhow::{Context, Result, bail};
+use candlekeep_core::{Instrument, Market, Timeframe};
+use candlekeep_sources::{binance::BinanceConfig, http::HttpConfig};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub database: DatabaseSection,
+    pub collect: CollectSection,
+    pub binance_spot: VenueSection,
+    pub binance_usdm: VenueSection,
+    pub http: HttpSection,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSection {
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CollectSection {
+    pub assets: Vec<String>,
+    pub quote: String,
+    pub markets: Vec<String>,
+    pub timeframe: String,
+    pub sync_initial_days: u32,
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VenueSection {
+    pub base_url: String,
+    pub weight_per_minute: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSection {
+    pub timeout_secs: u64,
+    pub max_attempts: u32,
+    pub max_ban_wait_secs: u64,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite:data/candlekeep.db";
+
+impl Default for Config {
+    fn default() -> Self {
+        let spot = BinanceConfig::default_for(Market::Spot);
+        let usdm = BinanceConfig::default_for(Market::UsdM);
+        Self {
+            database: DatabaseSection { url: DEFAULT_DATABASE_URL.into() },
+            collect: CollectSection::default(),
+            binance_spot: VenueSection { base_url: spot.base_url, weight_per_minute: spot.weight_limit },
+            binance_usdm: VenueSection { base_url: usdm.base_url, weight_per_minute: usdm.weight_limit },
+            http: HttpSection::default(),
+        }
+    }
+}
+
+impl Default for DatabaseSection {
+    fn default() -> Self {
+        Config::default().database
+    }
+}
+
+impl Default for CollectSection {
+    fn default() -> Self {
+        Self {
+            assets: vec!["BTC".into(), "ETH".into()],
+            quote: "USDT".into(),
+            markets: vec!["spot".into(), "usdm".into()],
+            timeframe: "1h".into(),
+            sync_initial_days: 30,
+            concurrency: 4,
+        }
+    }
+}
+
+impl Default for VenueSection {
+    fn default() -> Self {
+        Config::default().binance_spot
+    }
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        let d = HttpConfig::default();
+        Self { timeout_secs: d.timeout.as_secs(), max_attempts: d.max_attempts, max_ban_wait_secs: d.max_ban_wait.as_secs() }
+    }
+}
+
+/// The commented file `candlekeep init` writes.
+pub const TEMPLATE: &str = r#"# Candlekeep configuration.
+# Every key can be overridden by an environment variable CANDLEKEEP_<SECTION>_<KEY>, for example
+# CANDLEKEEP_DATABASE_URL=sqlite:/var/lib/candlekeep.db or CANDLEKEEP_COLLECT_ASSETS=BTC,ETH,SOL.
+# A .env file in the working directory is read first, if present.
+
+[database]
+# sqlite:PATH — an embedded SQLite file (created if missing).
+url = "sqlite:data/candlekeep.db"
+
+[collect]
+# Base assets to collect, each quoted in `quote` (BTC + USDT = BTCUSDT).
+assets = ["BTC", "ETH"]
+quote = "USDT"
+# spot = Binance spot, usdm = Binance USD-M perpetual futures.
+markets = ["spot", "usdm"]
+# 1m, 5m, 15m, 1h, 4h or 1d.
+timeframe = "1h"
+# How far back `sync` starts for a series that has no history yet.
+sync_initial_days = 30
+# Series fetched at the same time (each venue's weight budget is still shared).
+concurrency = 4
+
+[binance_spot]
+base_url = "https://data-api.binance.vision"
+# Request weight per minute this program may use (Binance allows 6000 per IP).
+weight_per_minute = 6000
+
+[binance_usdm]
+base_url = "https://fapi.binance.com"
+# Binance allows 2400 per IP on USD-M futures.
+weight_per_minute = 2400
+
+[http]
+timeout_secs = 30
+# Attempts per request on server errors, timeouts and broken answers (with backoff and jitter).
+max_attempts = 6
+# Longest IP ban (HTTP 418) worth waiting out; a longer one stops the job with an error.
+max_ban_wait_secs = 600
+"#;
+
+/// Environment variables with this prefix that are not configuration keys.
+const NOT_CONFIG: &[&str] = &["CANDLEKEEP_LOG"];
+
+impl Config {
+    /// Defaults, then `path` (required to exist when `explicit`), then the environment.
+    pub fn load(path: &Path, explicit: bool) -> Result<Self> {
+        let mut value = toml::Value::try_from(Config::default()).context("default configuration")?;
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let file: toml::Value =
+                    toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+                merge(&mut value, file);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot read config file {}", path.display())),
+        }
+        apply_env(&mut value, std::env::vars())?;
+        let config: Config = value.try_into().with_context(|| format!("bad configuration (from {} or the environment)", path.display()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.timeframe()?;
+        self.markets()?;
+        if self.collect.concurrency == 0 {
+            bail!("collect.concurrency must be at least 1");
+        }
+        for (name, v) in [("binance_spot", &self.binance_spot), ("binance_usdm", &self.binance_usdm)] {
+            if v.weight_per_minute == 0 {
+                bail!("{name}.weight_per_minute must be at least 1");
+            }
+        }
+        Ok(())
+    }
+
+    pub fn timeframe(&self) -> Result<Timeframe> {
+        self.collect.timeframe.parse().context("collect.timeframe")
+    }
+
+    pub fn markets(&self) -> Result<Vec<Market>> {
+        parse_markets(&self.collect.markets.join(","))
+    }
+
+    pub fn http(&self) -> HttpConfig {
+        HttpConfig {
+            timeout: Duration::from_secs(self.http.timeout_secs.max(1)),
+            max_attempts: self.http.max_attempts.max(1),
+            max_ban_wait: Duration::from_secs(self.http.max_ban_wait_secs),
+            ..HttpConfig::default()
+        }
+    }
+
+    pub fn binance(&self, market: Market) -> BinanceConfig {
+        let v = match market {
+            Market::Spot => &self.binance_spot,
+            Market::UsdM => &self.binance_usdm,
+        };
+        BinanceConfig { base_url: v.base_url.clone(), weight_limit: v.weight_per_minute, weight_window: Duration::from_secs(60) }
+    }
+
+    /// Instruments for `assets` (or the configured ones) on `markets`.
+    pub fn instruments(&self, assets: Option<&[String]>, markets: &[Market]) -> Result<Vec<Instrument>> {
+        let assets = assets.unwrap_or(&self.collect.assets);
+        if assets.is_empty() {
+            bail!("no assets to collect: set collect.assets or pass --symbols");
+        }
+        let quote = self.collect.quote.trim().to_ascii_uppercase();
+        let mut out = Vec::new();
+        for market in markets {
+            for asset in assets {
+                let a = asset.trim().to_ascii_uppercase();
+                let symbol = if a.ends_with(&quote) && a.len() > quote.len() { a } else { format!("{a}{quote}") };
+                out.push(Instrument::binance(*market, &symbol).with_context(|| format!("asset {asset:?}"))?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+pub fn parse_markets(list: &str) -> Result<Vec<Market>> {
+    let mut out = Vec::new();
+    for m in list.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+        let market: Market = m.parse()?;
+        if !out.contains(&market) {
+            out.push(market);
+        }
+    }
+    if out.is_empty() {
+        bail!("no markets given: use spot, usdm or spot,usdm");
+    }
+    Ok(out)
+}
+
+fn merge(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(existing) if existing.is_table() && v.is_table() => merge(existing, v),
+                    _ => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+/// Applies `CANDLEKEEP_<SECTION>_<KEY>=value`, typed like the key it replaces.
+fn apply_env(value: &mut toml::Value, vars: impl Iterator<Item = (String, String)>) -> Result<()> {
+    let Some(table) = value.as_table_mut() else { return Ok(()) };
+    for (name, raw) in vars {
+        let Some(rest) = name.strip_prefix("CANDLEKEEP_") else { continue };
+        if NOT_CONFIG.contains(&name.as_str()) {
+            continue;
+        }
+        let rest = rest.to_ascii_lowercase();
+        let target = table.iter_mut().find_map(|(section, keys)| {
+            let key = rest.strip_prefix(section.as_str())?.strip_prefix('_')?.to_owned();
+            keys.as_table_mut()?.get_mut(&key).map(|slot| (section.clone(), key, slot))
+        });
+        let Some((section, key, slot)) = target else {
+            bail!("environment variable {name} names no configuration key (expected CANDLEKEEP_<SECTION>_<KEY>, e.g. CANDLEKEEP_DATABASE_URL)");
+        };
+        let bad = || format!("environment variable {name}={raw:?} is not a valid {section}.{key}");
+        *slot = match slot {
+            toml::Value::Integer(_) => toml::Value::Integer(raw.trim().parse().with_context(bad)?),
+            toml::Value::Boolean(_) => toml::Value::Boolean(raw.trim().parse().with_context(bad)?),
+            toml::Value::Array(_) => toml::Value::Array(
+                raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| toml::Value::String(s.into())).collect(),
+            ),
+            _ => toml::Value::String(raw),
+        };
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>().into_iter()
+    }
+
+    #[test]
+    fn template_is_the_defaults() {
+        let from_template: Config = toml::from_str(TEMPLATE).unwrap();
+        assert_eq!(toml::Value::try_from(from_template).unwrap(), toml::Value::try_from(Config::default()).unwrap());
+    }
+
+    #[test]
+    fn environment_overrides_keys_with_underscored_sections() {
+        let mut v = toml::Value::try_from(Config::default()).unwrap();
+        apply_env(
+            &mut v,
+            env(&[
+                ("CANDLEKEEP_BINANCE_SPOT_BASE_URL", "http://127.0.0.1:9"),
+                ("CANDLEKEEP_BINANCE_USDM_WEIGHT_PER_MINUTE", "1200"),
+                ("CANDLEKEEP_COLLECT_ASSETS", "SOL, XRP"),
+                ("CANDLEKEEP_DATABASE_URL", "sqlite:/tmp/x.db"),
+                ("CANDLEKEEP_LOG", "debug"),
+                ("PATH", "/bin"),
+            ]),
+        )
+        .unwrap();
+        let c: Config = v.try_into().unwrap();
+        assert_eq!(c.binance_spot.base_url, "http://127.0.0.1:9");
+        assert_eq!(c.binance_usdm.weight_per_minute, 1200);
+        assert_eq!(c.collect.assets, vec!["SOL", "XRP"]);
+        assert_eq!(c.database.url, "sqlite:/tmp/x.db");
+    }
+
+    #[test]
+    fn bad_environment_values_are_named() {
+        let mut v = toml::Value::try_from(Config::default()).unwrap();
+        let e = apply_env(&mut v, env(&[("CANDLEKEEP_HTTP_TIMEOUT_SECS", "soon")])).unwrap_err();
+        assert!(format!("{e:#}").contains("CANDLEKEEP_HTTP_TIMEOUT_SECS"));
+        let e = apply_env(&mut v, env(&[("CANDLEKEEP_HTTP_TIMEOUTS", "5")])).unwrap_err();
+        assert!(e.to_string().contains("names no configuration key"));
+    }
+
+    #[test]
+    fn instruments_from_assets() {
+        let c = Config::default();
+        let i = c.instruments(Some(&["btc".into(), "ETHUSDT".into()]), &[Market::UsdM]).unwrap();
+        assert_eq!(i.iter().map(|i| i.to_string()).collect::<Vec<_>>(), vec!["binance:usdm:BTCUSDT", "binance:usdm:ETHUSDT"]);
+        assert!(c.instruments(Some(&["BTC/USD".into()]), &[Market::Spot]).is_err());
+    }
+}

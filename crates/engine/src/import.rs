@@ -1,0 +1,135 @@
+//! Archive import: every file checked and parsed on a reader thread while the previous one is
+//! written, each file stored in one transaction (all of it or none of it).
+
+use std::{
+    path::{Path, PathBuf},
+    sync::mpsc,
+};
+
+use candlekeep_core::{Instrument, Market, Provenance, SourceId, Timeframe, time::now_ms};
+use candlekeep_sources::archive::{self, ArchiveRows};
+
+use crate::{JobError, Progress, SharedStore};
+
+/// What the user said about files whose names or folders do not say it.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    pub market: Option<Market>,
+    pub timeframe: Option<Timeframe>,
+    pub symbol: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FileOutcome {
+    pub path: PathBuf,
+    pub instrument: Option<Instrument>,
+    pub rows: u64,
+    pub written: u64,
+    pub checksum_verified: bool,
+    pub micros: bool,
+    pub error: Option<String>,
+}
+
+struct Parsed {
+    instrument: Instrument,
+    timeframe: Timeframe,
+    covered: (i64, i64),
+    rows: ArchiveRows,
+}
+
+/// What the file is a series of, from its name and folders, with the user's overrides.
+fn identify(path: &Path, opts: &ImportOptions) -> Result<(Instrument, Timeframe, Option<(i64, i64)>), String> {
+    let named = archive::describe(path);
+    let symbol = opts.symbol.clone().or_else(|| named.as_ref().map(|n| n.symbol.clone())).ok_or(
+        "cannot tell the symbol and timeframe from the file name (expected SYMBOL-1h-YYYY-MM[-DD].zip); pass --symbol and --timeframe",
+    )?;
+    let timeframe = opts.timeframe.or(named.as_ref().map(|n| n.timeframe)).ok_or("cannot tell the timeframe; pass --timeframe")?;
+    let market = opts.market.or(named.as_ref().and_then(|n| n.market)).ok_or(
+        "cannot tell whether this is a spot or a USD-M file: keep Binance's folders (…/spot/… or …/futures/um/…) or pass --market spot|usdm",
+    )?;
+    let instrument = Instrument::binance(market, &symbol).map_err(|e| e.to_string())?;
+    let period = if opts.timeframe.is_some_and(|t| Some(t) != named.as_ref().map(|n| n.timeframe)) {
+        None
+    } else {
+        named.and_then(|n| n.period)
+    };
+    Ok((instrument, timeframe, period))
+}
+
+fn parse_file(path: &Path, opts: &ImportOptions) -> Result<Parsed, String> {
+    let (instrument, timeframe, period) = identify(path, opts)?;
+    let rows = archive::read_archive(path, timeframe).map_err(|e| e.to_string())?;
+    let first = rows.candles.first().map_or(0, |c| c.open_time_ms);
+    let last = rows.candles.last().map_or(0, |c| c.open_time_ms);
+    let covered = match period {
+        Some((from, to)) => {
+            if first < from || last >= to {
+                return Err(format!(
+                    "{}: rows run from {} to {}, outside the period its name gives",
+                    path.display(),
+                    candlekeep_core::time::format_ms(first),
+                    candlekeep_core::time::format_ms(last)
+                ));
+            }
+            (from, to)
+        }
+        None => (first, last + timeframe.millis()),
+    };
+    Ok(Parsed { instrument, timeframe, covered, rows })
+}
+
+/// Imports `paths` in order. A bad file is reported and skipped; the others are stored.
+pub fn import_files(
+    store: &SharedStore,
+    paths: &[PathBuf],
+    opts: &ImportOptions,
+    progress: &dyn Progress,
+) -> Result<Vec<FileOutcome>, JobError> {
+    progress.start(paths.len() as u64);
+    let (tx, rx) = mpsc::sync_channel::<(PathBuf, Result<Parsed, String>)>(4);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for path in paths {
+                if tx.send((path.clone(), parse_file(path, opts))).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut outcomes = Vec::with_capacity(paths.len());
+        for (path, parsed) in rx {
+            let mut outcome = FileOutcome {
+                path: path.clone(),
+                instrument: None,
+                rows: 0,
+                written: 0,
+                checksum_verified: false,
+                micros: false,
+                error: None,
+            };
+            match parsed {
+                Err(e) => outcome.error = Some(e),
+                Ok(p) => {
+                    outcome.instrument = Some(p.instrument.clone());
+                    outcome.rows = p.rows.candles.len() as u64;
+                    outcome.checksum_verified = p.rows.checksum_verified;
+                    outcome.micros = p.rows.micros;
+                    let provenance = Provenance { source: SourceId::BinanceArchive, fetched_at_ms: now_ms() };
+                    let written = store.with_blocking(|s| {
+                        let id = s.instrument_id(&p.instrument)?;
+                        s.write_page(id, p.timeframe, provenance, &p.rows.candles, Some(p.covered))
+                    })?;
+                    match written {
+                        Ok(stats) => outcome.written = stats.written,
+                        Err(e) => outcome.error = Some(format!("{}: {e}", path.display())),
+                    }
+                }
+            }
+            match &outcome.error {
+                Some(e) => progress.note(&format!("refused {e}")),
+                None => progress.advance(1, &format!("{} ({} rows)", path.display(), outcome.rows)),
+            }
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
+    })
+}
