@@ -60,12 +60,6 @@ impl SqliteStore {
         jobs::recent(&self.conn, limit)
     }
 
-    /// The stored candles of one series in `[from, to)`, ascending.
-    pub fn candles(&self, instrument: &Instrument, tf: Timeframe, from: i64, to: i64) -> Result<Vec<Candle>, StoreError> {
-        let Some(id) = self.find_instrument(instrument)? else { return Ok(Vec::new()) };
-        candles::select(&self.conn, id, tf, from, to)
-    }
-
     fn source_id(&mut self, source: SourceId) -> Result<i64, StoreError> {
         if let Some(id) = self.source_ids.get(&source) {
             return Ok(*id);
@@ -122,6 +116,11 @@ impl Store for SqliteStore {
 
     fn uncovered(&mut self, instrument_id: i64, tf: Timeframe, from: i64, to: i64) -> Result<Vec<(i64, i64)>, StoreError> {
         coverage::uncovered(&self.conn, instrument_id, tf, from, to)
+    }
+
+    fn candles(&mut self, instrument: &Instrument, tf: Timeframe, from: i64, to: i64) -> Result<Vec<Candle>, StoreError> {
+        let Some(id) = self.find_instrument(instrument)? else { return Ok(Vec::new()) };
+        candles::select(&self.conn, id, tf, from, to)
     }
 
     fn latest_covered(&mut self, instrument_id: i64, tf: Timeframe) -> Result<Option<i64>, StoreError> {
