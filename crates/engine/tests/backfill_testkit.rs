@@ -110,16 +110,19 @@ async fn faults_end_with_the_same_content_as_a_clean_run() {
     let now = now_ms();
     let faulty_v = venues(|c| {
         c.faults = Faults {
-            server_errors: Some(Burst { period: 7, len: 2 }),
-            storm_429: Some(Burst { period: 17, len: 1 }),
-            malformed: Some(Burst { period: 11, len: 1 }),
-            truncated: Some(Burst { period: 13, len: 1 }),
+            // About a third of all requests fail in one way or another.
+            server_errors: Some(Burst { period: 10, len: 2 }),
+            storm_429: Some(Burst { period: 29, len: 1 }),
+            malformed: Some(Burst { period: 19, len: 1 }),
+            truncated: Some(Burst { period: 23, len: 1 }),
             outage: Some((now, now + 700)),
             ..Faults::default()
         };
     })
     .await;
-    let http = HttpConfig { backoff_max: Duration::from_millis(300), ..fast_http() };
+    // Faults are drawn by request number across all series, so one series can draw several in a
+    // row; enough attempts make giving up vanishingly unlikely (0.33^20).
+    let http = HttpConfig { backoff_max: Duration::from_millis(300), max_attempts: 20, ..fast_http() };
     let faulty = store();
     let report = backfill::run(&faulty, &plan(&faulty_v, Timeframe::M15, from, to, http), &NoProgress).await.unwrap();
     assert!(report.failures().next().is_none(), "{:?}", report.series);
