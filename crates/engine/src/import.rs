@@ -57,7 +57,7 @@ fn identify(path: &Path, opts: &ImportOptions) -> Result<(Instrument, Timeframe,
 }
 
 fn parse_file(path: &Path, opts: &ImportOptions) -> Result<Parsed, String> {
-    let (instrument, timeframe, period) = identify(path, opts)?;
+    let (instrument, timeframe, period) = identify(path, opts).map_err(|e| format!("{}: {e}", path.display()))?;
     let rows = archive::read_archive(path, timeframe).map_err(|e| e.to_string())?;
     let first = rows.candles.first().map_or(0, |c| c.open_time_ms);
     let last = rows.candles.last().map_or(0, |c| c.open_time_ms);

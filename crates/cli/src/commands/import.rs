@@ -90,9 +90,6 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
         ok.len(),
         started.elapsed().as_secs_f64()
     );
-    for f in &failed {
-        eprintln!("refused: {}", f.error.as_deref().unwrap_or_default());
-    }
     let (status, error) = if failed.is_empty() {
         (JobStatus::Ok, None)
     } else {
