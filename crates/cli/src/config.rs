@@ -57,10 +57,18 @@ impl Default for Config {
         let spot = BinanceConfig::default_for(Market::Spot);
         let usdm = BinanceConfig::default_for(Market::UsdM);
         Self {
-            database: DatabaseSection { url: DEFAULT_DATABASE_URL.into() },
+            database: DatabaseSection {
+                url: DEFAULT_DATABASE_URL.into(),
+            },
             collect: CollectSection::default(),
-            binance_spot: VenueSection { base_url: spot.base_url, weight_per_minute: spot.weight_limit },
-            binance_usdm: VenueSection { base_url: usdm.base_url, weight_per_minute: usdm.weight_limit },
+            binance_spot: VenueSection {
+                base_url: spot.base_url,
+                weight_per_minute: spot.weight_limit,
+            },
+            binance_usdm: VenueSection {
+                base_url: usdm.base_url,
+                weight_per_minute: usdm.weight_limit,
+            },
             http: HttpSection::default(),
         }
     }
@@ -94,7 +102,11 @@ impl Default for VenueSection {
 impl Default for HttpSection {
     fn default() -> Self {
         let d = HttpConfig::default();
-        Self { timeout_secs: d.timeout.as_secs(), max_attempts: d.max_attempts, max_ban_wait_secs: d.max_ban_wait.as_secs() }
+        Self {
+            timeout_secs: d.timeout.as_secs(),
+            max_attempts: d.max_attempts,
+            max_ban_wait_secs: d.max_ban_wait.as_secs(),
+        }
     }
 }
 
@@ -156,7 +168,9 @@ impl Config {
             Err(e) => return Err(e).with_context(|| format!("cannot read config file {}", path.display())),
         }
         apply_env(&mut value, std::env::vars())?;
-        let config: Config = value.try_into().with_context(|| format!("bad configuration (from {} or the environment)", path.display()))?;
+        let config: Config = value
+            .try_into()
+            .with_context(|| format!("bad configuration (from {} or the environment)", path.display()))?;
         config.validate()?;
         Ok(config)
     }
@@ -167,7 +181,10 @@ impl Config {
         if self.collect.concurrency == 0 {
             bail!("collect.concurrency must be at least 1");
         }
-        for (name, v) in [("binance_spot", &self.binance_spot), ("binance_usdm", &self.binance_usdm)] {
+        for (name, v) in [
+            ("binance_spot", &self.binance_spot),
+            ("binance_usdm", &self.binance_usdm),
+        ] {
             if v.weight_per_minute == 0 {
                 bail!("{name}.weight_per_minute must be at least 1");
             }
@@ -197,7 +214,11 @@ impl Config {
             Market::Spot => &self.binance_spot,
             Market::UsdM => &self.binance_usdm,
         };
-        BinanceConfig { base_url: v.base_url.clone(), weight_limit: v.weight_per_minute, weight_window: Duration::from_secs(60) }
+        BinanceConfig {
+            base_url: v.base_url.clone(),
+            weight_limit: v.weight_per_minute,
+            weight_window: Duration::from_secs(60),
+        }
     }
 
     /// Instruments for `assets` (or the configured ones) on `markets`.
@@ -211,7 +232,11 @@ impl Config {
         for market in markets {
             for asset in assets {
                 let a = asset.trim().to_ascii_uppercase();
-                let symbol = if a.ends_with(&quote) && a.len() > quote.len() { a } else { format!("{a}{quote}") };
+                let symbol = if a.ends_with(&quote) && a.len() > quote.len() {
+                    a
+                } else {
+                    format!("{a}{quote}")
+                };
                 out.push(Instrument::binance(*market, &symbol).with_context(|| format!("asset {asset:?}"))?);
             }
         }
@@ -251,26 +276,38 @@ fn merge(base: &mut toml::Value, over: toml::Value) {
 
 /// Applies `CANDLEKEEP_<SECTION>_<KEY>=value`, typed like the key it replaces.
 fn apply_env(value: &mut toml::Value, vars: impl Iterator<Item = (String, String)>) -> Result<()> {
-    let Some(table) = value.as_table_mut() else { return Ok(()) };
+    let Some(table) = value.as_table_mut() else {
+        return Ok(());
+    };
     for (name, raw) in vars {
-        let Some(rest) = name.strip_prefix("CANDLEKEEP_") else { continue };
+        let Some(rest) = name.strip_prefix("CANDLEKEEP_") else {
+            continue;
+        };
         if NOT_CONFIG.contains(&name.as_str()) {
             continue;
         }
         let rest = rest.to_ascii_lowercase();
         let target = table.iter_mut().find_map(|(section, keys)| {
             let key = rest.strip_prefix(section.as_str())?.strip_prefix('_')?.to_owned();
-            keys.as_table_mut()?.get_mut(&key).map(|slot| (section.clone(), key, slot))
+            keys.as_table_mut()?
+                .get_mut(&key)
+                .map(|slot| (section.clone(), key, slot))
         });
         let Some((section, key, slot)) = target else {
-            bail!("environment variable {name} names no configuration key (expected CANDLEKEEP_<SECTION>_<KEY>, e.g. CANDLEKEEP_DATABASE_URL)");
+            bail!(
+                "environment variable {name} names no configuration key (expected CANDLEKEEP_<SECTION>_<KEY>, e.g. CANDLEKEEP_DATABASE_URL)"
+            );
         };
         let bad = || format!("environment variable {name}={raw:?} is not a valid {section}.{key}");
         *slot = match slot {
             toml::Value::Integer(_) => toml::Value::Integer(raw.trim().parse().with_context(bad)?),
             toml::Value::Boolean(_) => toml::Value::Boolean(raw.trim().parse().with_context(bad)?),
             toml::Value::Array(_) => toml::Value::Array(
-                raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| toml::Value::String(s.into())).collect(),
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| toml::Value::String(s.into()))
+                    .collect(),
             ),
             _ => toml::Value::String(raw),
         };
@@ -283,13 +320,20 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>().into_iter()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+            .into_iter()
     }
 
     #[test]
     fn template_is_the_defaults() {
         let from_template: Config = toml::from_str(TEMPLATE).unwrap();
-        assert_eq!(toml::Value::try_from(from_template).unwrap(), toml::Value::try_from(Config::default()).unwrap());
+        assert_eq!(
+            toml::Value::try_from(from_template).unwrap(),
+            toml::Value::try_from(Config::default()).unwrap()
+        );
     }
 
     #[test]
@@ -326,8 +370,13 @@ mod tests {
     #[test]
     fn instruments_from_assets() {
         let c = Config::default();
-        let i = c.instruments(Some(&["btc".into(), "ETHUSDT".into()]), &[Market::UsdM]).unwrap();
-        assert_eq!(i.iter().map(|i| i.to_string()).collect::<Vec<_>>(), vec!["binance:usdm:BTCUSDT", "binance:usdm:ETHUSDT"]);
+        let i = c
+            .instruments(Some(&["btc".into(), "ETHUSDT".into()]), &[Market::UsdM])
+            .unwrap();
+        assert_eq!(
+            i.iter().map(|i| i.to_string()).collect::<Vec<_>>(),
+            vec!["binance:usdm:BTCUSDT", "binance:usdm:ETHUSDT"]
+        );
         assert!(c.instruments(Some(&["BTC/USD".into()]), &[Market::Spot]).is_err());
     }
 }

@@ -10,7 +10,9 @@ use crate::config::Config;
 pub async fn start(config: &mut Config) -> Result<Vec<BinanceSim>> {
     let mut sims = Vec::new();
     for market in Market::ALL {
-        let sim = BinanceSim::start(SimConfig::binance(market)).await.context("starting a simulated venue")?;
+        let sim = BinanceSim::start(SimConfig::binance(market))
+            .await
+            .context("starting a simulated venue")?;
         let venue = match market {
             Market::Spot => &mut config.binance_spot,
             Market::UsdM => &mut config.binance_usdm,

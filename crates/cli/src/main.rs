@@ -46,9 +46,17 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("CANDLEKEEP_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 
-    let global = commands::Global { config: cli.config, database_url: cli.database_url, demo: cli.demo };
+    let global = commands::Global {
+        config: cli.config,
+        database_url: cli.database_url,
+        demo: cli.demo,
+    };
     let result = match cli.command {
         Command::Init(args) => commands::init::run(&global, args),
         Command::Backfill(args) => commands::collect::backfill(&global, args),

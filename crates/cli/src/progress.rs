@@ -37,7 +37,16 @@ impl CliProgress {
             bar
         });
         let now = Instant::now();
-        Self { bar, plain: Mutex::new(Plain { total: 0, done: 0, last: now, started: now }), unit }
+        Self {
+            bar,
+            plain: Mutex::new(Plain {
+                total: 0,
+                done: 0,
+                last: now,
+                started: now,
+            }),
+            unit,
+        }
     }
 
     pub fn finish(&self) {
@@ -67,7 +76,11 @@ impl Progress for CliProgress {
             p.done += units;
             if p.last.elapsed() >= PLAIN_EVERY || p.done >= p.total {
                 p.last = Instant::now();
-                let pct = if p.total == 0 { 100.0 } else { 100.0 * p.done as f64 / p.total as f64 };
+                let pct = if p.total == 0 {
+                    100.0
+                } else {
+                    100.0 * p.done as f64 / p.total as f64
+                };
                 eprintln!(
                     "progress: {}/{} {} ({pct:.1}%) after {:.0}s — {message}",
                     p.done,

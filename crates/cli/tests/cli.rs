@@ -1,5 +1,7 @@
 //! The `candlekeep` binary as a user runs it, against simulated venues on 127.0.0.1.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 use std::{
     path::{Path, PathBuf},
     process::{Command, Output, Stdio},
@@ -22,7 +24,10 @@ async fn venues(latency: Duration) -> Venues {
     let mut usdm = SimConfig::binance(Market::UsdM);
     spot.faults.latency = latency;
     usdm.faults.latency = latency;
-    Venues { spot: BinanceSim::start(spot).await.unwrap(), usdm: BinanceSim::start(usdm).await.unwrap() }
+    Venues {
+        spot: BinanceSim::start(spot).await.unwrap(),
+        usdm: BinanceSim::start(usdm).await.unwrap(),
+    }
 }
 
 /// The binary, run in `dir`, with the venues' URLs in the environment.
@@ -45,7 +50,11 @@ fn run(mut cmd: impl std::borrow::BorrowMut<Command>) -> Output {
 }
 
 fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 fn content_hash(db: &Path) -> String {
@@ -53,7 +62,13 @@ fn content_hash(db: &Path) -> String {
 }
 
 fn row_count(db: &Path) -> i64 {
-    SqliteStore::open(db).unwrap().series_status().unwrap().iter().map(|s| s.count).sum()
+    SqliteStore::open(db)
+        .unwrap()
+        .series_status()
+        .unwrap()
+        .iter()
+        .map(|s| s.count)
+        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,7 +81,17 @@ async fn kill_dash_nine_mid_backfill_then_rerun_gives_identical_content() {
     let to_s = to.to_string();
     let backfill = |db: &str| {
         let url = format!("sqlite:{db}");
-        let args = ["--database-url", &url, "backfill", "--from", &from_s, "--to", &to_s, "--symbols", "BTC,ETH"];
+        let args = [
+            "--database-url",
+            &url,
+            "backfill",
+            "--from",
+            &from_s,
+            "--to",
+            &to_s,
+            "--symbols",
+            "BTC,ETH",
+        ];
         candlekeep(dir.path(), Some(&v), &args)
     };
 
@@ -79,7 +104,11 @@ async fn kill_dash_nine_mid_backfill_then_rerun_gives_identical_content() {
     // Kill it three times at different moments, each once some rows are in, then let it finish.
     let killed_db = dir.path().join("killed.db");
     for round in 0..3 {
-        let mut child = backfill("killed.db").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = backfill("killed.db")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         let started = Instant::now();
         let before = if killed_db.exists() { row_count(&killed_db) } else { 0 };
         loop {
@@ -93,7 +122,10 @@ async fn kill_dash_nine_mid_backfill_then_rerun_gives_identical_content() {
         child.wait().unwrap();
     }
     let partial = row_count(&killed_db);
-    assert!(partial > 0 && partial < clean_rows, "killed mid-run: {partial} of {clean_rows}");
+    assert!(
+        partial > 0 && partial < clean_rows,
+        "killed mid-run: {partial} of {clean_rows}"
+    );
     let finish = run(&mut backfill("killed.db"));
     assert!(finish.status.success(), "{}", text(&finish));
     assert_eq!(content_hash(&killed_db), clean_hash);
@@ -111,12 +143,23 @@ async fn kill_dash_nine_mid_backfill_then_rerun_gives_identical_content() {
 async fn sync_fetches_only_new_closed_bars_and_status_reports_them() {
     let dir = tempfile::tempdir().unwrap();
     let v = venues(Duration::ZERO).await;
-    let first = run(candlekeep(dir.path(), Some(&v), &["sync", "--symbols", "BTC", "--markets", "spot"]));
+    let first = run(candlekeep(
+        dir.path(),
+        Some(&v),
+        &["sync", "--symbols", "BTC", "--markets", "spot"],
+    ));
     assert!(first.status.success(), "{}", text(&first));
     let db = dir.path().join("data/candlekeep.db");
     let rows = row_count(&db);
-    assert!(rows >= 30 * 24 - 24 && rows <= 30 * 24 + 1, "30 days of hourly bars: {rows}");
-    let second = run(candlekeep(dir.path(), Some(&v), &["sync", "--symbols", "BTC", "--markets", "spot"]));
+    assert!(
+        (30 * 24 - 24..=30 * 24 + 1).contains(&rows),
+        "30 days of hourly bars: {rows}"
+    );
+    let second = run(candlekeep(
+        dir.path(),
+        Some(&v),
+        &["sync", "--symbols", "BTC", "--markets", "spot"],
+    ));
     assert!(text(&second).contains("sync: 0 bars written"), "{}", text(&second));
 
     let status = run(candlekeep(dir.path(), None, &["status", "--json"]));
@@ -126,7 +169,10 @@ async fn sync_fetches_only_new_closed_bars_and_status_reports_them() {
     assert_eq!(s["instrument"], "binance:spot:BTCUSDT");
     assert_eq!(s["count"], rows);
     assert_eq!(s["expected"].as_i64().unwrap() - s["missing"].as_i64().unwrap(), rows);
-    assert!(s["age_seconds"].as_i64().unwrap() < 3600, "the newest closed bar is at most an hour old");
+    assert!(
+        s["age_seconds"].as_i64().unwrap() < 3600,
+        "the newest closed bar is at most an hour old"
+    );
     let table = run(candlekeep(dir.path(), None, &["status"]));
     assert!(text(&table).contains("binance:spot:BTCUSDT"));
 }
@@ -145,16 +191,27 @@ fn init_writes_a_config_that_the_environment_overrides() {
     let mut cmd = candlekeep(dir.path(), None, &["status"]);
     cmd.env("CANDLEKEEP_DATABASE_URL", "sqlite:other/place.db");
     assert!(run(&mut cmd).status.success());
-    assert!(dir.path().join("other/place.db").exists(), "environment overrides the file");
+    assert!(
+        dir.path().join("other/place.db").exists(),
+        "environment overrides the file"
+    );
 
-    std::fs::write(dir.path().join(".env"), "CANDLEKEEP_DATABASE_URL=sqlite:from-dotenv.db\n").unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "CANDLEKEEP_DATABASE_URL=sqlite:from-dotenv.db\n",
+    )
+    .unwrap();
     assert!(run(&mut candlekeep(dir.path(), None, &["status"])).status.success());
     assert!(dir.path().join("from-dotenv.db").exists(), ".env is read");
 
     let mut bad = candlekeep(dir.path(), None, &["status"]);
     bad.env("CANDLEKEEP_HTTP_TIMEOUT_SECS", "soon");
     let out = run(&mut bad);
-    assert!(!out.status.success() && text(&out).contains("CANDLEKEEP_HTTP_TIMEOUT_SECS"), "{}", text(&out));
+    assert!(
+        !out.status.success() && text(&out).contains("CANDLEKEEP_HTTP_TIMEOUT_SECS"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -162,9 +219,18 @@ fn bad_flags_get_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     for (args, says) in [
         (vec!["backfill", "--from", "yesterday"], "bad date"),
-        (vec!["backfill", "--from", "2024-01-01", "--to", "2023-01-01"], "must be after"),
-        (vec!["backfill", "--from", "2024-01-01", "--markets", "options"], "unknown market"),
-        (vec!["backfill", "--from", "2024-01-01", "--timeframe", "2h"], "unknown timeframe"),
+        (
+            vec!["backfill", "--from", "2024-01-01", "--to", "2023-01-01"],
+            "must be after",
+        ),
+        (
+            vec!["backfill", "--from", "2024-01-01", "--markets", "options"],
+            "unknown market",
+        ),
+        (
+            vec!["backfill", "--from", "2024-01-01", "--timeframe", "2h"],
+            "unknown timeframe",
+        ),
         (vec!["--database-url", "postgres://x/y", "status"], "PostgreSQL"),
         (vec!["--config", "missing.toml", "status"], "missing.toml"),
     ] {
@@ -186,7 +252,17 @@ fn archives(root: &Path, market: Market, symbol: &str, months: &[(i32, u32)]) ->
         .iter()
         .map(|&(y, m)| {
             let style = archive::ArchiveStyle::binance(market, y, m);
-            archive::write_monthly(&dir, &SimMarket::default(), market, symbol, Timeframe::H1, y, m, style).unwrap().0
+            archive::write_monthly(
+                &dir,
+                &SimMarket::default(),
+                market,
+                symbol,
+                Timeframe::H1,
+                (y, m),
+                style,
+            )
+            .unwrap()
+            .0
         })
         .collect()
 }
@@ -199,15 +275,26 @@ fn import_loads_archives_and_refuses_bad_files_without_touching_the_database() {
     archives(dir.path(), Market::UsdM, "ETHUSDT", &[(2022, 4), (2022, 5)]); // without and with header
     let out = run(&mut candlekeep(dir.path(), None, &["import", "data"]));
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("imported 5 file(s)") && text(&out).contains("5 checksum(s) verified"), "{}", text(&out));
+    assert!(
+        text(&out).contains("imported 5 file(s)") && text(&out).contains("5 checksum(s) verified"),
+        "{}",
+        text(&out)
+    );
     let db = dir.path().join("data/candlekeep.db");
     let mut store = SqliteStore::open(&db).unwrap();
     let btc = candlekeep_core::Instrument::binance(Market::Spot, "BTCUSDT").unwrap();
     let from = archive::month_start_ms(2024, 11);
     let to = archive::month_start_ms(2025, 2);
-    let truth: Vec<_> =
-        SimMarket::default().candles(Market::Spot, "BTCUSDT", Timeframe::H1, from, to).iter().map(|c| c.to_candle()).collect();
-    assert_eq!(store.candles(&btc, Timeframe::H1, from, to).unwrap(), truth, "ms and µs files give the same bars");
+    let truth: Vec<_> = SimMarket::default()
+        .candles(Market::Spot, "BTCUSDT", Timeframe::H1, from, to)
+        .iter()
+        .map(|c| c.to_candle())
+        .collect();
+    assert_eq!(
+        store.candles(&btc, Timeframe::H1, from, to).unwrap(),
+        truth,
+        "ms and µs files give the same bars"
+    );
     drop(store);
     let before = content_hash(&db);
 
@@ -219,7 +306,11 @@ fn import_loads_archives_and_refuses_bad_files_without_touching_the_database() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0xFF;
     std::fs::write(tampered.join(&name), &bytes).unwrap();
-    std::fs::copy(spot[0].with_file_name(format!("{name}.CHECKSUM")), tampered.join(format!("{name}.CHECKSUM"))).unwrap();
+    std::fs::copy(
+        spot[0].with_file_name(format!("{name}.CHECKSUM")),
+        tampered.join(format!("{name}.CHECKSUM")),
+    )
+    .unwrap();
     // A corrupt zip with no checksum beside it.
     let corrupt = dir.path().join("corrupt/spot");
     std::fs::create_dir_all(&corrupt).unwrap();
@@ -227,7 +318,10 @@ fn import_loads_archives_and_refuses_bad_files_without_touching_the_database() {
     // A CSV with one bad row.
     let csv_dir = dir.path().join("badcsv/spot");
     std::fs::create_dir_all(&csv_dir).unwrap();
-    let rows = archive::csv_rows(&SimMarket::default().candles(Market::Spot, "XRPUSDT", Timeframe::H1, from, from + 5 * 3_600_000), false);
+    let rows = archive::csv_rows(
+        &SimMarket::default().candles(Market::Spot, "XRPUSDT", Timeframe::H1, from, from + 5 * 3_600_000),
+        false,
+    );
     let mut lines: Vec<&str> = rows.lines().collect();
     lines.insert(2, "1730426400000,0.5,0.6,oops,0.5,1,1730429999999,1,1,0,0,0");
     let broken = lines.join("\n");
@@ -236,7 +330,10 @@ fn import_loads_archives_and_refuses_bad_files_without_touching_the_database() {
     for (path, says) in [
         (format!("tampered/{name}"), "checksum mismatch"),
         ("corrupt/spot/SOLUSDT-1h-2024-01.zip".to_owned(), "not a readable zip"),
-        ("badcsv/spot/XRPUSDT-1h-2024-11.csv".to_owned(), "line 3: column 4: not a finite decimal number: \"oops\""),
+        (
+            "badcsv/spot/XRPUSDT-1h-2024-11.csv".to_owned(),
+            "line 3: column 4: not a finite decimal number: \"oops\"",
+        ),
     ] {
         let mut cmd = candlekeep(dir.path(), None, &["import", "--market", "spot", &path]);
         let out = run(&mut cmd);

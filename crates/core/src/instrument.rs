@@ -100,7 +100,11 @@ impl Instrument {
         if !valid {
             return Err(ParseInstrumentError::Symbol(symbol.to_owned()));
         }
-        Ok(Self { venue, market, symbol: symbol.to_owned() })
+        Ok(Self {
+            venue,
+            market,
+            symbol: symbol.to_owned(),
+        })
     }
 
     pub fn binance(market: Market, symbol: &str) -> Result<Self, ParseInstrumentError> {

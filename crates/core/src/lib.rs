@@ -9,5 +9,5 @@ mod timeframe;
 
 pub use candle::{Candle, Provenance, SourceId};
 pub use instrument::{Instrument, Market, ParseInstrumentError, Venue};
-pub use price::{format_price, parse_price, ParsePriceError};
+pub use price::{ParsePriceError, format_price, parse_price};
 pub use timeframe::{ParseTimeframeError, Timeframe};

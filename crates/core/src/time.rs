@@ -27,7 +27,12 @@ pub fn parse_date_ms(s: &str) -> Result<i64, ParseDateError> {
             .map(|dt| dt.and_utc().timestamp_millis())
             .ok_or_else(|| ParseDateError(s.to_owned()));
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(dt) = NaiveDateTime::parse_from_str(t, fmt) {
             return Ok(dt.and_utc().timestamp_millis());
         }

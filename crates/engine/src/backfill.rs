@@ -26,7 +26,9 @@ impl std::fmt::Debug for Target {
 pub enum Start {
     At(i64),
     /// After the newest covered bar; `fallback_ms` for a series with nothing stored yet.
-    AfterLatest { fallback_ms: i64 },
+    AfterLatest {
+        fallback_ms: i64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -90,9 +92,17 @@ pub async fn run(store: &SharedStore, plan: &Plan, progress: &dyn Progress) -> R
                 Ok((id, s.uncovered(id, tf, from, end)?))
             })
             .await?;
-        work.push(Work { target: target.clone(), instrument_id, holes });
+        work.push(Work {
+            target: target.clone(),
+            instrument_id,
+            holes,
+        });
     }
-    let total: i64 = work.iter().flat_map(|w| &w.holes).map(|(a, b)| tf.bars_between(*a, *b)).sum();
+    let total: i64 = work
+        .iter()
+        .flat_map(|w| &w.holes)
+        .map(|(a, b)| tf.bars_between(*a, *b))
+        .sum();
     progress.start(total.max(0) as u64);
 
     let series = stream::iter(work)
@@ -111,7 +121,12 @@ pub async fn run(store: &SharedStore, plan: &Plan, progress: &dyn Progress) -> R
 
 async fn fill_series(store: &SharedStore, tf: Timeframe, w: Work, progress: &dyn Progress) -> (SeriesOutcome, String) {
     let source = w.target.source.clone();
-    let mut outcome = SeriesOutcome { instrument: w.target.instrument.clone(), requests: 0, written: 0, error: None };
+    let mut outcome = SeriesOutcome {
+        instrument: w.target.instrument.clone(),
+        requests: 0,
+        written: 0,
+        error: None,
+    };
     if let Err(e) = fill_holes(store, tf, &w, progress, &mut outcome).await {
         outcome.error = Some(e.to_string());
     }
@@ -131,14 +146,23 @@ async fn fill_holes(
         while start < hole_end {
             let page = w.target.source.fetch_page(symbol, tf, start, hole_end).await?;
             outcome.requests += 1;
-            let provenance = Provenance { source: w.target.source.id(), fetched_at_ms: now_ms() };
+            let provenance = Provenance {
+                source: w.target.source.id(),
+                fetched_at_ms: now_ms(),
+            };
             let covered = (start, page.covered_until);
             let id = w.instrument_id;
             let exhausted = page.exhausted;
             let candles = page.candles;
-            let stats = store.with(move |s| s.write_page(id, tf, provenance, &candles, Some(covered))).await?;
+            let stats = store
+                .with(move |s| s.write_page(id, tf, provenance, &candles, Some(covered)))
+                .await?;
             outcome.written += stats.written;
-            let advanced = if exhausted { tf.bars_between(start, hole_end) } else { tf.bars_between(start, covered.1) };
+            let advanced = if exhausted {
+                tf.bars_between(start, hole_end)
+            } else {
+                tf.bars_between(start, covered.1)
+            };
             progress.advance(
                 advanced.max(0) as u64,
                 &format!("{} {tf} up to {}", w.target.instrument, format_ms(covered.1)),

@@ -37,27 +37,48 @@ struct Parsed {
     rows: ArchiveRows,
 }
 
+/// What a file holds: series, timeframe and (from its name) the period it covers.
+struct Identity {
+    instrument: Instrument,
+    timeframe: Timeframe,
+    period: Option<(i64, i64)>,
+}
+
 /// What the file is a series of, from its name and folders, with the user's overrides.
-fn identify(path: &Path, opts: &ImportOptions) -> Result<(Instrument, Timeframe, Option<(i64, i64)>), String> {
+fn identify(path: &Path, opts: &ImportOptions) -> Result<Identity, String> {
     let named = archive::describe(path);
     let symbol = opts.symbol.clone().or_else(|| named.as_ref().map(|n| n.symbol.clone())).ok_or(
         "cannot tell the symbol and timeframe from the file name (expected SYMBOL-1h-YYYY-MM[-DD].zip); pass --symbol and --timeframe",
     )?;
-    let timeframe = opts.timeframe.or(named.as_ref().map(|n| n.timeframe)).ok_or("cannot tell the timeframe; pass --timeframe")?;
+    let timeframe = opts
+        .timeframe
+        .or(named.as_ref().map(|n| n.timeframe))
+        .ok_or("cannot tell the timeframe; pass --timeframe")?;
     let market = opts.market.or(named.as_ref().and_then(|n| n.market)).ok_or(
         "cannot tell whether this is a spot or a USD-M file: keep Binance's folders (…/spot/… or …/futures/um/…) or pass --market spot|usdm",
     )?;
     let instrument = Instrument::binance(market, &symbol).map_err(|e| e.to_string())?;
-    let period = if opts.timeframe.is_some_and(|t| Some(t) != named.as_ref().map(|n| n.timeframe)) {
+    let period = if opts
+        .timeframe
+        .is_some_and(|t| Some(t) != named.as_ref().map(|n| n.timeframe))
+    {
         None
     } else {
         named.and_then(|n| n.period)
     };
-    Ok((instrument, timeframe, period))
+    Ok(Identity {
+        instrument,
+        timeframe,
+        period,
+    })
 }
 
 fn parse_file(path: &Path, opts: &ImportOptions) -> Result<Parsed, String> {
-    let (instrument, timeframe, period) = identify(path, opts).map_err(|e| format!("{}: {e}", path.display()))?;
+    let Identity {
+        instrument,
+        timeframe,
+        period,
+    } = identify(path, opts).map_err(|e| format!("{}: {e}", path.display()))?;
     let rows = archive::read_archive(path, timeframe).map_err(|e| e.to_string())?;
     let first = rows.candles.first().map_or(0, |c| c.open_time_ms);
     let last = rows.candles.last().map_or(0, |c| c.open_time_ms);
@@ -75,7 +96,12 @@ fn parse_file(path: &Path, opts: &ImportOptions) -> Result<Parsed, String> {
         }
         None => (first, last + timeframe.millis()),
     };
-    Ok(Parsed { instrument, timeframe, covered, rows })
+    Ok(Parsed {
+        instrument,
+        timeframe,
+        covered,
+        rows,
+    })
 }
 
 /// Imports `paths` in order. A bad file is reported and skipped; the others are stored.
@@ -113,7 +139,10 @@ pub fn import_files(
                     outcome.rows = p.rows.candles.len() as u64;
                     outcome.checksum_verified = p.rows.checksum_verified;
                     outcome.micros = p.rows.micros;
-                    let provenance = Provenance { source: SourceId::BinanceArchive, fetched_at_ms: now_ms() };
+                    let provenance = Provenance {
+                        source: SourceId::BinanceArchive,
+                        fetched_at_ms: now_ms(),
+                    };
                     let written = store.with_blocking(|s| {
                         let id = s.instrument_id(&p.instrument)?;
                         s.write_page(id, p.timeframe, provenance, &p.rows.candles, Some(p.covered))

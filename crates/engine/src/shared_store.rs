@@ -27,7 +27,9 @@ impl SharedStore {
     ) -> Result<T, JobError> {
         let inner = self.0.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = inner.lock().map_err(|_| JobError::Worker("store lock poisoned".into()))?;
+            let mut guard = inner
+                .lock()
+                .map_err(|_| JobError::Worker("store lock poisoned".into()))?;
             f(guard.as_mut()).map_err(JobError::from)
         })
         .await
@@ -36,7 +38,10 @@ impl SharedStore {
 
     /// Runs `f` with the store on the current thread (for synchronous callers).
     pub fn with_blocking<T>(&self, f: impl FnOnce(&mut dyn Store) -> T) -> Result<T, JobError> {
-        let mut guard = self.0.lock().map_err(|_| JobError::Worker("store lock poisoned".into()))?;
+        let mut guard = self
+            .0
+            .lock()
+            .map_err(|_| JobError::Worker("store lock poisoned".into()))?;
         Ok(f(guard.as_mut()))
     }
 }

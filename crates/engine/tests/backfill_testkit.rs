@@ -1,5 +1,7 @@
 //! Backfill against the simulated venues: exact content, idempotence, faults, budgets and bans.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 use std::{sync::Arc, time::Duration};
 
 use candlekeep_core::{Instrument, Market, Timeframe, time::now_ms};
@@ -36,11 +38,18 @@ async fn venues(edit: impl Fn(&mut SimConfig)) -> Venues {
     let mut usdm = SimConfig::binance(Market::UsdM);
     edit(&mut spot);
     edit(&mut usdm);
-    Venues { spot: BinanceSim::start(spot).await.unwrap(), usdm: BinanceSim::start(usdm).await.unwrap() }
+    Venues {
+        spot: BinanceSim::start(spot).await.unwrap(),
+        usdm: BinanceSim::start(usdm).await.unwrap(),
+    }
 }
 
 fn source(sim: &BinanceSim, limit: u32, window: Duration, http: HttpConfig) -> Arc<BinanceKlines> {
-    let cfg = BinanceConfig { base_url: sim.base_url(), weight_limit: limit, weight_window: window };
+    let cfg = BinanceConfig {
+        base_url: sim.base_url(),
+        weight_limit: limit,
+        weight_window: window,
+    };
     Arc::new(BinanceKlines::new(sim.market(), &cfg, http).unwrap())
 }
 
@@ -49,10 +58,22 @@ fn plan(v: &Venues, tf: Timeframe, from: i64, to: i64, http: HttpConfig) -> Plan
     let usdm = source(&v.usdm, 2400, Duration::from_secs(60), http);
     let mut targets = Vec::new();
     for s in SYMBOLS {
-        targets.push(Target { instrument: Instrument::binance(Market::Spot, s).unwrap(), source: spot.clone() });
-        targets.push(Target { instrument: Instrument::binance(Market::UsdM, s).unwrap(), source: usdm.clone() });
+        targets.push(Target {
+            instrument: Instrument::binance(Market::Spot, s).unwrap(),
+            source: spot.clone(),
+        });
+        targets.push(Target {
+            instrument: Instrument::binance(Market::UsdM, s).unwrap(),
+            source: usdm.clone(),
+        });
     }
-    Plan { targets, timeframe: tf, start: Start::At(from), end_ms: Some(to), concurrency: 4 }
+    Plan {
+        targets,
+        timeframe: tf,
+        start: Start::At(from),
+        end_ms: Some(to),
+        concurrency: 4,
+    }
 }
 
 fn store() -> SharedStore {
@@ -74,19 +95,34 @@ async fn ninety_days_two_symbols_two_markets_exact_then_idempotent() {
     let v = venues(|_| {}).await;
     let (from, to) = window();
     let st = store();
-    let report = backfill::run(&st, &plan(&v, Timeframe::H1, from, to, fast_http()), &NoProgress).await.unwrap();
+    let report = backfill::run(&st, &plan(&v, Timeframe::H1, from, to, fast_http()), &NoProgress)
+        .await
+        .unwrap();
     assert!(report.failures().next().is_none(), "{:?}", report.series);
 
     let mut expected_total = 0;
     for (market, sim) in [(Market::Spot, &v.spot), (Market::UsdM, &v.usdm)] {
         for symbol in SYMBOLS {
-            let truth: Vec<_> =
-                sim.generator().candles(market, symbol, Timeframe::H1, from, to).iter().map(|c| c.to_candle()).collect();
+            let truth: Vec<_> = sim
+                .generator()
+                .candles(market, symbol, Timeframe::H1, from, to)
+                .iter()
+                .map(|c| c.to_candle())
+                .collect();
             expected_total += truth.len() as u64;
             let instrument = Instrument::binance(market, symbol).unwrap();
-            let stored = st.with_blocking(|s| s.candles(&instrument, Timeframe::H1, from, to).unwrap()).unwrap();
-            assert_eq!(stored, truth, "{market} {symbol}: stored bars are exactly the venue's bars");
-            let outcome = report.series.iter().find(|s| s.instrument.market == market && s.instrument.symbol == symbol).unwrap();
+            let stored = st
+                .with_blocking(|s| s.candles(&instrument, Timeframe::H1, from, to).unwrap())
+                .unwrap();
+            assert_eq!(
+                stored, truth,
+                "{market} {symbol}: stored bars are exactly the venue's bars"
+            );
+            let outcome = report
+                .series
+                .iter()
+                .find(|s| s.instrument.market == market && s.instrument.symbol == symbol)
+                .unwrap();
             assert_eq!(outcome.written, truth.len() as u64, "{market} {symbol}");
         }
     }
@@ -94,9 +130,15 @@ async fn ninety_days_two_symbols_two_markets_exact_then_idempotent() {
     assert!(expected_total < 4 * 90 * 24, "the simulated outages leave real gaps");
     assert!(expected_total > 4 * 90 * 24 - 200);
 
-    let again = backfill::run(&st, &plan(&v, Timeframe::H1, from, to, fast_http()), &NoProgress).await.unwrap();
+    let again = backfill::run(&st, &plan(&v, Timeframe::H1, from, to, fast_http()), &NoProgress)
+        .await
+        .unwrap();
     assert_eq!(again.written(), 0);
-    assert_eq!(again.series.iter().map(|s| s.requests).sum::<u64>(), 0, "a covered range is not fetched again");
+    assert_eq!(
+        again.series.iter().map(|s| s.requests).sum::<u64>(),
+        0,
+        "a covered range is not fetched again"
+    );
     assert_eq!(v.spot.stats().rejected_429 + v.usdm.stats().rejected_429, 0);
 }
 
@@ -105,7 +147,13 @@ async fn faults_end_with_the_same_content_as_a_clean_run() {
     let (from, to) = window();
     let clean_v = venues(|_| {}).await;
     let clean = store();
-    backfill::run(&clean, &plan(&clean_v, Timeframe::M15, from, to, fast_http()), &NoProgress).await.unwrap();
+    backfill::run(
+        &clean,
+        &plan(&clean_v, Timeframe::M15, from, to, fast_http()),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
 
     let now = now_ms();
     let faulty_v = venues(|c| {
@@ -122,16 +170,26 @@ async fn faults_end_with_the_same_content_as_a_clean_run() {
     .await;
     // Faults are drawn by request number across all series, so one series can draw several in a
     // row; enough attempts make giving up vanishingly unlikely (0.33^20).
-    let http = HttpConfig { backoff_max: Duration::from_millis(300), max_attempts: 20, ..fast_http() };
+    let http = HttpConfig {
+        backoff_max: Duration::from_millis(300),
+        max_attempts: 20,
+        ..fast_http()
+    };
     let faulty = store();
-    let report = backfill::run(&faulty, &plan(&faulty_v, Timeframe::M15, from, to, http), &NoProgress).await.unwrap();
+    let report = backfill::run(&faulty, &plan(&faulty_v, Timeframe::M15, from, to, http), &NoProgress)
+        .await
+        .unwrap();
     assert!(report.failures().next().is_none(), "{:?}", report.series);
     assert_eq!(hash(&faulty), hash(&clean));
     for sim in [&faulty_v.spot, &faulty_v.usdm] {
         let s = sim.stats();
         assert!(s.requests > 30, "the faults were exercised: {s:?}");
         assert!(s.max_window_weight <= s.weight_limit, "{s:?}");
-        assert_eq!((s.rejected_429, s.rejected_418), (0, 0), "budget never exceeded, never banned: {s:?}");
+        assert_eq!(
+            (s.rejected_429, s.rejected_418),
+            (0, 0),
+            "budget never exceeded, never banned: {s:?}"
+        );
     }
 }
 
@@ -151,22 +209,43 @@ async fn a_tight_weight_budget_is_respected_not_exceeded() {
     let usdm = source(&v.usdm, 20, window_len, fast_http());
     let mut targets = Vec::new();
     for s in SYMBOLS {
-        targets.push(Target { instrument: Instrument::binance(Market::Spot, s).unwrap(), source: spot.clone() });
-        targets.push(Target { instrument: Instrument::binance(Market::UsdM, s).unwrap(), source: usdm.clone() });
+        targets.push(Target {
+            instrument: Instrument::binance(Market::Spot, s).unwrap(),
+            source: spot.clone(),
+        });
+        targets.push(Target {
+            instrument: Instrument::binance(Market::UsdM, s).unwrap(),
+            source: usdm.clone(),
+        });
     }
-    let plan = Plan { targets, timeframe: Timeframe::M15, start: Start::At(from), end_ms: Some(to), concurrency: 4 };
+    let plan = Plan {
+        targets,
+        timeframe: Timeframe::M15,
+        start: Start::At(from),
+        end_ms: Some(to),
+        concurrency: 4,
+    };
     let st = store();
     let report = backfill::run(&st, &plan, &NoProgress).await.unwrap();
     assert!(report.failures().next().is_none(), "{:?}", report.series);
     for sim in [&v.spot, &v.usdm] {
         let s = sim.stats();
-        assert!(s.requests as u32 * 2 > s.weight_limit, "the work needed more than one window: {s:?}");
+        assert!(
+            s.requests as u32 * 2 > s.weight_limit,
+            "the work needed more than one window: {s:?}"
+        );
         assert!(s.max_window_weight <= s.weight_limit);
         assert_eq!((s.rejected_429, s.rejected_418), (0, 0), "{s:?}");
     }
     let clean_v = venues(|_| {}).await;
     let clean = store();
-    backfill::run(&clean, &self::plan(&clean_v, Timeframe::M15, from, to, fast_http()), &NoProgress).await.unwrap();
+    backfill::run(
+        &clean,
+        &self::plan(&clean_v, Timeframe::M15, from, to, fast_http()),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
     assert_eq!(hash(&st), hash(&clean));
 }
 
@@ -176,7 +255,9 @@ async fn a_short_ban_is_waited_out_and_a_long_one_stops_without_knocking() {
     let short = venues(|c| c.faults.ban_at = Some((1, Duration::from_secs(2)))).await;
     let st = store();
     let t = std::time::Instant::now();
-    let report = backfill::run(&st, &plan(&short, Timeframe::H1, from, to, fast_http()), &NoProgress).await.unwrap();
+    let report = backfill::run(&st, &plan(&short, Timeframe::H1, from, to, fast_http()), &NoProgress)
+        .await
+        .unwrap();
     assert!(report.failures().next().is_none(), "{:?}", report.series);
     assert!(t.elapsed() >= Duration::from_secs(1), "the ban was waited out");
     for sim in [&short.spot, &short.usdm] {
@@ -184,15 +265,24 @@ async fn a_short_ban_is_waited_out_and_a_long_one_stops_without_knocking() {
     }
 
     let long = venues(|c| c.faults.ban_at = Some((0, Duration::from_secs(3600)))).await;
-    let http = HttpConfig { max_ban_wait: Duration::from_secs(5), ..fast_http() };
+    let http = HttpConfig {
+        max_ban_wait: Duration::from_secs(5),
+        ..fast_http()
+    };
     let st = store();
-    let report = backfill::run(&st, &plan(&long, Timeframe::H1, from, to, http), &NoProgress).await.unwrap();
+    let report = backfill::run(&st, &plan(&long, Timeframe::H1, from, to, http), &NoProgress)
+        .await
+        .unwrap();
     let failures: Vec<_> = report.failures().collect();
     assert_eq!(failures.len(), 4);
     let msg = failures[0].error.clone().unwrap();
     assert!(msg.contains("banned") && msg.contains("BTCUSDT"), "{msg}");
     for sim in [&long.spot, &long.usdm] {
-        assert!(sim.stats().requests <= 2, "one request per series at most: {:?}", sim.stats());
+        assert!(
+            sim.stats().requests <= 2,
+            "one request per series at most: {:?}",
+            sim.stats()
+        );
     }
 }
 
@@ -203,16 +293,34 @@ async fn missing_bars_stay_missing_and_the_open_bar_is_never_stored() {
     let hole = (from + 50 * 3_600_000, from + 55 * 3_600_000);
     let v = venues(|c| c.faults.missing = vec![hole]).await;
     let st = store();
-    backfill::run(&st, &plan(&v, Timeframe::H1, from, to + DAY, fast_http()), &NoProgress).await.unwrap();
+    backfill::run(&st, &plan(&v, Timeframe::H1, from, to + DAY, fast_http()), &NoProgress)
+        .await
+        .unwrap();
     let btc = Instrument::binance(Market::Spot, "BTCUSDT").unwrap();
-    let stored = st.with_blocking(|s| s.candles(&btc, Timeframe::H1, from, to + DAY).unwrap()).unwrap();
-    assert!(stored.iter().all(|c| c.open_time_ms < hole.0 || c.open_time_ms >= hole.1), "no bar invented in the hole");
+    let stored = st
+        .with_blocking(|s| s.candles(&btc, Timeframe::H1, from, to + DAY).unwrap())
+        .unwrap();
+    assert!(
+        stored
+            .iter()
+            .all(|c| c.open_time_ms < hole.0 || c.open_time_ms >= hole.1),
+        "no bar invented in the hole"
+    );
     let open_bar = Timeframe::H1.floor(now_ms());
-    assert!(stored.last().unwrap().open_time_ms < open_bar, "the still-open bar is not stored");
+    assert!(
+        stored.last().unwrap().open_time_ms < open_bar,
+        "the still-open bar is not stored"
+    );
     let truth: Vec<_> = v
         .spot
         .generator()
-        .candles(Market::Spot, "BTCUSDT", Timeframe::H1, from, stored.last().unwrap().open_time_ms + 1)
+        .candles(
+            Market::Spot,
+            "BTCUSDT",
+            Timeframe::H1,
+            from,
+            stored.last().unwrap().open_time_ms + 1,
+        )
         .iter()
         .filter(|c| c.open_time_ms < hole.0 || c.open_time_ms >= hole.1)
         .map(|c| c.to_candle())
@@ -233,6 +341,9 @@ async fn an_unknown_symbol_fails_at_once_with_the_venues_words() {
     let st = store();
     let report = backfill::run(&st, &p, &NoProgress).await.unwrap();
     let msg = report.series[0].error.clone().unwrap();
-    assert!(msg.contains("Invalid symbol") && msg.contains("-1121") && msg.contains("NOSUCHUSDT"), "{msg}");
+    assert!(
+        msg.contains("Invalid symbol") && msg.contains("-1121") && msg.contains("NOSUCHUSDT"),
+        "{msg}"
+    );
     assert_eq!(v.spot.stats().requests, 1, "a rejected request is not retried");
 }

@@ -21,7 +21,11 @@ impl<'de> de::Deserialize<'de> for Num {
                 parse_price(s).map(Num).map_err(E::custom)
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Num, E> {
-                if v.is_finite() { Ok(Num(v)) } else { Err(E::custom("non-finite number")) }
+                if v.is_finite() {
+                    Ok(Num(v))
+                } else {
+                    Err(E::custom("non-finite number"))
+                }
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Num, E> {
                 Ok(Num(v as f64))
@@ -47,7 +51,10 @@ impl<'de> de::Deserialize<'de> for Int {
                 f.write_str("an integer or an integer string")
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<Int, E> {
-                s.trim().parse().map(Int).map_err(|_| E::custom(format!("not an integer: {s:?}")))
+                s.trim()
+                    .parse()
+                    .map(Int)
+                    .map_err(|_| E::custom(format!("not an integer: {s:?}")))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Int, E> {
                 Ok(Int(v))

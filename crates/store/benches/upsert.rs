@@ -32,7 +32,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let series: Vec<(&str, Vec<Candle>)> = symbols
         .iter()
         .map(|s| {
-            let bars = gen_.candles(Market::Spot, s, Timeframe::H1, start, start + per_symbol as i64 * 3_600_000);
+            let bars = gen_.candles(
+                Market::Spot,
+                s,
+                Timeframe::H1,
+                start,
+                start + per_symbol as i64 * 3_600_000,
+            );
             (*s, bars.iter().map(|c| c.to_candle()).collect())
         })
         .collect();
@@ -45,9 +51,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut store = SqliteStore::open(&path)?;
         let ids: Vec<i64> = series
             .iter()
-            .map(|(s, _)| store.instrument_id(&Instrument::binance(Market::Spot, s).expect("symbol")))
-            .collect::<Result<_, _>>()?;
-        let prov = Provenance { source: SourceId::BinanceArchive, fetched_at_ms: 1 };
+            .map(|(s, _)| Ok(store.instrument_id(&Instrument::binance(Market::Spot, s)?)?))
+            .collect::<Result<_, Box<dyn std::error::Error>>>()?;
+        let prov = Provenance {
+            source: SourceId::BinanceArchive,
+            fetched_at_ms: 1,
+        };
         let t = Instant::now();
         for ((_, bars), id) in series.iter().zip(&ids) {
             // Pages of 50,000 rows: one transaction each, as the archive import writes.
@@ -112,10 +121,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let ours_m = median(ours);
     println!("rows: {total}, runs: {runs}");
-    println!("candlekeep upsert: median {ours_m:.3} s = {:.0} candles/s", total as f64 / ours_m);
+    println!(
+        "candlekeep upsert: median {ours_m:.3} s = {:.0} candles/s",
+        total as f64 / ours_m
+    );
     if !theirs.is_empty() {
         let theirs_m = median(theirs);
-        println!("sqlite3 .import:   median {theirs_m:.3} s = {:.0} rows/s", total as f64 / theirs_m);
+        println!(
+            "sqlite3 .import:   median {theirs_m:.3} s = {:.0} rows/s",
+            total as f64 / theirs_m
+        );
         println!("ratio candlekeep / sqlite3 = {:.2}", ours_m / theirs_m);
     }
     Ok(())

@@ -34,10 +34,22 @@ pub trait Store: Send {
     ) -> Result<WriteStats, StoreError>;
 
     /// Parts of `[from, to)` that no source has answered for yet, ascending.
-    fn uncovered(&mut self, instrument_id: i64, tf: Timeframe, from: i64, to: i64) -> Result<Vec<(i64, i64)>, StoreError>;
+    fn uncovered(
+        &mut self,
+        instrument_id: i64,
+        tf: Timeframe,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, i64)>, StoreError>;
 
     /// The stored candles of one series opening in `[from, to)`, ascending.
-    fn candles(&mut self, instrument: &Instrument, tf: Timeframe, from: i64, to: i64) -> Result<Vec<Candle>, StoreError>;
+    fn candles(
+        &mut self,
+        instrument: &Instrument,
+        tf: Timeframe,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<Candle>, StoreError>;
 
     /// End of the newest covered range of a series (where a sync picks up), if any.
     fn latest_covered(&mut self, instrument_id: i64, tf: Timeframe) -> Result<Option<i64>, StoreError>;

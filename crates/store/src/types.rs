@@ -38,7 +38,11 @@ impl SeriesStatus {
     }
 
     pub fn completeness_pct(&self) -> f64 {
-        if self.expected == 0 { 100.0 } else { 100.0 * self.count as f64 / self.expected as f64 }
+        if self.expected == 0 {
+            100.0
+        } else {
+            100.0 * self.count as f64 / self.expected as f64
+        }
     }
 }
 

@@ -1,5 +1,7 @@
 //! The SQLite backend's contract: idempotent upserts, revisions, covered ranges, status, hashing.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 use candlekeep_core::{Candle, Instrument, Market, Provenance, SourceId, Timeframe};
 use candlekeep_store::{JobRecord, JobStatus, SqliteStore, Store};
 use candlekeep_testkit::SimMarket;
@@ -17,23 +19,39 @@ fn sim(n: usize) -> Vec<Candle> {
 }
 
 fn prov(source: SourceId, at: i64) -> Provenance {
-    Provenance { source, fetched_at_ms: at }
+    Provenance {
+        source,
+        fetched_at_ms: at,
+    }
 }
 
 #[test]
 fn upsert_is_idempotent_and_records_revisions() {
     let mut store = SqliteStore::in_memory().unwrap();
-    let btc = store.instrument_id(&Instrument::binance(Market::Spot, "BTCUSDT").unwrap()).unwrap();
-    assert_eq!(store.instrument_id(&Instrument::binance(Market::Spot, "BTCUSDT").unwrap()).unwrap(), btc);
+    let btc = store
+        .instrument_id(&Instrument::binance(Market::Spot, "BTCUSDT").unwrap())
+        .unwrap();
+    assert_eq!(
+        store
+            .instrument_id(&Instrument::binance(Market::Spot, "BTCUSDT").unwrap())
+            .unwrap(),
+        btc
+    );
     let bars = sim(200); // 3 full batches + a remainder
-    let first = store.write_page(btc, Timeframe::H1, prov(SourceId::BinanceSpotRest, 1), &bars, None).unwrap();
+    let first = store
+        .write_page(btc, Timeframe::H1, prov(SourceId::BinanceSpotRest, 1), &bars, None)
+        .unwrap();
     assert_eq!((first.written, first.unchanged), (200, 0));
-    let again = store.write_page(btc, Timeframe::H1, prov(SourceId::BinanceSpotRest, 2), &bars, None).unwrap();
+    let again = store
+        .write_page(btc, Timeframe::H1, prov(SourceId::BinanceSpotRest, 2), &bars, None)
+        .unwrap();
     assert_eq!((again.written, again.unchanged), (0, 200));
 
     let mut revised = bars[10];
     revised.close += 1.0;
-    let rev = store.write_page(btc, Timeframe::H1, prov(SourceId::BinanceArchive, 3), &[revised], None).unwrap();
+    let rev = store
+        .write_page(btc, Timeframe::H1, prov(SourceId::BinanceArchive, 3), &[revised], None)
+        .unwrap();
     assert_eq!(rev.written, 1);
     let i = Instrument::binance(Market::Spot, "BTCUSDT").unwrap();
     let stored = store.candles(&i, Timeframe::H1, T0, T0 + 200 * H).unwrap();
@@ -48,7 +66,9 @@ fn upsert_is_idempotent_and_records_revisions() {
 #[test]
 fn values_round_trip_bit_for_bit() {
     let mut store = SqliteStore::in_memory().unwrap();
-    let id = store.instrument_id(&Instrument::binance(Market::UsdM, "ETHUSDT").unwrap()).unwrap();
+    let id = store
+        .instrument_id(&Instrument::binance(Market::UsdM, "ETHUSDT").unwrap())
+        .unwrap();
     let odd = Candle {
         open_time_ms: T0,
         open: "0.00000001".parse().unwrap(),
@@ -59,7 +79,9 @@ fn values_round_trip_bit_for_bit() {
         quote_volume: "28425514.78940".parse().unwrap(),
         trades: u32::MAX as u64 * 4,
     };
-    store.write_page(id, Timeframe::H1, prov(SourceId::BinanceUsdmRest, 1), &[odd], None).unwrap();
+    store
+        .write_page(id, Timeframe::H1, prov(SourceId::BinanceUsdmRest, 1), &[odd], None)
+        .unwrap();
     let i = Instrument::binance(Market::UsdM, "ETHUSDT").unwrap();
     let back = store.candles(&i, Timeframe::H1, T0, T0 + H).unwrap();
     assert_eq!(back.len(), 1);
@@ -71,19 +93,41 @@ fn values_round_trip_bit_for_bit() {
 #[test]
 fn covered_ranges_merge_and_leave_exact_holes() {
     let mut store = SqliteStore::in_memory().unwrap();
-    let id = store.instrument_id(&Instrument::binance(Market::Spot, "ETHUSDT").unwrap()).unwrap();
+    let id = store
+        .instrument_id(&Instrument::binance(Market::Spot, "ETHUSDT").unwrap())
+        .unwrap();
     let p = prov(SourceId::BinanceSpotRest, 1);
-    store.write_page(id, Timeframe::H1, p, &[], Some((T0, T0 + 10 * H))).unwrap();
-    store.write_page(id, Timeframe::H1, p, &[], Some((T0 + 10 * H, T0 + 20 * H))).unwrap();
-    store.write_page(id, Timeframe::H1, p, &[], Some((T0 + 30 * H, T0 + 40 * H))).unwrap();
-    store.write_page(id, Timeframe::H1, prov(SourceId::BinanceArchive, 1), &[], Some((T0 + 35 * H, T0 + 45 * H))).unwrap();
+    store
+        .write_page(id, Timeframe::H1, p, &[], Some((T0, T0 + 10 * H)))
+        .unwrap();
+    store
+        .write_page(id, Timeframe::H1, p, &[], Some((T0 + 10 * H, T0 + 20 * H)))
+        .unwrap();
+    store
+        .write_page(id, Timeframe::H1, p, &[], Some((T0 + 30 * H, T0 + 40 * H)))
+        .unwrap();
+    store
+        .write_page(
+            id,
+            Timeframe::H1,
+            prov(SourceId::BinanceArchive, 1),
+            &[],
+            Some((T0 + 35 * H, T0 + 45 * H)),
+        )
+        .unwrap();
     assert_eq!(
         store.uncovered(id, Timeframe::H1, T0 - 5 * H, T0 + 50 * H).unwrap(),
         vec![(T0 - 5 * H, T0), (T0 + 20 * H, T0 + 30 * H), (T0 + 45 * H, T0 + 50 * H)]
     );
-    assert_eq!(store.uncovered(id, Timeframe::H1, T0 + 2 * H, T0 + 18 * H).unwrap(), vec![]);
+    assert_eq!(
+        store.uncovered(id, Timeframe::H1, T0 + 2 * H, T0 + 18 * H).unwrap(),
+        vec![]
+    );
     // Another timeframe is not covered by the 1h ranges.
-    assert_eq!(store.uncovered(id, Timeframe::M5, T0, T0 + H).unwrap(), vec![(T0, T0 + H)]);
+    assert_eq!(
+        store.uncovered(id, Timeframe::M5, T0, T0 + H).unwrap(),
+        vec![(T0, T0 + H)]
+    );
 }
 
 #[test]
@@ -93,18 +137,40 @@ fn status_counts_missing_bars_and_hash_ignores_fetch_time() {
     with_gap.drain(5..8);
     let mut a = SqliteStore::in_memory().unwrap();
     let mut b = SqliteStore::in_memory().unwrap();
-    let ia = a.instrument_id(&Instrument::binance(Market::Spot, "BTCUSDT").unwrap()).unwrap();
-    let ib = b.instrument_id(&Instrument::binance(Market::Spot, "BTCUSDT").unwrap()).unwrap();
-    a.write_page(ia, Timeframe::H1, prov(SourceId::BinanceSpotRest, 1), &with_gap, None).unwrap();
-    b.write_page(ib, Timeframe::H1, prov(SourceId::BinanceSpotRest, 999), &with_gap[20..], None).unwrap();
-    b.write_page(ib, Timeframe::H1, prov(SourceId::BinanceSpotRest, 5), &with_gap[..20], None).unwrap();
+    let ia = a
+        .instrument_id(&Instrument::binance(Market::Spot, "BTCUSDT").unwrap())
+        .unwrap();
+    let ib = b
+        .instrument_id(&Instrument::binance(Market::Spot, "BTCUSDT").unwrap())
+        .unwrap();
+    a.write_page(ia, Timeframe::H1, prov(SourceId::BinanceSpotRest, 1), &with_gap, None)
+        .unwrap();
+    b.write_page(
+        ib,
+        Timeframe::H1,
+        prov(SourceId::BinanceSpotRest, 999),
+        &with_gap[20..],
+        None,
+    )
+    .unwrap();
+    b.write_page(
+        ib,
+        Timeframe::H1,
+        prov(SourceId::BinanceSpotRest, 5),
+        &with_gap[..20],
+        None,
+    )
+    .unwrap();
     assert_eq!(a.content_hash().unwrap(), b.content_hash().unwrap());
     let s = &a.series_status().unwrap()[0];
     assert_eq!((s.count, s.expected, s.missing()), (45, 48, 3));
     assert_eq!(s.first_open_ms, T0);
     let mut c = SqliteStore::in_memory().unwrap();
-    let ic = c.instrument_id(&Instrument::binance(Market::Spot, "BTCUSDT").unwrap()).unwrap();
-    c.write_page(ic, Timeframe::H1, prov(SourceId::BinanceSpotRest, 1), &bars, None).unwrap();
+    let ic = c
+        .instrument_id(&Instrument::binance(Market::Spot, "BTCUSDT").unwrap())
+        .unwrap();
+    c.write_page(ic, Timeframe::H1, prov(SourceId::BinanceSpotRest, 1), &bars, None)
+        .unwrap();
     assert_ne!(a.content_hash().unwrap(), c.content_hash().unwrap());
 }
 
@@ -117,7 +183,12 @@ fn job_runs_are_logged_and_migrations_are_recorded() {
         let id = s.job_started("backfill", "--from 2020-01-01").unwrap();
         s.job_finished(
             id,
-            &JobRecord { status: JobStatus::Ok, rows_written: 42, sources: vec!["binance-spot-rest".into()], error: None },
+            &JobRecord {
+                status: JobStatus::Ok,
+                rows_written: 42,
+                sources: vec!["binance-spot-rest".into()],
+                error: None,
+            },
         )
         .unwrap();
     }

@@ -28,8 +28,14 @@ impl ArchiveStyle {
     /// What Binance publishes for this market and month.
     pub fn binance(market: Market, year: i32, month: u32) -> Self {
         match market {
-            Market::Spot => Self { header: false, micros: (year, month) >= (2025, 1) },
-            Market::UsdM => Self { header: (year, month) >= (2022, 5), micros: false },
+            Market::Spot => Self {
+                header: false,
+                micros: (year, month) >= (2025, 1),
+            },
+            Market::UsdM => Self {
+                header: (year, month) >= (2022, 5),
+                micros: false,
+            },
         }
     }
 }
@@ -37,7 +43,11 @@ impl ArchiveStyle {
 /// Epoch ms of the first instant of a month.
 pub fn month_start_ms(year: i32, month: u32) -> i64 {
     // Days from civil (Howard Hinnant's algorithm).
-    let (y, m) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
+    let (y, m) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
     let doy = (153 * m as i32 + 2) / 5;
@@ -78,8 +88,7 @@ pub fn write_monthly(
     market: Market,
     symbol: &str,
     tf: Timeframe,
-    year: i32,
-    month: u32,
+    (year, month): (i32, u32),
     style: ArchiveStyle,
 ) -> std::io::Result<(PathBuf, usize)> {
     let from = month_start_ms(year, month);
@@ -105,7 +114,10 @@ pub fn write_zip(dir: &Path, name: &str, csv: &[u8]) -> std::io::Result<PathBuf>
     zip.write_all(csv)?;
     zip.finish().map_err(std::io::Error::other)?;
     let digest = hex::encode(Sha256::digest(std::fs::read(&path)?));
-    std::fs::write(dir.join(format!("{name}.zip.CHECKSUM")), format!("{digest}  {name}.zip"))?;
+    std::fs::write(
+        dir.join(format!("{name}.zip.CHECKSUM")),
+        format!("{digest}  {name}.zip"),
+    )?;
     Ok(path)
 }
 

@@ -26,26 +26,126 @@ const fn ms(days_since_epoch: i64, hour: i64) -> i64 {
 
 /// Listing days are days since 1970-01-01 (17395 = 2017-08-17).
 const LISTINGS: [Listing; 20] = [
-    Listing { symbol: "BTCUSDT", base_price: 30_000.0, spot_listed_ms: ms(17395, 4), usdm_listed_ms: ms(18147, 0) },
-    Listing { symbol: "ETHUSDT", base_price: 2_000.0, spot_listed_ms: ms(17395, 4), usdm_listed_ms: ms(18210, 0) },
-    Listing { symbol: "BNBUSDT", base_price: 300.0, spot_listed_ms: ms(17481, 2), usdm_listed_ms: ms(18288, 0) },
-    Listing { symbol: "SOLUSDT", base_price: 50.0, spot_listed_ms: ms(18485, 6), usdm_listed_ms: ms(18518, 0) },
-    Listing { symbol: "XRPUSDT", base_price: 0.5, spot_listed_ms: ms(17655, 8), usdm_listed_ms: ms(18230, 0) },
-    Listing { symbol: "DOGEUSDT", base_price: 0.1, spot_listed_ms: ms(18082, 12), usdm_listed_ms: ms(18480, 0) },
-    Listing { symbol: "ADAUSDT", base_price: 0.4, spot_listed_ms: ms(17638, 4), usdm_listed_ms: ms(18260, 0) },
-    Listing { symbol: "LTCUSDT", base_price: 80.0, spot_listed_ms: ms(17532, 0), usdm_listed_ms: ms(18240, 0) },
-    Listing { symbol: "LINKUSDT", base_price: 10.0, spot_listed_ms: ms(17912, 10), usdm_listed_ms: ms(18250, 0) },
-    Listing { symbol: "DOTUSDT", base_price: 8.0, spot_listed_ms: ms(18492, 23), usdm_listed_ms: ms(18500, 0) },
-    Listing { symbol: "AVAXUSDT", base_price: 20.0, spot_listed_ms: ms(18527, 6), usdm_listed_ms: ms(18530, 0) },
-    Listing { symbol: "TRXUSDT", base_price: 0.08, spot_listed_ms: ms(17693, 11), usdm_listed_ms: ms(18270, 0) },
-    Listing { symbol: "XLMUSDT", base_price: 0.12, spot_listed_ms: ms(17682, 9), usdm_listed_ms: ms(18280, 0) },
-    Listing { symbol: "BCHUSDT", base_price: 250.0, spot_listed_ms: ms(18228, 10), usdm_listed_ms: ms(18240, 0) },
-    Listing { symbol: "NEARUSDT", base_price: 3.0, spot_listed_ms: ms(18549, 5), usdm_listed_ms: ms(18560, 0) },
-    Listing { symbol: "ATOMUSDT", base_price: 10.0, spot_listed_ms: ms(18010, 0), usdm_listed_ms: ms(18300, 0) },
-    Listing { symbol: "UNIUSDT", base_price: 6.0, spot_listed_ms: ms(18522, 0), usdm_listed_ms: ms(18525, 0) },
-    Listing { symbol: "FILUSDT", base_price: 5.0, spot_listed_ms: ms(18535, 0), usdm_listed_ms: ms(18540, 0) },
-    Listing { symbol: "ETCUSDT", base_price: 20.0, spot_listed_ms: ms(17710, 0), usdm_listed_ms: ms(18290, 0) },
-    Listing { symbol: "APTUSDT", base_price: 8.0, spot_listed_ms: ms(19283, 0), usdm_listed_ms: ms(19283, 0) },
+    Listing {
+        symbol: "BTCUSDT",
+        base_price: 30_000.0,
+        spot_listed_ms: ms(17395, 4),
+        usdm_listed_ms: ms(18147, 0),
+    },
+    Listing {
+        symbol: "ETHUSDT",
+        base_price: 2_000.0,
+        spot_listed_ms: ms(17395, 4),
+        usdm_listed_ms: ms(18210, 0),
+    },
+    Listing {
+        symbol: "BNBUSDT",
+        base_price: 300.0,
+        spot_listed_ms: ms(17481, 2),
+        usdm_listed_ms: ms(18288, 0),
+    },
+    Listing {
+        symbol: "SOLUSDT",
+        base_price: 50.0,
+        spot_listed_ms: ms(18485, 6),
+        usdm_listed_ms: ms(18518, 0),
+    },
+    Listing {
+        symbol: "XRPUSDT",
+        base_price: 0.5,
+        spot_listed_ms: ms(17655, 8),
+        usdm_listed_ms: ms(18230, 0),
+    },
+    Listing {
+        symbol: "DOGEUSDT",
+        base_price: 0.1,
+        spot_listed_ms: ms(18082, 12),
+        usdm_listed_ms: ms(18480, 0),
+    },
+    Listing {
+        symbol: "ADAUSDT",
+        base_price: 0.4,
+        spot_listed_ms: ms(17638, 4),
+        usdm_listed_ms: ms(18260, 0),
+    },
+    Listing {
+        symbol: "LTCUSDT",
+        base_price: 80.0,
+        spot_listed_ms: ms(17532, 0),
+        usdm_listed_ms: ms(18240, 0),
+    },
+    Listing {
+        symbol: "LINKUSDT",
+        base_price: 10.0,
+        spot_listed_ms: ms(17912, 10),
+        usdm_listed_ms: ms(18250, 0),
+    },
+    Listing {
+        symbol: "DOTUSDT",
+        base_price: 8.0,
+        spot_listed_ms: ms(18492, 23),
+        usdm_listed_ms: ms(18500, 0),
+    },
+    Listing {
+        symbol: "AVAXUSDT",
+        base_price: 20.0,
+        spot_listed_ms: ms(18527, 6),
+        usdm_listed_ms: ms(18530, 0),
+    },
+    Listing {
+        symbol: "TRXUSDT",
+        base_price: 0.08,
+        spot_listed_ms: ms(17693, 11),
+        usdm_listed_ms: ms(18270, 0),
+    },
+    Listing {
+        symbol: "XLMUSDT",
+        base_price: 0.12,
+        spot_listed_ms: ms(17682, 9),
+        usdm_listed_ms: ms(18280, 0),
+    },
+    Listing {
+        symbol: "BCHUSDT",
+        base_price: 250.0,
+        spot_listed_ms: ms(18228, 10),
+        usdm_listed_ms: ms(18240, 0),
+    },
+    Listing {
+        symbol: "NEARUSDT",
+        base_price: 3.0,
+        spot_listed_ms: ms(18549, 5),
+        usdm_listed_ms: ms(18560, 0),
+    },
+    Listing {
+        symbol: "ATOMUSDT",
+        base_price: 10.0,
+        spot_listed_ms: ms(18010, 0),
+        usdm_listed_ms: ms(18300, 0),
+    },
+    Listing {
+        symbol: "UNIUSDT",
+        base_price: 6.0,
+        spot_listed_ms: ms(18522, 0),
+        usdm_listed_ms: ms(18525, 0),
+    },
+    Listing {
+        symbol: "FILUSDT",
+        base_price: 5.0,
+        spot_listed_ms: ms(18535, 0),
+        usdm_listed_ms: ms(18540, 0),
+    },
+    Listing {
+        symbol: "ETCUSDT",
+        base_price: 20.0,
+        spot_listed_ms: ms(17710, 0),
+        usdm_listed_ms: ms(18290, 0),
+    },
+    Listing {
+        symbol: "APTUSDT",
+        base_price: 8.0,
+        spot_listed_ms: ms(19283, 0),
+        usdm_listed_ms: ms(19283, 0),
+    },
 ];
 
 /// One simulated bar with prices as integer ticks (exact), ready to print in either wire format.
@@ -288,7 +388,9 @@ fn market_salt(market: Market) -> u64 {
 }
 
 fn symbol_salt(symbol: &str) -> u64 {
-    symbol.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x1000_0000_01B3))
+    symbol.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x1000_0000_01B3)
+    })
 }
 
 /// splitmix64 over three words.
@@ -345,7 +447,10 @@ mod tests {
     fn nothing_before_listing_and_outages_are_venue_wide() {
         let m = SimMarket::default();
         let listed = m.listed_ms(Market::Spot, "SOLUSDT").unwrap();
-        assert!(m.candle(Market::Spot, "SOLUSDT", Timeframe::H1, listed - HOUR_MS).is_none());
+        assert!(
+            m.candle(Market::Spot, "SOLUSDT", Timeframe::H1, listed - HOUR_MS)
+                .is_none()
+        );
         assert!(m.candle(Market::Spot, "SOLUSDT", Timeframe::H1, listed).is_some());
         assert!(m.candle(Market::Spot, "NOPEUSDT", Timeframe::H1, listed).is_none());
         let span = m.candles(Market::Spot, "BTCUSDT", Timeframe::H1, 18_000 * DAY, 18_400 * DAY);

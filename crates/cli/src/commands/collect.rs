@@ -3,7 +3,10 @@
 use std::{process::ExitCode, sync::Arc};
 
 use anyhow::{Context, Result};
-use candlekeep_core::{Market, Timeframe, time::{format_ms, now_ms, parse_date_ms}};
+use candlekeep_core::{
+    Market, Timeframe,
+    time::{format_ms, now_ms, parse_date_ms},
+};
 use candlekeep_engine::{
     SharedStore,
     backfill::{self, Plan, Start, Target},
@@ -49,25 +52,42 @@ pub fn backfill(global: &Global, args: BackfillArgs) -> Result<ExitCode> {
     let from = parse_date_ms(&args.from).context("--from")?;
     let to = args.to.as_deref().map(parse_date_ms).transpose().context("--to")?;
     if let Some(to) = to {
-        anyhow::ensure!(to > from, "--to ({}) must be after --from ({})", format_ms(to), format_ms(from));
+        anyhow::ensure!(
+            to > from,
+            "--to ({}) must be after --from ({})",
+            format_ms(to),
+            format_ms(from)
+        );
     }
     anyhow::ensure!(from < now_ms(), "--from ({}) is in the future", format_ms(from));
     collect(global, "backfill", &args.selection, Start::At(from), to)
 }
 
 pub fn sync(global: &Global, args: SyncArgs) -> Result<ExitCode> {
-    collect(global, "sync", &args.selection, Start::AfterLatest { fallback_ms: 0 }, None)
+    collect(
+        global,
+        "sync",
+        &args.selection,
+        Start::AfterLatest { fallback_ms: 0 },
+        None,
+    )
 }
 
 fn collect(global: &Global, job: &str, sel: &Selection, start: Start, end: Option<i64>) -> Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let mut config = global.load_config()?;
-        let _sims = if global.demo { Some(crate::demo::start(&mut config).await?) } else { None };
+        let _sims = if global.demo {
+            Some(crate::demo::start(&mut config).await?)
+        } else {
+            None
+        };
         let start = match start {
             Start::AfterLatest { .. } => {
                 let days = i64::from(config.collect.sync_initial_days);
-                Start::AfterLatest { fallback_ms: now_ms() - days * 86_400_000 }
+                Start::AfterLatest {
+                    fallback_ms: now_ms() - days * 86_400_000,
+                }
             }
             s => s,
         };
@@ -86,7 +106,12 @@ fn collect(global: &Global, job: &str, sel: &Selection, start: Start, end: Optio
         };
         match outcome {
             None => {
-                record(JobStatus::Interrupted, 0, vec![], Some("interrupted by the user".into()))?;
+                record(
+                    JobStatus::Interrupted,
+                    0,
+                    vec![],
+                    Some("interrupted by the user".into()),
+                )?;
                 eprintln!("interrupted: every page fetched so far is stored; run the same command again to resume");
                 Ok(ExitCode::from(130))
             }
@@ -98,8 +123,17 @@ fn collect(global: &Global, job: &str, sel: &Selection, start: Start, end: Optio
                 let failures: Vec<_> = report.failures().collect();
                 for s in &report.series {
                     match &s.error {
-                        None => println!("{:<28} {:>9} new bars  ({} requests)", s.instrument.to_string(), s.written, s.requests),
-                        Some(e) => println!("{:<28} FAILED after {} new bars: {e}", s.instrument.to_string(), s.written),
+                        None => println!(
+                            "{:<28} {:>9} new bars  ({} requests)",
+                            s.instrument.to_string(),
+                            s.written,
+                            s.requests
+                        ),
+                        Some(e) => println!(
+                            "{:<28} FAILED after {} new bars: {e}",
+                            s.instrument.to_string(),
+                            s.written
+                        ),
                     }
                 }
                 println!("{job}: {} bars written", report.written());
@@ -141,5 +175,11 @@ fn plan(config: &Config, sel: &Selection, start: Start, end: Option<i64>) -> Res
             Some(Target { instrument, source })
         })
         .collect();
-    Ok(Plan { targets, timeframe, start, end_ms: end, concurrency: config.collect.concurrency })
+    Ok(Plan {
+        targets,
+        timeframe,
+        start,
+        end_ms: end,
+        concurrency: config.collect.concurrency,
+    })
 }

@@ -46,7 +46,11 @@ fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         .collect();
     entries.sort();
     for entry in entries {
-        let name = entry.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_ascii_lowercase();
+        let name = entry
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         if entry.is_dir() {
             collect_files(&entry, out)?;
         } else if name.ends_with(".zip") || name.ends_with(".csv") {
@@ -63,9 +67,20 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
         collect_files(p, &mut files)?;
     }
     if files.is_empty() {
-        bail!("no .zip or .csv files found in {}", args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+        bail!(
+            "no .zip or .csv files found in {}",
+            args.paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
-    let opts = ImportOptions { market: args.market, timeframe: args.timeframe, symbol: args.symbol.map(|s| s.to_ascii_uppercase()) };
+    let opts = ImportOptions {
+        market: args.market,
+        timeframe: args.timeframe,
+        symbol: args.symbol.map(|s| s.to_ascii_uppercase()),
+    };
     let mut store = open_store(&config)?;
     let job = store.job_started("import", &invocation())?;
     let shared = SharedStore::new(Box::new(store));
@@ -99,7 +114,11 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
     if failed.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!("error: {} of {} file(s) refused; nothing from them was stored", failed.len(), outcomes.len());
+        eprintln!(
+            "error: {} of {} file(s) refused; nothing from them was stored",
+            failed.len(),
+            outcomes.len()
+        );
         Ok(ExitCode::FAILURE)
     }
 }

@@ -29,6 +29,10 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
     let mut store = open_store(&config)?;
     let job = store.job_started("init", &invocation())?;
     finish_job(&mut store, job, JobStatus::Ok, 0, vec![], None);
-    println!("database ready: {} (schema version {})", config.database.url, store.schema_version()?);
+    println!(
+        "database ready: {} (schema version {})",
+        config.database.url,
+        store.schema_version()?
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -41,7 +41,10 @@ pub fn sqlite_path(url: &str) -> Result<PathBuf> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         bail!("PostgreSQL is not supported yet; use sqlite:PATH");
     }
-    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
     if path.is_empty() || path.contains("://") {
         bail!("bad database URL {url:?}: expected sqlite:PATH, e.g. sqlite:data/candlekeep.db");
     }
@@ -62,8 +65,20 @@ pub fn invocation() -> String {
 }
 
 /// Records how a job ended (a failure to record is reported, not fatal).
-pub fn finish_job(store: &mut dyn Store, id: i64, status: JobStatus, rows: u64, sources: Vec<String>, error: Option<String>) {
-    let record = JobRecord { status, rows_written: rows, sources, error };
+pub fn finish_job(
+    store: &mut dyn Store,
+    id: i64,
+    status: JobStatus,
+    rows: u64,
+    sources: Vec<String>,
+    error: Option<String>,
+) {
+    let record = JobRecord {
+        status,
+        rows_written: rows,
+        sources,
+        error,
+    };
     if let Err(e) = store.job_finished(id, &record) {
         eprintln!("warning: could not record the end of this run in job_runs: {e}");
     }

@@ -60,11 +60,17 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&json!({ "database": config.database.url, "series": rows }))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "database": config.database.url, "series": rows }))?
+        );
         return Ok(ExitCode::SUCCESS);
     }
     if series.is_empty() {
-        println!("no candles stored yet in {} — try `candlekeep backfill --from 2024-01-01`", config.database.url);
+        println!(
+            "no candles stored yet in {} — try `candlekeep backfill --from 2024-01-01`",
+            config.database.url
+        );
         return Ok(ExitCode::SUCCESS);
     }
     println!(

@@ -26,7 +26,12 @@ pub enum ArchiveError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: checksum mismatch: {checksum_file} says sha256 {expected}, the file has {actual}")]
-    ChecksumMismatch { path: PathBuf, checksum_file: PathBuf, expected: String, actual: String },
+    ChecksumMismatch {
+        path: PathBuf,
+        checksum_file: PathBuf,
+        expected: String,
+        actual: String,
+    },
     #[error("{path}: unreadable checksum file {checksum_file}: expected '<64 hex digits>  <file name>'")]
     ChecksumFormat { path: PathBuf, checksum_file: PathBuf },
     #[error("{path}: not a readable zip archive: {detail}")]
@@ -51,7 +56,10 @@ pub struct ArchiveRows {
 
 /// Reads, verifies and parses one `.zip` or `.csv` archive file of timeframe `tf`.
 pub fn read_archive(path: &Path, tf: Timeframe) -> Result<ArchiveRows, ArchiveError> {
-    let io = |source| ArchiveError::Io { path: path.to_owned(), source };
+    let io = |source| ArchiveError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let bytes = std::fs::read(path).map_err(io)?;
     let is_zip = bytes.starts_with(b"PK") || path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"));
     let (csv, checksum_verified) = if is_zip {
@@ -73,21 +81,37 @@ fn verify_checksum(path: &Path, bytes: &[u8]) -> Result<bool, ArchiveError> {
     let text = match std::fs::read_to_string(&checksum_file) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(source) => return Err(ArchiveError::Io { path: checksum_file, source }),
+        Err(source) => {
+            return Err(ArchiveError::Io {
+                path: checksum_file,
+                source,
+            });
+        }
     };
     let expected = text.split_whitespace().next().unwrap_or_default().to_ascii_lowercase();
     if expected.len() != 64 || !expected.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ArchiveError::ChecksumFormat { path: path.to_owned(), checksum_file });
+        return Err(ArchiveError::ChecksumFormat {
+            path: path.to_owned(),
+            checksum_file,
+        });
     }
     let actual = hex::encode(Sha256::digest(bytes));
     if actual != expected {
-        return Err(ArchiveError::ChecksumMismatch { path: path.to_owned(), checksum_file, expected, actual });
+        return Err(ArchiveError::ChecksumMismatch {
+            path: path.to_owned(),
+            checksum_file,
+            expected,
+            actual,
+        });
     }
     Ok(true)
 }
 
 fn unzip_csv(path: &Path, bytes: &[u8]) -> Result<Vec<u8>, ArchiveError> {
-    let zip_err = |e: zip::result::ZipError| ArchiveError::Zip { path: path.to_owned(), detail: e.to_string() };
+    let zip_err = |e: zip::result::ZipError| ArchiveError::Zip {
+        path: path.to_owned(),
+        detail: e.to_string(),
+    };
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(zip_err)?;
     let mut out = Vec::new();
     let mut found = false;
@@ -97,9 +121,10 @@ fn unzip_csv(path: &Path, bytes: &[u8]) -> Result<Vec<u8>, ArchiveError> {
             continue;
         }
         found = true;
-        entry
-            .read_to_end(&mut out)
-            .map_err(|e| ArchiveError::Zip { path: path.to_owned(), detail: format!("{}: {e}", entry.name()) })?;
+        entry.read_to_end(&mut out).map_err(|e| ArchiveError::Zip {
+            path: path.to_owned(),
+            detail: format!("{}: {e}", entry.name()),
+        })?;
         if !out.ends_with(b"\n") {
             out.push(b'\n');
         }
@@ -110,13 +135,18 @@ fn unzip_csv(path: &Path, bytes: &[u8]) -> Result<Vec<u8>, ArchiveError> {
     Ok(out)
 }
 
-fn field<'a>(rec: &'a csv::ByteRecord, i: usize) -> Result<&'a str, String> {
+fn field(rec: &csv::ByteRecord, i: usize) -> Result<&str, String> {
     let raw = rec.get(i).ok_or_else(|| format!("missing column {}", i + 1))?;
-    std::str::from_utf8(raw).map(str::trim).map_err(|_| format!("column {} is not text", i + 1))
+    std::str::from_utf8(raw)
+        .map(str::trim)
+        .map_err(|_| format!("column {} is not text", i + 1))
 }
 
 fn parse_csv(path: &Path, csv: &[u8], tf: Timeframe) -> Result<ArchiveRows, ArchiveError> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(csv);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(csv);
     let mut rec = csv::ByteRecord::new();
     let mut candles = Vec::with_capacity(csv.len() / 120);
     let mut micros: Option<bool> = None;
@@ -126,10 +156,20 @@ fn parse_csv(path: &Path, csv: &[u8], tf: Timeframe) -> Result<ArchiveRows, Arch
         match reader.read_byte_record(&mut rec) {
             Ok(false) => break,
             Ok(true) => {}
-            Err(e) => return Err(ArchiveError::Row { path: path.to_owned(), line: line + 1, detail: e.to_string() }),
+            Err(e) => {
+                return Err(ArchiveError::Row {
+                    path: path.to_owned(),
+                    line: line + 1,
+                    detail: e.to_string(),
+                });
+            }
         }
         line = rec.position().map_or(line + 1, |p| p.line());
-        let row_err = |detail: String| ArchiveError::Row { path: path.to_owned(), line, detail };
+        let row_err = |detail: String| ArchiveError::Row {
+            path: path.to_owned(),
+            line,
+            detail,
+        };
         if rec.len() == 1 && rec.get(0).is_some_and(|f| f.iter().all(u8::is_ascii_whitespace)) {
             continue;
         }
@@ -142,21 +182,35 @@ fn parse_csv(path: &Path, csv: &[u8], tf: Timeframe) -> Result<ArchiveRows, Arch
         }
         let row = parse_row(&rec, &mut micros).map_err(&row_err)?;
         crate::binance::check_archive_row(&row, tf).map_err(&row_err)?;
-        if candles.last().is_some_and(|c: &Candle| c.open_time_ms >= row.candle.open_time_ms) {
-            return Err(row_err("rows are not in ascending open-time order (or repeat a bar)".into()));
+        if candles
+            .last()
+            .is_some_and(|c: &Candle| c.open_time_ms >= row.candle.open_time_ms)
+        {
+            return Err(row_err(
+                "rows are not in ascending open-time order (or repeat a bar)".into(),
+            ));
         }
         candles.push(row.candle);
     }
     if candles.is_empty() {
-        return Err(ArchiveError::Unknown { path: path.to_owned(), detail: "no kline rows".into() });
+        return Err(ArchiveError::Unknown {
+            path: path.to_owned(),
+            detail: "no kline rows".into(),
+        });
     }
-    Ok(ArchiveRows { candles, micros: micros.unwrap_or(false), had_header, checksum_verified: false })
+    Ok(ArchiveRows {
+        candles,
+        micros: micros.unwrap_or(false),
+        had_header,
+        checksum_verified: false,
+    })
 }
 
 fn parse_row(rec: &csv::ByteRecord, micros: &mut Option<bool>) -> Result<RawKline, String> {
     let int = |i: usize| -> Result<i64, String> {
         let s = field(rec, i)?;
-        s.parse().map_err(|_| format!("column {} is not an integer: {s:?}", i + 1))
+        s.parse()
+            .map_err(|_| format!("column {} is not an integer: {s:?}", i + 1))
     };
     let num = |i: usize| -> Result<f64, String> {
         let s = field(rec, i)?;

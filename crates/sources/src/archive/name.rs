@@ -18,7 +18,10 @@ pub struct ArchiveName {
 /// Parses `SYMBOL-INTERVAL-YYYY-MM[-DD].(zip|csv)`; `None` when the name is not in that form.
 pub fn describe(path: &Path) -> Option<ArchiveName> {
     let stem = path.file_name()?.to_str()?;
-    let stem = stem.strip_suffix(".zip").or_else(|| stem.strip_suffix(".csv")).unwrap_or(stem);
+    let stem = stem
+        .strip_suffix(".zip")
+        .or_else(|| stem.strip_suffix(".csv"))
+        .unwrap_or(stem);
     let mut parts = stem.split('-');
     let symbol = parts.next()?.to_owned();
     let timeframe: Timeframe = parts.next()?.parse().ok()?;
@@ -28,7 +31,10 @@ pub fn describe(path: &Path) -> Option<ArchiveName> {
         Some(d) => Some(d.parse().ok()?),
         None => None,
     };
-    if parts.next().is_some() || symbol.is_empty() || !symbol.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+    if parts.next().is_some()
+        || symbol.is_empty()
+        || !symbol.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
         return None;
     }
     let period = period_ms(year, month, day);
@@ -43,7 +49,12 @@ pub fn describe(path: &Path) -> Option<ArchiveName> {
     } else {
         None
     };
-    Some(ArchiveName { symbol, timeframe, period, market })
+    Some(ArchiveName {
+        symbol,
+        timeframe,
+        period,
+        market,
+    })
 }
 
 fn period_ms(year: i32, month: u32, day: Option<u32>) -> Option<(i64, i64)> {
@@ -68,7 +79,11 @@ fn period_ms(year: i32, month: u32, day: Option<u32>) -> Option<(i64, i64)> {
 mod chrono_free {
     /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
     pub(super) fn days_from_civil(year: i32, month: u32, day: u32) -> i64 {
-        let (y, m) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
+        let (y, m) = if month <= 2 {
+            (year - 1, month + 9)
+        } else {
+            (year, month - 3)
+        };
         let era = y.div_euclid(400);
         let yoe = y - era * 400;
         let doy = (153 * m as i32 + 2) / 5 + day as i32 - 1;
@@ -83,7 +98,10 @@ mod tests {
 
     #[test]
     fn reads_names_and_layouts() {
-        let n = describe(Path::new("data/futures/um/monthly/klines/BTCUSDT/1h/BTCUSDT-1h-2024-01.zip")).unwrap();
+        let n = describe(Path::new(
+            "data/futures/um/monthly/klines/BTCUSDT/1h/BTCUSDT-1h-2024-01.zip",
+        ))
+        .unwrap();
         assert_eq!(n.symbol, "BTCUSDT");
         assert_eq!(n.timeframe, Timeframe::H1);
         assert_eq!(n.market, Some(Market::UsdM));

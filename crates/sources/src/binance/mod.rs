@@ -7,8 +7,8 @@ use std::{sync::Arc, time::Duration};
 use candlekeep_core::{Market, SourceId, Timeframe, time::format_ms, time::now_ms};
 use futures::{FutureExt, future::BoxFuture};
 
-pub use parse::{RawKline, parse_klines};
 pub(crate) use parse::check_row as check_archive_row;
+pub use parse::{RawKline, parse_klines};
 
 use crate::{
     CandleSource, Page, SourceError,
@@ -57,7 +57,10 @@ impl BinanceKlines {
             Market::Spot => "binance-spot",
             Market::UsdM => "binance-usdm",
         };
-        Ok(Self { market, client: VenueClient::new(venue, &config.base_url, budget, http)? })
+        Ok(Self {
+            market,
+            client: VenueClient::new(venue, &config.base_url, budget, http)?,
+        })
     }
 
     /// Rows per request: the limit that buys the most bars per unit of weight (spot: 1000 for
@@ -98,7 +101,14 @@ impl BinanceKlines {
             ("endTime", (end - 1).to_string()),
             ("limit", limit.to_string()),
         ];
-        let context = || format!("{} {symbol} {tf} {}..{}", self.client.venue(), format_ms(start), format_ms(end));
+        let context = || {
+            format!(
+                "{} {symbol} {tf} {}..{}",
+                self.client.venue(),
+                format_ms(start),
+                format_ms(end)
+            )
+        };
         let rows = self
             .client
             .get(self.path(), &query, Self::weight(self.market, limit), context, |body| {
@@ -128,7 +138,11 @@ fn page_from_rows(mut rows: Vec<RawKline>, tf: Timeframe, start: i64, end: i64, 
         .map(|r| r.candle)
         .filter(|c| c.open_time_ms >= start && c.open_time_ms < covered_until)
         .collect();
-    Page { candles, covered_until, exhausted: !full || covered_until >= end || covered_until >= closed_before }
+    Page {
+        candles,
+        covered_until,
+        exhausted: !full || covered_until >= end || covered_until >= closed_before,
+    }
 }
 
 impl CandleSource for BinanceKlines {
@@ -139,7 +153,13 @@ impl CandleSource for BinanceKlines {
         }
     }
 
-    fn fetch_page<'a>(&'a self, symbol: &'a str, tf: Timeframe, start_ms: i64, end_ms: i64) -> BoxFuture<'a, Result<Page, SourceError>> {
+    fn fetch_page<'a>(
+        &'a self,
+        symbol: &'a str,
+        tf: Timeframe,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> BoxFuture<'a, Result<Page, SourceError>> {
         self.page(symbol, tf, start_ms, end_ms).boxed()
     }
 }
@@ -182,7 +202,10 @@ mod tests {
         // now is 10h30: the 10h bar is open, and the request reaches beyond now.
         let now = 10 * H + H / 2;
         let p = page_from_rows(rows(&[8 * H, 9 * H, 10 * H]), Timeframe::H1, 8 * H, 20 * H, 1000, now);
-        assert_eq!(p.candles.iter().map(|c| c.open_time_ms).collect::<Vec<_>>(), vec![8 * H, 9 * H]);
+        assert_eq!(
+            p.candles.iter().map(|c| c.open_time_ms).collect::<Vec<_>>(),
+            vec![8 * H, 9 * H]
+        );
         assert_eq!(p.covered_until, 10 * H);
         assert!(p.exhausted);
         // A bar that closed less than the grace ago is still treated as open.

@@ -15,7 +15,20 @@ pub struct RawKline {
 /// `[open_time, open, high, low, close, volume, close_time, quote_volume, trades,
 ///   taker_buy_base, taker_buy_quote, ignore]`.
 #[derive(Deserialize)]
-struct Row(Int, Num, Num, Num, Num, Num, Int, Num, Int, IgnoredAny, IgnoredAny, IgnoredAny);
+struct Row(
+    Int,
+    Num,
+    Num,
+    Num,
+    Num,
+    Num,
+    Int,
+    Num,
+    Int,
+    IgnoredAny,
+    IgnoredAny,
+    IgnoredAny,
+);
 
 #[derive(Debug, thiserror::Error)]
 pub enum KlineError {
@@ -40,7 +53,10 @@ pub fn parse_klines(body: &[u8], tf: Timeframe) -> Result<Vec<RawKline>, KlineEr
                     close: r.4.0,
                     volume: r.5.0,
                     quote_volume: r.7.0,
-                    trades: u64::try_from(r.8.0).map_err(|_| KlineError::Row { row: i, what: "negative trade count".into() })?,
+                    trades: u64::try_from(r.8.0).map_err(|_| KlineError::Row {
+                        row: i,
+                        what: "negative trade count".into(),
+                    })?,
                 },
                 close_time_ms: r.6.0,
             };
@@ -57,7 +73,10 @@ pub(crate) fn check_row(k: &RawKline, tf: Timeframe) -> Result<(), String> {
         return Err(format!("open time {t} is not on the {tf} grid"));
     }
     if k.close_time_ms != t + tf.millis() - 1 {
-        return Err(format!("close time {} does not end a {tf} bar opening at {t}", k.close_time_ms));
+        return Err(format!(
+            "close time {} does not end a {tf} bar opening at {t}",
+            k.close_time_ms
+        ));
     }
     Ok(())
 }
@@ -112,7 +131,13 @@ mod tests {
         assert!(parse_klines(b"[[1578877200000,\"1.1", Timeframe::H1).is_err());
         let err = parse_klines(USDM.as_bytes(), Timeframe::H1).unwrap_err().to_string();
         assert!(err.contains("not on the 1h grid"), "{err}");
-        assert!(parse_klines(br#"[[1578877200000,"NaN","1","1","1","1",1578880799999,"1",1,"0","0","0"]]"#, Timeframe::H1).is_err());
+        assert!(
+            parse_klines(
+                br#"[[1578877200000,"NaN","1","1","1","1",1578880799999,"1",1,"0","0","0"]]"#,
+                Timeframe::H1
+            )
+            .is_err()
+        );
     }
 
     /// The real samples, when `../shared` is beside the repository.

@@ -27,7 +27,10 @@ pub struct WeightBudget {
 const TURN_MARGIN_MS: i64 = 50;
 
 fn wall_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 impl WeightBudget {
@@ -36,7 +39,11 @@ impl WeightBudget {
         Self {
             limit: limit.max(1),
             window_ms: (window.as_millis() as i64).max(1),
-            state: Mutex::new(State { window: 0, used: 0, paused_until: None }),
+            state: Mutex::new(State {
+                window: 0,
+                used: 0,
+                paused_until: None,
+            }),
         }
     }
 
@@ -79,10 +86,11 @@ impl WeightBudget {
     /// The venue reports `used` weight in the window the request was sent in: trust the larger
     /// figure (other programs on this IP spend the same budget).
     pub fn observe(&self, window: i64, used: u32) {
-        if let Ok(mut s) = self.state.lock() {
-            if s.window == window && used > s.used {
-                s.used = used.min(self.limit);
-            }
+        if let Ok(mut s) = self.state.lock()
+            && s.window == window
+            && used > s.used
+        {
+            s.used = used.min(self.limit);
         }
     }
 

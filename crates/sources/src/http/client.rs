@@ -77,10 +77,17 @@ fn snippet(body: &[u8]) -> String {
 }
 
 impl VenueClient {
-    pub fn new(venue: &str, base_url: &str, budget: Arc<WeightBudget>, config: HttpConfig) -> Result<Self, SourceError> {
+    pub fn new(
+        venue: &str,
+        base_url: &str,
+        budget: Arc<WeightBudget>,
+        config: HttpConfig,
+    ) -> Result<Self, SourceError> {
         let base_url = base_url.trim_end_matches('/').to_owned();
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            return Err(SourceError::Config(format!("{venue} base URL {base_url:?} must start with http:// or https://")));
+            return Err(SourceError::Config(format!(
+                "{venue} base URL {base_url:?} must start with http:// or https://"
+            )));
         }
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
@@ -88,7 +95,13 @@ impl VenueClient {
             .user_agent(concat!("candlekeep/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| SourceError::Config(format!("{venue} HTTP client: {e}")))?;
-        Ok(Self { venue: venue.to_owned(), base_url, http, budget, config })
+        Ok(Self {
+            venue: venue.to_owned(),
+            base_url,
+            http,
+            budget,
+            config,
+        })
     }
 
     pub fn venue(&self) -> &str {
@@ -118,7 +131,10 @@ impl VenueClient {
             attempts += 1;
             let window = self.budget.acquire(weight).await;
             let error = match self.http.get(&url).query(query).send().await {
-                Err(e) => SourceError::Transport { venue: self.venue.clone(), source: e },
+                Err(e) => SourceError::Transport {
+                    venue: self.venue.clone(),
+                    source: e,
+                },
                 Ok(resp) => {
                     let status = resp.status();
                     let headers = resp.headers().clone();
@@ -128,7 +144,10 @@ impl VenueClient {
                     let body = match resp.bytes().await {
                         Ok(b) => b,
                         Err(e) => {
-                            let error = SourceError::Transport { venue: self.venue.clone(), source: e };
+                            let error = SourceError::Transport {
+                                venue: self.venue.clone(),
+                                source: e,
+                            };
                             match self.next_delay(&mut backoff, error, attempts, &context) {
                                 Ok(delay) => {
                                     tokio::time::sleep(delay).await;
@@ -141,7 +160,10 @@ impl VenueClient {
                     match self.classify(status, &headers, &body) {
                         Ok(()) => match parse(&body) {
                             Ok(v) => return Ok(v),
-                            Err(detail) => SourceError::Malformed { venue: self.venue.clone(), detail },
+                            Err(detail) => SourceError::Malformed {
+                                venue: self.venue.clone(),
+                                detail,
+                            },
                         },
                         Err(SourceError::RateLimited { venue, retry_after }) => {
                             rate_limit_waits += 1;
@@ -157,11 +179,21 @@ impl VenueClient {
                             self.budget.pause(retry_after);
                             continue;
                         }
-                        Err(SourceError::Banned { venue, status, retry_after, max_wait }) => {
+                        Err(SourceError::Banned {
+                            venue,
+                            status,
+                            retry_after,
+                            max_wait,
+                        }) => {
                             if retry_after > max_wait {
                                 return Err(SourceError::Context {
                                     context: context(),
-                                    source: Box::new(SourceError::Banned { venue, status, retry_after, max_wait }),
+                                    source: Box::new(SourceError::Banned {
+                                        venue,
+                                        status,
+                                        retry_after,
+                                        max_wait,
+                                    }),
                                 });
                             }
                             rate_limit_waits += 1;
@@ -171,7 +203,10 @@ impl VenueClient {
                             continue;
                         }
                         Err(e) if !e.is_retryable() => {
-                            return Err(SourceError::Context { context: context(), source: Box::new(e) });
+                            return Err(SourceError::Context {
+                                context: context(),
+                                source: Box::new(e),
+                            });
                         }
                         Err(e) => e,
                     }
@@ -211,7 +246,10 @@ impl VenueClient {
         let code = status.as_u16();
         let wait = retry_after(headers);
         match code {
-            429 => Err(SourceError::RateLimited { venue, retry_after: wait.unwrap_or(Duration::from_secs(60)) }),
+            429 => Err(SourceError::RateLimited {
+                venue,
+                retry_after: wait.unwrap_or(Duration::from_secs(60)),
+            }),
             418 => Err(SourceError::Banned {
                 venue,
                 status: code,
@@ -224,10 +262,23 @@ impl VenueClient {
                 retry_after: wait.unwrap_or_default(),
                 max_wait: self.config.max_ban_wait,
             }),
-            _ if status.is_server_error() => Err(SourceError::Status { venue, status: code, body: snippet(body) }),
+            _ if status.is_server_error() => Err(SourceError::Status {
+                venue,
+                status: code,
+                body: snippet(body),
+            }),
             _ => match serde_json::from_slice::<ErrorBody>(body) {
-                Ok(e) => Err(SourceError::Rejected { venue, status: code, code: e.code, msg: e.msg }),
-                Err(_) => Err(SourceError::Status { venue, status: code, body: snippet(body) }),
+                Ok(e) => Err(SourceError::Rejected {
+                    venue,
+                    status: code,
+                    code: e.code,
+                    msg: e.msg,
+                }),
+                Err(_) => Err(SourceError::Status {
+                    venue,
+                    status: code,
+                    body: snippet(body),
+                }),
             },
         }
     }

@@ -46,11 +46,7 @@ fn upsert_sql(rows: usize) -> String {
     sql
 }
 
-fn run_batch(
-    stmt: &mut Statement<'_>,
-    shared: (i64, &str, i64, i64),
-    rows: &[Candle],
-) -> Result<u64, StoreError> {
+fn run_batch(stmt: &mut Statement<'_>, shared: (i64, &str, i64, i64), rows: &[Candle]) -> Result<u64, StoreError> {
     stmt.raw_bind_parameter(1, shared.0)?;
     stmt.raw_bind_parameter(2, shared.1)?;
     stmt.raw_bind_parameter(3, shared.2)?;
@@ -94,10 +90,19 @@ pub(crate) fn upsert(
             written += run_batch(&mut stmt, shared, std::slice::from_ref(c))?;
         }
     }
-    Ok(WriteStats { written, unchanged: candles.len() as u64 - written })
+    Ok(WriteStats {
+        written,
+        unchanged: candles.len() as u64 - written,
+    })
 }
 
-pub(crate) fn select(conn: &Connection, instrument_id: i64, tf: Timeframe, from: i64, to: i64) -> Result<Vec<Candle>, StoreError> {
+pub(crate) fn select(
+    conn: &Connection,
+    instrument_id: i64,
+    tf: Timeframe,
+    from: i64,
+    to: i64,
+) -> Result<Vec<Candle>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT open_time, open, high, low, close, volume, quote_volume, trades FROM candles \
          WHERE instrument_id = ?1 AND timeframe = ?2 AND open_time >= ?3 AND open_time < ?4 ORDER BY open_time",

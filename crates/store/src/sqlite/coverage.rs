@@ -57,7 +57,9 @@ pub(crate) fn uncovered(
          AND start_ms < ?4 AND end_ms > ?3",
     )?;
     let covered = stmt
-        .query_map((instrument_id, tf.as_str(), from, to), |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?
+        .query_map((instrument_id, tf.as_str(), from, to), |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(subtract_ranges(from, to, &covered))
 }

@@ -27,8 +27,10 @@ impl std::fmt::Debug for SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(path)
-            .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
         Self::setup(conn)
     }
 
@@ -47,12 +49,17 @@ impl SqliteStore {
         conn.pragma_update(None, "cache_size", -65_536)?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         schema::migrate(&mut conn)?;
-        Ok(Self { conn, source_ids: HashMap::new() })
+        Ok(Self {
+            conn,
+            source_ids: HashMap::new(),
+        })
     }
 
     /// The schema version this file is at.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        Ok(self.conn.query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))?)
+        Ok(self
+            .conn
+            .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))?)
     }
 
     /// Recent job runs, newest first.
@@ -64,8 +71,13 @@ impl SqliteStore {
         if let Some(id) = self.source_ids.get(&source) {
             return Ok(*id);
         }
-        self.conn.execute("INSERT OR IGNORE INTO sources (name) VALUES (?1)", [source.as_str()])?;
-        let id = self.conn.query_row("SELECT id FROM sources WHERE name = ?1", [source.as_str()], |r| r.get(0))?;
+        self.conn
+            .execute("INSERT OR IGNORE INTO sources (name) VALUES (?1)", [source.as_str()])?;
+        let id = self
+            .conn
+            .query_row("SELECT id FROM sources WHERE name = ?1", [source.as_str()], |r| {
+                r.get(0)
+            })?;
         self.source_ids.insert(source, id);
         Ok(id)
     }
@@ -91,7 +103,12 @@ impl Store for SqliteStore {
         }
         self.conn.execute(
             "INSERT INTO instruments (venue, market, symbol, created_at) VALUES (?1, ?2, ?3, ?4)",
-            (i.venue.as_str(), i.market.as_str(), &i.symbol, candlekeep_core::time::now_ms()),
+            (
+                i.venue.as_str(),
+                i.market.as_str(),
+                &i.symbol,
+                candlekeep_core::time::now_ms(),
+            ),
         )?;
         Ok(self.conn.last_insert_rowid())
     }
@@ -114,12 +131,26 @@ impl Store for SqliteStore {
         Ok(stats)
     }
 
-    fn uncovered(&mut self, instrument_id: i64, tf: Timeframe, from: i64, to: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+    fn uncovered(
+        &mut self,
+        instrument_id: i64,
+        tf: Timeframe,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
         coverage::uncovered(&self.conn, instrument_id, tf, from, to)
     }
 
-    fn candles(&mut self, instrument: &Instrument, tf: Timeframe, from: i64, to: i64) -> Result<Vec<Candle>, StoreError> {
-        let Some(id) = self.find_instrument(instrument)? else { return Ok(Vec::new()) };
+    fn candles(
+        &mut self,
+        instrument: &Instrument,
+        tf: Timeframe,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<Candle>, StoreError> {
+        let Some(id) = self.find_instrument(instrument)? else {
+            return Ok(Vec::new());
+        };
         candles::select(&self.conn, id, tf, from, to)
     }
 

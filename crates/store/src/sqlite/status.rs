@@ -72,7 +72,11 @@ pub(crate) fn content_hash(conn: &Connection) -> Result<String, StoreError> {
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         for col in [0, 1, 2, 3, 12] {
-            hasher.update(r.get_ref(col)?.as_str().map_err(|e| StoreError::Corrupt(e.to_string()))?);
+            hasher.update(
+                r.get_ref(col)?
+                    .as_str()
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            );
             hasher.update([0]);
         }
         hasher.update(r.get::<_, i64>(4)?.to_le_bytes());

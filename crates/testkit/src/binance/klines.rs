@@ -1,6 +1,10 @@
 //! The klines endpoint: Binance's parameters, paging rules, errors and exact row format.
 
-use std::{collections::HashMap, sync::Arc, time::{SystemTime, UNIX_EPOCH}};
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{SystemTime, UNIX_EPOCH},
+};
 
 use axum::{
     body::Body,
@@ -14,7 +18,10 @@ use super::{SimState, limits::Admission};
 use crate::market::{SimCandle, format_fixed};
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// USD-M weight by `limit` (spot is always 2).
@@ -37,8 +44,10 @@ fn binance_error(status: StatusCode, code: i32, msg: &str, used: u32) -> Respons
 
 fn json(status: StatusCode, body: String) -> Response {
     let mut r = (status, body).into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json;charset=UTF-8"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json;charset=UTF-8"),
+    );
     r
 }
 
@@ -79,7 +88,14 @@ pub(super) async fn handle(State(sim): State<Arc<SimState>>, Query(q): Query<Has
     let limit = match q.get("limit").map(|l| l.parse::<usize>()) {
         None => 500,
         Some(Ok(l)) if (1..=limit_max).contains(&l) => l,
-        Some(_) => return binance_error(StatusCode::BAD_REQUEST, -1130, "Data sent for parameter 'limit' is not valid.", 0),
+        Some(_) => {
+            return binance_error(
+                StatusCode::BAD_REQUEST,
+                -1130,
+                "Data sent for parameter 'limit' is not valid.",
+                0,
+            );
+        }
     };
 
     let (admission, request_no) = {
@@ -89,8 +105,14 @@ pub(super) async fn handle(State(sim): State<Arc<SimState>>, Query(q): Query<Has
         let request_no = w.stats().requests;
         match faults.ban_at {
             Some((n, d)) if n == request_no => {
-                                let secs = w.ban_for(d);
-                (Admission::Banned { used: w.used(), retry_after: secs }, request_no)
+                let secs = w.ban_for(d);
+                (
+                    Admission::Banned {
+                        used: w.used(),
+                        retry_after: secs,
+                    },
+                    request_no,
+                )
             }
             _ => (w.admit(weight(market, limit)), request_no),
         }
@@ -99,15 +121,24 @@ pub(super) async fn handle(State(sim): State<Arc<SimState>>, Query(q): Query<Has
         tokio::time::sleep(faults.latency).await;
     }
     let used = match admission {
-        Admission::Banned { used, retry_after: secs } => {
+        Admission::Banned {
+            used,
+            retry_after: secs,
+        } => {
             let msg = format!(
                 "Way too much request weight used; IP banned until {}. Please use WebSocket Streams for live updates to avoid bans.",
                 now_ms() + secs as i64 * 1000
             );
             return retry_after(binance_error(StatusCode::IM_A_TEAPOT, -1003, &msg, used), secs);
         }
-        Admission::TooMany { used, retry_after: secs } => {
-            return retry_after(binance_error(StatusCode::TOO_MANY_REQUESTS, -1003, &too_much(&sim), used), secs);
+        Admission::TooMany {
+            used,
+            retry_after: secs,
+        } => {
+            return retry_after(
+                binance_error(StatusCode::TOO_MANY_REQUESTS, -1003, &too_much(&sim), used),
+                secs,
+            );
         }
         Admission::Accepted { used } => used,
     };
@@ -116,7 +147,10 @@ pub(super) async fn handle(State(sim): State<Arc<SimState>>, Query(q): Query<Has
         return binance_error(StatusCode::SERVICE_UNAVAILABLE, -1008, "Service Unavailable.", used);
     }
     if faults.storm_429.is_some_and(|b| b.hits(request_no)) {
-        return retry_after(binance_error(StatusCode::TOO_MANY_REQUESTS, -1003, &too_much(&sim), used), 1);
+        return retry_after(
+            binance_error(StatusCode::TOO_MANY_REQUESTS, -1003, &too_much(&sim), used),
+            1,
+        );
     }
     if faults.server_errors.is_some_and(|b| b.hits(request_no)) {
         return if request_no % 2 == 0 {
@@ -153,7 +187,10 @@ pub(super) async fn handle(State(sim): State<Arc<SimState>>, Query(q): Query<Has
     let bars = select_bars(&sim, symbol, tf, listed, start, end, limit, now, &faults.missing);
     let body = render(market, &bars);
     let reply = if faults.malformed.is_some_and(|b| b.hits(request_no)) {
-        json(StatusCode::OK, format!("{}<!-- upstream reset -->", &body[..body.len() / 2]))
+        json(
+            StatusCode::OK,
+            format!("{}<!-- upstream reset -->", &body[..body.len() / 2]),
+        )
     } else if faults.truncated.is_some_and(|b| b.hits(request_no)) {
         truncated(body)
     } else {
@@ -174,10 +211,14 @@ fn truncated(body: String) -> Response {
     let half = body.as_bytes()[..body.len() / 2].to_vec();
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![
         Ok(half),
-        Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "simulated reset")),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "simulated reset",
+        )),
     ];
     let mut r = Response::new(Body::from_stream(futures::stream::iter(chunks)));
-    r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    r.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     r
 }
 

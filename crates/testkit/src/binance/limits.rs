@@ -39,7 +39,10 @@ pub(crate) struct WeightWindow {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn ceil_secs(ms: u64) -> u64 {
@@ -58,7 +61,10 @@ impl WeightWindow {
             requests_after_429: 0,
             over_in_window: false,
             banned_until_ms: 0,
-            stats: SimStats { weight_limit: config.weight_limit, ..SimStats::default() },
+            stats: SimStats {
+                weight_limit: config.weight_limit,
+                ..SimStats::default()
+            },
         }
     }
 
@@ -79,7 +85,10 @@ impl WeightWindow {
         }
         if now < self.banned_until_ms {
             self.stats.rejected_418 += 1;
-            return Admission::Banned { used: self.used, retry_after: ceil_secs(self.banned_until_ms - now) };
+            return Admission::Banned {
+                used: self.used,
+                retry_after: ceil_secs(self.banned_until_ms - now),
+            };
         }
         let window_end = (window + 1) * self.window_ms;
         if self.over_in_window {
@@ -87,13 +96,19 @@ impl WeightWindow {
             if self.requests_after_429 > self.grace {
                 self.banned_until_ms = now + self.ban_ms;
                 self.stats.rejected_418 += 1;
-                return Admission::Banned { used: self.used, retry_after: ceil_secs(self.ban_ms) };
+                return Admission::Banned {
+                    used: self.used,
+                    retry_after: ceil_secs(self.ban_ms),
+                };
             }
         }
         if self.used + weight > self.limit {
             self.over_in_window = true;
             self.stats.rejected_429 += 1;
-            return Admission::TooMany { used: self.used, retry_after: ceil_secs(window_end - now) };
+            return Admission::TooMany {
+                used: self.used,
+                retry_after: ceil_secs(window_end - now),
+            };
         }
         self.used += weight;
         self.stats.max_window_weight = self.stats.max_window_weight.max(self.used);

@@ -70,7 +70,10 @@ pub struct BinanceSim {
 
 impl std::fmt::Debug for BinanceSim {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BinanceSim").field("addr", &self.addr).field("market", &self.state.config.market).finish()
+        f.debug_struct("BinanceSim")
+            .field("addr", &self.addr)
+            .field("market", &self.state.config.market)
+            .finish()
     }
 }
 
