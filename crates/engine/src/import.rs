@@ -8,6 +8,7 @@ use std::{
 
 use candlekeep_core::{Instrument, Market, Provenance, SourceId, Timeframe, time::now_ms};
 use candlekeep_sources::archive::{self, ArchiveRows};
+use candlekeep_store::{PageWrite, StoreError, WriteStats};
 
 use crate::{JobError, Progress, SharedStore};
 
@@ -104,6 +105,10 @@ fn parse_file(path: &Path, opts: &ImportOptions) -> Result<Parsed, String> {
     })
 }
 
+/// Files are committed together until a batch holds this many rows: one commit per file would
+/// spend most of the time rewriting the same database pages.
+const BATCH_ROWS: usize = 50_000;
+
 /// Imports `paths` in order. A bad file is reported and skipped; the others are stored.
 pub fn import_files(
     store: &SharedStore,
@@ -112,7 +117,7 @@ pub fn import_files(
     progress: &dyn Progress,
 ) -> Result<Vec<FileOutcome>, JobError> {
     progress.start(paths.len() as u64);
-    let (tx, rx) = mpsc::sync_channel::<(PathBuf, Result<Parsed, String>)>(4);
+    let (tx, rx) = mpsc::sync_channel::<(PathBuf, Result<Parsed, String>)>(64);
     std::thread::scope(|scope| {
         scope.spawn(move || {
             for path in paths {
@@ -122,7 +127,10 @@ pub fn import_files(
             }
         });
         let mut outcomes = Vec::with_capacity(paths.len());
-        for (path, parsed) in rx {
+        let mut batch: Vec<(FileOutcome, Parsed)> = Vec::new();
+        let mut batch_rows = 0;
+        let mut incoming = rx.into_iter().peekable();
+        while let Some((path, parsed)) = incoming.next() {
             let mut outcome = FileOutcome {
                 path: path.clone(),
                 instrument: None,
@@ -133,32 +141,61 @@ pub fn import_files(
                 error: None,
             };
             match parsed {
-                Err(e) => outcome.error = Some(e),
+                Err(e) => {
+                    progress.note(&format!("refused {e}"));
+                    outcome.error = Some(e);
+                    outcomes.push(outcome);
+                }
                 Ok(p) => {
                     outcome.instrument = Some(p.instrument.clone());
                     outcome.rows = p.rows.candles.len() as u64;
                     outcome.checksum_verified = p.rows.checksum_verified;
                     outcome.micros = p.rows.micros;
-                    let provenance = Provenance {
-                        source: SourceId::BinanceArchive,
-                        fetched_at_ms: now_ms(),
-                    };
-                    let written = store.with_blocking(|s| {
-                        let id = s.instrument_id(&p.instrument)?;
-                        s.write_page(id, p.timeframe, provenance, &p.rows.candles, Some(p.covered))
-                    })?;
-                    match written {
-                        Ok(stats) => outcome.written = stats.written,
-                        Err(e) => outcome.error = Some(format!("{}: {e}", path.display())),
-                    }
+                    batch_rows += p.rows.candles.len();
+                    batch.push((outcome, p));
                 }
             }
-            match &outcome.error {
-                Some(e) => progress.note(&format!("refused {e}")),
-                None => progress.advance(1, &format!("{} ({} rows)", path.display(), outcome.rows)),
+            if !batch.is_empty() && (batch_rows >= BATCH_ROWS || incoming.peek().is_none()) {
+                write_batch(store, &mut batch, progress)?;
+                outcomes.extend(batch.drain(..).map(|(o, _)| o));
+                batch_rows = 0;
             }
-            outcomes.push(outcome);
         }
         Ok(outcomes)
     })
+}
+
+/// Stores a batch of verified files in one transaction.
+fn write_batch(
+    store: &SharedStore,
+    batch: &mut [(FileOutcome, Parsed)],
+    progress: &dyn Progress,
+) -> Result<(), JobError> {
+    let provenance = Provenance {
+        source: SourceId::BinanceArchive,
+        fetched_at_ms: now_ms(),
+    };
+    let stats = store.with_blocking(|s| -> Result<Vec<WriteStats>, StoreError> {
+        let mut ids = Vec::with_capacity(batch.len());
+        for (_, p) in batch.iter() {
+            ids.push(s.instrument_id(&p.instrument)?);
+        }
+        let pages: Vec<PageWrite<'_>> = batch
+            .iter()
+            .zip(ids)
+            .map(|((_, p), instrument_id)| PageWrite {
+                instrument_id,
+                timeframe: p.timeframe,
+                provenance,
+                candles: &p.rows.candles,
+                covered: Some(p.covered),
+            })
+            .collect();
+        s.write_pages(&pages)
+    })??;
+    for ((outcome, _), st) in batch.iter_mut().zip(stats) {
+        outcome.written = st.written;
+        progress.advance(1, &format!("{} ({} rows)", outcome.path.display(), outcome.rows));
+    }
+    Ok(())
 }

@@ -13,7 +13,7 @@ mod types;
 pub use error::StoreError;
 pub use ranges::subtract_ranges;
 pub use sqlite::SqliteStore;
-pub use types::{JobId, JobRecord, JobStatus, SeriesStatus, WriteStats};
+pub use types::{JobId, JobRecord, JobStatus, PageWrite, SeriesStatus, WriteStats};
 
 use candlekeep_core::{Candle, Instrument, Provenance, Timeframe};
 
@@ -32,6 +32,9 @@ pub trait Store: Send {
         candles: &[Candle],
         covered: Option<(i64, i64)>,
     ) -> Result<WriteStats, StoreError>;
+
+    /// Several pages in one transaction (bulk loads: one commit instead of one per page).
+    fn write_pages(&mut self, pages: &[PageWrite<'_>]) -> Result<Vec<WriteStats>, StoreError>;
 
     /// Parts of `[from, to)` that no source has answered for yet, ascending.
     fn uncovered(

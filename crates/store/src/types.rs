@@ -1,6 +1,6 @@
 //! Records the store hands back.
 
-use candlekeep_core::{Instrument, Timeframe};
+use candlekeep_core::{Candle, Instrument, Provenance, Timeframe};
 use serde::Serialize;
 
 /// What a write changed.
@@ -17,6 +17,16 @@ impl WriteStats {
         self.written += other.written;
         self.unchanged += other.unchanged;
     }
+}
+
+/// One page of a bulk write: candles of one series and the range their source covered.
+#[derive(Debug, Clone, Copy)]
+pub struct PageWrite<'a> {
+    pub instrument_id: i64,
+    pub timeframe: Timeframe,
+    pub provenance: Provenance,
+    pub candles: &'a [Candle],
+    pub covered: Option<(i64, i64)>,
 }
 
 /// Summary of one stored series.

@@ -13,9 +13,23 @@ use crate::{StoreError, WriteStats};
 const BATCH: usize = 256;
 const PER_ROW: usize = 8;
 
-fn upsert_sql(rows: usize) -> String {
-    let mut sql = String::from(
-        "INSERT INTO candles (instrument_id, timeframe, source_id, fetched_at, open_time, open, high, low, close, volume, quote_volume, trades) VALUES ",
+/// How rows meet stored ones.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Nothing is stored in the page's range: plain inserts. `OR IGNORE` cannot abort, so SQLite
+    /// needs no statement journal (which copies every touched page) for them.
+    Fresh,
+    /// Some bars may exist: replace those whose values differ.
+    Upsert,
+}
+
+fn upsert_sql(rows: usize, mode: Mode) -> String {
+    let verb = match mode {
+        Mode::Fresh => "INSERT OR IGNORE",
+        Mode::Upsert => "INSERT",
+    };
+    let mut sql = format!(
+        "{verb} INTO candles (instrument_id, timeframe, source_id, fetched_at, open_time, open, high, low, close, volume, quote_volume, trades) VALUES "
     );
     for r in 0..rows {
         if r > 0 {
@@ -33,6 +47,9 @@ fn upsert_sql(rows: usize) -> String {
             b + 6,
             b + 7
         ));
+    }
+    if mode == Mode::Fresh {
+        return sql;
     }
     sql.push_str(
         " ON CONFLICT (instrument_id, timeframe, open_time) DO UPDATE SET \
@@ -75,19 +92,39 @@ pub(crate) fn upsert(
     candles: &[Candle],
 ) -> Result<WriteStats, StoreError> {
     let shared = (instrument_id, tf.as_str(), source_id, fetched_at_ms);
+    let (Some(first), Some(last)) = (candles.first(), candles.last()) else {
+        return Ok(WriteStats::default());
+    };
+    let (lo, hi) = (
+        first.open_time_ms.min(last.open_time_ms),
+        first.open_time_ms.max(last.open_time_ms),
+    );
+    let stored_in_range: bool = tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM candles WHERE instrument_id = ?1 AND timeframe = ?2 \
+             AND open_time BETWEEN ?3 AND ?4)",
+        )?
+        .query_row((instrument_id, tf.as_str(), lo, hi), |r| r.get(0))?;
+    let sorted = candles.windows(2).all(|w| w[0].open_time_ms < w[1].open_time_ms);
+    let mode = if stored_in_range || !sorted {
+        Mode::Upsert
+    } else {
+        Mode::Fresh
+    };
     let mut written = 0;
-    let mut chunks = candles.chunks_exact(BATCH);
-    if chunks.len() > 0 {
-        let mut stmt = tx.prepare_cached(&upsert_sql(BATCH))?;
-        for chunk in &mut chunks {
-            written += run_batch(&mut stmt, shared, chunk)?;
+    let mut rest = candles;
+    // Full batches, then the remainder in power-of-two chunks (128, 64 … 1): at most nine
+    // statement shapes, all cached, and never hundreds of one-row statements.
+    let mut size = BATCH;
+    while !rest.is_empty() {
+        while size > rest.len() {
+            size /= 2;
         }
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut stmt = tx.prepare_cached(&upsert_sql(1))?;
-        for c in rest {
-            written += run_batch(&mut stmt, shared, std::slice::from_ref(c))?;
+        let mut stmt = tx.prepare_cached(&upsert_sql(size, mode))?;
+        while rest.len() >= size {
+            let (chunk, tail) = rest.split_at(size);
+            written += run_batch(&mut stmt, shared, chunk)?;
+            rest = tail;
         }
     }
     Ok(WriteStats {

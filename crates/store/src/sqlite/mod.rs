@@ -11,7 +11,7 @@ use std::{collections::HashMap, path::Path};
 use candlekeep_core::{Candle, Instrument, Provenance, SourceId, Timeframe};
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::{JobId, JobRecord, SeriesStatus, Store, StoreError, WriteStats};
+use crate::{JobId, JobRecord, PageWrite, SeriesStatus, Store, StoreError, WriteStats};
 
 pub struct SqliteStore {
     conn: Connection,
@@ -48,6 +48,7 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "cache_size", -65_536)?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        conn.set_prepared_statement_cache_capacity(64);
         schema::migrate(&mut conn)?;
         Ok(Self {
             conn,
@@ -121,11 +122,36 @@ impl Store for SqliteStore {
         candles: &[Candle],
         covered: Option<(i64, i64)>,
     ) -> Result<WriteStats, StoreError> {
-        let source_id = self.source_id(provenance.source)?;
+        let page = PageWrite {
+            instrument_id,
+            timeframe: tf,
+            provenance,
+            candles,
+            covered,
+        };
+        Ok(self.write_pages(&[page])?.remove(0))
+    }
+
+    fn write_pages(&mut self, pages: &[PageWrite<'_>]) -> Result<Vec<WriteStats>, StoreError> {
+        let mut source_ids = Vec::with_capacity(pages.len());
+        for p in pages {
+            source_ids.push(self.source_id(p.provenance.source)?);
+        }
         let tx = self.conn.transaction()?;
-        let stats = candles::upsert(&tx, instrument_id, tf, source_id, provenance.fetched_at_ms, candles)?;
-        if let Some((start, end)) = covered {
-            coverage::add(&tx, instrument_id, tf, provenance.source.as_str(), start, end)?;
+        let mut stats = Vec::with_capacity(pages.len());
+        for (p, source_id) in pages.iter().zip(source_ids) {
+            let (id, tf) = (p.instrument_id, p.timeframe);
+            stats.push(candles::upsert(
+                &tx,
+                id,
+                tf,
+                source_id,
+                p.provenance.fetched_at_ms,
+                p.candles,
+            )?);
+            if let Some((start, end)) = p.covered {
+                coverage::add(&tx, id, tf, p.provenance.source.as_str(), start, end)?;
+            }
         }
         tx.commit()?;
         Ok(stats)
