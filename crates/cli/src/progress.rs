@@ -29,7 +29,7 @@ impl CliProgress {
         let bar = std::io::stdout().is_terminal().then(|| {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
             let style = ProgressStyle::with_template(&format!(
-                "{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {{human_pos}}/{{human_len}} {unit} ({{per_sec}}, eta {{eta}}) {{msg}}"
+                "{{spinner}} [{{elapsed_precise}}] {{bar:30}} {{human_pos}}/{{human_len}} {unit}, eta {{eta}}  {{wide_msg}}"
             ))
             .unwrap_or_else(|_| ProgressStyle::default_bar());
             bar.set_style(style);
@@ -58,6 +58,10 @@ impl CliProgress {
 
 impl Progress for CliProgress {
     fn start(&self, total: u64) {
+        if total == 0 {
+            eprintln!("nothing to fetch: everything asked for is already stored");
+            return;
+        }
         if let Some(bar) = &self.bar {
             bar.set_length(total);
         } else if let Ok(mut p) = self.plain.lock() {

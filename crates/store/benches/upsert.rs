@@ -28,16 +28,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let symbols: Vec<&str> = SimMarket::symbols().collect();
     let per_symbol = rows.div_ceil(symbols.len());
     let gen_ = SimMarket::default().with_outages(false);
-    let start = 1_577_836_800_000; // 2020-01-01
+    let start = 1_514_764_800_000; // 2018-01-01, or the listing if later
     let series: Vec<(&str, Vec<Candle>)> = symbols
         .iter()
         .map(|s| {
+            let first = gen_.listed_ms(Market::Spot, s).unwrap_or(start).max(start);
             let bars = gen_.candles(
                 Market::Spot,
                 s,
                 Timeframe::H1,
-                start,
-                start + per_symbol as i64 * 3_600_000,
+                first,
+                first + per_symbol as i64 * 3_600_000,
             );
             (*s, bars.iter().map(|c| c.to_candle()).collect())
         })
