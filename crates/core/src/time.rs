@@ -14,6 +14,19 @@ pub fn format_ms(ms: i64) -> String {
         .unwrap_or_else(|| ms.to_string())
 }
 
+/// Epoch ms of 00:00 UTC on a calendar date, or `None` for a date that does not exist.
+pub fn date_ms(year: i32, month: u32, day: u32) -> Option<i64> {
+    NaiveDate::from_ymd_opt(year, month, day)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|dt| dt.and_utc().timestamp_millis())
+}
+
+/// Epoch ms of the first instant of a month and of the next month.
+pub fn month_ms(year: i32, month: u32) -> Option<(i64, i64)> {
+    let (ny, nm) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
+    Some((date_ms(year, month, 1)?, date_ms(ny, nm, 1)?))
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("bad date {0:?}: expected YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z] or epoch milliseconds")]
 pub struct ParseDateError(pub String);
@@ -55,5 +68,8 @@ mod tests {
         assert!(parse_date_ms("2020-13-01").is_err());
         assert!(parse_date_ms("yesterday").is_err());
         assert_eq!(format_ms(1_577_840_400_000), "2020-01-01T01:00:00Z");
+        assert_eq!(date_ms(1970, 1, 1), Some(0));
+        assert_eq!(date_ms(2023, 2, 29), None);
+        assert_eq!(month_ms(2024, 12), Some((1_733_011_200_000, 1_735_689_600_000)));
     }
 }

@@ -53,9 +53,8 @@ fn source(sim: &BinanceSim, limit: u32, window: Duration, http: HttpConfig) -> A
     Arc::new(BinanceKlines::new(sim.market(), &cfg, http).unwrap())
 }
 
-fn plan(v: &Venues, tf: Timeframe, from: i64, to: i64, http: HttpConfig) -> Plan {
-    let spot = source(&v.spot, 6000, Duration::from_secs(60), http.clone());
-    let usdm = source(&v.usdm, 2400, Duration::from_secs(60), http);
+/// Both symbols on both markets, from the given sources.
+fn targets(spot: Arc<BinanceKlines>, usdm: Arc<BinanceKlines>) -> Vec<Target> {
     let mut targets = Vec::new();
     for s in SYMBOLS {
         targets.push(Target {
@@ -67,6 +66,10 @@ fn plan(v: &Venues, tf: Timeframe, from: i64, to: i64, http: HttpConfig) -> Plan
             source: usdm.clone(),
         });
     }
+    targets
+}
+
+fn plan_with(targets: Vec<Target>, tf: Timeframe, from: i64, to: i64) -> Plan {
     Plan {
         targets,
         timeframe: tf,
@@ -74,6 +77,13 @@ fn plan(v: &Venues, tf: Timeframe, from: i64, to: i64, http: HttpConfig) -> Plan
         end_ms: Some(to),
         concurrency: 4,
     }
+}
+
+/// The real budgets (6000 / 2400 per minute).
+fn plan(v: &Venues, tf: Timeframe, from: i64, to: i64, http: HttpConfig) -> Plan {
+    let spot = source(&v.spot, 6000, Duration::from_secs(60), http.clone());
+    let usdm = source(&v.usdm, 2400, Duration::from_secs(60), http);
+    plan_with(targets(spot, usdm), tf, from, to)
 }
 
 fn store() -> SharedStore {
@@ -207,24 +217,7 @@ async fn a_tight_weight_budget_is_respected_not_exceeded() {
     .await;
     let spot = source(&v.spot, 30, window_len, fast_http());
     let usdm = source(&v.usdm, 20, window_len, fast_http());
-    let mut targets = Vec::new();
-    for s in SYMBOLS {
-        targets.push(Target {
-            instrument: Instrument::binance(Market::Spot, s).unwrap(),
-            source: spot.clone(),
-        });
-        targets.push(Target {
-            instrument: Instrument::binance(Market::UsdM, s).unwrap(),
-            source: usdm.clone(),
-        });
-    }
-    let plan = Plan {
-        targets,
-        timeframe: Timeframe::M15,
-        start: Start::At(from),
-        end_ms: Some(to),
-        concurrency: 4,
-    };
+    let plan = plan_with(targets(spot, usdm), Timeframe::M15, from, to);
     let st = store();
     let report = backfill::run(&st, &plan, &NoProgress).await.unwrap();
     assert!(report.failures().next().is_none(), "{:?}", report.series);

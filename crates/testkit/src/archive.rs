@@ -40,20 +40,9 @@ impl ArchiveStyle {
     }
 }
 
-/// Epoch ms of the first instant of a month.
+/// Epoch ms of the first instant of a month (for valid months; 0 otherwise).
 pub fn month_start_ms(year: i32, month: u32) -> i64 {
-    // Days from civil (Howard Hinnant's algorithm).
-    let (y, m) = if month <= 2 {
-        (year - 1, month + 9)
-    } else {
-        (year, month - 3)
-    };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * m as i32 + 2) / 5;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era as i64 * 146_097 + doe as i64 - 719_468;
-    days * 86_400_000
+    candlekeep_core::time::month_ms(year, month).map_or(0, |(start, _)| start)
 }
 
 /// One CSV line per bar, in the archive's column order.
@@ -91,9 +80,9 @@ pub fn write_monthly(
     (year, month): (i32, u32),
     style: ArchiveStyle,
 ) -> std::io::Result<(PathBuf, usize)> {
-    let from = month_start_ms(year, month);
-    let (ny, nm) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
-    let bars = gen_.candles(market, symbol, tf, from, month_start_ms(ny, nm));
+    let (from, to) = candlekeep_core::time::month_ms(year, month)
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("no month {year}-{month}")))?;
+    let bars = gen_.candles(market, symbol, tf, from, to);
     let base = format!("{symbol}-{tf}-{year:04}-{month:02}");
     let mut csv = String::new();
     if style.header {

@@ -58,37 +58,10 @@ pub fn describe(path: &Path) -> Option<ArchiveName> {
 }
 
 fn period_ms(year: i32, month: u32, day: Option<u32>) -> Option<(i64, i64)> {
-    use chrono_free::days_from_civil;
-    if !(1..=12).contains(&month) {
-        return None;
-    }
-    const DAY: i64 = 86_400_000;
+    use candlekeep_core::time::{date_ms, month_ms};
     match day {
-        Some(d) if (1..=31).contains(&d) => {
-            let start = days_from_civil(year, month, d) * DAY;
-            Some((start, start + DAY))
-        }
-        Some(_) => None,
-        None => {
-            let (ny, nm) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
-            Some((days_from_civil(year, month, 1) * DAY, days_from_civil(ny, nm, 1) * DAY))
-        }
-    }
-}
-
-mod chrono_free {
-    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-    pub(super) fn days_from_civil(year: i32, month: u32, day: u32) -> i64 {
-        let (y, m) = if month <= 2 {
-            (year - 1, month + 9)
-        } else {
-            (year, month - 3)
-        };
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let doy = (153 * m as i32 + 2) / 5 + day as i32 - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        era as i64 * 146_097 + doe as i64 - 719_468
+        Some(d) => date_ms(year, month, d).map(|start| (start, start + 86_400_000)),
+        None => month_ms(year, month),
     }
 }
 

@@ -129,7 +129,11 @@ mod tests {
         assert!(parse_klines(b"[[1578877200000,\"1.1\"]]", Timeframe::H1).is_err());
         assert!(parse_klines(br#"[[1,"x","1","1","1","1",2,"1",1,"0","0","0"]]"#, Timeframe::H1).is_err());
         assert!(parse_klines(b"[[1578877200000,\"1.1", Timeframe::H1).is_err());
+        // A 5m bar that happens to open on the hour is still not a 1h bar.
         let err = parse_klines(USDM.as_bytes(), Timeframe::H1).unwrap_err().to_string();
+        assert!(err.contains("does not end a 1h bar"), "{err}");
+        let off_grid = br#"[[1616339100000,"1","1","1","1","1",1616342699999,"1",1,"0","0","0"]]"#;
+        let err = parse_klines(off_grid, Timeframe::H1).unwrap_err().to_string();
         assert!(err.contains("not on the 1h grid"), "{err}");
         assert!(
             parse_klines(
