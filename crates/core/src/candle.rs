@@ -23,12 +23,6 @@ impl SourceId {
             Self::BinanceArchive => "binance-archive",
         }
     }
-
-    pub fn from_name(name: &str) -> Option<Self> {
-        [Self::BinanceSpotRest, Self::BinanceUsdmRest, Self::BinanceArchive]
-            .into_iter()
-            .find(|s| s.as_str() == name)
-    }
 }
 
 impl fmt::Display for SourceId {

@@ -22,8 +22,6 @@ pub enum JobError {
     Source(#[from] candlekeep_sources::SourceError),
     #[error(transparent)]
     Archive(#[from] candlekeep_sources::archive::ArchiveError),
-    #[error("{0}")]
-    Input(String),
     #[error("the store's worker thread stopped: {0}")]
     Worker(String),
 }

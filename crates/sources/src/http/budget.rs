@@ -47,10 +47,6 @@ impl WeightBudget {
         }
     }
 
-    pub fn limit(&self) -> u32 {
-        self.limit
-    }
-
     /// Waits until `weight` fits in the current window (and no pause is in force), reserves it
     /// and returns the window it was reserved in.
     pub async fn acquire(&self, weight: u32) -> i64 {
