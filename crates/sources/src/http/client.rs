@@ -130,91 +130,73 @@ impl VenueClient {
         loop {
             attempts += 1;
             let window = self.budget.acquire(weight).await;
-            let error = match self.http.get(&url).query(query).send().await {
-                Err(e) => SourceError::Transport {
-                    venue: self.venue.clone(),
-                    source: e,
-                },
-                Ok(resp) => {
-                    let status = resp.status();
-                    let headers = resp.headers().clone();
-                    if let Some(used) = used_weight(&headers) {
-                        self.budget.observe(window, used);
-                    }
-                    let body = match resp.bytes().await {
-                        Ok(b) => b,
-                        Err(e) => {
-                            let error = SourceError::Transport {
-                                venue: self.venue.clone(),
-                                source: e,
-                            };
-                            match self.next_delay(&mut backoff, error, attempts, &context) {
-                                Ok(delay) => {
-                                    tokio::time::sleep(delay).await;
-                                    continue;
-                                }
-                                Err(e) => return Err(e),
-                            }
-                        }
-                    };
-                    match self.classify(status, &headers, &body) {
-                        Ok(()) => match parse(&body) {
-                            Ok(v) => return Ok(v),
-                            Err(detail) => SourceError::Malformed {
-                                venue: self.venue.clone(),
-                                detail,
-                            },
-                        },
-                        Err(SourceError::RateLimited { venue, retry_after }) => {
-                            rate_limit_waits += 1;
-                            attempts -= 1;
-                            if rate_limit_waits > self.config.max_rate_limit_waits {
-                                return Err(SourceError::GaveUp {
-                                    context: context(),
-                                    attempts: rate_limit_waits,
-                                    last: Box::new(SourceError::RateLimited { venue, retry_after }),
-                                });
-                            }
-                            warn!(venue = %self.venue, wait_s = retry_after.as_secs_f64(), "rate limited (429): pausing the venue");
-                            self.budget.pause(retry_after);
-                            continue;
-                        }
-                        Err(SourceError::Banned {
-                            venue,
-                            status,
-                            retry_after,
-                            max_wait,
-                        }) => {
-                            if retry_after > max_wait {
-                                return Err(SourceError::Context {
-                                    context: context(),
-                                    source: Box::new(SourceError::Banned {
-                                        venue,
-                                        status,
-                                        retry_after,
-                                        max_wait,
-                                    }),
-                                });
-                            }
-                            rate_limit_waits += 1;
-                            attempts -= 1;
-                            warn!(venue = %self.venue, wait_s = retry_after.as_secs_f64(), "IP banned (HTTP {status}): pausing the venue for the whole ban");
-                            self.budget.pause(retry_after);
-                            continue;
-                        }
-                        Err(e) if !e.is_retryable() => {
-                            return Err(SourceError::Context {
-                                context: context(),
-                                source: Box::new(e),
-                            });
-                        }
-                        Err(e) => e,
-                    }
-                }
+            let error = match self.attempt(&url, query, window, &parse).await {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
             };
-            let delay = self.next_delay(&mut backoff, error, attempts, &context)?;
-            tokio::time::sleep(delay).await;
+            match error {
+                SourceError::RateLimited { venue, retry_after } => {
+                    rate_limit_waits += 1;
+                    attempts -= 1;
+                    if rate_limit_waits > self.config.max_rate_limit_waits {
+                        return Err(SourceError::GaveUp {
+                            context: context(),
+                            attempts: rate_limit_waits,
+                            last: Box::new(SourceError::RateLimited { venue, retry_after }),
+                        });
+                    }
+                    warn!(venue = %self.venue, wait_s = retry_after.as_secs_f64(), "rate limited (429): pausing the venue");
+                    self.budget.pause(retry_after);
+                }
+                SourceError::Banned {
+                    status,
+                    retry_after,
+                    max_wait,
+                    ..
+                } if retry_after <= max_wait => {
+                    rate_limit_waits += 1;
+                    attempts -= 1;
+                    warn!(venue = %self.venue, wait_s = retry_after.as_secs_f64(), "IP banned (HTTP {status}): pausing the venue for the whole ban");
+                    self.budget.pause(retry_after);
+                }
+                e if !e.is_retryable() => {
+                    return Err(SourceError::Context {
+                        context: context(),
+                        source: Box::new(e),
+                    });
+                }
+                e => {
+                    let delay = self.next_delay(&mut backoff, e, attempts, &context)?;
+                    tokio::time::sleep(delay).await;
+                }
+            }
         }
+    }
+
+    /// One request: send, read the venue's weight header, read the body, judge the status, parse.
+    async fn attempt<T>(
+        &self,
+        url: &str,
+        query: &[(&str, String)],
+        window: i64,
+        parse: &impl Fn(&[u8]) -> Result<T, String>,
+    ) -> Result<T, SourceError> {
+        let transport = |source| SourceError::Transport {
+            venue: self.venue.clone(),
+            source,
+        };
+        let resp = self.http.get(url).query(query).send().await.map_err(transport)?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        if let Some(used) = used_weight(&headers) {
+            self.budget.observe(window, used);
+        }
+        let body = resp.bytes().await.map_err(transport)?;
+        self.classify(status, &headers, &body)?;
+        parse(&body).map_err(|detail| SourceError::Malformed {
+            venue: self.venue.clone(),
+            detail,
+        })
     }
 
     fn next_delay(
