@@ -60,20 +60,25 @@ pub fn backfill(global: &Global, args: BackfillArgs) -> Result<ExitCode> {
         );
     }
     anyhow::ensure!(from < now_ms(), "--from ({}) is in the future", format_ms(from));
-    collect(global, "backfill", &args.selection, Start::At(from), to)
+    collect(global, "backfill", &args.selection, |_| Start::At(from), to)
 }
 
 pub fn sync(global: &Global, args: SyncArgs) -> Result<ExitCode> {
-    collect(
-        global,
-        "sync",
-        &args.selection,
-        Start::AfterLatest { fallback_ms: 0 },
-        None,
-    )
+    // A series with no history yet starts `collect.sync_initial_days` back.
+    let start = |config: &Config| Start::AfterLatest {
+        fallback_ms: now_ms() - i64::from(config.collect.sync_initial_days) * 86_400_000,
+    };
+    collect(global, "sync", &args.selection, start, None)
 }
 
-fn collect(global: &Global, job: &str, sel: &Selection, start: Start, end: Option<i64>) -> Result<ExitCode> {
+/// Runs a backfill plan; `start` says where it begins, given the loaded configuration.
+fn collect(
+    global: &Global,
+    job: &str,
+    sel: &Selection,
+    start: impl FnOnce(&Config) -> Start,
+    end: Option<i64>,
+) -> Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let mut config = global.load_config()?;
@@ -82,16 +87,7 @@ fn collect(global: &Global, job: &str, sel: &Selection, start: Start, end: Optio
         } else {
             None
         };
-        let start = match start {
-            Start::AfterLatest { .. } => {
-                let days = i64::from(config.collect.sync_initial_days);
-                Start::AfterLatest {
-                    fallback_ms: now_ms() - days * 86_400_000,
-                }
-            }
-            s => s,
-        };
-        let plan = plan(&config, sel, start, end)?;
+        let plan = plan(&config, sel, start(&config), end)?;
         let mut store = open_store(&config)?;
         let job_id = store.job_started(job, &invocation())?;
         let shared = SharedStore::new(Box::new(store));

@@ -184,7 +184,16 @@ pub(super) async fn handle(State(sim): State<Arc<SimState>>, Query(q): Query<Has
         }
     };
 
-    let bars = select_bars(&sim, symbol, tf, listed, start, end, limit, now, &faults.missing);
+    // The venue's bar at open time `t`, as seen now; `None` where it has none.
+    let bar = |t: i64| {
+        if faults.missing.iter().any(|(a, b)| (*a..*b).contains(&t)) {
+            None
+        } else {
+            gen_.bar(market, symbol, tf, t, now)
+        }
+    };
+    let newest = tf.floor(now).min(end.map_or(i64::MAX, |e| tf.floor(e)));
+    let bars = select_bars(bar, tf, tf.ceil(listed), newest, start, limit);
     let body = render(market, &bars);
     let reply = if faults.malformed.is_some_and(|b| b.hits(request_no)) {
         json(
@@ -224,30 +233,16 @@ fn truncated(body: String) -> Response {
 
 /// Binance's selection rules: with `startTime`, the oldest `limit` bars from it (capped at
 /// `endTime`); with only `endTime`, the newest `limit` bars up to it; with neither, the newest.
-/// The still-open bar is included when the range reaches now. Missing bars are skipped.
-#[allow(clippy::too_many_arguments)]
+/// The still-open bar is included when the range reaches now. Missing bars (`bar` gives `None`) are
+/// skipped. `first` is the listing's first bar, `newest` the last one the request may reach.
 fn select_bars(
-    sim: &SimState,
-    symbol: &str,
+    bar: impl Fn(i64) -> Option<SimCandle>,
     tf: Timeframe,
-    listed: i64,
+    first: i64,
+    newest: i64,
     start: Option<i64>,
-    end: Option<i64>,
     limit: usize,
-    now: i64,
-    missing: &[(i64, i64)],
 ) -> Vec<SimCandle> {
-    let market = sim.config.market;
-    let gen_ = &sim.config.generator;
-    let newest = tf.floor(now).min(end.map(|e| tf.floor(e)).unwrap_or(i64::MAX));
-    let first = tf.ceil(listed);
-    let bar = |t: i64| {
-        if missing.iter().any(|(a, b)| (*a..*b).contains(&t)) {
-            None
-        } else {
-            gen_.bar(market, symbol, tf, t, now)
-        }
-    };
     let mut out = Vec::with_capacity(limit.min(1500));
     match start {
         Some(s) => {
