@@ -232,12 +232,11 @@ impl Config {
         for market in markets {
             for asset in assets {
                 let a = asset.trim().to_ascii_uppercase();
-                let symbol = if a.ends_with(&quote) && a.len() > quote.len() {
-                    a
-                } else {
-                    format!("{a}{quote}")
+                let base = match a.strip_suffix(&quote) {
+                    Some(base) if !base.is_empty() => base,
+                    _ => &a,
                 };
-                out.push(Instrument::binance(*market, &symbol).with_context(|| format!("asset {asset:?}"))?);
+                out.push(Instrument::new(*market, base, &quote).with_context(|| format!("asset {asset:?}"))?);
             }
         }
         Ok(out)
@@ -375,7 +374,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             i.iter().map(|i| i.to_string()).collect::<Vec<_>>(),
-            vec!["binance:usdm:BTCUSDT", "binance:usdm:ETHUSDT"]
+            vec!["usdm:BTCUSDT", "usdm:ETHUSDT"]
         );
         assert!(c.instruments(Some(&["BTC/USD".into()]), &[Market::Spot]).is_err());
     }

@@ -166,7 +166,7 @@ async fn sync_fetches_only_new_closed_bars_and_status_reports_them() {
     assert!(status.status.success());
     let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     let s = &json["series"][0];
-    assert_eq!(s["instrument"], "binance:spot:BTCUSDT");
+    assert_eq!(s["instrument"], "spot:BTCUSDT");
     assert_eq!(s["count"], rows);
     assert_eq!(s["expected"].as_i64().unwrap() - s["missing"].as_i64().unwrap(), rows);
     assert!(
@@ -174,7 +174,7 @@ async fn sync_fetches_only_new_closed_bars_and_status_reports_them() {
         "the newest closed bar is at most an hour old"
     );
     let table = run(candlekeep(dir.path(), None, &["status"]));
-    assert!(text(&table).contains("binance:spot:BTCUSDT"));
+    assert!(text(&table).contains("spot:BTCUSDT"));
 }
 
 #[test]
@@ -282,7 +282,7 @@ fn import_loads_archives_and_refuses_bad_files_without_touching_the_database() {
     );
     let db = dir.path().join("data/candlekeep.db");
     let mut store = SqliteStore::open(&db).unwrap();
-    let btc = candlekeep_core::Instrument::binance(Market::Spot, "BTCUSDT").unwrap();
+    let btc = candlekeep_core::Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap();
     let from = archive::month_start_ms(2024, 11);
     let to = archive::month_start_ms(2025, 2);
     let truth: Vec<_> = SimMarket::default()

@@ -13,15 +13,47 @@ pub enum SourceId {
     BinanceUsdmRest,
     #[serde(rename = "binance-archive")]
     BinanceArchive,
+    #[serde(rename = "okx-rest")]
+    OkxRest,
+    #[serde(rename = "bybit-rest")]
+    BybitRest,
+    #[serde(rename = "cryptocompare")]
+    CryptoCompare,
+    #[serde(rename = "coingecko")]
+    CoinGecko,
 }
 
 impl SourceId {
+    pub const ALL: [SourceId; 7] = [
+        Self::BinanceSpotRest,
+        Self::BinanceUsdmRest,
+        Self::BinanceArchive,
+        Self::OkxRest,
+        Self::BybitRest,
+        Self::CryptoCompare,
+        Self::CoinGecko,
+    ];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::BinanceSpotRest => "binance-spot-rest",
             Self::BinanceUsdmRest => "binance-usdm-rest",
             Self::BinanceArchive => "binance-archive",
+            Self::OkxRest => "okx-rest",
+            Self::BybitRest => "bybit-rest",
+            Self::CryptoCompare => "cryptocompare",
+            Self::CoinGecko => "coingecko",
         }
+    }
+}
+
+impl std::str::FromStr for SourceId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|id| id.as_str() == s).ok_or_else(|| {
+            let names: Vec<_> = Self::ALL.iter().map(|id| id.as_str()).collect();
+            format!("unknown source {s:?}: expected one of {}", names.join(", "))
+        })
     }
 }
 

@@ -1,23 +1,41 @@
-//! Backfill and sync.
+//! Backfill and sync through each series' fallback chain.
+//!
+//! A series is filled source by source, best first. Source `k` is asked only for the bars that
+//! (a) it has not answered for yet (its covered ranges) and (b) no source at least as good holds:
+//! a bar stored by the primary is never fetched again from a fallback, while a bar a fallback
+//! filled is asked of the primary again and replaced when the primary has it. A source that
+//! fails (outage, ban, unknown symbol, error after retries) leaves its bars to the next one; the
+//! series fails only when some bar could be had from no source at all.
 
-use std::{collections::BTreeSet, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+};
 
-use candlekeep_core::{Instrument, Provenance, Timeframe, time::format_ms, time::now_ms};
+use candlekeep_core::{Instrument, Provenance, SourceId, Timeframe, time::format_ms, time::now_ms};
 use candlekeep_sources::CandleSource;
-use futures::{StreamExt, stream};
+use candlekeep_store::{PageWrite, Replace, subtract_ranges};
+use futures::{StreamExt, future::join_all, stream};
 
 use crate::{JobError, Progress, SharedStore};
 
-/// One series to fill, and the source to fill it from.
+/// One series to fill, and its sources, best first.
 #[derive(Clone)]
 pub struct Target {
     pub instrument: Instrument,
-    pub source: Arc<dyn CandleSource>,
+    pub chain: Vec<Arc<dyn CandleSource>>,
+}
+
+impl Target {
+    fn primary(&self) -> Option<SourceId> {
+        self.chain.first().map(|s| s.id())
+    }
 }
 
 impl std::fmt::Debug for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} from {}", self.instrument, self.source.id())
+        let chain: Vec<_> = self.chain.iter().map(|s| s.id().as_str()).collect();
+        write!(f, "{} from {}", self.instrument, chain.join(" > "))
     }
 }
 
@@ -38,7 +56,8 @@ pub struct Plan {
     pub start: Start,
     /// Exclusive end; capped at the newest closed bar.
     pub end_ms: Option<i64>,
-    /// Series fetched at the same time (requests to one venue still share its weight budget).
+    /// Series fetched at the same time per primary source; series with different primaries run
+    /// side by side, so one slow venue does not hold up the others.
     pub concurrency: usize,
 }
 
@@ -47,30 +66,54 @@ pub struct Plan {
 pub struct SeriesOutcome {
     pub instrument: Instrument,
     pub requests: u64,
-    pub written: u64,
+    /// Bars written (new or replaced), per source.
+    pub written_by: BTreeMap<SourceId, u64>,
+    /// Sources that failed for this series; their bars were asked of the next source.
+    pub source_errors: Vec<(SourceId, String)>,
+    /// Bars of the range no source answered for (every source failed there).
+    pub unfetched: i64,
+    /// Set when `unfetched` > 0: why.
     pub error: Option<String>,
+}
+
+impl SeriesOutcome {
+    pub fn written(&self) -> u64 {
+        self.written_by.values().sum()
+    }
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct Report {
     pub series: Vec<SeriesOutcome>,
-    pub sources: BTreeSet<String>,
 }
 
 impl Report {
     pub fn written(&self) -> u64 {
-        self.series.iter().map(|s| s.written).sum()
+        self.series.iter().map(SeriesOutcome::written).sum()
     }
+
+    /// Bars written per source over every series.
+    pub fn written_by(&self) -> BTreeMap<SourceId, u64> {
+        let mut total = BTreeMap::new();
+        for s in &self.series {
+            for (source, n) in &s.written_by {
+                *total.entry(*source).or_default() += n;
+            }
+        }
+        total
+    }
+
     pub fn failures(&self) -> impl Iterator<Item = &SeriesOutcome> {
         self.series.iter().filter(|s| s.error.is_some())
     }
 }
 
-/// The uncovered ranges of one series.
+/// One series' range, resolved against the store.
 struct Work {
     target: Target,
     instrument_id: i64,
-    holes: Vec<(i64, i64)>,
+    from: i64,
+    end: i64,
 }
 
 /// Runs the plan. A series that fails does not stop the others; its error is in the report.
@@ -78,95 +121,211 @@ pub async fn run(store: &SharedStore, plan: &Plan, progress: &dyn Progress) -> R
     let tf = plan.timeframe;
     let newest_closed = tf.floor(now_ms()); // bars opening before this have closed
     let end = plan.end_ms.map_or(newest_closed, |e| tf.ceil(e).min(newest_closed));
-    let mut work = Vec::with_capacity(plan.targets.len());
+    let mut groups: HashMap<Option<SourceId>, Vec<Work>> = HashMap::new();
+    let mut total = 0;
     for target in &plan.targets {
         let instrument = target.instrument.clone();
         let start = plan.start;
-        let (instrument_id, holes) = store
+        let primary = target.primary();
+        let (instrument_id, from, todo) = store
             .with(move |s| {
                 let id = s.instrument_id(&instrument)?;
                 let from = match start {
                     Start::At(t) => tf.floor(t),
                     Start::AfterLatest { fallback_ms } => s.latest_covered(id, tf)?.unwrap_or(tf.floor(fallback_ms)),
                 };
-                Ok((id, s.uncovered(id, tf, from, end)?))
+                let todo = match primary {
+                    Some(p) => s.uncovered(id, tf, p, from, end)?,
+                    None => Vec::new(),
+                };
+                Ok((id, from, todo))
             })
             .await?;
-        work.push(Work {
+        total += todo.iter().map(|(a, b)| tf.bars_between(*a, *b)).sum::<i64>();
+        groups.entry(primary).or_default().push(Work {
             target: target.clone(),
             instrument_id,
-            holes,
+            from,
+            end,
         });
     }
-    let total: i64 = work
-        .iter()
-        .flat_map(|w| &w.holes)
-        .map(|(a, b)| tf.bars_between(*a, *b))
-        .sum();
     progress.start(total.max(0) as u64);
 
-    let series = stream::iter(work)
-        .map(|w| fill_series(store, tf, w, progress))
-        .buffer_unordered(plan.concurrency.max(1))
-        .collect::<Vec<_>>()
-        .await;
+    let concurrency = plan.concurrency.max(1);
+    let per_group = groups.into_values().map(|works| {
+        stream::iter(works)
+            .map(|w| fill_series(store, tf, w, progress))
+            .buffer_unordered(concurrency)
+            .collect::<Vec<_>>()
+    });
     let mut report = Report::default();
-    for (outcome, source) in series {
-        report.sources.insert(source);
-        report.series.push(outcome);
+    for outcomes in join_all(per_group).await {
+        for outcome in outcomes {
+            report.series.push(outcome?);
+        }
     }
     report.series.sort_by(|a, b| a.instrument.cmp(&b.instrument));
     Ok(report)
 }
 
-async fn fill_series(store: &SharedStore, tf: Timeframe, w: Work, progress: &dyn Progress) -> (SeriesOutcome, String) {
-    let source = w.target.source.clone();
+async fn fill_series(
+    store: &SharedStore,
+    tf: Timeframe,
+    w: Work,
+    progress: &dyn Progress,
+) -> Result<SeriesOutcome, JobError> {
     let mut outcome = SeriesOutcome {
         instrument: w.target.instrument.clone(),
         requests: 0,
-        written: 0,
+        written_by: BTreeMap::new(),
+        source_errors: Vec::new(),
+        unfetched: 0,
         error: None,
     };
-    if let Err(e) = fill_holes(store, tf, &w, progress, &mut outcome).await {
-        outcome.error = Some(e.to_string());
+    let chain: Vec<SourceId> = w.target.chain.iter().map(|s| s.id()).collect();
+    for (rank, source) in w.target.chain.iter().enumerate() {
+        let lower = chain[rank + 1..].to_vec();
+        let holes = holes_for(store, &w, tf, source.id(), lower.clone()).await?;
+        if let Err(e) = fill_holes(store, tf, &w, source, rank, &lower, &holes, progress, &mut outcome).await {
+            // Store errors end the job; a source's failure passes its bars to the next source.
+            if let JobError::Store(_) | JobError::Worker(_) = e {
+                return Err(e);
+            }
+            outcome.source_errors.push((source.id(), e.to_string()));
+        }
     }
-    (outcome, source.id().to_string())
+    outcome.unfetched = unfetched(store, &w, tf, chain).await?;
+    if outcome.unfetched > 0 {
+        let why: Vec<_> = outcome.source_errors.iter().map(|(s, e)| format!("{s}: {e}")).collect();
+        outcome.error = Some(format!(
+            "{} bar(s) could not be fetched from any source; {}",
+            outcome.unfetched,
+            if why.is_empty() {
+                "no source serves this series".to_owned()
+            } else {
+                why.join("; ")
+            }
+        ));
+    }
+    Ok(outcome)
 }
 
+/// Bars `source` should be asked for: not answered by it yet, and not held by a bar from a
+/// source at least as good (anything but the `lower`-ranked sources of this chain).
+async fn holes_for(
+    store: &SharedStore,
+    w: &Work,
+    tf: Timeframe,
+    source: SourceId,
+    lower: Vec<SourceId>,
+) -> Result<Vec<(i64, i64)>, JobError> {
+    let (id, from, end) = (w.instrument_id, w.from, w.end);
+    store
+        .with(move |s| {
+            let uncovered = s.uncovered(id, tf, source, from, end)?;
+            if uncovered.is_empty() {
+                return Ok(uncovered);
+            }
+            let held: Vec<(i64, i64)> = s
+                .stored_sources(id, tf, from, end)?
+                .into_iter()
+                .filter(|(_, by)| !lower.contains(by))
+                .map(|(t, _)| (t, t + tf.millis()))
+                .collect();
+            Ok(uncovered
+                .into_iter()
+                .flat_map(|(a, b)| subtract_ranges(a, b, &held))
+                .collect())
+        })
+        .await
+}
+
+/// Bars of the range that are neither stored nor answered for by any source of the chain.
+async fn unfetched(store: &SharedStore, w: &Work, tf: Timeframe, chain: Vec<SourceId>) -> Result<i64, JobError> {
+    let (id, from, end) = (w.instrument_id, w.from, w.end);
+    store
+        .with(move |s| {
+            let mut open = vec![(from, end)];
+            for source in chain {
+                let covered = subtract_ranges(from, end, &s.uncovered(id, tf, source, from, end)?);
+                open = open
+                    .into_iter()
+                    .flat_map(|(a, b)| subtract_ranges(a, b, &covered))
+                    .collect();
+            }
+            let stored: Vec<(i64, i64)> = s
+                .stored_sources(id, tf, from, end)?
+                .into_iter()
+                .map(|(t, _)| (t, t + tf.millis()))
+                .collect();
+            Ok(open
+                .into_iter()
+                .flat_map(|(a, b)| subtract_ranges(a, b, &stored))
+                .map(|(a, b)| tf.bars_between(a, b))
+                .sum())
+        })
+        .await
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn fill_holes(
     store: &SharedStore,
     tf: Timeframe,
     w: &Work,
+    source: &Arc<dyn CandleSource>,
+    rank: usize,
+    lower: &[SourceId],
+    holes: &[(i64, i64)],
     progress: &dyn Progress,
     outcome: &mut SeriesOutcome,
 ) -> Result<(), JobError> {
-    let symbol = &w.target.instrument.symbol;
-    for &(hole_start, hole_end) in &w.holes {
+    let instrument = &w.target.instrument;
+    for &(hole_start, hole_end) in holes {
         let mut start = hole_start;
         while start < hole_end {
-            let page = w.target.source.fetch_page(symbol, tf, start, hole_end).await?;
+            let page = source.fetch_page(instrument, tf, start, hole_end).await?;
             outcome.requests += 1;
             let provenance = Provenance {
-                source: w.target.source.id(),
+                source: source.id(),
                 fetched_at_ms: now_ms(),
             };
             let covered = (start, page.covered_until);
             let id = w.instrument_id;
             let exhausted = page.exhausted;
             let candles = page.candles;
+            let lower = lower.to_vec();
             let stats = store
-                .with(move |s| s.write_page(id, tf, provenance, &candles, Some(covered)))
+                .with(move |s| {
+                    let write = PageWrite {
+                        instrument_id: id,
+                        timeframe: tf,
+                        provenance,
+                        candles: &candles,
+                        covered: Some(covered),
+                        replace: Replace::Outranked(&lower),
+                    };
+                    Ok(s.write_pages(&[write])?.remove(0))
+                })
                 .await?;
-            outcome.written += stats.written;
-            let advanced = if exhausted {
-                tf.bars_between(start, hole_end)
+            if stats.written > 0 {
+                *outcome.written_by.entry(source.id()).or_default() += stats.written;
+            }
+            if rank == 0 {
+                let advanced = if exhausted {
+                    tf.bars_between(start, hole_end)
+                } else {
+                    tf.bars_between(start, covered.1)
+                };
+                progress.advance(
+                    advanced.max(0) as u64,
+                    &format!("{instrument} {tf} up to {}", format_ms(covered.1)),
+                );
             } else {
-                tf.bars_between(start, covered.1)
-            };
-            progress.advance(
-                advanced.max(0) as u64,
-                &format!("{} {tf} up to {}", w.target.instrument, format_ms(covered.1)),
-            );
+                progress.advance(
+                    0,
+                    &format!("{instrument} {tf} {} from {}", format_ms(covered.1), source.id()),
+                );
+            }
             if exhausted || covered.1 <= start {
                 break;
             }

@@ -8,7 +8,7 @@ use std::{
 
 use candlekeep_core::{Instrument, Market, Provenance, SourceId, Timeframe, time::now_ms};
 use candlekeep_sources::archive::{self, ArchiveRows};
-use candlekeep_store::{PageWrite, StoreError, WriteStats};
+use candlekeep_store::{PageWrite, Replace, StoreError, WriteStats};
 
 use crate::{JobError, Progress, SharedStore};
 
@@ -58,7 +58,7 @@ fn identify(path: &Path, opts: &ImportOptions) -> Result<Identity, String> {
     let market = opts.market.or(named.as_ref().and_then(|n| n.market)).ok_or(
         "cannot tell whether this is a spot or a USD-M file: keep Binance's folders (…/spot/… or …/futures/um/…) or pass --market spot|usdm",
     )?;
-    let instrument = Instrument::binance(market, &symbol).map_err(|e| e.to_string())?;
+    let instrument = Instrument::from_symbol(market, &symbol).map_err(|e| e.to_string())?;
     let period = if opts
         .timeframe
         .is_some_and(|t| Some(t) != named.as_ref().map(|n| n.timeframe))
@@ -189,6 +189,8 @@ fn write_batch(
                 provenance,
                 candles: &p.rows.candles,
                 covered: Some(p.covered),
+                // An explicit import of the venue's own archive: its values win.
+                replace: Replace::Any,
             })
             .collect();
         s.write_pages(&pages)

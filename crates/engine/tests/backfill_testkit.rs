@@ -58,12 +58,12 @@ fn targets(spot: Arc<BinanceKlines>, usdm: Arc<BinanceKlines>) -> Vec<Target> {
     let mut targets = Vec::new();
     for s in SYMBOLS {
         targets.push(Target {
-            instrument: Instrument::binance(Market::Spot, s).unwrap(),
-            source: spot.clone(),
+            instrument: Instrument::from_symbol(Market::Spot, s).unwrap(),
+            chain: vec![spot.clone()],
         });
         targets.push(Target {
-            instrument: Instrument::binance(Market::UsdM, s).unwrap(),
-            source: usdm.clone(),
+            instrument: Instrument::from_symbol(Market::UsdM, s).unwrap(),
+            chain: vec![usdm.clone()],
         });
     }
     targets
@@ -120,7 +120,7 @@ async fn ninety_days_two_symbols_two_markets_exact_then_idempotent() {
                 .map(|c| c.to_candle())
                 .collect();
             expected_total += truth.len() as u64;
-            let instrument = Instrument::binance(market, symbol).unwrap();
+            let instrument = Instrument::from_symbol(market, symbol).unwrap();
             let stored = st
                 .with_blocking(|s| s.candles(&instrument, Timeframe::H1, from, to).unwrap())
                 .unwrap();
@@ -131,9 +131,9 @@ async fn ninety_days_two_symbols_two_markets_exact_then_idempotent() {
             let outcome = report
                 .series
                 .iter()
-                .find(|s| s.instrument.market == market && s.instrument.symbol == symbol)
+                .find(|s| s.instrument.market == market && s.instrument.symbol() == symbol)
                 .unwrap();
-            assert_eq!(outcome.written, truth.len() as u64, "{market} {symbol}");
+            assert_eq!(outcome.written(), truth.len() as u64, "{market} {symbol}");
         }
     }
     assert_eq!(report.written(), expected_total);
@@ -291,7 +291,7 @@ async fn missing_bars_stay_missing_and_the_open_bar_is_never_stored() {
     backfill::run(&st, &plan(&v, Timeframe::H1, from, to + DAY, fast_http()), &NoProgress)
         .await
         .unwrap();
-    let btc = Instrument::binance(Market::Spot, "BTCUSDT").unwrap();
+    let btc = Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap();
     let stored = st
         .with_blocking(|s| s.candles(&btc, Timeframe::H1, from, to + DAY).unwrap())
         .unwrap();
@@ -332,7 +332,7 @@ async fn an_unknown_symbol_fails_at_once_with_the_venues_words() {
     let (from, to) = window();
     let mut p = plan(&v, Timeframe::H1, from, to, fast_http());
     p.targets.truncate(1);
-    p.targets[0].instrument = Instrument::binance(Market::Spot, "NOSUCHUSDT").unwrap();
+    p.targets[0].instrument = Instrument::from_symbol(Market::Spot, "NOSUCHUSDT").unwrap();
     let st = store();
     let report = backfill::run(&st, &p, &NoProgress).await.unwrap();
     let msg = report.series[0].error.clone().unwrap();

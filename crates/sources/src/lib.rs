@@ -15,7 +15,7 @@ mod numbers;
 
 pub use error::SourceError;
 
-use candlekeep_core::{Candle, SourceId, Timeframe};
+use candlekeep_core::{Candle, Instrument, Market, SourceId, Timeframe};
 use futures::future::BoxFuture;
 
 /// One answer of a source for `[start, end)`.
@@ -34,10 +34,15 @@ pub struct Page {
 pub trait CandleSource: Send + Sync {
     fn id(&self) -> SourceId;
 
-    /// The next page of closed bars of `symbol` opening in `[start_ms, end_ms)`.
+    /// Whether this source can deliver `market` bars of `tf` at all (OKX and Bybit serve both
+    /// markets, CryptoCompare only spot-like aggregates, Binance one market per host).
+    fn serves(&self, market: Market, tf: Timeframe) -> bool;
+
+    /// The next page of closed bars of `instrument` opening in `[start_ms, end_ms)`. Each
+    /// source maps the instrument to its own ticker.
     fn fetch_page<'a>(
         &'a self,
-        symbol: &'a str,
+        instrument: &'a Instrument,
         tf: Timeframe,
         start_ms: i64,
         end_ms: i64,

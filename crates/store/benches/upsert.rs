@@ -52,7 +52,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut store = SqliteStore::open(&path)?;
         let ids: Vec<i64> = series
             .iter()
-            .map(|(s, _)| Ok(store.instrument_id(&Instrument::binance(Market::Spot, s)?)?))
+            .map(|(s, _)| Ok(store.instrument_id(&Instrument::from_symbol(Market::Spot, s)?)?))
             .collect::<Result<_, Box<dyn std::error::Error>>>()?;
         let prov = Provenance {
             source: SourceId::BinanceArchive,

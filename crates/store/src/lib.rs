@@ -13,17 +13,18 @@ mod types;
 pub use error::StoreError;
 pub use ranges::subtract_ranges;
 pub use sqlite::SqliteStore;
-pub use types::{JobId, JobRecord, JobStatus, PageWrite, SeriesStatus, WriteStats};
+pub use types::{CrossCheckSummary, JobId, JobRecord, JobStatus, PageWrite, Replace, SeriesStatus, WriteStats};
 
-use candlekeep_core::{Candle, Instrument, Provenance, Timeframe};
+use candlekeep_core::{Candle, Instrument, Provenance, SourceId, Timeframe};
 
 /// What every storage backend offers the jobs.
 pub trait Store: Send {
     /// Stable id of an instrument, registering it on first use.
     fn instrument_id(&mut self, instrument: &Instrument) -> Result<i64, StoreError>;
 
-    /// Upserts `candles` and marks `[covered.0, covered.1)` as answered by the source, in one
-    /// transaction: either all of it is stored or none of it.
+    /// Upserts `candles` (replacing any stored bar whose values differ) and marks
+    /// `[covered.0, covered.1)` as answered by the source, in one transaction: either all of it
+    /// is stored or none of it.
     fn write_page(
         &mut self,
         instrument_id: i64,
@@ -36,14 +37,24 @@ pub trait Store: Send {
     /// Several pages in one transaction (bulk loads: one commit instead of one per page).
     fn write_pages(&mut self, pages: &[PageWrite<'_>]) -> Result<Vec<WriteStats>, StoreError>;
 
-    /// Parts of `[from, to)` that no source has answered for yet, ascending.
+    /// Parts of `[from, to)` that `source` has not answered for yet, ascending.
     fn uncovered(
+        &mut self,
+        instrument_id: i64,
+        tf: Timeframe,
+        source: SourceId,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, i64)>, StoreError>;
+
+    /// Open times of the stored bars in `[from, to)` with the source of each, ascending.
+    fn stored_sources(
         &mut self,
         instrument_id: i64,
         tf: Timeframe,
         from: i64,
         to: i64,
-    ) -> Result<Vec<(i64, i64)>, StoreError>;
+    ) -> Result<Vec<(i64, SourceId)>, StoreError>;
 
     /// The stored candles of one series opening in `[from, to)`, ascending.
     fn candles(
@@ -59,6 +70,9 @@ pub trait Store: Send {
 
     /// One row per stored (instrument, timeframe) series.
     fn series_status(&mut self) -> Result<Vec<SeriesStatus>, StoreError>;
+
+    /// Per series and pair of sources, how the bars both delivered agree.
+    fn cross_check_summary(&mut self) -> Result<Vec<CrossCheckSummary>, StoreError>;
 
     /// SHA-256 over every candle's key, values and source (not the fetch time), in key order:
     /// two stores with the same content have the same hash.

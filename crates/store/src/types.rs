@@ -1,6 +1,6 @@
 //! Records the store hands back.
 
-use candlekeep_core::{Candle, Instrument, Provenance, Timeframe};
+use candlekeep_core::{Candle, Instrument, Provenance, SourceId, Timeframe};
 use serde::Serialize;
 
 /// What a write changed.
@@ -8,15 +8,29 @@ use serde::Serialize;
 pub struct WriteStats {
     /// New candles plus stored candles whose values differed and were replaced (a revised bar).
     pub written: u64,
-    /// Candles identical to what was stored: nothing written.
+    /// Candles identical to what was stored, or stored from a source this write may not
+    /// replace: nothing written.
     pub unchanged: u64,
+    /// Candles met a stored bar from another source; the pair went to `cross_checks`.
+    pub cross_checked: u64,
 }
 
 impl WriteStats {
     pub fn add(&mut self, other: WriteStats) {
         self.written += other.written;
         self.unchanged += other.unchanged;
+        self.cross_checked += other.cross_checked;
     }
+}
+
+/// Which stored bars a write may replace when its values differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replace<'a> {
+    /// Any stored bar (an explicit import, a single-source store).
+    Any,
+    /// Bars of the writing source itself and of these (lower-priority) sources; a bar from any
+    /// other source stays, and the difference is recorded as a cross-check.
+    Outranked(&'a [SourceId]),
 }
 
 /// One page of a bulk write: candles of one series and the range their source covered.
@@ -27,6 +41,7 @@ pub struct PageWrite<'a> {
     pub provenance: Provenance,
     pub candles: &'a [Candle],
     pub covered: Option<(i64, i64)>,
+    pub replace: Replace<'a>,
 }
 
 /// Summary of one stored series.
@@ -39,7 +54,23 @@ pub struct SeriesStatus {
     pub count: i64,
     /// Bars between the first and the last stored bar, both included.
     pub expected: i64,
-    pub sources: Vec<String>,
+    /// Stored candles per source, most first.
+    pub sources: Vec<(String, i64)>,
+}
+
+/// Agreement between two sources over the bars both delivered for one series.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CrossCheckSummary {
+    pub instrument: Instrument,
+    pub timeframe: Timeframe,
+    /// The source whose bars stay stored.
+    pub kept_source: String,
+    pub other_source: String,
+    pub bars: i64,
+    pub mean_abs_close_diff_bps: f64,
+    pub max_abs_close_diff_bps: f64,
+    /// Median of other volume / kept volume, where defined.
+    pub median_volume_ratio: Option<f64>,
 }
 
 impl SeriesStatus {

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use candlekeep_core::{Candle, Instrument, Market, Provenance, SourceId, Timeframe};
-use candlekeep_store::{JobRecord, JobStatus, SqliteStore, Store};
+use candlekeep_store::{JobRecord, JobStatus, PageWrite, Replace, SqliteStore, Store};
 use candlekeep_testkit::SimMarket;
 
 const H: i64 = 3_600_000;
@@ -29,11 +29,11 @@ fn prov(source: SourceId, at: i64) -> Provenance {
 fn upsert_is_idempotent_and_records_revisions() {
     let mut store = SqliteStore::in_memory().unwrap();
     let btc = store
-        .instrument_id(&Instrument::binance(Market::Spot, "BTCUSDT").unwrap())
+        .instrument_id(&Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap())
         .unwrap();
     assert_eq!(
         store
-            .instrument_id(&Instrument::binance(Market::Spot, "BTCUSDT").unwrap())
+            .instrument_id(&Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap())
             .unwrap(),
         btc
     );
@@ -53,21 +53,24 @@ fn upsert_is_idempotent_and_records_revisions() {
         .write_page(btc, Timeframe::H1, prov(SourceId::BinanceArchive, 3), &[revised], None)
         .unwrap();
     assert_eq!(rev.written, 1);
-    let i = Instrument::binance(Market::Spot, "BTCUSDT").unwrap();
+    let i = Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap();
     let stored = store.candles(&i, Timeframe::H1, T0, T0 + 200 * H).unwrap();
     assert_eq!(stored.len(), 200);
     assert_eq!(stored[10], revised);
     assert_eq!(stored[11], bars[11]);
     let status = store.series_status().unwrap();
     assert_eq!(status.len(), 1);
-    assert_eq!(status[0].sources, vec!["binance-archive", "binance-spot-rest"]);
+    assert_eq!(
+        status[0].sources,
+        vec![("binance-spot-rest".to_owned(), 199), ("binance-archive".to_owned(), 1)]
+    );
 }
 
 #[test]
 fn values_round_trip_bit_for_bit() {
     let mut store = SqliteStore::in_memory().unwrap();
     let id = store
-        .instrument_id(&Instrument::binance(Market::UsdM, "ETHUSDT").unwrap())
+        .instrument_id(&Instrument::from_symbol(Market::UsdM, "ETHUSDT").unwrap())
         .unwrap();
     let odd = Candle {
         open_time_ms: T0,
@@ -82,7 +85,7 @@ fn values_round_trip_bit_for_bit() {
     store
         .write_page(id, Timeframe::H1, prov(SourceId::BinanceUsdmRest, 1), &[odd], None)
         .unwrap();
-    let i = Instrument::binance(Market::UsdM, "ETHUSDT").unwrap();
+    let i = Instrument::from_symbol(Market::UsdM, "ETHUSDT").unwrap();
     let back = store.candles(&i, Timeframe::H1, T0, T0 + H).unwrap();
     assert_eq!(back.len(), 1);
     assert_eq!(back[0].high.to_bits(), odd.high.to_bits());
@@ -94,7 +97,7 @@ fn values_round_trip_bit_for_bit() {
 fn covered_ranges_merge_and_leave_exact_holes() {
     let mut store = SqliteStore::in_memory().unwrap();
     let id = store
-        .instrument_id(&Instrument::binance(Market::Spot, "ETHUSDT").unwrap())
+        .instrument_id(&Instrument::from_symbol(Market::Spot, "ETHUSDT").unwrap())
         .unwrap();
     let p = prov(SourceId::BinanceSpotRest, 1);
     store
@@ -115,17 +118,29 @@ fn covered_ranges_merge_and_leave_exact_holes() {
             Some((T0 + 35 * H, T0 + 45 * H)),
         )
         .unwrap();
+    let rest = SourceId::BinanceSpotRest;
     assert_eq!(
-        store.uncovered(id, Timeframe::H1, T0 - 5 * H, T0 + 50 * H).unwrap(),
-        vec![(T0 - 5 * H, T0), (T0 + 20 * H, T0 + 30 * H), (T0 + 45 * H, T0 + 50 * H)]
+        store
+            .uncovered(id, Timeframe::H1, rest, T0 - 5 * H, T0 + 50 * H)
+            .unwrap(),
+        vec![(T0 - 5 * H, T0), (T0 + 20 * H, T0 + 30 * H), (T0 + 40 * H, T0 + 50 * H)]
+    );
+    // Coverage is per source.
+    assert_eq!(
+        store
+            .uncovered(id, Timeframe::H1, SourceId::BinanceArchive, T0 - 5 * H, T0 + 50 * H)
+            .unwrap(),
+        vec![(T0 - 5 * H, T0 + 35 * H), (T0 + 45 * H, T0 + 50 * H)]
     );
     assert_eq!(
-        store.uncovered(id, Timeframe::H1, T0 + 2 * H, T0 + 18 * H).unwrap(),
+        store
+            .uncovered(id, Timeframe::H1, rest, T0 + 2 * H, T0 + 18 * H)
+            .unwrap(),
         vec![]
     );
     // Another timeframe is not covered by the 1h ranges.
     assert_eq!(
-        store.uncovered(id, Timeframe::M5, T0, T0 + H).unwrap(),
+        store.uncovered(id, Timeframe::M5, rest, T0, T0 + H).unwrap(),
         vec![(T0, T0 + H)]
     );
 }
@@ -138,10 +153,10 @@ fn status_counts_missing_bars_and_hash_ignores_fetch_time() {
     let mut a = SqliteStore::in_memory().unwrap();
     let mut b = SqliteStore::in_memory().unwrap();
     let ia = a
-        .instrument_id(&Instrument::binance(Market::Spot, "BTCUSDT").unwrap())
+        .instrument_id(&Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap())
         .unwrap();
     let ib = b
-        .instrument_id(&Instrument::binance(Market::Spot, "BTCUSDT").unwrap())
+        .instrument_id(&Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap())
         .unwrap();
     a.write_page(ia, Timeframe::H1, prov(SourceId::BinanceSpotRest, 1), &with_gap, None)
         .unwrap();
@@ -167,7 +182,7 @@ fn status_counts_missing_bars_and_hash_ignores_fetch_time() {
     assert_eq!(s.first_open_ms, T0);
     let mut c = SqliteStore::in_memory().unwrap();
     let ic = c
-        .instrument_id(&Instrument::binance(Market::Spot, "BTCUSDT").unwrap())
+        .instrument_id(&Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap())
         .unwrap();
     c.write_page(ic, Timeframe::H1, prov(SourceId::BinanceSpotRest, 1), &bars, None)
         .unwrap();
@@ -193,7 +208,7 @@ fn job_runs_are_logged_and_migrations_are_recorded() {
         .unwrap();
     }
     let s = SqliteStore::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 1);
+    assert_eq!(s.schema_version().unwrap(), 2);
     let jobs = s.recent_jobs(5).unwrap();
     assert_eq!(jobs.len(), 1);
     assert_eq!((jobs[0].status.as_str(), jobs[0].rows_written), ("ok", 42));
@@ -206,7 +221,7 @@ fn references_hold_after_writes_and_a_dangling_one_is_reported() {
     let path = dir.path().join("fk.db");
     let mut store = SqliteStore::open(&path).unwrap();
     let btc = store
-        .instrument_id(&Instrument::binance(Market::Spot, "BTCUSDT").unwrap())
+        .instrument_id(&Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap())
         .unwrap();
     store
         .write_page(btc, Timeframe::H1, prov(SourceId::BinanceSpotRest, 1), &sim(300), None)
@@ -223,4 +238,67 @@ fn references_hold_after_writes_and_a_dangling_one_is_reported() {
     )
     .unwrap();
     assert_eq!(store.foreign_key_violations().unwrap(), 1);
+}
+
+fn fallback_write(
+    store: &mut SqliteStore,
+    id: i64,
+    source: SourceId,
+    outranks: &[SourceId],
+    candles: &[Candle],
+) -> candlekeep_store::WriteStats {
+    let page = PageWrite {
+        instrument_id: id,
+        timeframe: Timeframe::H1,
+        provenance: prov(source, 7),
+        candles,
+        covered: None,
+        replace: Replace::Outranked(outranks),
+    };
+    store.write_pages(&[page]).unwrap().remove(0)
+}
+
+#[test]
+fn a_lower_priority_source_never_overwrites_and_a_higher_one_takes_over_with_cross_checks() {
+    use SourceId::{BinanceUsdmRest as Primary, OkxRest as Fallback};
+    let mut store = SqliteStore::in_memory().unwrap();
+    let i = Instrument::from_symbol(Market::UsdM, "BTCUSDT").unwrap();
+    let id = store.instrument_id(&i).unwrap();
+    let bars = sim(10);
+    // The primary delivers hours 0..6; the fallback fills 6..10 and also sends 4..6, differing.
+    fallback_write(&mut store, id, Primary, &[Fallback], &bars[..6]);
+    let mut other: Vec<Candle> = bars[4..].to_vec();
+    for c in &mut other {
+        c.close *= 1.001; // 10 bps
+        c.volume *= 2.0;
+    }
+    let w = fallback_write(&mut store, id, Fallback, &[], &other);
+    assert_eq!((w.written, w.unchanged, w.cross_checked), (4, 2, 2));
+    let stored = store.candles(&i, Timeframe::H1, T0, T0 + 10 * H).unwrap();
+    assert_eq!(stored[..6], bars[..6], "the primary's bars stay");
+    assert_eq!(stored[6..], other[2..]);
+
+    // Later the primary delivers hours 6..10 with the fallback's exact values for hour 9: it
+    // takes over every one of them, and each replaced hour is cross-checked.
+    let mut late = bars[6..].to_vec();
+    late[3] = other[5];
+    let w = fallback_write(&mut store, id, Primary, &[Fallback], &late);
+    assert_eq!((w.written, w.cross_checked), (4, 4));
+    let status = store.series_status().unwrap();
+    assert_eq!(status[0].sources, vec![("binance-usdm-rest".to_owned(), 10)]);
+
+    let summary = store.cross_check_summary().unwrap();
+    assert_eq!(summary.len(), 1);
+    let s = &summary[0];
+    assert_eq!(
+        (s.kept_source.as_str(), s.other_source.as_str()),
+        ("binance-usdm-rest", "okx-rest")
+    );
+    assert_eq!(s.bars, 6);
+    assert!((s.max_abs_close_diff_bps - 10.0).abs() < 1e-6, "{s:?}");
+    assert!((s.median_volume_ratio.unwrap() - 2.0).abs() < 1e-9, "{s:?}");
+    assert_eq!(
+        store.stored_sources(id, Timeframe::H1, T0, T0 + 3 * H).unwrap(),
+        vec![(T0, Primary), (T0 + H, Primary), (T0 + 2 * H, Primary)]
+    );
 }

@@ -120,20 +120,26 @@ fn collect(
                 for s in &report.series {
                     match &s.error {
                         None => println!(
-                            "{:<28} {:>9} new bars  ({} requests)",
+                            "{:<20} {:>9} new bars  ({} requests){}",
                             s.instrument.to_string(),
-                            s.written,
-                            s.requests
+                            s.written(),
+                            s.requests,
+                            by_source(s)
                         ),
                         Some(e) => println!(
-                            "{:<28} FAILED after {} new bars: {e}",
+                            "{:<20} FAILED after {} new bars: {e}",
                             s.instrument.to_string(),
-                            s.written
+                            s.written()
                         ),
                     }
                 }
                 println!("{job}: {} bars written", report.written());
-                let sources = report.sources.iter().cloned().collect();
+                // job_runs.sources_used: "source=candles" for every source that wrote any.
+                let sources = report
+                    .written_by()
+                    .iter()
+                    .map(|(source, n)| format!("{source}={n}"))
+                    .collect();
                 if failures.is_empty() {
                     record(JobStatus::Ok, report.written(), sources, None)?;
                     Ok(ExitCode::SUCCESS)
@@ -168,7 +174,10 @@ fn plan(config: &Config, sel: &Selection, start: Start, end: Option<i64>) -> Res
         .into_iter()
         .filter_map(|instrument| {
             let source = sources.iter().find(|(m, _)| *m == instrument.market)?.1.clone();
-            Some(Target { instrument, source })
+            Some(Target {
+                instrument,
+                chain: vec![source],
+            })
         })
         .collect();
     Ok(Plan {
@@ -178,4 +187,14 @@ fn plan(config: &Config, sel: &Selection, start: Start, end: Option<i64>) -> Res
         end_ms: end,
         concurrency: config.collect.concurrency,
     })
+}
+
+/// " from binance-usdm-rest 700, okx-rest 20" when any fallback source wrote, else "".
+fn by_source(s: &backfill::SeriesOutcome) -> String {
+    if s.written_by.len() < 2 && s.source_errors.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<_> = s.written_by.iter().map(|(src, n)| format!("{src} {n}")).collect();
+    let failed: Vec<_> = s.source_errors.iter().map(|(src, _)| format!("{src} failed")).collect();
+    format!("  [{}]", parts.into_iter().chain(failed).collect::<Vec<_>>().join(", "))
 }

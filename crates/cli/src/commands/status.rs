@@ -43,9 +43,10 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
             .map(|s| {
                 json!({
                     "instrument": s.instrument.to_string(),
-                    "venue": s.instrument.venue,
                     "market": s.instrument.market,
-                    "symbol": s.instrument.symbol,
+                    "symbol": s.instrument.symbol(),
+                    "base": s.instrument.base,
+                    "quote": s.instrument.quote,
                     "timeframe": s.timeframe,
                     "first": format_ms(s.first_open_ms),
                     "last": format_ms(s.last_open_ms),
@@ -56,7 +57,7 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
                     "completeness_pct": (s.completeness_pct() * 1000.0).round() / 1000.0,
                     "missing": s.missing(),
                     "age_seconds": age_secs(s, now),
-                    "sources": s.sources,
+                    "sources": s.sources.iter().map(|(name, n)| json!({"source": name, "candles": n})).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -74,12 +75,12 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<24} {:<3} {:<20} {:<20} {:>8} {:>8} {:>9} {:>7} {:>8}",
+        "{:<20} {:<3} {:<20} {:<20} {:>8} {:>8} {:>9} {:>7} {:>8}  SOURCES",
         "SERIES", "TF", "FIRST", "LAST", "COUNT", "EXPECTED", "COMPLETE", "MISSING", "AGE"
     );
     for s in &series {
         println!(
-            "{:<24} {:<3} {:<20} {:<20} {:>8} {:>8} {:>8.3}% {:>7} {:>8}",
+            "{:<20} {:<3} {:<20} {:<20} {:>8} {:>8} {:>8.3}% {:>7} {:>8}  {}",
             s.instrument.to_string(),
             s.timeframe.to_string(),
             format_ms(s.first_open_ms),
@@ -89,6 +90,11 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
             s.completeness_pct(),
             s.missing(),
             human_age(age_secs(s, now)),
+            s.sources
+                .iter()
+                .map(|(name, n)| format!("{name} {n}"))
+                .collect::<Vec<_>>()
+                .join(", "),
         );
     }
     Ok(ExitCode::SUCCESS)

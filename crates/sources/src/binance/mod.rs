@@ -4,7 +4,7 @@ mod parse;
 
 use std::{sync::Arc, time::Duration};
 
-use candlekeep_core::{Market, SourceId, Timeframe, time::format_ms, time::now_ms};
+use candlekeep_core::{Instrument, Market, SourceId, Timeframe, time::format_ms, time::now_ms};
 use futures::{FutureExt, future::BoxFuture};
 
 pub(crate) use parse::check_row as check_archive_row;
@@ -153,14 +153,18 @@ impl CandleSource for BinanceKlines {
         }
     }
 
+    fn serves(&self, market: Market, _tf: Timeframe) -> bool {
+        market == self.market
+    }
+
     fn fetch_page<'a>(
         &'a self,
-        symbol: &'a str,
+        instrument: &'a Instrument,
         tf: Timeframe,
         start_ms: i64,
         end_ms: i64,
     ) -> BoxFuture<'a, Result<Page, SourceError>> {
-        self.page(symbol, tf, start_ms, end_ms).boxed()
+        async move { self.page(&instrument.symbol(), tf, start_ms, end_ms).await }.boxed()
     }
 }
 

@@ -1,17 +1,21 @@
 //! Batched, idempotent candle upserts.
 //!
-//! Rows go in as multi-row `INSERT … ON CONFLICT DO UPDATE … WHERE <values differ>` statements:
-//! a bar identical to the stored one is not rewritten (its first provenance stays), a revised
-//! bar replaces the old values and records the new source and fetch time.
+//! Rows go in as multi-row `INSERT … ON CONFLICT DO UPDATE … WHERE <may replace> AND <values
+//! differ>` statements: a bar identical to the stored one is not rewritten (its first provenance
+//! stays); a revised bar replaces the old values and records the new source and fetch time, but
+//! only when the stored bar's source is one the writer may replace (itself, or a lower-priority
+//! source of the fallback chain). Where the stored bar came from another source, the two are
+//! compared and the difference goes to `cross_checks`.
 
 use candlekeep_core::{Candle, Timeframe};
 use rusqlite::{Connection, Statement, Transaction};
 
 use crate::{StoreError, WriteStats};
 
-/// Rows per statement. Shared values are bound once as ?1..?4; each row binds 8 more.
+/// Rows per statement. Shared values are bound once as ?1..?5; each row binds 8 more.
 const BATCH: usize = 256;
 const PER_ROW: usize = 8;
+const SHARED: usize = 5;
 
 /// How rows meet stored ones.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -35,7 +39,7 @@ fn upsert_sql(rows: usize, mode: Mode) -> String {
         if r > 0 {
             sql.push(',');
         }
-        let b = 5 + r * PER_ROW;
+        let b = SHARED + 1 + r * PER_ROW;
         sql.push_str(&format!(
             "(?1,?2,?3,?4,?{},?{},?{},?{},?{},?{},?{},?{})",
             b,
@@ -56,20 +60,36 @@ fn upsert_sql(rows: usize, mode: Mode) -> String {
          open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, \
          volume = excluded.volume, quote_volume = excluded.quote_volume, trades = excluded.trades, \
          source_id = excluded.source_id, fetched_at = excluded.fetched_at \
-         WHERE open IS NOT excluded.open OR high IS NOT excluded.high OR low IS NOT excluded.low \
-         OR close IS NOT excluded.close OR volume IS NOT excluded.volume \
-         OR quote_volume IS NOT excluded.quote_volume OR trades IS NOT excluded.trades",
+         WHERE ((?5 >> source_id) & 1) = 1 AND (open IS NOT excluded.open OR high IS NOT excluded.high \
+         OR low IS NOT excluded.low OR close IS NOT excluded.close OR volume IS NOT excluded.volume \
+         OR quote_volume IS NOT excluded.quote_volume OR trades IS NOT excluded.trades \
+         OR (?5 <> -1 AND source_id <> excluded.source_id))",
     );
     sql
 }
 
-fn run_batch(stmt: &mut Statement<'_>, shared: (i64, &str, i64, i64), rows: &[Candle]) -> Result<u64, StoreError> {
-    stmt.raw_bind_parameter(1, shared.0)?;
-    stmt.raw_bind_parameter(2, shared.1)?;
-    stmt.raw_bind_parameter(3, shared.2)?;
-    stmt.raw_bind_parameter(4, shared.3)?;
+/// The values every row of one write shares.
+#[derive(Clone, Copy)]
+pub(crate) struct Shared<'a> {
+    pub instrument_id: i64,
+    pub timeframe: &'a str,
+    pub source_id: i64,
+    pub fetched_at_ms: i64,
+    /// Bit `n` set: a stored bar from source id `n` may be replaced. With every bit set (-1,
+    /// "any"), an identical bar keeps its first provenance; otherwise an outranked source's
+    /// identical bar is taken over, so each bar names the best source that delivered it.
+    pub replace_mask: i64,
+}
+
+fn run_batch(stmt: &mut Statement<'_>, shared: Shared<'_>, rows: &[Candle]) -> Result<u64, StoreError> {
+    stmt.raw_bind_parameter(1, shared.instrument_id)?;
+    stmt.raw_bind_parameter(2, shared.timeframe)?;
+    stmt.raw_bind_parameter(3, shared.source_id)?;
+    stmt.raw_bind_parameter(4, shared.fetched_at_ms)?;
+    // Unused (but allocated) by the insert-only statement.
+    stmt.raw_bind_parameter(5, shared.replace_mask)?;
     for (r, c) in rows.iter().enumerate() {
-        let b = 5 + r * PER_ROW;
+        let b = SHARED + 1 + r * PER_ROW;
         stmt.raw_bind_parameter(b, c.open_time_ms)?;
         stmt.raw_bind_parameter(b + 1, c.open)?;
         stmt.raw_bind_parameter(b + 2, c.high)?;
@@ -83,15 +103,7 @@ fn run_batch(stmt: &mut Statement<'_>, shared: (i64, &str, i64, i64), rows: &[Ca
 }
 
 /// Upserts within the caller's transaction.
-pub(crate) fn upsert(
-    tx: &Transaction<'_>,
-    instrument_id: i64,
-    tf: Timeframe,
-    source_id: i64,
-    fetched_at_ms: i64,
-    candles: &[Candle],
-) -> Result<WriteStats, StoreError> {
-    let shared = (instrument_id, tf.as_str(), source_id, fetched_at_ms);
+pub(crate) fn upsert(tx: &Transaction<'_>, shared: Shared<'_>, candles: &[Candle]) -> Result<WriteStats, StoreError> {
     let (Some(first), Some(last)) = (candles.first(), candles.last()) else {
         return Ok(WriteStats::default());
     };
@@ -104,12 +116,17 @@ pub(crate) fn upsert(
             "SELECT EXISTS (SELECT 1 FROM candles WHERE instrument_id = ?1 AND timeframe = ?2 \
              AND open_time BETWEEN ?3 AND ?4)",
         )?
-        .query_row((instrument_id, tf.as_str(), lo, hi), |r| r.get(0))?;
+        .query_row((shared.instrument_id, shared.timeframe, lo, hi), |r| r.get(0))?;
     let sorted = candles.windows(2).all(|w| w[0].open_time_ms < w[1].open_time_ms);
     let mode = if stored_in_range || !sorted {
         Mode::Upsert
     } else {
         Mode::Fresh
+    };
+    let cross_checked = if stored_in_range {
+        cross_check(tx, shared, candles, (lo, hi))?
+    } else {
+        0
     };
     let mut written = 0;
     let mut rest = candles;
@@ -130,7 +147,65 @@ pub(crate) fn upsert(
     Ok(WriteStats {
         written,
         unchanged: candles.len() as u64 - written,
+        cross_checked,
     })
+}
+
+/// Compares incoming bars with stored bars of other sources in `[lo, hi]` and records each pair
+/// in `cross_checks`, the bar that stays stored as the kept one.
+fn cross_check(
+    tx: &Transaction<'_>,
+    shared: Shared<'_>,
+    candles: &[Candle],
+    (lo, hi): (i64, i64),
+) -> Result<u64, StoreError> {
+    let stored: std::collections::HashMap<i64, (i64, f64, f64)> = tx
+        .prepare_cached(
+            "SELECT open_time, source_id, close, volume FROM candles WHERE instrument_id = ?1 AND timeframe = ?2 \
+             AND open_time BETWEEN ?3 AND ?4 AND source_id <> ?5",
+        )?
+        .query_map(
+            (shared.instrument_id, shared.timeframe, lo, hi, shared.source_id),
+            |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))),
+        )?
+        .collect::<Result<_, _>>()?;
+    if stored.is_empty() {
+        return Ok(0);
+    }
+    let mut insert = tx.prepare_cached(
+        "INSERT OR REPLACE INTO cross_checks (instrument_id, timeframe, open_time, kept_source_id, \
+         other_source_id, close_diff_bps, volume_ratio, checked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    let mut n = 0;
+    for c in candles {
+        let Some(&(source_id, close, volume)) = stored.get(&c.open_time_ms) else {
+            continue;
+        };
+        let replaced = (shared.replace_mask >> source_id) & 1 == 1;
+        let (kept, other) = if replaced {
+            ((shared.source_id, c.close, c.volume), (source_id, close, volume))
+        } else {
+            ((source_id, close, volume), (shared.source_id, c.close, c.volume))
+        };
+        let diff_bps = if kept.1 == 0.0 {
+            0.0
+        } else {
+            (other.1 - kept.1) / kept.1 * 10_000.0
+        };
+        let volume_ratio = (kept.2 != 0.0).then(|| other.2 / kept.2);
+        insert.execute((
+            shared.instrument_id,
+            shared.timeframe,
+            c.open_time_ms,
+            kept.0,
+            other.0,
+            diff_bps,
+            volume_ratio,
+            shared.fetched_at_ms,
+        ))?;
+        n += 1;
+    }
+    Ok(n)
 }
 
 pub(crate) fn select(

@@ -44,20 +44,21 @@ pub(crate) fn add(
     Ok(())
 }
 
-/// Parts of `[from, to)` no source covers.
+/// Parts of `[from, to)` that `source` has not covered.
 pub(crate) fn uncovered(
     conn: &Connection,
     instrument_id: i64,
     tf: Timeframe,
+    source: &str,
     from: i64,
     to: i64,
 ) -> Result<Vec<(i64, i64)>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT start_ms, end_ms FROM covered_ranges WHERE instrument_id = ?1 AND timeframe = ?2 \
-         AND start_ms < ?4 AND end_ms > ?3",
+         AND source = ?3 AND start_ms < ?5 AND end_ms > ?4",
     )?;
     let covered = stmt
-        .query_map((instrument_id, tf.as_str(), from, to), |r| {
+        .query_map((instrument_id, tf.as_str(), source, from, to), |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
         })?
         .collect::<Result<Vec<_>, _>>()?;

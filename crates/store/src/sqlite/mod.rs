@@ -11,7 +11,7 @@ use std::{collections::HashMap, path::Path};
 use candlekeep_core::{Candle, Instrument, Provenance, SourceId, Timeframe};
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::{JobId, JobRecord, PageWrite, SeriesStatus, Store, StoreError, WriteStats};
+use crate::{CrossCheckSummary, JobId, JobRecord, PageWrite, Replace, SeriesStatus, Store, StoreError, WriteStats};
 
 pub struct SqliteStore {
     conn: Connection,
@@ -101,12 +101,20 @@ impl SqliteStore {
         Ok(id)
     }
 
+    /// Every source this store knows, by id.
+    fn source_names(&mut self) -> Result<HashMap<i64, SourceId>, StoreError> {
+        for source in SourceId::ALL {
+            self.source_id(source)?;
+        }
+        Ok(self.source_ids.iter().map(|(s, id)| (*id, *s)).collect())
+    }
+
     fn find_instrument(&self, i: &Instrument) -> Result<Option<i64>, StoreError> {
         Ok(self
             .conn
             .query_row(
-                "SELECT id FROM instruments WHERE venue = ?1 AND market = ?2 AND symbol = ?3",
-                (i.venue.as_str(), i.market.as_str(), &i.symbol),
+                "SELECT id FROM instruments WHERE market = ?1 AND base = ?2 AND quote = ?3",
+                (i.market.as_str(), &i.base, &i.quote),
                 |r| r.get(0),
             )
             .optional()?)
@@ -121,13 +129,8 @@ impl Store for SqliteStore {
             return Ok(id);
         }
         self.conn.execute(
-            "INSERT INTO instruments (venue, market, symbol, created_at) VALUES (?1, ?2, ?3, ?4)",
-            (
-                i.venue.as_str(),
-                i.market.as_str(),
-                &i.symbol,
-                candlekeep_core::time::now_ms(),
-            ),
+            "INSERT INTO instruments (market, base, quote, created_at) VALUES (?1, ?2, ?3, ?4)",
+            (i.market.as_str(), &i.base, &i.quote, candlekeep_core::time::now_ms()),
         )?;
         Ok(self.conn.last_insert_rowid())
     }
@@ -146,27 +149,38 @@ impl Store for SqliteStore {
             provenance,
             candles,
             covered,
+            replace: Replace::Any,
         };
         Ok(self.write_pages(&[page])?.remove(0))
     }
 
     fn write_pages(&mut self, pages: &[PageWrite<'_>]) -> Result<Vec<WriteStats>, StoreError> {
-        let mut source_ids = Vec::with_capacity(pages.len());
+        let mut ids = Vec::with_capacity(pages.len());
         for p in pages {
-            source_ids.push(self.source_id(p.provenance.source)?);
+            let mask = match p.replace {
+                Replace::Any => -1,
+                Replace::Outranked(sources) => {
+                    let mut mask = 1i64 << self.source_id(p.provenance.source)?;
+                    for s in sources {
+                        mask |= 1i64 << self.source_id(*s)?;
+                    }
+                    mask
+                }
+            };
+            ids.push((self.source_id(p.provenance.source)?, mask));
         }
         let tx = self.conn.transaction()?;
         let mut stats = Vec::with_capacity(pages.len());
-        for (p, source_id) in pages.iter().zip(source_ids) {
+        for (p, (source_id, replace_mask)) in pages.iter().zip(ids) {
             let (id, tf) = (p.instrument_id, p.timeframe);
-            stats.push(candles::upsert(
-                &tx,
-                id,
-                tf,
+            let shared = candles::Shared {
+                instrument_id: id,
+                timeframe: tf.as_str(),
                 source_id,
-                p.provenance.fetched_at_ms,
-                p.candles,
-            )?);
+                fetched_at_ms: p.provenance.fetched_at_ms,
+                replace_mask,
+            };
+            stats.push(candles::upsert(&tx, shared, p.candles)?);
             if let Some((start, end)) = p.covered {
                 coverage::add(&tx, id, tf, p.provenance.source.as_str(), start, end)?;
             }
@@ -179,10 +193,42 @@ impl Store for SqliteStore {
         &mut self,
         instrument_id: i64,
         tf: Timeframe,
+        source: SourceId,
         from: i64,
         to: i64,
     ) -> Result<Vec<(i64, i64)>, StoreError> {
-        coverage::uncovered(&self.conn, instrument_id, tf, from, to)
+        coverage::uncovered(&self.conn, instrument_id, tf, source.as_str(), from, to)
+    }
+
+    fn stored_sources(
+        &mut self,
+        instrument_id: i64,
+        tf: Timeframe,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, SourceId)>, StoreError> {
+        let names = self.source_names()?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT open_time, source_id FROM candles WHERE instrument_id = ?1 AND timeframe = ?2 \
+             AND open_time >= ?3 AND open_time < ?4 ORDER BY open_time",
+        )?;
+        let rows = stmt.query_map((instrument_id, tf.as_str(), from, to), |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (t, id) = row?;
+            let source = names
+                .get(&id)
+                .copied()
+                .ok_or_else(|| StoreError::Corrupt(format!("candle at {t} names unknown source id {id}")))?;
+            out.push((t, source));
+        }
+        Ok(out)
+    }
+
+    fn cross_check_summary(&mut self) -> Result<Vec<CrossCheckSummary>, StoreError> {
+        status::cross_checks(&self.conn)
     }
 
     fn candles(

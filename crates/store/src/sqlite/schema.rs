@@ -61,6 +61,48 @@ const MIGRATIONS: &[&str] = &[
         pid          INTEGER NOT NULL
     );
     "#,
+    // 2: venue-neutral instruments (market, base, quote): a series' hours may come from several
+    //    venues, each candle naming its source. Cross-checks between sources.
+    r#"
+    DROP VIEW candles_named;
+    CREATE TABLE instruments_v2 (
+        id          INTEGER PRIMARY KEY,
+        market      TEXT NOT NULL,
+        base        TEXT NOT NULL,
+        quote       TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        UNIQUE (market, base, quote)
+    );
+    INSERT INTO instruments_v2 (id, market, base, quote, created_at)
+        SELECT id, market, substr(symbol, 1, length(symbol) - length(coalesce(q, ''))), coalesce(q, ''), created_at FROM (
+            SELECT i.*, (SELECT q FROM (SELECT 'FDUSD' AS q, 1 AS o UNION ALL SELECT 'USDT', 2
+                    UNION ALL SELECT 'USDC', 3 UNION ALL SELECT 'BUSD', 4 UNION ALL SELECT 'TUSD', 5
+                    UNION ALL SELECT 'USD', 6 UNION ALL SELECT 'EUR', 7 UNION ALL SELECT 'TRY', 8
+                    UNION ALL SELECT 'BTC', 9 UNION ALL SELECT 'ETH', 10 UNION ALL SELECT 'BNB', 11)
+                 WHERE length(i.symbol) > length(q) AND substr(i.symbol, -length(q)) = q ORDER BY o LIMIT 1) AS q
+              FROM instruments i);
+    DROP TABLE instruments;
+    ALTER TABLE instruments_v2 RENAME TO instruments;
+    CREATE VIEW candles_named AS
+        SELECT i.market, i.base || i.quote AS symbol, c.timeframe, c.open_time, c.open, c.high, c.low,
+               c.close, c.volume, c.quote_volume, c.trades, s.name AS source, c.fetched_at
+          FROM candles c JOIN instruments i ON i.id = c.instrument_id JOIN sources s ON s.id = c.source_id;
+    -- Where two sources delivered the same bar: the one that stays stored (the higher-priority
+    -- source) and the other, compared.
+    CREATE TABLE cross_checks (
+        instrument_id   INTEGER NOT NULL REFERENCES instruments(id),
+        timeframe       TEXT    NOT NULL,
+        open_time       INTEGER NOT NULL,
+        kept_source_id  INTEGER NOT NULL REFERENCES sources(id),
+        other_source_id INTEGER NOT NULL REFERENCES sources(id),
+        -- (other close − kept close) / kept close, in basis points.
+        close_diff_bps  REAL    NOT NULL,
+        -- other volume / kept volume; NULL when the kept volume is 0.
+        volume_ratio    REAL,
+        checked_at      INTEGER NOT NULL,
+        PRIMARY KEY (instrument_id, timeframe, open_time, kept_source_id, other_source_id)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -92,4 +134,42 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_1_instruments_are_split_into_base_and_quote() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at INTEGER NOT NULL);
+             INSERT INTO schema_version VALUES (1, 0);
+             INSERT INTO instruments (id, venue, market, symbol, created_at) VALUES
+                 (1, 'binance', 'spot', 'BTCUSDT', 0), (2, 'binance', 'usdm', '1000PEPEUSDT', 0),
+                 (3, 'binance', 'spot', 'ETHFDUSD', 0);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let rows: Vec<(i64, String, String, String)> = conn
+            .prepare("SELECT id, market, base, quote FROM instruments ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let expect = [
+            (1, "spot", "BTC", "USDT"),
+            (2, "usdm", "1000PEPE", "USDT"),
+            (3, "spot", "ETH", "FDUSD"),
+        ];
+        let expect: Vec<_> = expect
+            .iter()
+            .map(|(i, m, b, q)| (*i, m.to_string(), b.to_string(), q.to_string()))
+            .collect();
+        assert_eq!(rows, expect);
+        conn.execute_batch("SELECT * FROM candles_named").unwrap();
+    }
 }
