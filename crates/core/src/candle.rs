@@ -81,5 +81,7 @@ pub struct Candle {
     /// Base-asset volume.
     pub volume: f64,
     pub quote_volume: f64,
-    pub trades: u64,
+    /// Number of trades; `None` where the source does not report it (OKX, Bybit,
+    /// CryptoCompare), never a made-up 0.
+    pub trades: Option<u64>,
 }

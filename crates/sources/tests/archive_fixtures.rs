@@ -41,7 +41,7 @@ fn spot_csv_without_header_in_milliseconds() {
     let c = rows.candles[0];
     assert_eq!(
         (c.open_time_ms, c.open, c.close, c.trades),
-        (1698364800000, 34151.66, 34015.27, 41459)
+        (1698364800000, 34151.66, 34015.27, Some(41459))
     );
     assert_eq!(c.quote_volume, 30937869.623026);
 }

@@ -10,7 +10,7 @@ use candlekeep_testkit::SimMarket;
 
 const SCHEMA: &str = "CREATE TABLE candles (instrument_id INTEGER NOT NULL, timeframe TEXT NOT NULL, \
     open_time INTEGER NOT NULL, open REAL NOT NULL, high REAL NOT NULL, low REAL NOT NULL, close REAL NOT NULL, \
-    volume REAL NOT NULL, quote_volume REAL NOT NULL, trades INTEGER NOT NULL, source_id INTEGER NOT NULL, \
+    volume REAL NOT NULL, quote_volume REAL NOT NULL, trades INTEGER, source_id INTEGER NOT NULL, \
     fetched_at INTEGER NOT NULL, PRIMARY KEY (instrument_id, timeframe, open_time)) WITHOUT ROWID;";
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -84,7 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     c.close,
                     c.volume,
                     c.quote_volume,
-                    c.trades
+                    c.trades.unwrap_or(0)
                 )?;
             }
         }

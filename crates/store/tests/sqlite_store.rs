@@ -80,7 +80,7 @@ fn values_round_trip_bit_for_bit() {
         close: "1234.56789012345".parse().unwrap(),
         volume: 0.0,
         quote_volume: "28425514.78940".parse().unwrap(),
-        trades: u32::MAX as u64 * 4,
+        trades: Some(u32::MAX as u64 * 4),
     };
     store
         .write_page(id, Timeframe::H1, prov(SourceId::BinanceUsdmRest, 1), &[odd], None)

@@ -180,7 +180,7 @@ impl SimCandle {
             close: p(self.close),
             volume: scaled(self.volume, self.qty_decimals),
             quote_volume: scaled(self.quote_volume, self.quote_decimals),
-            trades: self.trades,
+            trades: Some(self.trades),
         }
     }
 }

@@ -236,7 +236,7 @@ fn parse_row(rec: &csv::ByteRecord, micros: &mut Option<bool>) -> Result<RawKlin
             close: num(4)?,
             volume: num(5)?,
             quote_volume: num(7)?,
-            trades: u64::try_from(trades).map_err(|_| format!("negative trade count {trades}"))?,
+            trades: Some(u64::try_from(trades).map_err(|_| format!("negative trade count {trades}"))?),
         },
         close_time_ms: to_ms(close_raw),
     })

@@ -186,7 +186,7 @@ mod tests {
                     close: 1.0,
                     volume: 0.0,
                     quote_volume: 0.0,
-                    trades: 0,
+                    trades: Some(0),
                 },
                 close_time_ms: t + H - 1,
             })

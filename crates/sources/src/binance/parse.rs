@@ -53,10 +53,10 @@ pub fn parse_klines(body: &[u8], tf: Timeframe) -> Result<Vec<RawKline>, KlineEr
                     close: r.4.0,
                     volume: r.5.0,
                     quote_volume: r.7.0,
-                    trades: u64::try_from(r.8.0).map_err(|_| KlineError::Row {
+                    trades: Some(u64::try_from(r.8.0).map_err(|_| KlineError::Row {
                         row: i,
                         what: "negative trade count".into(),
-                    })?,
+                    })?),
                 },
                 close_time_ms: r.6.0,
             };
@@ -100,10 +100,10 @@ mod tests {
     fn parses_spot_rows_including_the_zero_trade_bar() {
         let rows = parse_klines(SPOT.as_bytes(), Timeframe::H1).unwrap();
         assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0].candle.trades, 2);
+        assert_eq!(rows[0].candle.trades, Some(2));
         assert_eq!(rows[0].candle.quote_volume, 125.707274);
         let zero = rows[1].candle;
-        assert_eq!((zero.volume, zero.trades), (0.0, 0));
+        assert_eq!((zero.volume, zero.trades), (0.0, Some(0)));
         assert_eq!(zero.open, 1.1099);
         assert_eq!(rows[1].close_time_ms, 1578880799999);
     }
@@ -113,7 +113,7 @@ mod tests {
         let rows = parse_klines(USDM.as_bytes(), Timeframe::M5).unwrap();
         assert_eq!(rows[0].candle.open, 57212.69);
         assert_eq!(rows[0].candle.volume, 496.263);
-        assert_eq!(rows[0].candle.trades, 7160);
+        assert_eq!(rows[0].candle.trades, Some(7160));
     }
 
     #[test]
@@ -154,7 +154,7 @@ mod tests {
         };
         let rows = parse_klines(&spot, Timeframe::H1).unwrap();
         assert_eq!(rows.len(), 6);
-        assert_eq!(rows[5].candle.trades, 0);
+        assert_eq!(rows[5].candle.trades, Some(0));
         let usdm = std::fs::read(dir.join("binance_usdm_futures_klines_btcusdt_5m.json")).unwrap();
         assert_eq!(parse_klines(&usdm, Timeframe::M5).unwrap().len(), 2);
     }

@@ -97,7 +97,7 @@ fn run_batch(stmt: &mut Statement<'_>, shared: Shared<'_>, rows: &[Candle]) -> R
         stmt.raw_bind_parameter(b + 4, c.close)?;
         stmt.raw_bind_parameter(b + 5, c.volume)?;
         stmt.raw_bind_parameter(b + 6, c.quote_volume)?;
-        stmt.raw_bind_parameter(b + 7, i64::try_from(c.trades).unwrap_or(i64::MAX))?;
+        stmt.raw_bind_parameter(b + 7, c.trades.map(|t| i64::try_from(t).unwrap_or(i64::MAX)))?;
     }
     Ok(stmt.raw_execute()? as u64)
 }
@@ -228,7 +228,7 @@ pub(crate) fn select(
             close: r.get(4)?,
             volume: r.get(5)?,
             quote_volume: r.get(6)?,
-            trades: r.get::<_, i64>(7)?.max(0) as u64,
+            trades: r.get::<_, Option<i64>>(7)?.map(|t| t.max(0) as u64),
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

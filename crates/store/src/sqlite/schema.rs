@@ -83,6 +83,25 @@ const MIGRATIONS: &[&str] = &[
               FROM instruments i);
     DROP TABLE instruments;
     ALTER TABLE instruments_v2 RENAME TO instruments;
+    -- trades becomes nullable: most venues do not report it, and 0 would be a made-up value.
+    CREATE TABLE candles_v2 (
+        instrument_id INTEGER NOT NULL REFERENCES instruments(id),
+        timeframe     TEXT    NOT NULL,
+        open_time     INTEGER NOT NULL,
+        open          REAL    NOT NULL,
+        high          REAL    NOT NULL,
+        low           REAL    NOT NULL,
+        close         REAL    NOT NULL,
+        volume        REAL    NOT NULL,
+        quote_volume  REAL    NOT NULL,
+        trades        INTEGER,
+        source_id     INTEGER NOT NULL REFERENCES sources(id),
+        fetched_at    INTEGER NOT NULL,
+        PRIMARY KEY (instrument_id, timeframe, open_time)
+    ) WITHOUT ROWID;
+    INSERT INTO candles_v2 SELECT * FROM candles;
+    DROP TABLE candles;
+    ALTER TABLE candles_v2 RENAME TO candles;
     CREATE VIEW candles_named AS
         SELECT i.market, i.base || i.quote AS symbol, c.timeframe, c.open_time, c.open, c.high, c.low,
                c.close, c.volume, c.quote_volume, c.trades, s.name AS source, c.fetched_at

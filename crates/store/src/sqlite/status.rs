@@ -164,7 +164,7 @@ pub(crate) fn content_hash(conn: &Connection) -> Result<String, StoreError> {
         for col in 5..=10 {
             hasher.update(r.get::<_, f64>(col)?.to_bits().to_le_bytes());
         }
-        hasher.update(r.get::<_, i64>(11)?.to_le_bytes());
+        hasher.update(r.get::<_, Option<i64>>(11)?.unwrap_or(-1).to_le_bytes());
     }
     Ok(hex::encode(hasher.finalize()))
 }
