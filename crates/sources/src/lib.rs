@@ -3,15 +3,20 @@
 //! - [`http`]: the HTTP layer every REST source shares: per-venue request-weight budgets,
 //!   `Retry-After`, hard back-off on bans, retries with exponential backoff and jitter.
 //! - [`binance`]: Binance spot and USD-M klines.
+//! - [`okx`]: OKX spot and perpetual-swap candles.
+//! - [`bybit`]: Bybit spot and linear-perpetual klines.
 //! - [`archive`]: Binance public-archive files (`.zip`/`.csv`, checksums, ms/µs timestamps).
 //!
 //! A REST source implements [`CandleSource`]; the jobs only ever talk to that trait.
 
 pub mod archive;
 pub mod binance;
+pub mod bybit;
 mod error;
 pub mod http;
 mod numbers;
+pub mod okx;
+mod window;
 
 pub use error::SourceError;
 

@@ -12,7 +12,7 @@ pub use parse::{RawKline, parse_klines};
 
 use crate::{
     CandleSource, Page, SourceError,
-    http::{HttpConfig, VenueClient, WeightBudget},
+    http::{BodyError, HttpConfig, VenueClient, WeightBudget},
 };
 
 /// A bar counts as closed once its close time is this far in the past: a bar the venue still
@@ -112,7 +112,7 @@ impl BinanceKlines {
         let rows = self
             .client
             .get(self.path(), &query, Self::weight(self.market, limit), context, |body| {
-                parse_klines(body, tf).map_err(|e| e.to_string())
+                parse_klines(body, tf).map_err(|e| BodyError::Malformed(e.to_string()))
             })
             .await?;
         Ok(page_from_rows(rows, tf, start, end, limit, now_ms()))

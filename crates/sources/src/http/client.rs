@@ -4,7 +4,9 @@
 //!   truncated or garbled answer is usually a network fault), up to the attempt limit.
 //! - 429: wait `Retry-After` (all requests to the venue pause), then try again. Does not use up
 //!   an attempt, but at most `max_rate_limit_waits` times.
-//! - 418 / 403 with Retry-After: an IP ban. Pause the whole venue for the ban, or give up at once
+//! - a business error inside a 2xx body (OKX, Bybit, CryptoCompare): the parser says which kind
+//!   ([`BodyError`]), and it is treated like the matching status.
+//! - 418 / 403 with Retry-After (or any 403 at a venue that bans with it, Bybit): an IP ban. Pause the whole venue for the ban, or give up at once
 //!   with a clear error when the ban is longer than `max_ban_wait`; never keep knocking.
 //! - 5xx, timeouts, connection resets: exponential backoff with jitter, up to `max_attempts`.
 //! - any other 4xx: the request itself is wrong; fail at once.
@@ -16,7 +18,7 @@ use bytes::Bytes;
 use reqwest::{StatusCode, header::HeaderMap};
 use tracing::warn;
 
-use super::WeightBudget;
+use super::{BodyError, WeightBudget, error_fields};
 use crate::SourceError;
 
 #[derive(Debug, Clone)]
@@ -50,13 +52,10 @@ pub struct VenueClient {
     http: reqwest::Client,
     budget: Arc<WeightBudget>,
     config: HttpConfig,
-}
-
-/// A venue's error body, `{"code": -1121, "msg": "Invalid symbol."}`.
-#[derive(serde::Deserialize)]
-struct ErrorBody {
-    code: i64,
-    msg: String,
+    /// A plain 403 is this venue's rate-limit ban, lasting this long unless Retry-After says.
+    ban_on_403: Option<Duration>,
+    /// How long to pause after a rate limit reported without Retry-After.
+    default_rate_limit_wait: Duration,
 }
 
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
@@ -101,7 +100,21 @@ impl VenueClient {
             http,
             budget,
             config,
+            ban_on_403: None,
+            default_rate_limit_wait: Duration::from_secs(60),
         })
+    }
+
+    /// Treats every 403 as an IP ban of `length` (Bybit: "access too frequent", ≥ 10 minutes).
+    pub fn with_403_ban(mut self, length: Duration) -> Self {
+        self.ban_on_403 = Some(length);
+        self
+    }
+
+    /// The pause after a rate limit that names no wait (a 429 without Retry-After, a body code).
+    pub fn with_rate_limit_wait(mut self, wait: Duration) -> Self {
+        self.default_rate_limit_wait = wait;
+        self
     }
 
     pub fn venue(&self) -> &str {
@@ -116,7 +129,7 @@ impl VenueClient {
         query: &[(&str, String)],
         weight: u32,
         context: impl Fn() -> String,
-        parse: impl Fn(&[u8]) -> Result<T, String>,
+        parse: impl Fn(&[u8]) -> Result<T, BodyError>,
     ) -> Result<T, SourceError> {
         let url = format!("{}{}", self.base_url, path);
         let mut backoff = ExponentialBuilder::default()
@@ -179,7 +192,7 @@ impl VenueClient {
         url: &str,
         query: &[(&str, String)],
         window: i64,
-        parse: &impl Fn(&[u8]) -> Result<T, String>,
+        parse: &impl Fn(&[u8]) -> Result<T, BodyError>,
     ) -> Result<T, SourceError> {
         let transport = |source| SourceError::Transport {
             venue: self.venue.clone(),
@@ -193,9 +206,24 @@ impl VenueClient {
         }
         let body = resp.bytes().await.map_err(transport)?;
         self.classify(status, &headers, &body)?;
-        parse(&body).map_err(|detail| SourceError::Malformed {
-            venue: self.venue.clone(),
-            detail,
+        let venue = self.venue.clone();
+        parse(&body).map_err(|e| match e {
+            BodyError::Malformed(detail) => SourceError::Malformed { venue, detail },
+            BodyError::Rejected { code, msg } => SourceError::Rejected {
+                venue,
+                status: status.as_u16(),
+                code,
+                msg,
+            },
+            BodyError::RateLimited { .. } => SourceError::RateLimited {
+                venue,
+                retry_after: self.default_rate_limit_wait,
+            },
+            BodyError::Unavailable { code, msg } => SourceError::Status {
+                venue,
+                status: 503,
+                body: format!("code {code}: {msg}"),
+            },
         })
     }
 
@@ -230,7 +258,7 @@ impl VenueClient {
         match code {
             429 => Err(SourceError::RateLimited {
                 venue,
-                retry_after: wait.unwrap_or(Duration::from_secs(60)),
+                retry_after: wait.unwrap_or(self.default_rate_limit_wait),
             }),
             418 => Err(SourceError::Banned {
                 venue,
@@ -238,10 +266,10 @@ impl VenueClient {
                 retry_after: wait.unwrap_or(Duration::from_secs(120)),
                 max_wait: self.config.max_ban_wait,
             }),
-            403 if wait.is_some() => Err(SourceError::Banned {
+            403 if wait.is_some() || self.ban_on_403.is_some() => Err(SourceError::Banned {
                 venue,
                 status: code,
-                retry_after: wait.unwrap_or_default(),
+                retry_after: wait.or(self.ban_on_403).unwrap_or_default(),
                 max_wait: self.config.max_ban_wait,
             }),
             _ if status.is_server_error() => Err(SourceError::Status {
@@ -249,14 +277,14 @@ impl VenueClient {
                 status: code,
                 body: snippet(body),
             }),
-            _ => match serde_json::from_slice::<ErrorBody>(body) {
-                Ok(e) => Err(SourceError::Rejected {
+            _ => match error_fields(body) {
+                Some((venue_code, msg)) => Err(SourceError::Rejected {
                     venue,
                     status: code,
-                    code: e.code,
-                    msg: e.msg,
+                    code: venue_code,
+                    msg,
                 }),
-                Err(_) => Err(SourceError::Status {
+                None => Err(SourceError::Status {
                     venue,
                     status: code,
                     body: snippet(body),

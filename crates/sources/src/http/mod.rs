@@ -1,7 +1,9 @@
 //! The HTTP layer shared by every REST source.
 
+mod body;
 mod budget;
 mod client;
 
+pub use body::{BodyError, error_fields};
 pub use budget::WeightBudget;
 pub use client::{HttpConfig, VenueClient};

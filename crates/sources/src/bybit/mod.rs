@@ -1,0 +1,128 @@
+//! Bybit v5 klines (`/v5/market/kline`), categories `spot` and `linear`, `BTCUSDT` in both.
+//!
+//! Rows come newest first and the newest is usually unfinished; `start` and `end` are
+//! inclusive. Requests ask for fixed windows of [`WINDOW_BARS`] bars (see [`crate::window`]).
+//! Bybit's public limit is 600 requests per 5 s per IP, and breaching it gets HTTP 403 and a ban
+//! of at least 10 minutes, so the default budget keeps to half of it and every 403 is a ban.
+
+mod parse;
+
+use std::{sync::Arc, time::Duration};
+
+use candlekeep_core::{Instrument, Market, SourceId, Timeframe, time::format_ms, time::now_ms};
+use futures::{FutureExt, future::BoxFuture};
+
+use crate::{
+    CandleSource, Page, SourceError,
+    http::{HttpConfig, VenueClient, WeightBudget},
+    window::{window_end, window_page},
+};
+use parse::parse_klines;
+
+const LIMIT: usize = 1000;
+const WINDOW_BARS: i64 = LIMIT as i64 - 2;
+/// How long Bybit's rate-limit ban lasts when it does not say.
+const BAN: Duration = Duration::from_secs(600);
+
+#[derive(Debug, Clone)]
+pub struct BybitConfig {
+    pub base_url: String,
+    pub requests_per_5s: u32,
+}
+
+impl Default for BybitConfig {
+    fn default() -> Self {
+        Self {
+            base_url: "https://api.bybit.com".into(),
+            requests_per_5s: 300,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct BybitKlines {
+    client: VenueClient,
+}
+
+impl BybitKlines {
+    pub fn new(config: &BybitConfig, http: HttpConfig) -> Result<Self, SourceError> {
+        let window = Duration::from_secs(5);
+        let budget = Arc::new(WeightBudget::new(config.requests_per_5s.max(1), window));
+        let client = VenueClient::new("bybit", &config.base_url, budget, http)?
+            .with_403_ban(BAN)
+            .with_rate_limit_wait(window);
+        Ok(Self { client })
+    }
+
+    pub fn category(market: Market) -> &'static str {
+        match market {
+            Market::Spot => "spot",
+            Market::UsdM => "linear",
+        }
+    }
+
+    /// Bybit's interval: minutes, or `D` for a day.
+    pub fn interval(tf: Timeframe) -> &'static str {
+        match tf {
+            Timeframe::M1 => "1",
+            Timeframe::M5 => "5",
+            Timeframe::M15 => "15",
+            Timeframe::H1 => "60",
+            Timeframe::H4 => "240",
+            Timeframe::D1 => "D",
+        }
+    }
+
+    async fn page(&self, instrument: &Instrument, tf: Timeframe, start: i64, end: i64) -> Result<Page, SourceError> {
+        let now = now_ms();
+        let wend = window_end(tf, start, end, WINDOW_BARS);
+        let symbol = instrument.symbol();
+        let category = Self::category(instrument.market);
+        let query = [
+            ("category", category.to_owned()),
+            ("symbol", symbol.clone()),
+            ("interval", Self::interval(tf).to_owned()),
+            ("start", start.to_string()),
+            ("end", (wend - 1).to_string()),
+            ("limit", LIMIT.to_string()),
+        ];
+        let context = || {
+            format!(
+                "bybit {category} {symbol} {tf} {}..{}",
+                format_ms(start),
+                format_ms(wend)
+            )
+        };
+        let rows = self
+            .client
+            .get("/v5/market/kline", &query, 1, context, |body| parse_klines(body, tf))
+            .await?;
+        if rows.len() >= LIMIT {
+            return Err(SourceError::Malformed {
+                venue: "bybit".into(),
+                detail: format!("{} rows for a window of {WINDOW_BARS} bars", rows.len()),
+            });
+        }
+        Ok(window_page(rows, tf, start, wend, end, now))
+    }
+}
+
+impl CandleSource for BybitKlines {
+    fn id(&self) -> SourceId {
+        SourceId::BybitRest
+    }
+
+    fn serves(&self, _market: Market, _tf: Timeframe) -> bool {
+        true
+    }
+
+    fn fetch_page<'a>(
+        &'a self,
+        instrument: &'a Instrument,
+        tf: Timeframe,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> BoxFuture<'a, Result<Page, SourceError>> {
+        self.page(instrument, tf, start_ms, end_ms).boxed()
+    }
+}
