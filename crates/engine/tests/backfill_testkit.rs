@@ -14,7 +14,7 @@ use candlekeep_sources::{
     http::HttpConfig,
 };
 use candlekeep_store::SqliteStore;
-use candlekeep_testkit::{BinanceSim, Faults, SimConfig, binance::Burst};
+use candlekeep_testkit::{BinanceSim, Burst, Faults, SimConfig};
 
 const DAY: i64 = 86_400_000;
 const SYMBOLS: [&str; 2] = ["BTCUSDT", "ETHUSDT"];

@@ -4,11 +4,23 @@
 //!   a seed, so any test can ask for the ground truth of any range without storing it.
 //! - [`binance`]: simulated Binance spot and USD-M REST servers (axum on 127.0.0.1:0) speaking the
 //!   real wire format, with request weights, 429/418 and switchable faults.
+//! - [`okx`], [`bybit`]: simulated OKX and Bybit, each a few basis points off the same market with
+//!   its own volume share, listings, limits and the same switchable faults.
 //! - [`archive`]: writes Binance public-archive files (`.zip` + `.CHECKSUM`) from the same market.
 
 pub mod archive;
 pub mod binance;
+pub mod bybit;
+mod faults;
+mod limits;
 pub mod market;
+pub mod okx;
+mod venue;
 
-pub use binance::{BinanceSim, Faults, SimConfig, SimStats};
+pub use binance::{BinanceSim, SimConfig};
+pub use bybit::{BybitSim, BybitSimConfig};
+pub use faults::{Burst, Faults};
+pub use limits::SimStats;
 pub use market::{SimCandle, SimMarket};
+pub use okx::{OkxSim, OkxSimConfig};
+pub use venue::VenueView;

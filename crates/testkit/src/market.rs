@@ -169,6 +169,24 @@ pub struct SimCandle {
 }
 
 impl SimCandle {
+    /// The same bar as another venue prints it: prices scaled by `1 + basis_bp / 10,000`
+    /// (monotonic, so the bar stays consistent) and `share_pct` % of the volume.
+    pub fn at_venue(&self, basis_bp: i64, share_pct: i64) -> SimCandle {
+        let price = |v: i64| (v as i128 * (10_000 + basis_bp) as i128 / 10_000) as i64;
+        let share = |v: i64| (v as i128 * share_pct as i128 / 100) as i64;
+        SimCandle {
+            open: price(self.open),
+            high: price(self.high),
+            low: price(self.low),
+            close: price(self.close),
+            volume: share(self.volume),
+            quote_volume: share(self.quote_volume),
+            trades: (self.trades as i128 * share_pct as i128 / 100) as u64,
+            taker_buy_volume: share(self.taker_buy_volume),
+            ..*self
+        }
+    }
+
     /// The candle as a client that parsed the wire strings would hold it.
     pub fn to_candle(&self) -> Candle {
         let p = |v: i64| scaled(v, self.price_decimals);

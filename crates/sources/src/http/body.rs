@@ -37,7 +37,7 @@ pub fn error_fields(body: &[u8]) -> Option<(i64, String)> {
         return Some((0, text(e)?));
     }
     if v.get("Response").and_then(Value::as_str) == Some("Error") {
-        let t = v.get("Type").and_then(|t| code(t)).unwrap_or(0);
+        let t = v.get("Type").and_then(code).unwrap_or(0);
         return Some((t, text(v.get("Message")?)?));
     }
     None

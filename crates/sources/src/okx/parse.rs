@@ -104,7 +104,7 @@ mod tests {
         assert_eq!((c.open, c.high, c.low, c.close), (43398.6, 43493.9, 43279.9, 43373.9));
         assert_eq!(
             (c.volume, c.quote_volume, c.trades),
-            (5070.79611732, 220057933.233687634, None)
+            (5070.79611732, "220057933.233687634".parse().unwrap(), None)
         );
     }
 

@@ -14,7 +14,8 @@ use axum::{
 };
 use candlekeep_core::{Market, Timeframe};
 
-use super::{SimState, limits::Admission};
+use super::SimState;
+use crate::limits::Admission;
 use crate::market::{SimCandle, format_fixed};
 
 fn now_ms() -> i64 {

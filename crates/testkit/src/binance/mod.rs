@@ -3,9 +3,7 @@
 //! One [`BinanceSim`] is one venue on its own 127.0.0.1 port with its own weight budget, as the
 //! real spot and futures hosts are. Faults can be switched while it runs ([`BinanceSim::set_faults`]).
 
-mod faults;
 mod klines;
-mod limits;
 
 use std::{
     net::SocketAddr,
@@ -16,10 +14,11 @@ use std::{
 use axum::{Router, routing::get};
 use candlekeep_core::Market;
 
-pub use faults::{Burst, Faults};
-pub use limits::SimStats;
-
-use crate::market::SimMarket;
+use crate::{
+    Faults,
+    limits::{self, LimitRules},
+    market::SimMarket,
+};
 
 /// How a simulated venue behaves.
 #[derive(Debug, Clone)]
@@ -88,7 +87,12 @@ impl BinanceSim {
         let addr = listener.local_addr()?;
         let state = Arc::new(SimState {
             faults: Mutex::new(config.faults.clone()),
-            limits: Mutex::new(limits::WeightWindow::new(&config)),
+            limits: Mutex::new(limits::WeightWindow::new(LimitRules {
+                weight_limit: config.weight_limit,
+                window: config.window,
+                grace: config.requests_after_429_before_ban,
+                ban: config.ban,
+            })),
             config,
         });
         let path = match state.config.market {
@@ -124,7 +128,7 @@ impl BinanceSim {
     }
 
     /// What the venue has seen so far.
-    pub fn stats(&self) -> SimStats {
+    pub fn stats(&self) -> crate::SimStats {
         self.state.limits.lock().map(|l| l.stats()).unwrap_or_default()
     }
 }

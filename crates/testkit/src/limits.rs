@@ -1,8 +1,17 @@
-//! The venue's request-weight window, 429s and 418 bans, as Binance enforces them per IP.
+//! A venue's request-weight window, 429s and bans, as Binance enforces them per IP (OKX and Bybit
+//! count requests, weight 1 each, in their own windows).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::SimConfig;
+/// The limits a simulated venue enforces.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LimitRules {
+    pub weight_limit: u32,
+    pub window: Duration,
+    /// Requests after a 429 in the same window before the ban (0: the first excess bans).
+    pub grace: u32,
+    pub ban: Duration,
+}
 
 /// What the simulated venue has observed, for tests to assert on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -50,19 +59,19 @@ fn ceil_secs(ms: u64) -> u64 {
 }
 
 impl WeightWindow {
-    pub(crate) fn new(config: &SimConfig) -> Self {
+    pub(crate) fn new(rules: LimitRules) -> Self {
         Self {
-            limit: config.weight_limit,
-            window_ms: config.window.as_millis().max(1) as u64,
-            grace: config.requests_after_429_before_ban,
-            ban_ms: config.ban.as_millis() as u64,
+            limit: rules.weight_limit,
+            window_ms: rules.window.as_millis().max(1) as u64,
+            grace: rules.grace,
+            ban_ms: rules.ban.as_millis() as u64,
             current_window: 0,
             used: 0,
             requests_after_429: 0,
             over_in_window: false,
             banned_until_ms: 0,
             stats: SimStats {
-                weight_limit: config.weight_limit,
+                weight_limit: rules.weight_limit,
                 ..SimStats::default()
             },
         }

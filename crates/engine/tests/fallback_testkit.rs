@@ -1,0 +1,216 @@
+//! The fallback chain against simulated Binance, OKX and Bybit: a backfill ends complete, each
+//! bar from the best source that had it, the per-source counts match the stored provenance, and
+//! a rerun asks nothing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use candlekeep_core::{Candle, Instrument, Market, SourceId, Timeframe, time::now_ms};
+use candlekeep_engine::{
+    NoProgress, SharedStore,
+    backfill::{self, Plan, Start, Target},
+};
+use candlekeep_sources::{
+    CandleSource,
+    binance::{BinanceConfig, BinanceKlines},
+    bybit::{BybitConfig, BybitKlines},
+    http::HttpConfig,
+    okx::{OkxCandles, OkxConfig},
+};
+use candlekeep_store::SqliteStore;
+use candlekeep_testkit::{BinanceSim, BybitSim, BybitSimConfig, OkxSim, OkxSimConfig, SimConfig, SimMarket};
+
+const H: i64 = 3_600_000;
+const DAY: i64 = 24 * H;
+const COINS: [&str; 5] = ["BTC", "ETH", "BNB", "SOL", "XRP"];
+
+fn fast_http() -> HttpConfig {
+    HttpConfig {
+        backoff_min: Duration::from_millis(10),
+        backoff_max: Duration::from_millis(50),
+        max_attempts: 3,
+        ..HttpConfig::default()
+    }
+}
+
+struct World {
+    spot: BinanceSim,
+    usdm: BinanceSim,
+    okx: OkxSim,
+    bybit: BybitSim,
+}
+
+/// Binance USD-M lacks `usdm_hole`; Binance spot is down (every request fails) for the whole
+/// test; OKX does not list SOL.
+async fn world(usdm_hole: (i64, i64)) -> World {
+    let generator = SimMarket::default().with_outages(false);
+    let mut spot = SimConfig::binance(Market::Spot);
+    spot.generator = generator.clone();
+    spot.faults.outage = Some((now_ms() - DAY, now_ms() + DAY));
+    let mut usdm = SimConfig::binance(Market::UsdM);
+    usdm.generator = generator.clone();
+    usdm.faults.missing = vec![usdm_hole];
+    let mut okx = OkxSimConfig::new(generator.clone());
+    okx.view.unlisted = vec!["SOL".into()];
+    World {
+        spot: BinanceSim::start(spot).await.unwrap(),
+        usdm: BinanceSim::start(usdm).await.unwrap(),
+        okx: OkxSim::start(okx).await.unwrap(),
+        bybit: BybitSim::start(BybitSimConfig::new(generator)).await.unwrap(),
+    }
+}
+
+fn binance(sim: &BinanceSim, market: Market) -> Arc<dyn CandleSource> {
+    let mut cfg = BinanceConfig::default_for(market);
+    cfg.base_url = sim.base_url();
+    Arc::new(BinanceKlines::new(market, &cfg, fast_http()).unwrap())
+}
+
+fn plan(w: &World, from: i64, to: i64) -> Plan {
+    let okx: Arc<dyn CandleSource> = Arc::new(
+        OkxCandles::new(
+            &OkxConfig {
+                base_url: w.okx.base_url(),
+                ..OkxConfig::default()
+            },
+            fast_http(),
+        )
+        .unwrap(),
+    );
+    let bybit: Arc<dyn CandleSource> = Arc::new(
+        BybitKlines::new(
+            &BybitConfig {
+                base_url: w.bybit.base_url(),
+                ..BybitConfig::default()
+            },
+            fast_http(),
+        )
+        .unwrap(),
+    );
+    let mut targets = Vec::new();
+    for market in Market::ALL {
+        let primary = match market {
+            Market::Spot => binance(&w.spot, market),
+            Market::UsdM => binance(&w.usdm, market),
+        };
+        for coin in COINS {
+            targets.push(Target {
+                instrument: Instrument::new(market, coin, "USDT").unwrap(),
+                chain: vec![primary.clone(), okx.clone(), bybit.clone()],
+            });
+        }
+    }
+    Plan {
+        targets,
+        timeframe: Timeframe::H1,
+        start: Start::At(from),
+        end_ms: Some(to),
+        concurrency: 4,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_coins_end_complete_each_bar_from_the_best_source_that_had_it() {
+    let to = now_ms() / DAY * DAY;
+    let from = to - 20 * DAY;
+    let hole = (from + 5 * DAY, from + 7 * DAY);
+    let w = world(hole).await;
+    let store = SharedStore::new(Box::new(SqliteStore::in_memory().unwrap()));
+    let report = backfill::run(&store, &plan(&w, from, to), &NoProgress).await.unwrap();
+
+    let mut expected_by: BTreeMap<SourceId, u64> = BTreeMap::new();
+    for market in Market::ALL {
+        for coin in COINS {
+            let symbol = format!("{coin}USDT");
+            let instrument = Instrument::new(market, coin, "USDT").unwrap();
+            let mut want = Vec::new();
+            let mut t = from;
+            while t < to {
+                let binance_has = market == Market::UsdM && !(hole.0..hole.1).contains(&t);
+                let okx_has = coin != "SOL";
+                let (source, bar) = if binance_has {
+                    let c = w.usdm.generator().candle(market, &symbol, Timeframe::H1, t).unwrap();
+                    (SourceId::BinanceUsdmRest, c.to_candle())
+                } else if okx_has {
+                    let c = w.okx.bar(market, &symbol, Timeframe::H1, t).unwrap();
+                    (
+                        SourceId::OkxRest,
+                        Candle {
+                            trades: None,
+                            ..c.to_candle()
+                        },
+                    )
+                } else {
+                    let c = w.bybit.bar(market, &symbol, Timeframe::H1, t).unwrap();
+                    (
+                        SourceId::BybitRest,
+                        Candle {
+                            trades: None,
+                            ..c.to_candle()
+                        },
+                    )
+                };
+                *expected_by.entry(source).or_default() += 1;
+                want.push((source, bar));
+                t += H;
+            }
+            let stored = store
+                .with_blocking(|s| s.candles(&instrument, Timeframe::H1, from, to).unwrap())
+                .unwrap();
+            assert_eq!(stored.len(), want.len(), "{instrument}: complete");
+            for (got, (_, bar)) in stored.iter().zip(&want) {
+                assert_eq!(got, bar, "{instrument} at {}", got.open_time_ms);
+            }
+            let id = store.with_blocking(|s| s.instrument_id(&instrument).unwrap()).unwrap();
+            let provenance = store
+                .with_blocking(|s| s.stored_sources(id, Timeframe::H1, from, to).unwrap())
+                .unwrap();
+            let want_sources: Vec<_> = want.iter().map(|(s, b)| (b.open_time_ms, *s)).collect();
+            assert_eq!(
+                provenance, want_sources,
+                "{instrument}: each bar from the best source that had it"
+            );
+            let outcome = report.series.iter().find(|s| s.instrument == instrument).unwrap();
+            assert_eq!(outcome.error, None, "{instrument}");
+        }
+    }
+    eprintln!("written by source: {expected_by:?}");
+    // sources_used equals the stored provenance exactly.
+    assert_eq!(report.written_by(), expected_by);
+    let status = store.with_blocking(|s| s.series_status().unwrap()).unwrap();
+    let mut stored_by: BTreeMap<SourceId, u64> = BTreeMap::new();
+    for s in &status {
+        for (name, n) in &s.sources {
+            *stored_by.entry(name.parse().unwrap()).or_default() += *n as u64;
+        }
+    }
+    assert_eq!(stored_by, expected_by);
+    assert!(expected_by[&SourceId::OkxRest] > 0 && expected_by[&SourceId::BybitRest] > 0);
+    // Binance spot's failure is reported per series, but it is not a series failure.
+    let spot_btc = report
+        .series
+        .iter()
+        .find(|s| s.instrument.market == Market::Spot && s.instrument.base == "BTC")
+        .unwrap();
+    assert_eq!(spot_btc.source_errors[0].0, SourceId::BinanceSpotRest);
+
+    // Nothing is asked twice of a venue that answered: a rerun sends USD-M and Bybit nothing.
+    // Sources that failed are asked again for their bars: Binance spot (down), and OKX for SOL
+    // (one rejected request per SOL series).
+    let before = (
+        w.usdm.stats().requests,
+        w.okx.stats().requests,
+        w.bybit.stats().requests,
+    );
+    let hash = store.with_blocking(|s| s.content_hash().unwrap()).unwrap();
+    let again = backfill::run(&store, &plan(&w, from, to), &NoProgress).await.unwrap();
+    assert_eq!(again.written(), 0);
+    let after = (
+        w.usdm.stats().requests,
+        w.okx.stats().requests,
+        w.bybit.stats().requests,
+    );
+    assert_eq!(after, (before.0, before.1 + 2, before.2));
+    assert_eq!(store.with_blocking(|s| s.content_hash().unwrap()).unwrap(), hash);
+}
