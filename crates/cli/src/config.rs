@@ -4,8 +4,8 @@
 use std::{path::Path, time::Duration};
 
 use anyhow::{Context, Result, bail};
-use candlekeep_core::{Instrument, Market, Timeframe};
-use candlekeep_sources::{binance::BinanceConfig, http::HttpConfig};
+use candlekeep_core::{Instrument, Market, SourceId, Timeframe};
+use candlekeep_sources::{binance::BinanceConfig, bybit::BybitConfig, http::HttpConfig, okx::OkxConfig};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -15,7 +15,25 @@ pub struct Config {
     pub collect: CollectSection,
     pub binance_spot: VenueSection,
     pub binance_usdm: VenueSection,
+    pub okx: OkxSection,
+    pub bybit: BybitSection,
+    /// Per-asset fallback chains (`SOL = ["okx-rest", "bybit-rest"]`), replacing `collect.sources`.
+    pub asset_sources: std::collections::BTreeMap<String, Vec<String>>,
     pub http: HttpSection,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OkxSection {
+    pub base_url: String,
+    pub requests_per_2s: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BybitSection {
+    pub base_url: String,
+    pub requests_per_5s: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -31,6 +49,8 @@ pub struct CollectSection {
     pub quote: String,
     pub markets: Vec<String>,
     pub timeframe: String,
+    /// The fallback chain, best first; sources that do not serve a market are skipped for it.
+    pub sources: Vec<String>,
     pub sync_initial_days: u32,
     pub concurrency: usize,
 }
@@ -69,6 +89,9 @@ impl Default for Config {
                 base_url: usdm.base_url,
                 weight_per_minute: usdm.weight_limit,
             },
+            okx: OkxSection::default(),
+            bybit: BybitSection::default(),
+            asset_sources: Default::default(),
             http: HttpSection::default(),
         }
     }
@@ -87,11 +110,40 @@ impl Default for CollectSection {
             quote: "USDT".into(),
             markets: vec!["spot".into(), "usdm".into()],
             timeframe: "1h".into(),
+            sources: DEFAULT_CHAIN.iter().map(|s| s.as_str().to_owned()).collect(),
             sync_initial_days: 30,
             concurrency: 4,
         }
     }
 }
+
+impl Default for OkxSection {
+    fn default() -> Self {
+        let d = OkxConfig::default();
+        Self {
+            base_url: d.base_url,
+            requests_per_2s: d.requests_per_2s,
+        }
+    }
+}
+
+impl Default for BybitSection {
+    fn default() -> Self {
+        let d = BybitConfig::default();
+        Self {
+            base_url: d.base_url,
+            requests_per_5s: d.requests_per_5s,
+        }
+    }
+}
+
+/// The default fallback chain.
+pub const DEFAULT_CHAIN: [SourceId; 4] = [
+    SourceId::BinanceUsdmRest,
+    SourceId::BinanceSpotRest,
+    SourceId::OkxRest,
+    SourceId::BybitRest,
+];
 
 impl Default for VenueSection {
     fn default() -> Self {
@@ -128,6 +180,12 @@ quote = "USDT"
 markets = ["spot", "usdm"]
 # 1m, 5m, 15m, 1h, 4h or 1d.
 timeframe = "1h"
+# The fallback chain, best first. A bar the first source cannot deliver (outage, not listed yet,
+# error after retries) is fetched from the next; each stored candle names its source, and a
+# lower-priority source never overwrites a better one. Sources that do not serve a market are
+# skipped for it (Binance USD-M has no spot bars), so spot and futures series never mix.
+# Known: binance-usdm-rest, binance-spot-rest, okx-rest, bybit-rest.
+sources = ["binance-usdm-rest", "binance-spot-rest", "okx-rest", "bybit-rest"]
 # How far back `sync` starts for a series that has no history yet.
 sync_initial_days = 30
 # Series fetched at the same time (each venue's weight budget is still shared).
@@ -142,6 +200,20 @@ weight_per_minute = 6000
 base_url = "https://fapi.binance.com"
 # Binance allows 2400 per IP on USD-M futures.
 weight_per_minute = 2400
+
+[okx]
+base_url = "https://www.okx.com"
+# Requests per 2 s on /market/candles (OKX allows 40 per IP); history-candles gets half.
+requests_per_2s = 40
+
+[bybit]
+base_url = "https://api.bybit.com"
+# Requests per 5 s. Bybit allows 600 per IP and bans for 10 minutes beyond, so keep a margin.
+requests_per_5s = 300
+
+# Per-asset fallback chains, replacing collect.sources for that asset, e.g.
+#   SOL = ["okx-rest", "bybit-rest", "binance-spot-rest"]
+[asset_sources]
 
 [http]
 timeout_secs = 30
@@ -189,6 +261,13 @@ impl Config {
                 bail!("{name}.weight_per_minute must be at least 1");
             }
         }
+        if self.okx.requests_per_2s < 2 || self.bybit.requests_per_5s == 0 {
+            bail!("okx.requests_per_2s must be at least 2 and bybit.requests_per_5s at least 1");
+        }
+        parse_chain("collect.sources", &self.collect.sources)?;
+        for (asset, chain) in &self.asset_sources {
+            parse_chain(&format!("asset_sources.{asset}"), chain)?;
+        }
         Ok(())
     }
 
@@ -206,6 +285,28 @@ impl Config {
             max_attempts: self.http.max_attempts.max(1),
             max_ban_wait: Duration::from_secs(self.http.max_ban_wait_secs),
             ..HttpConfig::default()
+        }
+    }
+
+    /// The fallback chain of `asset` (per-asset list, else `collect.sources`).
+    pub fn chain(&self, asset: &str) -> Result<Vec<SourceId>> {
+        match self.asset_sources.get(asset) {
+            Some(list) => parse_chain(&format!("asset_sources.{asset}"), list),
+            None => parse_chain("collect.sources", &self.collect.sources),
+        }
+    }
+
+    pub fn okx(&self) -> OkxConfig {
+        OkxConfig {
+            base_url: self.okx.base_url.clone(),
+            requests_per_2s: self.okx.requests_per_2s,
+        }
+    }
+
+    pub fn bybit(&self) -> BybitConfig {
+        BybitConfig {
+            base_url: self.bybit.base_url.clone(),
+            requests_per_5s: self.bybit.requests_per_5s,
         }
     }
 
@@ -241,6 +342,28 @@ impl Config {
         }
         Ok(out)
     }
+}
+
+/// A fallback chain: known REST sources, each once, at least one.
+pub fn parse_chain(what: &str, names: &[String]) -> Result<Vec<SourceId>> {
+    let mut chain = Vec::new();
+    for name in names {
+        let id: SourceId = name.trim().parse().map_err(anyhow::Error::msg).with_context(|| what.to_owned())?;
+        if id == SourceId::BinanceArchive {
+            bail!("{what}: binance-archive is loaded with `candlekeep import`, not fetched");
+        }
+        if matches!(id, SourceId::CryptoCompare | SourceId::CoinGecko) {
+            bail!("{what}: {id} is not available as a candle source yet");
+        }
+        if chain.contains(&id) {
+            bail!("{what}: {id} is listed twice");
+        }
+        chain.push(id);
+    }
+    if chain.is_empty() {
+        bail!("{what}: the fallback chain is empty");
+    }
+    Ok(chain)
 }
 
 pub fn parse_markets(list: &str) -> Result<Vec<Market>> {

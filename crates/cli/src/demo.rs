@@ -1,29 +1,36 @@
-//! `--demo`: simulated Binance venues in this process, so every command works with no internet.
+//! `--demo`: simulated Binance, OKX and Bybit venues in this process, so every command works with
+//! no internet.
 
 use anyhow::{Context, Result};
 use candlekeep_core::Market;
-use candlekeep_testkit::{BinanceSim, SimConfig};
+use candlekeep_testkit::{BinanceSim, BybitSim, BybitSimConfig, OkxSim, OkxSimConfig, SimConfig, SimMarket};
 
 use crate::config::Config;
 
-/// Starts the simulated spot and USD-M venues and points the configuration at them.
-pub async fn start(config: &mut Config) -> Result<Vec<BinanceSim>> {
-    let mut sims = Vec::new();
+/// Starts the simulated venues (they serve until the runtime stops) and points the
+/// configuration at them.
+pub async fn start(config: &mut Config) -> Result<()> {
+    let context = || "starting a simulated venue";
+    let mut binance = Vec::new();
     for market in Market::ALL {
-        let sim = BinanceSim::start(SimConfig::binance(market))
-            .await
-            .context("starting a simulated venue")?;
+        let sim = BinanceSim::start(SimConfig::binance(market)).await.with_context(context)?;
         let venue = match market {
             Market::Spot => &mut config.binance_spot,
             Market::UsdM => &mut config.binance_usdm,
         };
         venue.base_url = sim.base_url();
-        sims.push(sim);
+        binance.push(sim);
     }
+    let okx = OkxSim::start(OkxSimConfig::new(SimMarket::default())).await.with_context(context)?;
+    config.okx.base_url = okx.base_url();
+    let bybit = BybitSim::start(BybitSimConfig::new(SimMarket::default())).await.with_context(context)?;
+    config.bybit.base_url = bybit.base_url();
     eprintln!(
-        "DEMO MODE: simulated Binance venues at {} (spot) and {} (usdm) — synthetic prices, no internet.",
-        sims[0].base_url(),
-        sims[1].base_url()
+        "DEMO MODE: simulated venues on 127.0.0.1 (Binance spot {}, USD-M {}, OKX {}, Bybit {}) — synthetic prices, no internet.",
+        binance[0].base_url(),
+        binance[1].base_url(),
+        okx.base_url(),
+        bybit.base_url()
     );
-    Ok(sims)
+    Ok(())
 }

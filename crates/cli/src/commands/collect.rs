@@ -1,17 +1,17 @@
 //! `candlekeep backfill` and `candlekeep sync`.
 
-use std::{process::ExitCode, sync::Arc};
+use std::{collections::HashMap, process::ExitCode, sync::Arc};
 
 use anyhow::{Context, Result};
 use candlekeep_core::{
-    Market, Timeframe,
+    Market, SourceId, Timeframe,
     time::{format_ms, now_ms, parse_date_ms},
 };
 use candlekeep_engine::{
     SharedStore,
     backfill::{self, Plan, Start, Target},
 };
-use candlekeep_sources::{CandleSource, binance::BinanceKlines};
+use candlekeep_sources::{CandleSource, binance::BinanceKlines, bybit::BybitKlines, okx::OkxCandles};
 use candlekeep_store::{JobStatus, Store};
 
 use super::{Global, finish_job, invocation, open_store};
@@ -82,11 +82,9 @@ fn collect(
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let mut config = global.load_config()?;
-        let _sims = if global.demo {
-            Some(crate::demo::start(&mut config).await?)
-        } else {
-            None
-        };
+        if global.demo {
+            crate::demo::start(&mut config).await?;
+        }
         let plan = plan(&config, sel, start(&config), end)?;
         let mut store = open_store(&config)?;
         let job_id = store.job_started(job, &invocation())?;
@@ -163,23 +161,37 @@ fn plan(config: &Config, sel: &Selection, start: Start, end: Option<i64>) -> Res
         Some(tf) => tf,
         None => config.timeframe()?,
     };
-    let mut sources: Vec<(Market, Arc<dyn CandleSource>)> = Vec::new();
-    for market in &markets {
-        let source = BinanceKlines::new(*market, &config.binance(*market), config.http())
+    let http = config.http();
+    let mut sources: HashMap<SourceId, Arc<dyn CandleSource>> = HashMap::new();
+    for market in Market::ALL {
+        let source = BinanceKlines::new(market, &config.binance(market), http.clone())
             .with_context(|| format!("setting up Binance {market}"))?;
-        sources.push((*market, Arc::new(source)));
+        sources.insert(source.id(), Arc::new(source));
     }
-    let instruments = config.instruments(sel.symbols.as_deref(), &markets)?;
-    let targets = instruments
-        .into_iter()
-        .filter_map(|instrument| {
-            let source = sources.iter().find(|(m, _)| *m == instrument.market)?.1.clone();
-            Some(Target {
-                instrument,
-                chain: vec![source],
-            })
-        })
-        .collect();
+    sources.insert(
+        SourceId::OkxRest,
+        Arc::new(OkxCandles::new(&config.okx(), http.clone()).context("setting up OKX")?),
+    );
+    sources.insert(
+        SourceId::BybitRest,
+        Arc::new(BybitKlines::new(&config.bybit(), http).context("setting up Bybit")?),
+    );
+    let mut targets = Vec::new();
+    for instrument in config.instruments(sel.symbols.as_deref(), &markets)? {
+        let chain: Vec<_> = config
+            .chain(&instrument.base)?
+            .into_iter()
+            .filter_map(|id| sources.get(&id).cloned())
+            .filter(|s| s.serves(instrument.market, timeframe))
+            .collect();
+        anyhow::ensure!(
+            !chain.is_empty(),
+            "no source in the fallback chain of {} serves {} {timeframe} bars",
+            instrument.base,
+            instrument.market
+        );
+        targets.push(Target { instrument, chain });
+    }
     Ok(Plan {
         targets,
         timeframe,
