@@ -348,7 +348,11 @@ impl Config {
 pub fn parse_chain(what: &str, names: &[String]) -> Result<Vec<SourceId>> {
     let mut chain = Vec::new();
     for name in names {
-        let id: SourceId = name.trim().parse().map_err(anyhow::Error::msg).with_context(|| what.to_owned())?;
+        let id: SourceId = name
+            .trim()
+            .parse()
+            .map_err(anyhow::Error::msg)
+            .with_context(|| what.to_owned())?;
         if id == SourceId::BinanceArchive {
             bail!("{what}: binance-archive is loaded with `candlekeep import`, not fetched");
         }

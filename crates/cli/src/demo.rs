@@ -13,7 +13,9 @@ pub async fn start(config: &mut Config) -> Result<()> {
     let context = || "starting a simulated venue";
     let mut binance = Vec::new();
     for market in Market::ALL {
-        let sim = BinanceSim::start(SimConfig::binance(market)).await.with_context(context)?;
+        let sim = BinanceSim::start(SimConfig::binance(market))
+            .await
+            .with_context(context)?;
         let venue = match market {
             Market::Spot => &mut config.binance_spot,
             Market::UsdM => &mut config.binance_usdm,
@@ -21,9 +23,13 @@ pub async fn start(config: &mut Config) -> Result<()> {
         venue.base_url = sim.base_url();
         binance.push(sim);
     }
-    let okx = OkxSim::start(OkxSimConfig::new(SimMarket::default())).await.with_context(context)?;
+    let okx = OkxSim::start(OkxSimConfig::new(SimMarket::default()))
+        .await
+        .with_context(context)?;
     config.okx.base_url = okx.base_url();
-    let bybit = BybitSim::start(BybitSimConfig::new(SimMarket::default())).await.with_context(context)?;
+    let bybit = BybitSim::start(BybitSimConfig::new(SimMarket::default()))
+        .await
+        .with_context(context)?;
     config.bybit.base_url = bybit.base_url();
     eprintln!(
         "DEMO MODE: simulated venues on 127.0.0.1 (Binance spot {}, USD-M {}, OKX {}, Bybit {}) — synthetic prices, no internet.",

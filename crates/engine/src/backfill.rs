@@ -185,7 +185,10 @@ async fn fill_series(
     let chain: Vec<SourceId> = w.target.chain.iter().map(|s| s.id()).collect();
     for (rank, source) in w.target.chain.iter().enumerate() {
         let lower = chain[rank + 1..].to_vec();
-        let holes = holes_for(store, &w, tf, source.id(), lower.clone()).await?;
+        let mut holes = holes_for(store, &w, tf, source.id(), lower.clone()).await?;
+        if rank > 0 {
+            holes = with_seams(holes, tf, w.from, w.end);
+        }
         if let Err(e) = fill_holes(store, tf, &w, source, rank, &lower, &holes, progress, &mut outcome).await {
             // Store errors end the job; a source's failure passes its bars to the next source.
             if let JobError::Store(_) | JobError::Worker(_) = e {
@@ -238,6 +241,21 @@ async fn holes_for(
                 .collect())
         })
         .await
+}
+
+/// Widens each hole a fallback fills by one bar on each side, within `[from, end)`: the fallback
+/// also delivers the better source's bars at the seams, which are kept and cross-checked, so
+/// every splice between two sources is measured.
+fn with_seams(holes: Vec<(i64, i64)>, tf: Timeframe, from: i64, end: i64) -> Vec<(i64, i64)> {
+    let mut out: Vec<(i64, i64)> = Vec::with_capacity(holes.len());
+    for (a, b) in holes {
+        let (a, b) = ((a - tf.millis()).max(from), (b + tf.millis()).min(end));
+        match out.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
 }
 
 /// Bars of the range that are neither stored nor answered for by any source of the chain.

@@ -187,6 +187,20 @@ async fn five_coins_end_complete_each_bar_from_the_best_source_that_had_it() {
     }
     assert_eq!(stored_by, expected_by);
     assert!(expected_by[&SourceId::OkxRest] > 0 && expected_by[&SourceId::BybitRest] > 0);
+    // Every splice is measured: the fallback also delivered the primary's bars at both seams of
+    // the USD-M hole; they were kept, and compared.
+    let checks = store.with_blocking(|s| s.cross_check_summary().unwrap()).unwrap();
+    let btc = checks
+        .iter()
+        .find(|c| c.instrument.to_string() == "usdm:BTCUSDT")
+        .expect("cross-checks for usdm:BTCUSDT");
+    assert_eq!(
+        (btc.kept_source.as_str(), btc.other_source.as_str(), btc.bars),
+        ("binance-usdm-rest", "okx-rest", 2)
+    );
+    assert!(btc.max_abs_close_diff_bps <= 4.5, "{btc:?}");
+    assert!((btc.median_volume_ratio.unwrap() - 0.35).abs() < 0.01, "{btc:?}");
+
     // Binance spot's failure is reported per series, but it is not a series failure.
     let spot_btc = report
         .series
