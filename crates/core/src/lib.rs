@@ -6,8 +6,10 @@ mod instrument;
 mod price;
 pub mod time;
 mod timeframe;
+mod universe;
 
 pub use candle::{Candle, Provenance, SourceId};
 pub use instrument::{Instrument, Market, ParseInstrumentError, Venue};
 pub use price::{ParsePriceError, format_price, parse_price};
 pub use timeframe::{ParseTimeframeError, Timeframe};
+pub use universe::{Asset, KnownListing, Listing, STABLECOINS, is_stablecoin};

@@ -13,9 +13,13 @@ mod types;
 pub use error::StoreError;
 pub use ranges::subtract_ranges;
 pub use sqlite::SqliteStore;
-pub use types::{CrossCheckSummary, JobId, JobRecord, JobStatus, PageWrite, Replace, SeriesStatus, WriteStats};
+pub use types::{
+    CrossCheckSummary, JobId, JobRecord, JobStatus, ListingChanges, PageWrite, Replace, SeriesStatus, WriteStats,
+};
 
-use candlekeep_core::{Candle, Instrument, Provenance, SourceId, Timeframe};
+use candlekeep_core::{
+    Asset, Candle, Instrument, KnownListing, Listing, Market, Provenance, SourceId, Timeframe, Venue,
+};
 
 /// What every storage backend offers the jobs.
 pub trait Store: Send {
@@ -77,6 +81,28 @@ pub trait Store: Send {
     /// SHA-256 over every candle's key, values and source (not the fetch time), in key order:
     /// two stores with the same content have the same hash.
     fn content_hash(&mut self) -> Result<String, StoreError>;
+
+    /// Saves the ranked assets of a universe refresh.
+    fn save_assets(&mut self, assets: &[Asset], at_ms: i64) -> Result<(), StoreError>;
+
+    /// Records one venue's current instrument list for one market (see [`ListingChanges`]).
+    fn refresh_listings(
+        &mut self,
+        venue: Venue,
+        market: Market,
+        seen: &[Listing],
+        at_ms: i64,
+    ) -> Result<ListingChanges, StoreError>;
+
+    /// The `limit` best-ranked assets.
+    fn ranked_assets(&mut self, limit: usize) -> Result<Vec<Asset>, StoreError>;
+
+    /// Every listing ever seen, delisted ones included.
+    fn listings(&mut self) -> Result<Vec<KnownListing>, StoreError>;
+
+    /// A cached provider answer fetched after `newer_than_ms`, if any.
+    fn cache_get(&mut self, key: &str, newer_than_ms: i64) -> Result<Option<Vec<u8>>, StoreError>;
+    fn cache_put(&mut self, key: &str, body: &[u8], at_ms: i64) -> Result<(), StoreError>;
 
     fn job_started(&mut self, job: &str, args: &str) -> Result<JobId, StoreError>;
     fn job_finished(&mut self, id: JobId, outcome: &JobRecord) -> Result<(), StoreError>;

@@ -117,3 +117,15 @@ pub struct JobRecord {
     pub sources: Vec<String>,
     pub error: Option<String>,
 }
+
+/// What one listing refresh of a venue and market changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ListingChanges {
+    /// Listings seen now.
+    pub listed: u64,
+    pub new: u64,
+    /// Listed again after having been marked delisted.
+    pub relisted: u64,
+    /// No longer listed: marked delisted now (their history is kept).
+    pub delisted: u64,
+}

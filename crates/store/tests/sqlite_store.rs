@@ -208,7 +208,7 @@ fn job_runs_are_logged_and_migrations_are_recorded() {
         .unwrap();
     }
     let s = SqliteStore::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 2);
+    assert_eq!(s.schema_version().unwrap(), 3);
     let jobs = s.recent_jobs(5).unwrap();
     assert_eq!(jobs.len(), 1);
     assert_eq!((jobs[0].status.as_str(), jobs[0].rows_written), ("ok", 42));
@@ -301,4 +301,48 @@ fn a_lower_priority_source_never_overwrites_and_a_higher_one_takes_over_with_cro
         store.stored_sources(id, Timeframe::H1, T0, T0 + 3 * H).unwrap(),
         vec![(T0, Primary), (T0 + H, Primary), (T0 + 2 * H, Primary)]
     );
+}
+
+#[test]
+fn listings_remember_first_seen_and_delisting_and_assets_rank() {
+    use candlekeep_core::{Asset, Listing, Venue};
+    let mut store = SqliteStore::in_memory().unwrap();
+    let l = |ticker: &str, base: &str| Listing {
+        venue: Venue::Okx,
+        market: Market::Spot,
+        ticker: ticker.into(),
+        base: base.into(),
+        quote: "USDT".into(),
+        listed_at_ms: Some(1),
+    };
+    let first = store
+        .refresh_listings(Venue::Okx, Market::Spot, &[l("BTC-USDT", "BTC"), l("LUNA-USDT", "LUNA")], 100)
+        .unwrap();
+    assert_eq!((first.listed, first.new, first.delisted), (2, 2, 0));
+    // LUNA disappears from the list: delisted, not deleted. Another venue is untouched.
+    store.refresh_listings(Venue::Bybit, Market::Spot, &[], 150).unwrap();
+    let second = store
+        .refresh_listings(Venue::Okx, Market::Spot, &[l("BTC-USDT", "BTC")], 200)
+        .unwrap();
+    assert_eq!((second.new, second.delisted), (0, 1));
+    let all = store.listings().unwrap();
+    let luna = all.iter().find(|k| k.listing.base == "LUNA").unwrap();
+    assert_eq!((luna.first_seen_ms, luna.last_seen_ms, luna.delisted_at_ms), (100, 100, Some(200)));
+    let third = store
+        .refresh_listings(Venue::Okx, Market::Spot, &[l("BTC-USDT", "BTC"), l("LUNA-USDT", "LUNA")], 300)
+        .unwrap();
+    assert_eq!((third.relisted, third.delisted), (1, 0));
+    assert!(store.listings().unwrap().iter().all(|k| k.delisted_at_ms.is_none()));
+
+    let asset = |symbol: &str, rank: Option<u32>| Asset {
+        symbol: symbol.into(),
+        coingecko_id: symbol.to_lowercase(),
+        name: symbol.into(),
+        market_cap_rank: rank,
+    };
+    store
+        .save_assets(&[asset("ETH", Some(2)), asset("XYZ", None), asset("BTC", Some(1))], 1)
+        .unwrap();
+    let ranked: Vec<_> = store.ranked_assets(2).unwrap().into_iter().map(|a| a.symbol).collect();
+    assert_eq!(ranked, vec!["BTC", "ETH"]);
 }

@@ -5,13 +5,19 @@ mod coverage;
 mod jobs;
 mod schema;
 mod status;
+mod universe;
 
 use std::{collections::HashMap, path::Path};
 
-use candlekeep_core::{Candle, Instrument, Provenance, SourceId, Timeframe};
+use candlekeep_core::{
+    Asset, Candle, Instrument, KnownListing, Listing, Market, Provenance, SourceId, Timeframe, Venue,
+};
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::{CrossCheckSummary, JobId, JobRecord, PageWrite, Replace, SeriesStatus, Store, StoreError, WriteStats};
+use crate::{
+    CrossCheckSummary, JobId, JobRecord, ListingChanges, PageWrite, Replace, SeriesStatus, Store, StoreError,
+    WriteStats,
+};
 
 pub struct SqliteStore {
     conn: Connection,
@@ -254,6 +260,42 @@ impl Store for SqliteStore {
 
     fn content_hash(&mut self) -> Result<String, StoreError> {
         status::content_hash(&self.conn)
+    }
+
+    fn save_assets(&mut self, assets: &[Asset], at_ms: i64) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        universe::save_assets(&tx, assets, at_ms)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn refresh_listings(
+        &mut self,
+        venue: Venue,
+        market: Market,
+        seen: &[Listing],
+        at_ms: i64,
+    ) -> Result<ListingChanges, StoreError> {
+        let tx = self.conn.transaction()?;
+        let changes = universe::refresh(&tx, venue, market, seen, at_ms)?;
+        tx.commit()?;
+        Ok(changes)
+    }
+
+    fn ranked_assets(&mut self, limit: usize) -> Result<Vec<Asset>, StoreError> {
+        universe::ranked_assets(&self.conn, limit)
+    }
+
+    fn listings(&mut self) -> Result<Vec<KnownListing>, StoreError> {
+        universe::listings(&self.conn)
+    }
+
+    fn cache_get(&mut self, key: &str, newer_than_ms: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        universe::cache_get(&self.conn, key, newer_than_ms)
+    }
+
+    fn cache_put(&mut self, key: &str, body: &[u8], at_ms: i64) -> Result<(), StoreError> {
+        universe::cache_put(&self.conn, key, body, at_ms)
     }
 
     fn job_started(&mut self, job: &str, args: &str) -> Result<JobId, StoreError> {

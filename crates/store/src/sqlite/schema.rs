@@ -122,6 +122,35 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (instrument_id, timeframe, open_time, kept_source_id, other_source_id)
     ) WITHOUT ROWID;
     "#,
+    // 3: the universe (assets by market-cap rank, venue listings with listing and delisting
+    //    dates) and a cache of slow-changing provider answers.
+    r#"
+    CREATE TABLE assets (
+        symbol          TEXT PRIMARY KEY,
+        coingecko_id    TEXT NOT NULL,
+        name            TEXT NOT NULL,
+        market_cap_rank INTEGER,
+        updated_at      INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE listings (
+        venue       TEXT NOT NULL,
+        market      TEXT NOT NULL,
+        ticker      TEXT NOT NULL,
+        base        TEXT NOT NULL,
+        quote       TEXT NOT NULL,
+        listed_at   INTEGER,
+        first_seen  INTEGER NOT NULL,
+        last_seen   INTEGER NOT NULL,
+        delisted_at INTEGER,
+        PRIMARY KEY (venue, market, ticker)
+    ) WITHOUT ROWID;
+    CREATE INDEX listings_by_base ON listings (base, market);
+    CREATE TABLE http_cache (
+        key        TEXT PRIMARY KEY,
+        fetched_at INTEGER NOT NULL,
+        body       BLOB NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -1,0 +1,131 @@
+//! Assets, venue listings (first seen, last seen, delisted) and the provider-answer cache.
+
+use candlekeep_core::{Asset, KnownListing, Listing, Market, Venue};
+use rusqlite::{Connection, OptionalExtension, Transaction};
+
+use crate::{ListingChanges, StoreError};
+
+pub(crate) fn save_assets(tx: &Transaction<'_>, assets: &[Asset], at_ms: i64) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO assets (symbol, coingecko_id, name, market_cap_rank, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT (symbol) DO UPDATE SET coingecko_id = excluded.coingecko_id, name = excluded.name, \
+         market_cap_rank = excluded.market_cap_rank, updated_at = excluded.updated_at",
+    )?;
+    for a in assets {
+        stmt.execute((&a.symbol, &a.coingecko_id, &a.name, a.market_cap_rank, at_ms))?;
+    }
+    Ok(())
+}
+
+/// Records what one venue lists on one market now: new listings start, seen ones are refreshed
+/// (a relisted one loses its delisting date), and those no longer listed are marked delisted.
+/// Nothing is ever deleted.
+pub(crate) fn refresh(
+    tx: &Transaction<'_>,
+    venue: Venue,
+    market: Market,
+    seen: &[Listing],
+    at_ms: i64,
+) -> Result<ListingChanges, StoreError> {
+    let (v, m) = (venue.as_str(), market.as_str());
+    let mut changes = ListingChanges::default();
+    for l in seen {
+        let before: Option<Option<i64>> = tx
+            .prepare_cached("SELECT delisted_at FROM listings WHERE venue = ?1 AND market = ?2 AND ticker = ?3")?
+            .query_row((v, m, &l.ticker), |r| r.get(0))
+            .optional()?;
+        match before {
+            None => changes.new += 1,
+            Some(Some(_)) => changes.relisted += 1,
+            Some(None) => {}
+        }
+        tx.prepare_cached(
+            "INSERT INTO listings (venue, market, ticker, base, quote, listed_at, first_seen, last_seen) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) ON CONFLICT (venue, market, ticker) DO UPDATE SET \
+             base = excluded.base, quote = excluded.quote, listed_at = coalesce(excluded.listed_at, listed_at), \
+             last_seen = excluded.last_seen, delisted_at = NULL",
+        )?
+        .execute((v, m, &l.ticker, &l.base, &l.quote, l.listed_at_ms, at_ms))?;
+    }
+    changes.delisted = tx
+        .prepare_cached(
+            "UPDATE listings SET delisted_at = ?3 WHERE venue = ?1 AND market = ?2 AND delisted_at IS NULL \
+             AND last_seen < ?3",
+        )?
+        .execute((v, m, at_ms))? as u64;
+    changes.listed = seen.len() as u64;
+    Ok(changes)
+}
+
+pub(crate) fn ranked_assets(conn: &Connection, limit: usize) -> Result<Vec<Asset>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT symbol, coingecko_id, name, market_cap_rank FROM assets \
+         ORDER BY market_cap_rank IS NULL, market_cap_rank, symbol LIMIT ?1",
+    )?;
+    let rows = stmt.query_map([limit as i64], |r| {
+        Ok(Asset {
+            symbol: r.get(0)?,
+            coingecko_id: r.get(1)?,
+            name: r.get(2)?,
+            market_cap_rank: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub(crate) fn listings(conn: &Connection) -> Result<Vec<KnownListing>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT venue, market, ticker, base, quote, listed_at, first_seen, last_seen, delisted_at FROM listings \
+         ORDER BY base, market, venue, ticker",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            Listing {
+                venue: Venue::Binance,
+                market: Market::Spot,
+                ticker: r.get(2)?,
+                base: r.get(3)?,
+                quote: r.get(4)?,
+                listed_at_ms: r.get(5)?,
+            },
+            r.get::<_, i64>(6)?,
+            r.get::<_, i64>(7)?,
+            r.get::<_, Option<i64>>(8)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (venue, market, mut listing, first_seen_ms, last_seen_ms, delisted_at_ms) = row?;
+        listing.venue = venue
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("listing {} has unknown venue {venue:?}", listing.ticker)))?;
+        listing.market = market
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("listing {} has unknown market {market:?}", listing.ticker)))?;
+        out.push(KnownListing {
+            listing,
+            first_seen_ms,
+            last_seen_ms,
+            delisted_at_ms,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn cache_get(conn: &Connection, key: &str, newer_than_ms: i64) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT body FROM http_cache WHERE key = ?1 AND fetched_at > ?2")?
+        .query_row((key, newer_than_ms), |r| r.get(0))
+        .optional()?)
+}
+
+pub(crate) fn cache_put(conn: &Connection, key: &str, body: &[u8], at_ms: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO http_cache (key, fetched_at, body) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (key) DO UPDATE SET fetched_at = excluded.fetched_at, body = excluded.body",
+    )?
+    .execute((key, at_ms, body))?;
+    Ok(())
+}
