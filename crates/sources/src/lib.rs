@@ -5,6 +5,8 @@
 //! - [`binance`]: Binance spot and USD-M klines.
 //! - [`okx`]: OKX spot and perpetual-swap candles.
 //! - [`bybit`]: Bybit spot and linear-perpetual klines.
+//! - [`coingecko`]: CoinGecko's market-cap ranking and coin ids.
+//! - [`listings`]: venues' instrument lists, for the universe.
 //! - [`archive`]: Binance public-archive files (`.zip`/`.csv`, checksums, ms/µs timestamps).
 //!
 //! A REST source implements [`CandleSource`]; the jobs only ever talk to that trait.
@@ -12,8 +14,10 @@
 pub mod archive;
 pub mod binance;
 pub mod bybit;
+pub mod coingecko;
 mod error;
 pub mod http;
+pub mod listings;
 mod numbers;
 pub mod okx;
 mod window;

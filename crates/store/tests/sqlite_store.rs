@@ -316,7 +316,12 @@ fn listings_remember_first_seen_and_delisting_and_assets_rank() {
         listed_at_ms: Some(1),
     };
     let first = store
-        .refresh_listings(Venue::Okx, Market::Spot, &[l("BTC-USDT", "BTC"), l("LUNA-USDT", "LUNA")], 100)
+        .refresh_listings(
+            Venue::Okx,
+            Market::Spot,
+            &[l("BTC-USDT", "BTC"), l("LUNA-USDT", "LUNA")],
+            100,
+        )
         .unwrap();
     assert_eq!((first.listed, first.new, first.delisted), (2, 2, 0));
     // LUNA disappears from the list: delisted, not deleted. Another venue is untouched.
@@ -327,9 +332,17 @@ fn listings_remember_first_seen_and_delisting_and_assets_rank() {
     assert_eq!((second.new, second.delisted), (0, 1));
     let all = store.listings().unwrap();
     let luna = all.iter().find(|k| k.listing.base == "LUNA").unwrap();
-    assert_eq!((luna.first_seen_ms, luna.last_seen_ms, luna.delisted_at_ms), (100, 100, Some(200)));
+    assert_eq!(
+        (luna.first_seen_ms, luna.last_seen_ms, luna.delisted_at_ms),
+        (100, 100, Some(200))
+    );
     let third = store
-        .refresh_listings(Venue::Okx, Market::Spot, &[l("BTC-USDT", "BTC"), l("LUNA-USDT", "LUNA")], 300)
+        .refresh_listings(
+            Venue::Okx,
+            Market::Spot,
+            &[l("BTC-USDT", "BTC"), l("LUNA-USDT", "LUNA")],
+            300,
+        )
         .unwrap();
     assert_eq!((third.relisted, third.delisted), (1, 0));
     assert!(store.listings().unwrap().iter().all(|k| k.delisted_at_ms.is_none()));

@@ -4,7 +4,7 @@ mod parse;
 
 use std::{sync::Arc, time::Duration};
 
-use candlekeep_core::{Instrument, Market, SourceId, Timeframe, time::format_ms, time::now_ms};
+use candlekeep_core::{Instrument, Listing, Market, SourceId, Timeframe, Venue, time::format_ms, time::now_ms};
 use futures::{FutureExt, future::BoxFuture};
 
 pub(crate) use parse::check_row as check_archive_row;
@@ -13,6 +13,7 @@ pub use parse::{RawKline, parse_klines};
 use crate::{
     CandleSource, Page, SourceError,
     http::{BodyError, HttpConfig, VenueClient, WeightBudget},
+    listings::{ListingSource, parse_binance_exchange_info},
 };
 
 /// A bar counts as closed once its close time is this far in the past: a bar the venue still
@@ -142,6 +143,35 @@ fn page_from_rows(mut rows: Vec<RawKline>, tf: Timeframe, start: i64, end: i64, 
         candles,
         covered_until,
         exhausted: !full || covered_until >= end || covered_until >= closed_before,
+    }
+}
+
+impl ListingSource for BinanceKlines {
+    fn venue(&self) -> Venue {
+        Venue::Binance
+    }
+
+    fn markets(&self) -> Vec<Market> {
+        vec![self.market]
+    }
+
+    fn listings(&self, market: Market) -> BoxFuture<'_, Result<Vec<Listing>, SourceError>> {
+        async move {
+            let (path, weight) = match self.market {
+                Market::Spot => ("/api/v3/exchangeInfo", 20),
+                Market::UsdM => ("/fapi/v1/exchangeInfo", 1),
+            };
+            if market != self.market {
+                return Ok(Vec::new());
+            }
+            let context = || format!("{} exchangeInfo", self.client.venue());
+            self.client
+                .get(path, &[], weight, context, |body| {
+                    parse_binance_exchange_info(body, market)
+                })
+                .await
+        }
+        .boxed()
     }
 }
 

@@ -9,12 +9,13 @@ mod parse;
 
 use std::{sync::Arc, time::Duration};
 
-use candlekeep_core::{Instrument, Market, SourceId, Timeframe, time::format_ms, time::now_ms};
+use candlekeep_core::{Instrument, Listing, Market, SourceId, Timeframe, Venue, time::format_ms, time::now_ms};
 use futures::{FutureExt, future::BoxFuture};
 
 use crate::{
     CandleSource, Page, SourceError,
     http::{HttpConfig, VenueClient, WeightBudget},
+    listings::{ListingSource, parse_bybit_instruments},
     window::{window_end, window_page},
 };
 use parse::parse_klines;
@@ -104,6 +105,46 @@ impl BybitKlines {
             });
         }
         Ok(window_page(rows, tf, start, wend, end, now))
+    }
+}
+
+impl ListingSource for BybitKlines {
+    fn venue(&self) -> Venue {
+        Venue::Bybit
+    }
+
+    fn markets(&self) -> Vec<Market> {
+        Market::ALL.to_vec()
+    }
+
+    /// Spot comes in one page; linear pages through `nextPageCursor`, passed back unchanged
+    /// (it is already URL-encoded, so it goes into the path, not through the query encoder).
+    fn listings(&self, market: Market) -> BoxFuture<'_, Result<Vec<Listing>, SourceError>> {
+        async move {
+            let category = Self::category(market);
+            let mut all = Vec::new();
+            let mut cursor = String::new();
+            for page in 1.. {
+                let path = if cursor.is_empty() {
+                    "/v5/market/instruments-info".to_owned()
+                } else {
+                    format!("/v5/market/instruments-info?cursor={cursor}")
+                };
+                let query = [("category", category.to_owned()), ("limit", "1000".to_owned())];
+                let context = || format!("bybit instruments-info {category} page {page}");
+                let (listings, next) = self
+                    .client
+                    .get(&path, &query, 1, context, |body| parse_bybit_instruments(body, market))
+                    .await?;
+                all.extend(listings);
+                if next.is_empty() || next == cursor || page >= 100 {
+                    break;
+                }
+                cursor = next;
+            }
+            Ok(all)
+        }
+        .boxed()
     }
 }
 

@@ -56,6 +56,8 @@ pub struct VenueClient {
     ban_on_403: Option<Duration>,
     /// How long to pause after a rate limit reported without Retry-After.
     default_rate_limit_wait: Duration,
+    /// Sent with every request (an API key); never logged.
+    headers: HeaderMap,
 }
 
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
@@ -102,7 +104,17 @@ impl VenueClient {
             config,
             ban_on_403: None,
             default_rate_limit_wait: Duration::from_secs(60),
+            headers: HeaderMap::new(),
         })
+    }
+
+    /// Sends `name: value` with every request (marked sensitive, so it is never logged).
+    pub fn with_header(mut self, name: &'static str, value: &str) -> Result<Self, SourceError> {
+        let mut v = reqwest::header::HeaderValue::from_str(value)
+            .map_err(|_| SourceError::Config(format!("{}: the value for header {name} is not valid", self.venue)))?;
+        v.set_sensitive(true);
+        self.headers.insert(name, v);
+        Ok(self)
     }
 
     /// Treats every 403 as an IP ban of `length` (Bybit: "access too frequent", ≥ 10 minutes).
@@ -198,7 +210,14 @@ impl VenueClient {
             venue: self.venue.clone(),
             source,
         };
-        let resp = self.http.get(url).query(query).send().await.map_err(transport)?;
+        let resp = self
+            .http
+            .get(url)
+            .headers(self.headers.clone())
+            .query(query)
+            .send()
+            .await
+            .map_err(transport)?;
         let status = resp.status();
         let headers = resp.headers().clone();
         if let Some(used) = used_weight(&headers) {

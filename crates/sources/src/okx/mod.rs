@@ -9,7 +9,7 @@ mod parse;
 
 use std::{sync::Arc, time::Duration};
 
-use candlekeep_core::{Instrument, Market, SourceId, Timeframe, time::format_ms, time::now_ms};
+use candlekeep_core::{Instrument, Listing, Market, SourceId, Timeframe, Venue, time::format_ms, time::now_ms};
 use futures::{FutureExt, future::BoxFuture};
 
 use parse::parse_candles;
@@ -17,6 +17,7 @@ use parse::parse_candles;
 use crate::{
     CandleSource, Page, SourceError,
     http::{HttpConfig, VenueClient, WeightBudget},
+    listings::{ListingSource, parse_okx_instruments},
     window::{window_end, window_page},
 };
 
@@ -111,6 +112,33 @@ impl OkxCandles {
             });
         }
         Ok(window_page(rows, tf, start, wend, end, now))
+    }
+}
+
+impl ListingSource for OkxCandles {
+    fn venue(&self) -> Venue {
+        Venue::Okx
+    }
+
+    fn markets(&self) -> Vec<Market> {
+        Market::ALL.to_vec()
+    }
+
+    fn listings(&self, market: Market) -> BoxFuture<'_, Result<Vec<Listing>, SourceError>> {
+        async move {
+            let inst_type = match market {
+                Market::Spot => "SPOT",
+                Market::UsdM => "SWAP",
+            };
+            let query = [("instType", inst_type.to_owned())];
+            let context = || format!("okx instruments {inst_type}");
+            self.history
+                .get("/api/v5/public/instruments", &query, 1, context, |body| {
+                    parse_okx_instruments(body, market)
+                })
+                .await
+        }
+        .boxed()
     }
 }
 
