@@ -4,11 +4,13 @@
 //!   each page committed with its covered range in one transaction, so a run killed at any instant
 //!   resumes where it stopped and a rerun fetches nothing. `sync` is a backfill up to now.
 //! - [`import`]: load Binance archive files, each file all or nothing.
+//! - [`universe`]: the ranked assets and every venue's listings, mapped to series.
 
 pub mod backfill;
 pub mod import;
 mod progress;
 mod shared_store;
+pub mod universe;
 
 pub use progress::{NoProgress, Progress};
 pub use shared_store::SharedStore;

@@ -36,6 +36,7 @@ impl BybitSimConfig {
                 salt: 0xB7B,
                 volume_share_pct: 25,
                 unlisted: Vec::new(),
+                delisted: Vec::new(),
             },
             requests_per_5s: 600,
             ban: Duration::from_secs(600),
@@ -69,6 +70,7 @@ impl BybitSim {
         let state = Arc::new(VenueState::new(config.view, rules, config.faults));
         let app = Router::new()
             .route("/v5/market/kline", get(kline))
+            .route("/v5/market/instruments-info", get(instruments))
             .with_state(state.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -188,4 +190,61 @@ fn render(symbol: &str, category: &str, bars: &[SimCandle], now: i64) -> String 
         r#"{{"retCode":0,"retMsg":"OK","result":{{"symbol":"{symbol}","category":"{category}","list":[{}]}},"retExtInfo":{{}},"time":{now}}}"#,
         rows.join(",")
     )
+}
+
+/// `/v5/market/instruments-info`: spot in one page; linear paged by `limit` (default 500) with an
+/// URL-encoded `nextPageCursor`, as Bybit does.
+async fn instruments(State(s): State<Arc<VenueState>>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let faults = s.faults();
+    let (request_no, admission) = s.admit(&faults);
+    if !matches!(admission, Admission::Accepted { .. }) {
+        return (StatusCode::FORBIDDEN, "access too frequent").into_response();
+    }
+    let market = match q.get("category").map(String::as_str) {
+        Some("spot") => Market::Spot,
+        Some("linear") => Market::UsdM,
+        _ => return bybit_error(10001, "params error: category is required"),
+    };
+    let all = s.view.trading(market);
+    let (page, next) = match market {
+        Market::Spot => (all, String::new()),
+        Market::UsdM => {
+            let limit = q
+                .get("limit")
+                .and_then(|l| l.parse::<usize>().ok())
+                .unwrap_or(500)
+                .clamp(1, 1000);
+            // The cursor arrives decoded ("page=2") from the encoded form we sent ("page%3D2").
+            let from = q
+                .get("cursor")
+                .and_then(|c| c.strip_prefix("page="))
+                .and_then(|p| p.parse::<usize>().ok())
+                .unwrap_or(0);
+            let end = (from + limit).min(all.len());
+            let next = if end < all.len() {
+                format!("page%3D{end}")
+            } else {
+                String::new()
+            };
+            (all.get(from..end).map(<[_]>::to_vec).unwrap_or_default(), next)
+        }
+    };
+    let rows: Vec<String> = page
+        .into_iter()
+        .map(|(symbol, base, listed)| match market {
+            Market::Spot => format!(
+                r#"{{"symbol":"{symbol}","baseCoin":"{base}","quoteCoin":"USDT","innovation":"0","status":"Trading","marginTrading":"none","lotSizeFilter":{{}},"priceFilter":{{"tickSize":"0.01"}}}}"#
+            ),
+            Market::UsdM => format!(
+                r#"{{"symbol":"{symbol}","contractType":"LinearPerpetual","status":"Trading","baseCoin":"{base}","quoteCoin":"USDT","launchTime":"{listed}","deliveryTime":"0","priceScale":"2","settleCoin":"USDT","fundingInterval":480}}"#
+            ),
+        })
+        .collect();
+    let category = if market == Market::Spot { "spot" } else { "linear" };
+    let body = format!(
+        r#"{{"retCode":0,"retMsg":"OK","result":{{"category":"{category}","list":[{}],"nextPageCursor":"{next}"}},"retExtInfo":{{}},"time":{}}}"#,
+        rows.join(","),
+        now_ms()
+    );
+    reply(&faults, request_no, body)
 }

@@ -6,11 +6,13 @@
 //!   real wire format, with request weights, 429/418 and switchable faults.
 //! - [`okx`], [`bybit`]: simulated OKX and Bybit, each a few basis points off the same market with
 //!   its own volume share, listings, limits and the same switchable faults.
+//! - [`coingecko`]: a simulated CoinGecko ranking and coin list.
 //! - [`archive`]: writes Binance public-archive files (`.zip` + `.CHECKSUM`) from the same market.
 
 pub mod archive;
 pub mod binance;
 pub mod bybit;
+pub mod coingecko;
 mod faults;
 mod limits;
 pub mod market;
@@ -19,6 +21,7 @@ mod venue;
 
 pub use binance::{BinanceSim, SimConfig};
 pub use bybit::{BybitSim, BybitSimConfig};
+pub use coingecko::{CoinGeckoSim, CoinGeckoSimConfig, SimCoin};
 pub use faults::{Burst, Faults};
 pub use limits::SimStats;
 pub use market::{SimCandle, SimMarket};

@@ -224,6 +224,8 @@ pub fn format_fixed(value: i64, decimals: u32, shown: u32) -> String {
 pub struct SimMarket {
     seed: u64,
     outages: bool,
+    /// Synthetic coins `SIM001USDT`… beyond the 20 named ones (for universe-sized runs).
+    extra_coins: u32,
 }
 
 impl Default for SimMarket {
@@ -234,7 +236,11 @@ impl Default for SimMarket {
 
 impl SimMarket {
     pub fn new(seed: u64) -> Self {
-        Self { seed, outages: true }
+        Self {
+            seed,
+            outages: true,
+            extra_coins: 0,
+        }
     }
 
     /// Turns the venue-wide maintenance outages (missing bars) on or off.
@@ -243,18 +249,46 @@ impl SimMarket {
         self
     }
 
-    /// Symbols this market lists.
+    /// Adds `n` synthetic coins `SIM001USDT`…, listed on both markets since 2022, with prices
+    /// from $0.01 to $500.
+    pub fn with_extra_coins(mut self, n: u32) -> Self {
+        self.extra_coins = n.min(999);
+        self
+    }
+
+    /// The 20 named symbols every simulated market lists.
     pub fn symbols() -> impl Iterator<Item = &'static str> {
         LISTINGS.iter().map(|l| l.symbol)
     }
 
-    fn listing(symbol: &str) -> Option<&'static Listing> {
-        LISTINGS.iter().find(|l| l.symbol == symbol)
+    /// Every symbol this market lists: the named ones, then the synthetic ones.
+    pub fn all_symbols(&self) -> Vec<String> {
+        Self::symbols()
+            .map(str::to_owned)
+            .chain((1..=self.extra_coins).map(|i| format!("SIM{i:03}USDT")))
+            .collect()
+    }
+
+    fn listing(&self, symbol: &str) -> Option<Listing> {
+        if let Some(l) = LISTINGS.iter().find(|l| l.symbol == symbol) {
+            return Some(*l);
+        }
+        let n: u32 = symbol.strip_prefix("SIM")?.strip_suffix("USDT")?.parse().ok()?;
+        if n == 0 || n > self.extra_coins {
+            return None;
+        }
+        let h = mix(self.seed, u64::from(n), 0x5153);
+        Some(Listing {
+            symbol: "SIM",
+            base_price: 0.01 * 10f64.powf(4.7 * unit(h >> 11)),
+            spot_listed_ms: ms(19000 + (h % 200) as i64, 0),
+            usdm_listed_ms: ms(19000 + (h % 200) as i64 + 30, 0),
+        })
     }
 
     /// Open time of the first bar of `symbol` on `market`, or `None` for an unknown symbol.
     pub fn listed_ms(&self, market: Market, symbol: &str) -> Option<i64> {
-        Self::listing(symbol).map(|l| match market {
+        self.listing(symbol).map(|l| match market {
             Market::Spot => l.spot_listed_ms,
             Market::UsdM => l.usdm_listed_ms,
         })
@@ -282,7 +316,7 @@ impl SimMarket {
 
     /// The bar opening at `open_ms` as seen at `now_ms` (partial when the bar is still open).
     pub fn bar(&self, market: Market, symbol: &str, tf: Timeframe, open_ms: i64, now_ms: i64) -> Option<SimCandle> {
-        let l = Self::listing(symbol)?;
+        let l = self.listing(symbol)?;
         let listed = self.listed_ms(market, symbol)?;
         if open_ms % tf.millis() != 0 || open_ms + tf.millis() <= listed || self.in_outage(market, open_ms) {
             return None;

@@ -39,6 +39,7 @@ impl OkxSimConfig {
                 salt: 0x0C5,
                 volume_share_pct: 35,
                 unlisted: Vec::new(),
+                delisted: Vec::new(),
             },
             requests_per_2s: 40,
             faults: Faults::default(),
@@ -87,6 +88,10 @@ impl OkxSim {
             .route(
                 "/api/v5/market/history-candles",
                 get(history_candles).with_state(history.clone()),
+            )
+            .route(
+                "/api/v5/public/instruments",
+                get(instruments).with_state(history.clone()),
             );
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -232,4 +237,40 @@ fn render(market: Market, tf: Timeframe, bars: &[SimCandle], now: i64) -> String
         })
         .collect();
     format!(r#"{{"code":"0","msg":"","data":[{}]}}"#, rows.join(","))
+}
+
+/// `/api/v5/public/instruments?instType=SPOT|SWAP`: live instruments (delisted ones disappear).
+async fn instruments(State(s): State<Arc<VenueState>>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let faults = s.faults();
+    let (request_no, admission) = s.admit(&faults);
+    if !matches!(admission, Admission::Accepted { .. }) {
+        return okx_error(StatusCode::TOO_MANY_REQUESTS, 50011, "Too Many Requests");
+    }
+    if let Some(r) = injected_fault(&faults, request_no, okx_error) {
+        return r;
+    }
+    let market = match q.get("instType").map(String::as_str) {
+        Some("SPOT") => Market::Spot,
+        Some("SWAP") => Market::UsdM,
+        Some(_) => return okx_error(StatusCode::BAD_REQUEST, 51000, "Parameter instType error"),
+        None => return okx_error(StatusCode::BAD_REQUEST, 50014, "Parameter instType can not be empty"),
+    };
+    let rows: Vec<String> = s
+        .view
+        .trading(market)
+        .into_iter()
+        .map(|(_, base, listed)| match market {
+            Market::Spot => format!(
+                r#"{{"instType":"SPOT","instId":"{base}-USDT","uly":"","instFamily":"","baseCcy":"{base}","quoteCcy":"USDT","settleCcy":"","ctVal":"","ctType":"","listTime":"{listed}","state":"live","tickSz":"0.1"}}"#
+            ),
+            Market::UsdM => format!(
+                r#"{{"instType":"SWAP","instId":"{base}-USDT-SWAP","uly":"{base}-USDT","instFamily":"{base}-USDT","baseCcy":"","quoteCcy":"","settleCcy":"USDT","ctVal":"0.01","ctValCcy":"{base}","ctType":"linear","listTime":"{listed}","state":"live","tickSz":"0.1"}}"#
+            ),
+        })
+        .collect();
+    reply(
+        &faults,
+        request_no,
+        format!(r#"{{"code":"0","msg":"","data":[{}]}}"#, rows.join(",")),
+    )
 }

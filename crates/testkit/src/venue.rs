@@ -38,6 +38,8 @@ pub struct VenueView {
     pub volume_share_pct: i64,
     /// Base assets the venue does not list at all (`"SOL"`).
     pub unlisted: Vec<String>,
+    /// Base assets no longer trading: absent from the instrument list, history still served.
+    pub delisted: Vec<String>,
 }
 
 fn splitmix(mut x: u64) -> u64 {
@@ -56,6 +58,19 @@ impl VenueView {
             .iter()
             .any(|base| symbol.strip_prefix(base.as_str()).is_some_and(|q| q == "USDT"));
         (!unlisted).then_some(listed)
+    }
+
+    /// `(symbol, base, listed_ms)` of every instrument trading now on `market`.
+    pub fn trading(&self, market: Market) -> Vec<(String, String, i64)> {
+        self.generator
+            .all_symbols()
+            .into_iter()
+            .filter_map(|symbol| {
+                let listed = self.listed_ms(market, &symbol)?;
+                let base = symbol.strip_suffix("USDT")?.to_owned();
+                (!self.delisted.contains(&base)).then_some((symbol, base, listed))
+            })
+            .collect()
     }
 
     /// The venue's bar opening at `t` as seen at `now`, or `None` where it has none.

@@ -3,6 +3,7 @@
 //! One [`BinanceSim`] is one venue on its own 127.0.0.1 port with its own weight budget, as the
 //! real spot and futures hosts are. Faults can be switched while it runs ([`BinanceSim::set_faults`]).
 
+mod info;
 mod klines;
 
 use std::{
@@ -34,6 +35,8 @@ pub struct SimConfig {
     /// How long a 418 ban lasts (Binance: 2 minutes, escalating).
     pub ban: Duration,
     pub faults: Faults,
+    /// Symbols no longer trading: left out of (USD-M) or `BREAK` in (spot) `exchangeInfo`.
+    pub delisted: Vec<String>,
 }
 
 impl SimConfig {
@@ -50,6 +53,7 @@ impl SimConfig {
             requests_after_429_before_ban: 3,
             ban: Duration::from_secs(120),
             faults: Faults::default(),
+            delisted: Vec::new(),
         }
     }
 }
@@ -95,11 +99,14 @@ impl BinanceSim {
             })),
             config,
         });
-        let path = match state.config.market {
-            Market::Spot => "/api/v3/klines",
-            Market::UsdM => "/fapi/v1/klines",
+        let (klines_path, info_path) = match state.config.market {
+            Market::Spot => ("/api/v3/klines", "/api/v3/exchangeInfo"),
+            Market::UsdM => ("/fapi/v1/klines", "/fapi/v1/exchangeInfo"),
         };
-        let app = Router::new().route(path, get(klines::handle)).with_state(state.clone());
+        let app = Router::new()
+            .route(klines_path, get(klines::handle))
+            .route(info_path, get(info::handle))
+            .with_state(state.clone());
         tokio::spawn(async move {
             // A serve error ends the simulated venue; clients then see connection errors.
             let _ = axum::serve(listener, app).await;

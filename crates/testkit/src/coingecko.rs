@@ -1,0 +1,216 @@
+//! Simulated CoinGecko v3: `/coins/markets` (the ranking, pages of up to 250) and `/coins/list`,
+//! a per-minute call budget answered with 429 + `retry-after` beyond, and an optional required
+//! Demo key (`x-cg-demo-api-key`).
+
+use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::{Query, State},
+    http::{HeaderMap, StatusCode},
+    response::Response,
+    routing::get,
+};
+
+use crate::{
+    Faults, SimMarket, SimStats,
+    limits::{Admission, LimitRules},
+    venue::{VenueState, VenueView, injected_fault, json, reply, retry_after},
+};
+
+/// One coin of the simulated ranking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimCoin {
+    pub id: String,
+    /// Lower case, as CoinGecko writes it.
+    pub symbol: String,
+    pub name: String,
+}
+
+impl SimCoin {
+    pub fn new(id: &str, symbol: &str, name: &str) -> Self {
+        Self {
+            id: id.into(),
+            symbol: symbol.into(),
+            name: name.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CoinGeckoSimConfig {
+    /// The ranking, best first.
+    pub coins: Vec<SimCoin>,
+    pub requests_per_minute: u32,
+    /// When set, requests without this `x-cg-demo-api-key` are refused (401).
+    pub require_key: Option<String>,
+    pub faults: Faults,
+}
+
+impl CoinGeckoSimConfig {
+    /// Every coin of `generator` in its order, with Tether and USD Coin ranked 3rd and 7th, and
+    /// one coin that no venue lists at the end.
+    pub fn new(generator: &SimMarket) -> Self {
+        let mut coins: Vec<SimCoin> = generator
+            .all_symbols()
+            .iter()
+            .filter_map(|s| s.strip_suffix("USDT"))
+            .map(|base| {
+                let lower = base.to_ascii_lowercase();
+                SimCoin::new(&format!("{lower}-sim"), &lower, base)
+            })
+            .collect();
+        coins.insert(2.min(coins.len()), SimCoin::new("tether", "usdt", "Tether"));
+        coins.insert(6.min(coins.len()), SimCoin::new("usd-coin", "usdc", "USDC"));
+        coins.push(SimCoin::new("nowhere-coin", "nowhere", "Listed Nowhere"));
+        Self {
+            coins,
+            requests_per_minute: 30,
+            require_key: None,
+            faults: Faults::default(),
+        }
+    }
+}
+
+struct CgState {
+    venue: VenueState,
+    coins: Vec<SimCoin>,
+    require_key: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct CoinGeckoSim {
+    addr: SocketAddr,
+    state: Arc<CgState>,
+}
+
+impl std::fmt::Debug for CoinGeckoSim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CoinGeckoSim").field("addr", &self.addr).finish()
+    }
+}
+
+impl CoinGeckoSim {
+    pub async fn start(config: CoinGeckoSimConfig) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let addr = listener.local_addr()?;
+        let rules = LimitRules {
+            weight_limit: config.requests_per_minute.max(1),
+            window: Duration::from_secs(60),
+            grace: u32::MAX,
+            ban: Duration::ZERO,
+        };
+        let view = VenueView {
+            generator: SimMarket::default(),
+            salt: 0,
+            volume_share_pct: 100,
+            unlisted: Vec::new(),
+            delisted: Vec::new(),
+        };
+        let state = Arc::new(CgState {
+            venue: VenueState::new(view, rules, config.faults),
+            coins: config.coins,
+            require_key: config.require_key,
+        });
+        let app = Router::new()
+            .route("/coins/markets", get(markets))
+            .route("/coins/list", get(list))
+            .with_state(state.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { addr, state })
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn stats(&self) -> SimStats {
+        self.state.venue.stats()
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        self.state.venue.set_faults(faults);
+    }
+}
+
+fn cg_error(status: StatusCode, code: i64, msg: &str) -> Response {
+    json(
+        status,
+        format!(r#"{{"status":{{"error_code":{code},"error_message":"{msg}"}}}}"#),
+    )
+}
+
+/// Admission, key check and injected faults; `Err` is the answer to send instead.
+fn gate(s: &CgState, headers: &HeaderMap) -> Result<(Faults, u64), Response> {
+    let faults = s.venue.faults();
+    let (request_no, admission) = s.venue.admit(&faults);
+    if !matches!(admission, Admission::Accepted { .. }) {
+        let msg = "You've exceeded the Rate Limit. Please visit https://www.coingecko.com/en/api/pricing to subscribe to our API plans for higher rate limits.";
+        return Err(retry_after(cg_error(StatusCode::TOO_MANY_REQUESTS, 429, msg), 60));
+    }
+    if let Some(key) = &s.require_key {
+        let sent = headers.get("x-cg-demo-api-key").and_then(|v| v.to_str().ok());
+        if sent != Some(key.as_str()) {
+            return Err(cg_error(StatusCode::UNAUTHORIZED, 10002, "API Key Missing or invalid"));
+        }
+    }
+    if let Some(r) = injected_fault(&faults, request_no, cg_error) {
+        return Err(r);
+    }
+    Ok((faults, request_no))
+}
+
+async fn markets(
+    State(s): State<Arc<CgState>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let (faults, request_no) = match gate(&s, &headers) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if q.get("vs_currency").is_none_or(|v| v.is_empty()) {
+        return json(
+            StatusCode::BAD_REQUEST,
+            r#"{"error":"Missing parameter vs_currency"}"#.into(),
+        );
+    }
+    let per_page = q
+        .get("per_page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(100)
+        .clamp(1, 250);
+    let page = q.get("page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(1).max(1);
+    let from = (page - 1) * per_page;
+    let rows: Vec<String> = s
+        .coins
+        .iter()
+        .enumerate()
+        .skip(from)
+        .take(per_page)
+        .map(|(i, c)| {
+            let rank = i + 1;
+            let cap = 1e12 / rank as f64;
+            format!(
+                r#"{{"id":"{}","symbol":"{}","name":"{}","image":"https://example.invalid/{}.png","current_price":1.0,"market_cap":{cap:.0},"market_cap_rank":{rank},"fully_diluted_valuation":null,"total_volume":1.5e9,"high_24h":1.1,"low_24h":0.9,"price_change_24h":-6.88313e-7,"price_change_percentage_24h":0.1,"circulating_supply":1000000,"total_supply":null,"max_supply":null,"ath":2.0,"roi":null,"last_updated":"2026-11-21T00:00:00.000Z"}}"#,
+                c.id, c.symbol, c.name, c.id
+            )
+        })
+        .collect();
+    reply(&faults, request_no, format!("[{}]", rows.join(",")))
+}
+
+async fn list(State(s): State<Arc<CgState>>, headers: HeaderMap) -> Response {
+    let (faults, request_no) = match gate(&s, &headers) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let rows: Vec<String> = s
+        .coins
+        .iter()
+        .map(|c| format!(r#"{{"id":"{}","symbol":"{}","name":"{}"}}"#, c.id, c.symbol, c.name))
+        .collect();
+    reply(&faults, request_no, format!("[{}]", rows.join(",")))
+}
