@@ -143,21 +143,28 @@ fn cg_error(status: StatusCode, code: i64, msg: &str) -> Response {
 }
 
 /// Admission, key check and injected faults; `Err` is the answer to send instead.
-fn gate(s: &CgState, headers: &HeaderMap) -> Result<(Faults, u64), Response> {
+fn gate(s: &CgState, headers: &HeaderMap) -> Result<(Faults, u64), Box<Response>> {
     let faults = s.venue.faults();
     let (request_no, admission) = s.venue.admit(&faults);
     if !matches!(admission, Admission::Accepted { .. }) {
         let msg = "You've exceeded the Rate Limit. Please visit https://www.coingecko.com/en/api/pricing to subscribe to our API plans for higher rate limits.";
-        return Err(retry_after(cg_error(StatusCode::TOO_MANY_REQUESTS, 429, msg), 60));
+        return Err(Box::new(retry_after(
+            cg_error(StatusCode::TOO_MANY_REQUESTS, 429, msg),
+            60,
+        )));
     }
     if let Some(key) = &s.require_key {
         let sent = headers.get("x-cg-demo-api-key").and_then(|v| v.to_str().ok());
         if sent != Some(key.as_str()) {
-            return Err(cg_error(StatusCode::UNAUTHORIZED, 10002, "API Key Missing or invalid"));
+            return Err(Box::new(cg_error(
+                StatusCode::UNAUTHORIZED,
+                10002,
+                "API Key Missing or invalid",
+            )));
         }
     }
     if let Some(r) = injected_fault(&faults, request_no, cg_error) {
-        return Err(r);
+        return Err(Box::new(r));
     }
     Ok((faults, request_no))
 }
@@ -169,7 +176,7 @@ async fn markets(
 ) -> Response {
     let (faults, request_no) = match gate(&s, &headers) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if q.get("vs_currency").is_none_or(|v| v.is_empty()) {
         return json(
@@ -205,7 +212,7 @@ async fn markets(
 async fn list(State(s): State<Arc<CgState>>, headers: HeaderMap) -> Response {
     let (faults, request_no) = match gate(&s, &headers) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let rows: Vec<String> = s
         .coins
