@@ -5,7 +5,13 @@ use std::{path::Path, time::Duration};
 
 use anyhow::{Context, Result, bail};
 use candlekeep_core::{Instrument, Market, SourceId, Timeframe};
-use candlekeep_sources::{binance::BinanceConfig, bybit::BybitConfig, http::HttpConfig, okx::OkxConfig};
+use candlekeep_sources::{
+    binance::BinanceConfig,
+    bybit::BybitConfig,
+    coingecko::{CoinGeckoConfig, CoinGeckoPlan},
+    http::HttpConfig,
+    okx::OkxConfig,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -15,11 +21,29 @@ pub struct Config {
     pub collect: CollectSection,
     pub binance_spot: VenueSection,
     pub binance_usdm: VenueSection,
+    pub universe: UniverseSection,
     pub okx: OkxSection,
     pub bybit: BybitSection,
+    pub coingecko: CoinGeckoSection,
     /// Per-asset fallback chains (`SOL = ["okx-rest", "bybit-rest"]`), replacing `collect.sources`.
     pub asset_sources: std::collections::BTreeMap<String, Vec<String>>,
     pub http: HttpSection,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UniverseSection {
+    pub max_coins: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CoinGeckoSection {
+    pub base_url: String,
+    /// Never printed.
+    pub api_key: String,
+    pub plan: CoinGeckoPlan,
+    pub requests_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -89,8 +113,10 @@ impl Default for Config {
                 base_url: usdm.base_url,
                 weight_per_minute: usdm.weight_limit,
             },
+            universe: UniverseSection { max_coins: 200 },
             okx: OkxSection::default(),
             bybit: BybitSection::default(),
+            coingecko: CoinGeckoSection::default(),
             asset_sources: Default::default(),
             http: HttpSection::default(),
         }
@@ -113,6 +139,24 @@ impl Default for CollectSection {
             sources: DEFAULT_CHAIN.iter().map(|s| s.as_str().to_owned()).collect(),
             sync_initial_days: 30,
             concurrency: 4,
+        }
+    }
+}
+
+impl Default for UniverseSection {
+    fn default() -> Self {
+        Config::default().universe
+    }
+}
+
+impl Default for CoinGeckoSection {
+    fn default() -> Self {
+        let d = CoinGeckoConfig::default();
+        Self {
+            base_url: d.base_url,
+            api_key: String::new(),
+            plan: d.plan,
+            requests_per_minute: d.requests_per_minute,
         }
     }
 }
@@ -201,6 +245,20 @@ base_url = "https://fapi.binance.com"
 # Binance allows 2400 per IP on USD-M futures.
 weight_per_minute = 2400
 
+[universe]
+# How many coins by market cap `sync --symbols-only` ranks, and `--max-coins` defaults to.
+max_coins = 200
+
+[coingecko]
+# Demo and keyless: https://api.coingecko.com/api/v3; Pro: https://pro-api.coingecko.com/api/v3.
+base_url = "https://api.coingecko.com/api/v3"
+# Your API key, sent as a header and never printed (better set CANDLEKEEP_COINGECKO_API_KEY).
+api_key = ""
+# demo or pro: which header carries the key.
+plan = "demo"
+# Calls per minute (Demo plan: 30).
+requests_per_minute = 30
+
 [okx]
 base_url = "https://www.okx.com"
 # Requests per 2 s on /market/candles (OKX allows 40 per IP); history-candles gets half.
@@ -261,6 +319,9 @@ impl Config {
                 bail!("{name}.weight_per_minute must be at least 1");
             }
         }
+        if self.universe.max_coins == 0 || self.coingecko.requests_per_minute == 0 {
+            bail!("universe.max_coins and coingecko.requests_per_minute must be at least 1");
+        }
         if self.okx.requests_per_2s < 2 || self.bybit.requests_per_5s == 0 {
             bail!("okx.requests_per_2s must be at least 2 and bybit.requests_per_5s at least 1");
         }
@@ -293,6 +354,15 @@ impl Config {
         match self.asset_sources.get(asset) {
             Some(list) => parse_chain(&format!("asset_sources.{asset}"), list),
             None => parse_chain("collect.sources", &self.collect.sources),
+        }
+    }
+
+    pub fn coingecko(&self) -> CoinGeckoConfig {
+        CoinGeckoConfig {
+            base_url: self.coingecko.base_url.clone(),
+            api_key: Some(self.coingecko.api_key.clone()).filter(|k| !k.trim().is_empty()),
+            plan: self.coingecko.plan,
+            requests_per_minute: self.coingecko.requests_per_minute,
         }
     }
 

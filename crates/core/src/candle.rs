@@ -47,6 +47,19 @@ impl SourceId {
     }
 }
 
+impl SourceId {
+    /// The venue whose data this source delivers.
+    pub const fn venue(self) -> crate::Venue {
+        match self {
+            Self::BinanceSpotRest | Self::BinanceUsdmRest | Self::BinanceArchive => crate::Venue::Binance,
+            Self::OkxRest => crate::Venue::Okx,
+            Self::BybitRest => crate::Venue::Bybit,
+            Self::CryptoCompare => crate::Venue::CryptoCompare,
+            Self::CoinGecko => crate::Venue::CoinGecko,
+        }
+    }
+}
+
 impl std::str::FromStr for SourceId {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

@@ -1,34 +1,20 @@
 //! `candlekeep backfill` and `candlekeep sync`.
 
-use std::{collections::HashMap, process::ExitCode, sync::Arc};
+use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use candlekeep_core::{
-    Market, SourceId, Timeframe,
-    time::{format_ms, now_ms, parse_date_ms},
-};
+use candlekeep_core::time::{format_ms, now_ms, parse_date_ms};
 use candlekeep_engine::{
     SharedStore,
-    backfill::{self, Plan, Start, Target},
+    backfill::{self, Start},
 };
-use candlekeep_sources::{CandleSource, binance::BinanceKlines, bybit::BybitKlines, okx::OkxCandles};
 use candlekeep_store::{JobStatus, Store};
 
-use super::{Global, finish_job, invocation, open_store};
+use super::{
+    Global, finish_job, invocation, open_store,
+    plan::{Selection, plan},
+};
 use crate::{config::Config, progress::CliProgress};
-
-#[derive(Debug, clap::Args)]
-pub struct Selection {
-    /// Assets or symbols, comma-separated (BTC,ETH or BTCUSDT); default: collect.assets.
-    #[arg(long, value_delimiter = ',')]
-    symbols: Option<Vec<String>>,
-    /// Markets, comma-separated: spot, usdm; default: collect.markets.
-    #[arg(long)]
-    markets: Option<String>,
-    /// 1m, 5m, 15m, 1h, 4h or 1d; default: collect.timeframe.
-    #[arg(long)]
-    timeframe: Option<Timeframe>,
-}
 
 #[derive(Debug, clap::Args)]
 pub struct BackfillArgs {
@@ -44,6 +30,10 @@ pub struct BackfillArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct SyncArgs {
+    /// Only refresh the universe: CoinGecko's ranking (top --max-coins, default
+    /// universe.max_coins) and every venue's instrument list; fetch no candles.
+    #[arg(long)]
+    symbols_only: bool,
     #[command(flatten)]
     selection: Selection,
 }
@@ -64,6 +54,9 @@ pub fn backfill(global: &Global, args: BackfillArgs) -> Result<ExitCode> {
 }
 
 pub fn sync(global: &Global, args: SyncArgs) -> Result<ExitCode> {
+    if args.symbols_only {
+        return super::universe::refresh(global, args.selection.max_coins);
+    }
     // A series with no history yet starts `collect.sync_initial_days` back.
     let start = |config: &Config| Start::AfterLatest {
         fallback_ms: now_ms() - i64::from(config.collect.sync_initial_days) * 86_400_000,
@@ -85,8 +78,8 @@ fn collect(
         if global.demo {
             crate::demo::start(&mut config).await?;
         }
-        let plan = plan(&config, sel, start(&config), end)?;
         let mut store = open_store(&config)?;
+        let plan = plan(&config, &mut store, sel, start(&config), end)?;
         let job_id = store.job_started(job, &invocation())?;
         let shared = SharedStore::new(Box::new(store));
         let progress = CliProgress::new("bars");
@@ -149,55 +142,6 @@ fn collect(
                 }
             }
         }
-    })
-}
-
-fn plan(config: &Config, sel: &Selection, start: Start, end: Option<i64>) -> Result<Plan> {
-    let markets: Vec<Market> = match &sel.markets {
-        Some(m) => crate::config::parse_markets(m).context("--markets")?,
-        None => config.markets()?,
-    };
-    let timeframe = match sel.timeframe {
-        Some(tf) => tf,
-        None => config.timeframe()?,
-    };
-    let http = config.http();
-    let mut sources: HashMap<SourceId, Arc<dyn CandleSource>> = HashMap::new();
-    for market in Market::ALL {
-        let source = BinanceKlines::new(market, &config.binance(market), http.clone())
-            .with_context(|| format!("setting up Binance {market}"))?;
-        sources.insert(source.id(), Arc::new(source));
-    }
-    sources.insert(
-        SourceId::OkxRest,
-        Arc::new(OkxCandles::new(&config.okx(), http.clone()).context("setting up OKX")?),
-    );
-    sources.insert(
-        SourceId::BybitRest,
-        Arc::new(BybitKlines::new(&config.bybit(), http).context("setting up Bybit")?),
-    );
-    let mut targets = Vec::new();
-    for instrument in config.instruments(sel.symbols.as_deref(), &markets)? {
-        let chain: Vec<_> = config
-            .chain(&instrument.base)?
-            .into_iter()
-            .filter_map(|id| sources.get(&id).cloned())
-            .filter(|s| s.serves(instrument.market, timeframe))
-            .collect();
-        anyhow::ensure!(
-            !chain.is_empty(),
-            "no source in the fallback chain of {} serves {} {timeframe} bars",
-            instrument.base,
-            instrument.market
-        );
-        targets.push(Target { instrument, chain });
-    }
-    Ok(Plan {
-        targets,
-        timeframe,
-        start,
-        end_ms: end,
-        concurrency: config.collect.concurrency,
     })
 }
 

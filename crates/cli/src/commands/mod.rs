@@ -4,7 +4,9 @@
 pub mod collect;
 pub mod import;
 pub mod init;
+mod plan;
 pub mod status;
+pub mod universe;
 
 use std::path::{Path, PathBuf};
 

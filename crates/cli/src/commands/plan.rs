@@ -1,0 +1,118 @@
+//! Which series a backfill or sync covers, and each one's fallback chain.
+//!
+//! `--max-coins N` takes the N best-ranked assets of the stored universe on every market where a
+//! venue lists them; otherwise `--symbols` (or `collect.assets`). Either way, when the universe
+//! knows where an instrument is listed, its chain keeps only those venues (so OKX is not asked
+//! for a coin it does not list); an instrument the universe does not know keeps the whole chain.
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::Arc,
+};
+
+use anyhow::{Context, Result, bail};
+use candlekeep_core::{Instrument, Market, SourceId, Timeframe, Venue};
+use candlekeep_engine::{
+    backfill::{Plan, Start, Target},
+    universe,
+};
+use candlekeep_sources::{CandleSource, binance::BinanceKlines, bybit::BybitKlines, okx::OkxCandles};
+use candlekeep_store::Store;
+
+use crate::config::Config;
+
+#[derive(Debug, clap::Args)]
+pub struct Selection {
+    /// Assets or symbols, comma-separated (BTC,ETH or BTCUSDT); default: collect.assets.
+    #[arg(long, alias = "symbol", value_delimiter = ',', conflicts_with = "max_coins")]
+    pub symbols: Option<Vec<String>>,
+    /// The N largest coins of the universe (refreshed by `sync --symbols-only`) instead of
+    /// --symbols; with --symbols-only, how many coins to rank (default universe.max_coins).
+    #[arg(long, value_name = "N")]
+    pub max_coins: Option<u32>,
+    /// Markets, comma-separated: spot, usdm; default: collect.markets.
+    #[arg(long)]
+    pub markets: Option<String>,
+    /// 1m, 5m, 15m, 1h, 4h or 1d; default: collect.timeframe.
+    #[arg(long)]
+    pub timeframe: Option<Timeframe>,
+}
+
+/// Every REST candle source, by id, sharing one budget per venue host.
+fn sources(config: &Config) -> Result<HashMap<SourceId, Arc<dyn CandleSource>>> {
+    let http = config.http();
+    let mut sources: HashMap<SourceId, Arc<dyn CandleSource>> = HashMap::new();
+    for market in Market::ALL {
+        let source = BinanceKlines::new(market, &config.binance(market), http.clone())
+            .with_context(|| format!("setting up Binance {market}"))?;
+        sources.insert(source.id(), Arc::new(source));
+    }
+    let okx = OkxCandles::new(&config.okx(), http.clone()).context("setting up OKX")?;
+    sources.insert(SourceId::OkxRest, Arc::new(okx));
+    let bybit = BybitKlines::new(&config.bybit(), http).context("setting up Bybit")?;
+    sources.insert(SourceId::BybitRest, Arc::new(bybit));
+    Ok(sources)
+}
+
+pub fn plan(config: &Config, store: &mut dyn Store, sel: &Selection, start: Start, end: Option<i64>) -> Result<Plan> {
+    let markets: Vec<Market> = match &sel.markets {
+        Some(m) => crate::config::parse_markets(m).context("--markets")?,
+        None => config.markets()?,
+    };
+    let timeframe = match sel.timeframe {
+        Some(tf) => tf,
+        None => config.timeframe()?,
+    };
+    let quote = config.collect.quote.trim().to_ascii_uppercase();
+    let listings = store.listings()?;
+    let known = universe::series(&store.ranked_assets(usize::MAX)?, &listings, &Market::ALL, &quote);
+    let listed_on: HashMap<Instrument, BTreeSet<Venue>> = known.into_iter().collect();
+
+    let instruments: Vec<Instrument> = match sel.max_coins {
+        Some(n) => {
+            let assets = store.ranked_assets(n as usize)?;
+            if assets.is_empty() {
+                bail!("the universe is empty: run `candlekeep sync --symbols-only` first to rank the coins");
+            }
+            universe::series(&assets, &listings, &markets, &quote)
+                .into_iter()
+                .map(|(i, _)| i)
+                .collect()
+        }
+        None => config.instruments(sel.symbols.as_deref(), &markets)?,
+    };
+    let sources = sources(config)?;
+    let mut targets = Vec::new();
+    for instrument in instruments {
+        let venues = listed_on.get(&instrument);
+        let chain: Vec<_> = config
+            .chain(&instrument.base)?
+            .into_iter()
+            .filter(|id| venues.is_none_or(|v| v.contains(&id.venue())))
+            .filter_map(|id| sources.get(&id).cloned())
+            .filter(|s| s.serves(instrument.market, timeframe))
+            .collect();
+        if chain.is_empty() {
+            bail!(
+                "no source in the fallback chain of {} serves {instrument} {timeframe} bars{}",
+                instrument.base,
+                if venues.is_some() {
+                    " on a venue that lists it"
+                } else {
+                    ""
+                }
+            );
+        }
+        targets.push(Target { instrument, chain });
+    }
+    if targets.is_empty() {
+        bail!("nothing to collect: no venue lists the selected coins on the selected markets");
+    }
+    Ok(Plan {
+        targets,
+        timeframe,
+        start,
+        end_ms: end,
+        concurrency: config.collect.concurrency,
+    })
+}

@@ -1,0 +1,97 @@
+//! `candlekeep sync --symbols-only`: refresh the universe.
+
+use std::{process::ExitCode, sync::Arc};
+
+use anyhow::{Context, Result};
+use candlekeep_core::Market;
+use candlekeep_engine::{SharedStore, universe};
+use candlekeep_sources::{
+    binance::BinanceKlines, bybit::BybitKlines, coingecko::CoinGecko, listings::ListingSource, okx::OkxCandles,
+};
+use candlekeep_store::{JobStatus, Store};
+
+use super::{Global, finish_job, invocation, open_store};
+
+pub fn refresh(global: &Global, max_coins: Option<u32>) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let mut config = global.load_config()?;
+        if global.demo {
+            crate::demo::start(&mut config).await?;
+        }
+        let max_coins = max_coins.unwrap_or(config.universe.max_coins).max(1) as usize;
+        let http = config.http();
+        let coingecko = CoinGecko::new(&config.coingecko(), http.clone()).context("setting up CoinGecko")?;
+        let mut venues: Vec<Arc<dyn ListingSource>> = Vec::new();
+        for market in Market::ALL {
+            let source = BinanceKlines::new(market, &config.binance(market), http.clone())
+                .with_context(|| format!("setting up Binance {market}"))?;
+            venues.push(Arc::new(source));
+        }
+        venues.push(Arc::new(
+            OkxCandles::new(&config.okx(), http.clone()).context("setting up OKX")?,
+        ));
+        venues.push(Arc::new(
+            BybitKlines::new(&config.bybit(), http).context("setting up Bybit")?,
+        ));
+        let quote = config.collect.quote.trim().to_ascii_uppercase();
+
+        let mut store = open_store(&config)?;
+        let job = store.job_started("universe", &invocation())?;
+        let shared = SharedStore::new(Box::new(store));
+        let report = match universe::refresh(&shared, &coingecko, &venues, max_coins, &quote).await {
+            Ok(r) => r,
+            Err(e) => {
+                let msg = format!("{e:#}");
+                shared.with_blocking(|s| finish_job(s, job, JobStatus::Failed, 0, vec![], Some(msg)))?;
+                return Err(anyhow::Error::new(e).context("refreshing the universe"));
+            }
+        };
+        println!("universe: {} assets ranked by market cap (CoinGecko)", report.assets);
+        match &report.coins_list {
+            Ok(true) => println!("coin id list: fetched (kept for 24 h)"),
+            Ok(false) => println!("coin id list: cached copy is less than 24 h old"),
+            Err(e) => println!("coin id list: not refreshed: {e}"),
+        }
+        let mut failures = Vec::new();
+        let mut listed = 0;
+        for (venue, market, result) in &report.venues {
+            match result {
+                Ok(c) => {
+                    listed += c.listed;
+                    println!(
+                        "{:<8} {:<5} {:>5} {quote} pairs listed  ({} new, {} delisted, {} relisted)",
+                        venue.to_string(),
+                        market.to_string(),
+                        c.listed,
+                        c.new,
+                        c.delisted,
+                        c.relisted
+                    );
+                }
+                Err(e) => {
+                    println!("{:<8} {:<5} FAILED: {e}", venue.to_string(), market.to_string());
+                    failures.push(format!("{venue} {market}: {e}"));
+                }
+            }
+        }
+        let series = shared.with_blocking(|s| -> Result<usize> {
+            let assets = s.ranked_assets(max_coins)?;
+            let listings = s.listings()?;
+            Ok(universe::series(&assets, &listings, &Market::ALL, &quote).len())
+        })??;
+        println!("{series} series (coin × market) are listed somewhere; collect them with --max-coins {max_coins}");
+        let (status, error) = if failures.is_empty() {
+            (JobStatus::Ok, None)
+        } else {
+            (JobStatus::Failed, Some(failures.join("; ")))
+        };
+        shared.with_blocking(|s| finish_job(s, job, status, listed, vec![], error))?;
+        Ok(if failures.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            eprintln!("error: some instrument lists could not be fetched; their listings were left as they were");
+            ExitCode::FAILURE
+        })
+    })
+}
