@@ -37,6 +37,12 @@ fn candlekeep(dir: &Path, venues: Option<&Venues>, args: &[&str]) -> Command {
     for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CANDLEKEEP_")) {
         cmd.env_remove(k);
     }
+    // Never the internet: venues a test does not simulate point at a closed local port, and
+    // the fallback chain is Binance only unless a test says otherwise.
+    for venue in ["OKX", "BYBIT", "COINGECKO"] {
+        cmd.env(format!("CANDLEKEEP_{venue}_BASE_URL"), "http://127.0.0.1:9");
+    }
+    cmd.env("CANDLEKEEP_COLLECT_SOURCES", "binance-usdm-rest,binance-spot-rest");
     if let Some(v) = venues {
         cmd.env("CANDLEKEEP_BINANCE_SPOT_BASE_URL", v.spot.base_url());
         cmd.env("CANDLEKEEP_BINANCE_USDM_BASE_URL", v.usdm.base_url());
@@ -341,4 +347,57 @@ fn import_loads_archives_and_refuses_bad_files_without_touching_the_database() {
         assert!(text(&out).contains(says), "{path}: {}", text(&out));
         assert_eq!(content_hash(&db), before, "{path}: the database is unchanged");
     }
+}
+
+#[test]
+fn demo_universe_then_backfill_of_the_top_coins_through_the_fallback_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("u.db");
+    let url = format!("sqlite:{}", db.display());
+    let demo = |args: &[&str]| {
+        let mut cmd = candlekeep(dir.path(), None, &["--demo", "--database-url", &url]);
+        cmd.args(args).env_remove("CANDLEKEEP_COLLECT_SOURCES");
+        cmd
+    };
+    let out = run(demo(&["backfill", "--from", "2026-01-01", "--max-coins", "3"]));
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("run `candlekeep sync --symbols-only` first"),
+        "{}",
+        text(&out)
+    );
+
+    let out = run(demo(&["sync", "--symbols-only", "--max-coins", "5"]));
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("universe: 5 assets"), "{t}");
+    assert!(t.contains("okx      usdm     20 USDT pairs listed  (20 new"), "{t}");
+    // BTC, ETH, (USDT skipped), BNB, SOL on both markets.
+    assert!(t.contains("8 series (coin × market)"), "{t}");
+
+    let from = candlekeep_core::time::format_ms(candlekeep_core::time::now_ms() - 3 * 86_400_000);
+    let out = run(demo(&["backfill", "--from", &from[..10], "--max-coins", "5"]));
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    for series in ["spot:BTCUSDT", "usdm:SOLUSDT"] {
+        assert!(t.contains(series), "{t}");
+    }
+    assert!(!t.contains("USDTUSDT"), "{t}");
+    let store = candlekeep_store::SqliteStore::open(&db).unwrap();
+    let jobs = store.recent_jobs(10).unwrap();
+    let backfill = jobs
+        .iter()
+        .find(|j| j.job == "backfill" && j.status.as_str() == "ok")
+        .unwrap();
+    assert!(
+        backfill.sources.starts_with("binance-spot-rest="),
+        "{}",
+        backfill.sources
+    );
+    let out = run(candlekeep(
+        dir.path(),
+        None,
+        &["--database-url", &url, "status", "--cross-check"],
+    ));
+    assert!(out.status.success(), "{}", text(&out));
 }
