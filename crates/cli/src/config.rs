@@ -138,7 +138,7 @@ impl Default for CollectSection {
             timeframe: "1h".into(),
             sources: DEFAULT_CHAIN.iter().map(|s| s.as_str().to_owned()).collect(),
             sync_initial_days: 30,
-            concurrency: 4,
+            concurrency: 16,
         }
     }
 }
@@ -233,7 +233,7 @@ sources = ["binance-usdm-rest", "binance-spot-rest", "okx-rest", "bybit-rest"]
 # How far back `sync` starts for a series that has no history yet.
 sync_initial_days = 30
 # Series fetched at the same time (each venue's weight budget is still shared).
-concurrency = 4
+concurrency = 16
 
 [binance_spot]
 base_url = "https://data-api.binance.vision"

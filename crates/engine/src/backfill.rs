@@ -74,6 +74,8 @@ pub struct SeriesOutcome {
     pub unfetched: i64,
     /// Set when `unfetched` > 0: why.
     pub error: Option<String>,
+    /// From the start of the run until this series was done.
+    pub done_after: std::time::Duration,
 }
 
 impl SeriesOutcome {
@@ -152,9 +154,10 @@ pub async fn run(store: &SharedStore, plan: &Plan, progress: &dyn Progress) -> R
     progress.start(total.max(0) as u64);
 
     let concurrency = plan.concurrency.max(1);
+    let started = std::time::Instant::now();
     let per_group = groups.into_values().map(|works| {
         stream::iter(works)
-            .map(|w| fill_series(store, tf, w, progress))
+            .map(|w| fill_series(store, tf, w, progress, started))
             .buffer_unordered(concurrency)
             .collect::<Vec<_>>()
     });
@@ -173,6 +176,7 @@ async fn fill_series(
     tf: Timeframe,
     w: Work,
     progress: &dyn Progress,
+    started: std::time::Instant,
 ) -> Result<SeriesOutcome, JobError> {
     let mut outcome = SeriesOutcome {
         instrument: w.target.instrument.clone(),
@@ -181,6 +185,7 @@ async fn fill_series(
         source_errors: Vec::new(),
         unfetched: 0,
         error: None,
+        done_after: std::time::Duration::ZERO,
     };
     let chain: Vec<SourceId> = w.target.chain.iter().map(|s| s.id()).collect();
     for (rank, source) in w.target.chain.iter().enumerate() {
@@ -210,6 +215,7 @@ async fn fill_series(
             }
         ));
     }
+    outcome.done_after = started.elapsed();
     Ok(outcome)
 }
 
