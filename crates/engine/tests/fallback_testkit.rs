@@ -19,7 +19,7 @@ use candlekeep_sources::{
     okx::{OkxCandles, OkxConfig},
 };
 use candlekeep_store::SqliteStore;
-use candlekeep_testkit::{BinanceSim, BybitSim, BybitSimConfig, OkxSim, OkxSimConfig, SimConfig, SimMarket};
+use candlekeep_testkit::{BinanceSim, BybitSim, BybitSimConfig, Faults, OkxSim, OkxSimConfig, SimConfig, SimMarket};
 
 const H: i64 = 3_600_000;
 const DAY: i64 = 24 * H;
@@ -227,4 +227,107 @@ async fn five_coins_end_complete_each_bar_from_the_best_source_that_had_it() {
     );
     assert_eq!(after, (before.0, before.1 + 2, before.2));
     assert_eq!(store.with_blocking(|s| s.content_hash().unwrap()).unwrap(), hash);
+}
+
+fn okx_source(sim: &OkxSim, per_2s: u32) -> Arc<dyn CandleSource> {
+    let cfg = OkxConfig {
+        base_url: sim.base_url(),
+        requests_per_2s: per_2s,
+    };
+    Arc::new(OkxCandles::new(&cfg, fast_http_many()).unwrap())
+}
+
+fn bybit_source(sim: &BybitSim, per_5s: u32) -> Arc<dyn CandleSource> {
+    let cfg = BybitConfig {
+        base_url: sim.base_url(),
+        requests_per_5s: per_5s,
+    };
+    Arc::new(BybitKlines::new(&cfg, fast_http_many()).unwrap())
+}
+
+/// Enough attempts to ride out the injected fault bursts.
+fn fast_http_many() -> HttpConfig {
+    HttpConfig {
+        max_attempts: 8,
+        ..fast_http()
+    }
+}
+
+fn single_source_plan(source: Arc<dyn CandleSource>, from: i64, to: i64) -> Plan {
+    let targets = ["BTC", "ETH"]
+        .iter()
+        .flat_map(|coin| {
+            Market::ALL.map(|m| Target {
+                instrument: Instrument::new(m, coin, "USDT").unwrap(),
+                chain: vec![source.clone()],
+            })
+        })
+        .collect();
+    Plan {
+        targets,
+        timeframe: Timeframe::H1,
+        start: Start::At(from),
+        end_ms: Some(to),
+        concurrency: 4,
+    }
+}
+
+fn faults() -> Faults {
+    use candlekeep_testkit::Burst;
+    Faults {
+        server_errors: Some(Burst { period: 7, len: 2 }),
+        storm_429: Some(Burst { period: 11, len: 1 }),
+        malformed: Some(Burst { period: 13, len: 1 }),
+        truncated: Some(Burst { period: 17, len: 1 }),
+        ..Faults::default()
+    }
+}
+
+async fn hash_of(plan: &Plan) -> String {
+    let store = SharedStore::new(Box::new(SqliteStore::in_memory().unwrap()));
+    let report = backfill::run(&store, plan, &NoProgress).await.unwrap();
+    assert!(report.failures().next().is_none(), "{:?}", report.failures().collect::<Vec<_>>());
+    assert!(report.written() > 0);
+    store.with_blocking(|s| s.content_hash().unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn okx_and_bybit_ride_out_the_same_faults_as_binance_within_their_limits() {
+    let to = now_ms() / DAY * DAY;
+    let from = to - 65 * DAY; // beyond OKX's 1,440 recent bars: history-candles is used too
+    let generator = SimMarket::default();
+
+    // OKX: 20 requests per 2 s on /candles, 10 on history-candles.
+    let mut clean = OkxSimConfig::new(generator.clone());
+    clean.requests_per_2s = 20;
+    let okx_clean = OkxSim::start(clean.clone()).await.unwrap();
+    let mut faulty = clean;
+    faulty.faults = faults();
+    let okx_faulty = OkxSim::start(faulty).await.unwrap();
+    let want = hash_of(&single_source_plan(okx_source(&okx_clean, 20), from, to)).await;
+    let got = hash_of(&single_source_plan(okx_source(&okx_faulty, 20), from, to)).await;
+    assert_eq!(got, want, "OKX: faults change nothing");
+    for sim in [&okx_clean, &okx_faulty] {
+        let stats = sim.stats();
+        assert_eq!(stats.rejected_429, 0, "OKX's limit was never hit: {stats:?}");
+    }
+
+    // Bybit bans for 10 minutes at the first request over its limit: a tight budget (8 per 5 s
+    // against a venue allowing 10) must never be exceeded.
+    let mut clean = BybitSimConfig::new(generator);
+    clean.requests_per_5s = 10;
+    let bybit_clean = BybitSim::start(clean.clone()).await.unwrap();
+    let mut faulty = clean;
+    faulty.faults = faults();
+    let bybit_faulty = BybitSim::start(faulty).await.unwrap();
+    let from = to - 120 * DAY; // three windows of 998 bars per series
+    let want = hash_of(&single_source_plan(bybit_source(&bybit_clean, 8), from, to)).await;
+    let got = hash_of(&single_source_plan(bybit_source(&bybit_faulty, 8), from, to)).await;
+    assert_eq!(got, want, "Bybit: faults change nothing");
+    for sim in [&bybit_clean, &bybit_faulty] {
+        let stats = sim.stats();
+        assert_eq!((stats.rejected_429, stats.rejected_418), (0, 0), "never banned: {stats:?}");
+        assert!(stats.requests > 10, "the budget was exercised: {stats:?}");
+        assert!(stats.max_window_weight <= 10, "{stats:?}");
+    }
 }
