@@ -9,6 +9,7 @@ use candlekeep_sources::{
     binance::BinanceConfig,
     bybit::BybitConfig,
     coingecko::{CoinGeckoConfig, CoinGeckoPlan},
+    cryptocompare::CryptoCompareConfig,
     http::HttpConfig,
     okx::OkxConfig,
 };
@@ -24,6 +25,7 @@ pub struct Config {
     pub universe: UniverseSection,
     pub okx: OkxSection,
     pub bybit: BybitSection,
+    pub cryptocompare: CryptoCompareSection,
     pub coingecko: CoinGeckoSection,
     /// Per-asset fallback chains (`SOL = ["okx-rest", "bybit-rest"]`), replacing `collect.sources`.
     pub asset_sources: std::collections::BTreeMap<String, Vec<String>>,
@@ -43,6 +45,15 @@ pub struct CoinGeckoSection {
     /// Never printed.
     pub api_key: String,
     pub plan: CoinGeckoPlan,
+    pub requests_per_minute: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CryptoCompareSection {
+    pub base_url: String,
+    /// Never printed.
+    pub api_key: String,
     pub requests_per_minute: u32,
 }
 
@@ -116,6 +127,7 @@ impl Default for Config {
             universe: UniverseSection { max_coins: 200 },
             okx: OkxSection::default(),
             bybit: BybitSection::default(),
+            cryptocompare: CryptoCompareSection::default(),
             coingecko: CoinGeckoSection::default(),
             asset_sources: Default::default(),
             http: HttpSection::default(),
@@ -161,6 +173,17 @@ impl Default for CoinGeckoSection {
     }
 }
 
+impl Default for CryptoCompareSection {
+    fn default() -> Self {
+        let d = CryptoCompareConfig::default();
+        Self {
+            base_url: d.base_url,
+            api_key: String::new(),
+            requests_per_minute: d.requests_per_minute,
+        }
+    }
+}
+
 impl Default for OkxSection {
     fn default() -> Self {
         let d = OkxConfig::default();
@@ -182,11 +205,12 @@ impl Default for BybitSection {
 }
 
 /// The default fallback chain.
-pub const DEFAULT_CHAIN: [SourceId; 4] = [
+pub const DEFAULT_CHAIN: [SourceId; 5] = [
     SourceId::BinanceUsdmRest,
     SourceId::BinanceSpotRest,
     SourceId::OkxRest,
     SourceId::BybitRest,
+    SourceId::CryptoCompare,
 ];
 
 impl Default for VenueSection {
@@ -227,9 +251,10 @@ timeframe = "1h"
 # The fallback chain, best first. A bar the first source cannot deliver (outage, not listed yet,
 # error after retries) is fetched from the next; each stored candle names its source, and a
 # lower-priority source never overwrites a better one. Sources that do not serve a market are
-# skipped for it (Binance USD-M has no spot bars), so spot and futures series never mix.
-# Known: binance-usdm-rest, binance-spot-rest, okx-rest, bybit-rest.
-sources = ["binance-usdm-rest", "binance-spot-rest", "okx-rest", "bybit-rest"]
+# skipped for it (Binance USD-M has no spot bars, CryptoCompare only spot), so spot and futures
+# series never mix. Known: binance-usdm-rest, binance-spot-rest, okx-rest, bybit-rest,
+# cryptocompare.
+sources = ["binance-usdm-rest", "binance-spot-rest", "okx-rest", "bybit-rest", "cryptocompare"]
 # How far back `sync` starts for a series that has no history yet.
 sync_initial_days = 30
 # Series fetched at the same time (each venue's weight budget is still shared).
@@ -268,6 +293,13 @@ requests_per_2s = 40
 base_url = "https://api.bybit.com"
 # Requests per 5 s. Bybit allows 600 per IP and bans for 10 minutes beyond, so keep a margin.
 requests_per_5s = 300
+
+[cryptocompare]
+base_url = "https://min-api.cryptocompare.com"
+# Optional API key, sent as "Authorization: Apikey …" and never printed.
+api_key = ""
+# Calls per minute (keyless accounts were allowed 300).
+requests_per_minute = 150
 
 # Per-asset fallback chains, replacing collect.sources for that asset, e.g.
 #   SOL = ["okx-rest", "bybit-rest", "binance-spot-rest"]
@@ -322,6 +354,9 @@ impl Config {
         if self.universe.max_coins == 0 || self.coingecko.requests_per_minute == 0 {
             bail!("universe.max_coins and coingecko.requests_per_minute must be at least 1");
         }
+        if self.cryptocompare.requests_per_minute == 0 {
+            bail!("cryptocompare.requests_per_minute must be at least 1");
+        }
         if self.okx.requests_per_2s < 2 || self.bybit.requests_per_5s == 0 {
             bail!("okx.requests_per_2s must be at least 2 and bybit.requests_per_5s at least 1");
         }
@@ -363,6 +398,14 @@ impl Config {
             api_key: Some(self.coingecko.api_key.clone()).filter(|k| !k.trim().is_empty()),
             plan: self.coingecko.plan,
             requests_per_minute: self.coingecko.requests_per_minute,
+        }
+    }
+
+    pub fn cryptocompare(&self) -> CryptoCompareConfig {
+        CryptoCompareConfig {
+            base_url: self.cryptocompare.base_url.clone(),
+            api_key: Some(self.cryptocompare.api_key.clone()).filter(|k| !k.trim().is_empty()),
+            requests_per_minute: self.cryptocompare.requests_per_minute,
         }
     }
 
@@ -426,7 +469,7 @@ pub fn parse_chain(what: &str, names: &[String]) -> Result<Vec<SourceId>> {
         if id == SourceId::BinanceArchive {
             bail!("{what}: binance-archive is loaded with `candlekeep import`, not fetched");
         }
-        if matches!(id, SourceId::CryptoCompare | SourceId::CoinGecko) {
+        if id == SourceId::CoinGecko {
             bail!("{what}: {id} is not available as a candle source yet");
         }
         if chain.contains(&id) {

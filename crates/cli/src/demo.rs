@@ -1,10 +1,11 @@
-//! `--demo`: simulated Binance, OKX, Bybit and CoinGecko in this process, so every command works with
+//! `--demo`: simulated Binance, OKX, Bybit, CryptoCompare and CoinGecko in this process, so every command works with
 //! no internet.
 
 use anyhow::{Context, Result};
 use candlekeep_core::Market;
 use candlekeep_testkit::{
-    BinanceSim, BybitSim, BybitSimConfig, CoinGeckoSim, CoinGeckoSimConfig, OkxSim, OkxSimConfig, SimConfig, SimMarket,
+    BinanceSim, BybitSim, BybitSimConfig, CoinGeckoSim, CoinGeckoSimConfig, CryptoCompareSim, CryptoCompareSimConfig,
+    OkxSim, OkxSimConfig, SimConfig, SimMarket,
 };
 
 use crate::config::Config;
@@ -33,16 +34,21 @@ pub async fn start(config: &mut Config) -> Result<()> {
         .await
         .with_context(context)?;
     config.bybit.base_url = bybit.base_url();
+    let cc = CryptoCompareSim::start(CryptoCompareSimConfig::new(SimMarket::default()))
+        .await
+        .with_context(context)?;
+    config.cryptocompare.base_url = cc.base_url();
     let coingecko = CoinGeckoSim::start(CoinGeckoSimConfig::new(&SimMarket::default()))
         .await
         .with_context(context)?;
     config.coingecko.base_url = coingecko.base_url();
     eprintln!(
-        "DEMO MODE: simulated venues on 127.0.0.1 (Binance spot {}, USD-M {}, OKX {}, Bybit {}, CoinGecko {}) — synthetic prices, no internet.",
+        "DEMO MODE: simulated venues on 127.0.0.1 (Binance spot {}, USD-M {}, OKX {}, Bybit {}, CryptoCompare {}, CoinGecko {}) — synthetic prices, no internet.",
         binance[0].base_url(),
         binance[1].base_url(),
         okx.base_url(),
         bybit.base_url(),
+        cc.base_url(),
         coingecko.base_url()
     );
     Ok(())

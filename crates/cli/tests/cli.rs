@@ -39,7 +39,7 @@ fn candlekeep(dir: &Path, venues: Option<&Venues>, args: &[&str]) -> Command {
     }
     // Never the internet: venues a test does not simulate point at a closed local port, and
     // the fallback chain is Binance only unless a test says otherwise.
-    for venue in ["OKX", "BYBIT", "COINGECKO"] {
+    for venue in ["OKX", "BYBIT", "CRYPTOCOMPARE", "COINGECKO"] {
         cmd.env(format!("CANDLEKEEP_{venue}_BASE_URL"), "http://127.0.0.1:9");
     }
     cmd.env("CANDLEKEEP_COLLECT_SOURCES", "binance-usdm-rest,binance-spot-rest");

@@ -187,8 +187,11 @@ async fn fill_series(
         error: None,
         done_after: std::time::Duration::ZERO,
     };
-    let chain: Vec<SourceId> = w.target.chain.iter().map(|s| s.id()).collect();
-    for (rank, source) in w.target.chain.iter().enumerate() {
+    // A source that cannot serve this market or timeframe is not part of this series' chain.
+    let market = w.target.instrument.market;
+    let sources: Vec<&Arc<dyn CandleSource>> = w.target.chain.iter().filter(|s| s.serves(market, tf)).collect();
+    let chain: Vec<SourceId> = sources.iter().map(|s| s.id()).collect();
+    for (rank, source) in sources.into_iter().enumerate() {
         let lower = chain[rank + 1..].to_vec();
         let mut holes = holes_for(store, &w, tf, source.id(), lower.clone()).await?;
         if rank > 0 {

@@ -15,11 +15,15 @@ use candlekeep_sources::{
     CandleSource,
     binance::{BinanceConfig, BinanceKlines},
     bybit::{BybitConfig, BybitKlines},
+    cryptocompare::{CryptoCompareConfig, CryptoCompareHistory},
     http::HttpConfig,
     okx::{OkxCandles, OkxConfig},
 };
 use candlekeep_store::SqliteStore;
-use candlekeep_testkit::{BinanceSim, BybitSim, BybitSimConfig, Faults, OkxSim, OkxSimConfig, SimConfig, SimMarket};
+use candlekeep_testkit::{
+    BinanceSim, BybitSim, BybitSimConfig, CryptoCompareSim, CryptoCompareSimConfig, Faults, OkxSim, OkxSimConfig,
+    SimConfig, SimMarket,
+};
 
 const H: i64 = 3_600_000;
 const DAY: i64 = 24 * H;
@@ -39,10 +43,11 @@ struct World {
     usdm: BinanceSim,
     okx: OkxSim,
     bybit: BybitSim,
+    cc: CryptoCompareSim,
 }
 
 /// Binance USD-M lacks `usdm_hole`; Binance spot is down (every request fails) for the whole
-/// test; OKX does not list SOL.
+/// test; OKX does not list SOL, and neither OKX nor Bybit list XRP spot (CryptoCompare has it).
 async fn world(usdm_hole: (i64, i64)) -> World {
     let generator = SimMarket::default().with_outages(false);
     let mut spot = SimConfig::binance(Market::Spot);
@@ -52,12 +57,17 @@ async fn world(usdm_hole: (i64, i64)) -> World {
     usdm.generator = generator.clone();
     usdm.faults.missing = vec![usdm_hole];
     let mut okx = OkxSimConfig::new(generator.clone());
-    okx.view.unlisted = vec!["SOL".into()];
+    okx.view.unlisted = vec!["SOL".into(), "spot:XRP".into()];
+    let mut bybit = BybitSimConfig::new(generator.clone());
+    bybit.view.unlisted = vec!["spot:XRP".into()];
     World {
         spot: BinanceSim::start(spot).await.unwrap(),
         usdm: BinanceSim::start(usdm).await.unwrap(),
         okx: OkxSim::start(okx).await.unwrap(),
-        bybit: BybitSim::start(BybitSimConfig::new(generator)).await.unwrap(),
+        bybit: BybitSim::start(bybit).await.unwrap(),
+        cc: CryptoCompareSim::start(CryptoCompareSimConfig::new(generator))
+            .await
+            .unwrap(),
     }
 }
 
@@ -88,6 +98,16 @@ fn plan(w: &World, from: i64, to: i64) -> Plan {
         )
         .unwrap(),
     );
+    let cc: Arc<dyn CandleSource> = Arc::new(
+        CryptoCompareHistory::new(
+            &CryptoCompareConfig {
+                base_url: w.cc.base_url(),
+                ..CryptoCompareConfig::default()
+            },
+            fast_http(),
+        )
+        .unwrap(),
+    );
     let mut targets = Vec::new();
     for market in Market::ALL {
         let primary = match market {
@@ -95,9 +115,10 @@ fn plan(w: &World, from: i64, to: i64) -> Plan {
             Market::UsdM => binance(&w.usdm, market),
         };
         for coin in COINS {
+            // CryptoCompare (spot only) is skipped by the engine for USD-M series.
             targets.push(Target {
                 instrument: Instrument::new(market, coin, "USDT").unwrap(),
-                chain: vec![primary.clone(), okx.clone(), bybit.clone()],
+                chain: vec![primary.clone(), okx.clone(), bybit.clone(), cc.clone()],
             });
         }
     }
@@ -128,27 +149,29 @@ async fn five_coins_end_complete_each_bar_from_the_best_source_that_had_it() {
             let mut t = from;
             while t < to {
                 let binance_has = market == Market::UsdM && !(hole.0..hole.1).contains(&t);
-                let okx_has = coin != "SOL";
+                let xrp_spot = coin == "XRP" && market == Market::Spot;
+                let okx_has = coin != "SOL" && !xrp_spot;
+                let venue_bar = |c: candlekeep_testkit::SimCandle| Candle {
+                    trades: None,
+                    ..c.to_candle()
+                };
                 let (source, bar) = if binance_has {
                     let c = w.usdm.generator().candle(market, &symbol, Timeframe::H1, t).unwrap();
                     (SourceId::BinanceUsdmRest, c.to_candle())
                 } else if okx_has {
-                    let c = w.okx.bar(market, &symbol, Timeframe::H1, t).unwrap();
                     (
                         SourceId::OkxRest,
-                        Candle {
-                            trades: None,
-                            ..c.to_candle()
-                        },
+                        venue_bar(w.okx.bar(market, &symbol, Timeframe::H1, t).unwrap()),
                     )
-                } else {
-                    let c = w.bybit.bar(market, &symbol, Timeframe::H1, t).unwrap();
+                } else if !xrp_spot {
                     (
                         SourceId::BybitRest,
-                        Candle {
-                            trades: None,
-                            ..c.to_candle()
-                        },
+                        venue_bar(w.bybit.bar(market, &symbol, Timeframe::H1, t).unwrap()),
+                    )
+                } else {
+                    (
+                        SourceId::CryptoCompare,
+                        venue_bar(w.cc.bar(&symbol, Timeframe::H1, t).unwrap()),
                     )
                 };
                 *expected_by.entry(source).or_default() += 1;
@@ -186,7 +209,9 @@ async fn five_coins_end_complete_each_bar_from_the_best_source_that_had_it() {
         }
     }
     assert_eq!(stored_by, expected_by);
-    assert!(expected_by[&SourceId::OkxRest] > 0 && expected_by[&SourceId::BybitRest] > 0);
+    for source in [SourceId::OkxRest, SourceId::BybitRest, SourceId::CryptoCompare] {
+        assert!(expected_by[&source] > 0, "{source} filled something");
+    }
     // Every splice is measured: the fallback also delivered the primary's bars at both seams of
     // the USD-M hole; they were kept, and compared.
     let checks = store.with_blocking(|s| s.cross_check_summary().unwrap()).unwrap();
@@ -211,7 +236,8 @@ async fn five_coins_end_complete_each_bar_from_the_best_source_that_had_it() {
 
     // Nothing is asked twice of a venue that answered: a rerun sends USD-M and Bybit nothing.
     // Sources that failed are asked again for their bars: Binance spot (down), and OKX for SOL
-    // (one rejected request per SOL series).
+    // (one rejected request per SOL series) and XRP spot. (With a refreshed universe the CLI
+    // leaves venues that do not list a coin out of its chain.)
     let before = (
         w.usdm.stats().requests,
         w.okx.stats().requests,
@@ -225,7 +251,9 @@ async fn five_coins_end_complete_each_bar_from_the_best_source_that_had_it() {
         w.okx.stats().requests,
         w.bybit.stats().requests,
     );
-    assert_eq!(after, (before.0, before.1 + 2, before.2));
+    assert_eq!(after.0, before.0);
+    assert_eq!(after.1, before.1 + 3);
+    assert_eq!(after.2, before.2 + 1, "Bybit: only the XRP spot rejection again");
     assert_eq!(store.with_blocking(|s| s.content_hash().unwrap()).unwrap(), hash);
 }
 
@@ -286,7 +314,11 @@ fn faults() -> Faults {
 async fn hash_of(plan: &Plan) -> String {
     let store = SharedStore::new(Box::new(SqliteStore::in_memory().unwrap()));
     let report = backfill::run(&store, plan, &NoProgress).await.unwrap();
-    assert!(report.failures().next().is_none(), "{:?}", report.failures().collect::<Vec<_>>());
+    assert!(
+        report.failures().next().is_none(),
+        "{:?}",
+        report.failures().collect::<Vec<_>>()
+    );
     assert!(report.written() > 0);
     store.with_blocking(|s| s.content_hash().unwrap()).unwrap()
 }
@@ -326,7 +358,11 @@ async fn okx_and_bybit_ride_out_the_same_faults_as_binance_within_their_limits()
     assert_eq!(got, want, "Bybit: faults change nothing");
     for sim in [&bybit_clean, &bybit_faulty] {
         let stats = sim.stats();
-        assert_eq!((stats.rejected_429, stats.rejected_418), (0, 0), "never banned: {stats:?}");
+        assert_eq!(
+            (stats.rejected_429, stats.rejected_418),
+            (0, 0),
+            "never banned: {stats:?}"
+        );
         assert!(stats.requests > 10, "the budget was exercised: {stats:?}");
         assert!(stats.max_window_weight <= 10, "{stats:?}");
     }

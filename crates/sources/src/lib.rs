@@ -5,6 +5,7 @@
 //! - [`binance`]: Binance spot and USD-M klines.
 //! - [`okx`]: OKX spot and perpetual-swap candles.
 //! - [`bybit`]: Bybit spot and linear-perpetual klines.
+//! - [`cryptocompare`]: CryptoCompare's aggregate spot history.
 //! - [`coingecko`]: CoinGecko's market-cap ranking and coin ids.
 //! - [`listings`]: venues' instrument lists, for the universe.
 //! - [`archive`]: Binance public-archive files (`.zip`/`.csv`, checksums, ms/µs timestamps).
@@ -15,6 +16,7 @@ pub mod archive;
 pub mod binance;
 pub mod bybit;
 pub mod coingecko;
+pub mod cryptocompare;
 mod error;
 pub mod http;
 pub mod listings;

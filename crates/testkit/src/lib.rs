@@ -7,12 +7,14 @@
 //! - [`okx`], [`bybit`]: simulated OKX and Bybit, each a few basis points off the same market with
 //!   its own volume share, listings, limits and the same switchable faults.
 //! - [`coingecko`]: a simulated CoinGecko ranking and coin list.
+//! - [`cryptocompare`]: simulated CryptoCompare hourly and daily history.
 //! - [`archive`]: writes Binance public-archive files (`.zip` + `.CHECKSUM`) from the same market.
 
 pub mod archive;
 pub mod binance;
 pub mod bybit;
 pub mod coingecko;
+pub mod cryptocompare;
 mod faults;
 mod limits;
 pub mod market;
@@ -22,6 +24,7 @@ mod venue;
 pub use binance::{BinanceSim, SimConfig};
 pub use bybit::{BybitSim, BybitSimConfig};
 pub use coingecko::{CoinGeckoSim, CoinGeckoSimConfig, SimCoin};
+pub use cryptocompare::{CryptoCompareSim, CryptoCompareSimConfig};
 pub use faults::{Burst, Faults};
 pub use limits::SimStats;
 pub use market::{SimCandle, SimMarket};

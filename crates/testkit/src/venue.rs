@@ -36,7 +36,7 @@ pub struct VenueView {
     pub salt: u64,
     /// Share of Binance's volume the venue trades, in percent.
     pub volume_share_pct: i64,
-    /// Base assets the venue does not list at all (`"SOL"`).
+    /// Base assets the venue does not list: on any market (`"SOL"`) or on one (`"spot:XRP"`).
     pub unlisted: Vec<String>,
     /// Base assets no longer trading: absent from the instrument list, history still served.
     pub delisted: Vec<String>,
@@ -53,10 +53,9 @@ impl VenueView {
     /// Whether the venue lists `symbol` (Binance-style `BTCUSDT`) on `market`, and since when.
     pub fn listed_ms(&self, market: Market, symbol: &str) -> Option<i64> {
         let listed = self.generator.listed_ms(market, symbol)?;
-        let unlisted = self
-            .unlisted
-            .iter()
-            .any(|base| symbol.strip_prefix(base.as_str()).is_some_and(|q| q == "USDT"));
+        let base = symbol.strip_suffix("USDT")?;
+        let on_market = format!("{market}:{base}");
+        let unlisted = self.unlisted.iter().any(|u| u == base || *u == on_market);
         (!unlisted).then_some(listed)
     }
 

@@ -16,7 +16,9 @@ use candlekeep_engine::{
     backfill::{Plan, Start, Target},
     universe,
 };
-use candlekeep_sources::{CandleSource, binance::BinanceKlines, bybit::BybitKlines, okx::OkxCandles};
+use candlekeep_sources::{
+    CandleSource, binance::BinanceKlines, bybit::BybitKlines, cryptocompare::CryptoCompareHistory, okx::OkxCandles,
+};
 use candlekeep_store::Store;
 
 use crate::config::Config;
@@ -49,8 +51,10 @@ fn sources(config: &Config) -> Result<HashMap<SourceId, Arc<dyn CandleSource>>> 
     }
     let okx = OkxCandles::new(&config.okx(), http.clone()).context("setting up OKX")?;
     sources.insert(SourceId::OkxRest, Arc::new(okx));
-    let bybit = BybitKlines::new(&config.bybit(), http).context("setting up Bybit")?;
+    let bybit = BybitKlines::new(&config.bybit(), http.clone()).context("setting up Bybit")?;
     sources.insert(SourceId::BybitRest, Arc::new(bybit));
+    let cc = CryptoCompareHistory::new(&config.cryptocompare(), http).context("setting up CryptoCompare")?;
+    sources.insert(SourceId::CryptoCompare, Arc::new(cc));
     Ok(sources)
 }
 
@@ -88,7 +92,8 @@ pub fn plan(config: &Config, store: &mut dyn Store, sel: &Selection, start: Star
         let chain: Vec<_> = config
             .chain(&instrument.base)?
             .into_iter()
-            .filter(|id| venues.is_none_or(|v| v.contains(&id.venue())))
+            // CryptoCompare is an aggregate, not a venue with a listing: always kept.
+            .filter(|id| *id == SourceId::CryptoCompare || venues.is_none_or(|v| v.contains(&id.venue())))
             .filter_map(|id| sources.get(&id).cloned())
             .filter(|s| s.serves(instrument.market, timeframe))
             .collect();
