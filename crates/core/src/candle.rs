@@ -91,9 +91,11 @@ pub struct Candle {
     pub high: f64,
     pub low: f64,
     pub close: f64,
-    /// Base-asset volume.
-    pub volume: f64,
-    pub quote_volume: f64,
+    /// Base-asset volume; `None` where the source reports none for the bar (CoinGecko), never a
+    /// made-up 0.
+    pub volume: Option<f64>,
+    /// Quote-asset volume; `None` as for `volume`.
+    pub quote_volume: Option<f64>,
     /// Number of trades; `None` where the source does not report it (OKX, Bybit,
     /// CryptoCompare), never a made-up 0.
     pub trades: Option<u64>,

@@ -59,8 +59,9 @@ pub(crate) fn check_candle(c: &Candle, tf: Timeframe) -> Result<(), String> {
     if tf.floor(t) != t {
         return Err(format!("open time {t} is not on the {tf} grid"));
     }
-    let values = [c.open, c.high, c.low, c.close, c.volume, c.quote_volume];
-    if values.iter().any(|v| !v.is_finite() || *v < 0.0) {
+    let volumes = [c.volume, c.quote_volume].into_iter().flatten();
+    let values = [c.open, c.high, c.low, c.close].into_iter().chain(volumes);
+    if values.into_iter().any(|v| !v.is_finite() || v < 0.0) {
         return Err(format!("bar at {t} has a negative or non-finite value"));
     }
     Ok(())
@@ -80,8 +81,8 @@ mod tests {
                 high: 1.0,
                 low: 1.0,
                 close: 1.0,
-                volume: 1.0,
-                quote_volume: 1.0,
+                volume: Some(1.0),
+                quote_volume: Some(1.0),
                 trades: None,
             },
             confirmed,

@@ -43,7 +43,7 @@ fn spot_csv_without_header_in_milliseconds() {
         (c.open_time_ms, c.open, c.close, c.trades),
         (1698364800000, 34151.66, 34015.27, Some(41459))
     );
-    assert_eq!(c.quote_volume, 30937869.623026);
+    assert_eq!(c.quote_volume, Some(30937869.623026));
 }
 
 #[test]

@@ -10,7 +10,7 @@ use candlekeep_testkit::SimMarket;
 
 const SCHEMA: &str = "CREATE TABLE candles (instrument_id INTEGER NOT NULL, timeframe TEXT NOT NULL, \
     open_time INTEGER NOT NULL, open REAL NOT NULL, high REAL NOT NULL, low REAL NOT NULL, close REAL NOT NULL, \
-    volume REAL NOT NULL, quote_volume REAL NOT NULL, trades INTEGER, source_id INTEGER NOT NULL, \
+    volume REAL, quote_volume REAL, trades INTEGER, source_id INTEGER NOT NULL, \
     fetched_at INTEGER NOT NULL, PRIMARY KEY (instrument_id, timeframe, open_time)) WITHOUT ROWID;";
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -82,8 +82,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     c.high,
                     c.low,
                     c.close,
-                    c.volume,
-                    c.quote_volume,
+                    c.volume.unwrap_or(0.0),
+                    c.quote_volume.unwrap_or(0.0),
                     c.trades.unwrap_or(0)
                 )?;
             }

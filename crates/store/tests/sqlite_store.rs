@@ -78,8 +78,8 @@ fn values_round_trip_bit_for_bit() {
         high: "99999999.99999999".parse().unwrap(),
         low: 1e-300,
         close: "1234.56789012345".parse().unwrap(),
-        volume: 0.0,
-        quote_volume: "28425514.78940".parse().unwrap(),
+        volume: Some(0.0),
+        quote_volume: Some("28425514.78940".parse().unwrap()),
         trades: Some(u32::MAX as u64 * 4),
     };
     store
@@ -270,7 +270,7 @@ fn a_lower_priority_source_never_overwrites_and_a_higher_one_takes_over_with_cro
     let mut other: Vec<Candle> = bars[4..].to_vec();
     for c in &mut other {
         c.close *= 1.001; // 10 bps
-        c.volume *= 2.0;
+        c.volume = c.volume.map(|v| v * 2.0);
     }
     let w = fallback_write(&mut store, id, Fallback, &[], &other);
     assert_eq!((w.written, w.unchanged, w.cross_checked), (4, 2, 2));

@@ -196,8 +196,8 @@ impl SimCandle {
             high: p(self.high),
             low: p(self.low),
             close: p(self.close),
-            volume: scaled(self.volume, self.qty_decimals),
-            quote_volume: scaled(self.quote_volume, self.quote_decimals),
+            volume: Some(scaled(self.volume, self.qty_decimals)),
+            quote_volume: Some(scaled(self.quote_volume, self.quote_decimals)),
             trades: Some(self.trades),
         }
     }

@@ -51,8 +51,8 @@ pub fn parse_klines(body: &[u8], tf: Timeframe) -> Result<Vec<RawKline>, KlineEr
                     high: r.2.0,
                     low: r.3.0,
                     close: r.4.0,
-                    volume: r.5.0,
-                    quote_volume: r.7.0,
+                    volume: Some(r.5.0),
+                    quote_volume: Some(r.7.0),
                     trades: Some(u64::try_from(r.8.0).map_err(|_| KlineError::Row {
                         row: i,
                         what: "negative trade count".into(),
@@ -101,9 +101,9 @@ mod tests {
         let rows = parse_klines(SPOT.as_bytes(), Timeframe::H1).unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].candle.trades, Some(2));
-        assert_eq!(rows[0].candle.quote_volume, 125.707274);
+        assert_eq!(rows[0].candle.quote_volume, Some(125.707274));
         let zero = rows[1].candle;
-        assert_eq!((zero.volume, zero.trades), (0.0, Some(0)));
+        assert_eq!((zero.volume, zero.trades), (Some(0.0), Some(0)));
         assert_eq!(zero.open, 1.1099);
         assert_eq!(rows[1].close_time_ms, 1578880799999);
     }
@@ -112,7 +112,7 @@ mod tests {
     fn parses_usdm_rows() {
         let rows = parse_klines(USDM.as_bytes(), Timeframe::M5).unwrap();
         assert_eq!(rows[0].candle.open, 57212.69);
-        assert_eq!(rows[0].candle.volume, 496.263);
+        assert_eq!(rows[0].candle.volume, Some(496.263));
         assert_eq!(rows[0].candle.trades, Some(7160));
     }
 

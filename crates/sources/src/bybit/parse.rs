@@ -62,8 +62,8 @@ pub(crate) fn parse_klines(body: &[u8], tf: Timeframe) -> Result<Vec<WindowRow>,
                 high: r.2.0,
                 low: r.3.0,
                 close: r.4.0,
-                volume: r.5.0,
-                quote_volume: r.6.0,
+                volume: Some(r.5.0),
+                quote_volume: Some(r.6.0),
                 trades: None,
             };
             check_candle(&candle, tf).map_err(|e| BodyError::Malformed(format!("row {i}: {e}")))?;
@@ -93,7 +93,7 @@ mod tests {
         assert_eq!(c.open_time_ms, 1_706_637_600_000);
         assert_eq!(
             (c.open, c.close, c.volume, c.quote_volume),
-            (43376.1, 43352.8, 1575.305, 68345898.1407)
+            (43376.1, 43352.8, Some(1575.305), Some(68345898.1407))
         );
         assert_eq!(c.trades, None);
     }

@@ -64,8 +64,8 @@ pub(crate) fn parse_history(body: &[u8], tf: Timeframe) -> Result<Vec<WindowRow>
                 high: r.high.0,
                 low: r.low.0,
                 close: r.close.0,
-                volume: r.volumefrom.0,
-                quote_volume: r.volumeto.0,
+                volume: Some(r.volumefrom.0),
+                quote_volume: Some(r.volumeto.0),
                 trades: None,
             };
             check_candle(&candle, tf).map_err(|e| BodyError::Malformed(format!("row {i}: {e}")))?;
@@ -97,7 +97,10 @@ mod tests {
         let c = rows[0].candle;
         assert_eq!(c.open_time_ms, 1_706_634_000_000);
         assert_eq!((c.open, c.high, c.low, c.close), (43495.9, 43591.7, 43300.0, 43398.6));
-        assert_eq!((c.volume, c.quote_volume, c.trades), (4492.95, 195072853.26, None));
+        assert_eq!(
+            (c.volume, c.quote_volume, c.trades),
+            (Some(4492.95), Some(195072853.26), None)
+        );
     }
 
     #[test]

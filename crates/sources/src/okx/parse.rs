@@ -57,9 +57,10 @@ fn parse_row(row: &[serde_json::Value], market: Market, tf: Timeframe) -> Result
     }
     let ts = num(row, 0, "ts")?;
     let quote_volume = match (market, row.len()) {
-        (_, 8..) => num(row, 7, "volCcyQuote")?,
-        (Market::Spot, _) => num(row, 6, "volCcy")?,
-        (Market::UsdM, _) => return Err("a swap row without volCcyQuote has no quote volume".into()),
+        (_, 8..) => Some(num(row, 7, "volCcyQuote")?),
+        (Market::Spot, _) => Some(num(row, 6, "volCcy")?),
+        // The older 7-field swap row has no quote volume: unknown, not made up.
+        (Market::UsdM, _) => None,
     };
     let candle = Candle {
         open_time_ms: ts as i64,
@@ -67,10 +68,10 @@ fn parse_row(row: &[serde_json::Value], market: Market, tf: Timeframe) -> Result
         high: num(row, 2, "high")?,
         low: num(row, 3, "low")?,
         close: num(row, 4, "close")?,
-        volume: match market {
+        volume: Some(match market {
             Market::Spot => num(row, 5, "vol")?,
             Market::UsdM => num(row, 6, "volCcy")?,
-        },
+        }),
         quote_volume,
         trades: None,
     };
@@ -104,7 +105,7 @@ mod tests {
         assert_eq!((c.open, c.high, c.low, c.close), (43398.6, 43493.9, 43279.9, 43373.9));
         assert_eq!(
             (c.volume, c.quote_volume, c.trades),
-            (5070.79611732, "220057933.233687634".parse().unwrap(), None)
+            (Some(5070.79611732), Some("220057933.233687634".parse().unwrap()), None)
         );
     }
 
@@ -114,17 +115,18 @@ mod tests {
         let rows = parse_candles(body.as_bytes(), Market::UsdM, Timeframe::H1).unwrap();
         assert_eq!(
             (rows[0].candle.volume, rows[0].candle.quote_volume),
-            (1575.305, 68345898.1407)
+            (Some(1575.305), Some(68345898.1407))
         );
-        // The older 7-field layout: fine for spot, no quote volume for a swap.
+        // The older 7-field layout: quote volume for spot; for a swap it is unknown.
         let old = r#"{"code":"0","msg":"","data":[["1706637600000","1","1","1","1","2","3"]]}"#;
         assert_eq!(
             parse_candles(old.as_bytes(), Market::Spot, Timeframe::H1).unwrap()[0]
                 .candle
                 .quote_volume,
-            3.0
+            Some(3.0)
         );
-        assert!(parse_candles(old.as_bytes(), Market::UsdM, Timeframe::H1).is_err());
+        let swap = parse_candles(old.as_bytes(), Market::UsdM, Timeframe::H1).unwrap();
+        assert_eq!((swap[0].candle.volume, swap[0].candle.quote_volume), (Some(3.0), None));
     }
 
     #[test]

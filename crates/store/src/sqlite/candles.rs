@@ -159,7 +159,7 @@ fn cross_check(
     candles: &[Candle],
     (lo, hi): (i64, i64),
 ) -> Result<u64, StoreError> {
-    let stored: std::collections::HashMap<i64, (i64, f64, f64)> = tx
+    let stored: std::collections::HashMap<i64, (i64, f64, Option<f64>)> = tx
         .prepare_cached(
             "SELECT open_time, source_id, close, volume FROM candles WHERE instrument_id = ?1 AND timeframe = ?2 \
              AND open_time BETWEEN ?3 AND ?4 AND source_id <> ?5",
@@ -192,7 +192,10 @@ fn cross_check(
         } else {
             (other.1 - kept.1) / kept.1 * 10_000.0
         };
-        let volume_ratio = (kept.2 != 0.0).then(|| other.2 / kept.2);
+        let volume_ratio = match (kept.2, other.2) {
+            (Some(k), Some(o)) if k != 0.0 => Some(o / k),
+            _ => None,
+        };
         insert.execute((
             shared.instrument_id,
             shared.timeframe,

@@ -83,7 +83,8 @@ const MIGRATIONS: &[&str] = &[
               FROM instruments i);
     DROP TABLE instruments;
     ALTER TABLE instruments_v2 RENAME TO instruments;
-    -- trades becomes nullable: most venues do not report it, and 0 would be a made-up value.
+    -- trades and volumes become nullable: a venue that does not report one (most give no trade
+    -- count, CoinGecko no volume per bar) leaves it NULL rather than a made-up 0.
     CREATE TABLE candles_v2 (
         instrument_id INTEGER NOT NULL REFERENCES instruments(id),
         timeframe     TEXT    NOT NULL,
@@ -92,8 +93,8 @@ const MIGRATIONS: &[&str] = &[
         high          REAL    NOT NULL,
         low           REAL    NOT NULL,
         close         REAL    NOT NULL,
-        volume        REAL    NOT NULL,
-        quote_volume  REAL    NOT NULL,
+        volume        REAL,
+        quote_volume  REAL,
         trades        INTEGER,
         source_id     INTEGER NOT NULL REFERENCES sources(id),
         fetched_at    INTEGER NOT NULL,
