@@ -205,12 +205,13 @@ impl Default for BybitSection {
 }
 
 /// The default fallback chain.
-pub const DEFAULT_CHAIN: [SourceId; 5] = [
+pub const DEFAULT_CHAIN: [SourceId; 6] = [
     SourceId::BinanceUsdmRest,
     SourceId::BinanceSpotRest,
     SourceId::OkxRest,
     SourceId::BybitRest,
     SourceId::CryptoCompare,
+    SourceId::CoinGecko,
 ];
 
 impl Default for VenueSection {
@@ -251,10 +252,11 @@ timeframe = "1h"
 # The fallback chain, best first. A bar the first source cannot deliver (outage, not listed yet,
 # error after retries) is fetched from the next; each stored candle names its source, and a
 # lower-priority source never overwrites a better one. Sources that do not serve a market are
-# skipped for it (Binance USD-M has no spot bars, CryptoCompare only spot), so spot and futures
-# series never mix. Known: binance-usdm-rest, binance-spot-rest, okx-rest, bybit-rest,
-# cryptocompare.
-sources = ["binance-usdm-rest", "binance-spot-rest", "okx-rest", "bybit-rest", "cryptocompare"]
+# skipped for it (Binance USD-M has no spot bars, CryptoCompare and CoinGecko only spot), so spot
+# and futures series never mix. CoinGecko serves 1h bars of the last day and 4h bars of the last
+# 30 days, without volume, for coins of the universe. Known: binance-usdm-rest,
+# binance-spot-rest, okx-rest, bybit-rest, cryptocompare, coingecko.
+sources = ["binance-usdm-rest", "binance-spot-rest", "okx-rest", "bybit-rest", "cryptocompare", "coingecko"]
 # How far back `sync` starts for a series that has no history yet.
 sync_initial_days = 30
 # Series fetched at the same time (each venue's weight budget is still shared).
@@ -468,9 +470,6 @@ pub fn parse_chain(what: &str, names: &[String]) -> Result<Vec<SourceId>> {
             .with_context(|| what.to_owned())?;
         if id == SourceId::BinanceArchive {
             bail!("{what}: binance-archive is loaded with `candlekeep import`, not fetched");
-        }
-        if id == SourceId::CoinGecko {
-            bail!("{what}: {id} is not available as a candle source yet");
         }
         if chain.contains(&id) {
             bail!("{what}: {id} is listed twice");

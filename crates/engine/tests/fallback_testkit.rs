@@ -367,3 +367,72 @@ async fn okx_and_bybit_ride_out_the_same_faults_as_binance_within_their_limits()
         assert!(stats.max_window_weight <= 10, "{stats:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coingecko_fills_recent_hours_last_with_its_own_ohlc_and_no_volume() {
+    use candlekeep_sources::coingecko::{CoinGecko, CoinGeckoConfig, ohlc::CoinGeckoOhlc};
+    use candlekeep_testkit::{CoinGeckoSim, CoinGeckoSimConfig};
+
+    let newest = Timeframe::H1.floor(now_ms());
+    let (from, to) = (newest - 3 * DAY, newest);
+    // Binance spot lacks three recent hours and one old one; CoinGecko reaches back a day.
+    let recent = (newest - 6 * H, newest - 3 * H);
+    let old = (from + 5 * H, from + 6 * H);
+    let generator = SimMarket::default().with_outages(false);
+    let mut spot = SimConfig::binance(Market::Spot);
+    spot.generator = generator.clone();
+    spot.faults.missing = vec![recent, old];
+    let spot = BinanceSim::start(spot).await.unwrap();
+    let cg_sim = CoinGeckoSim::start(CoinGeckoSimConfig::new(&generator)).await.unwrap();
+    let api = CoinGecko::new(
+        &CoinGeckoConfig {
+            base_url: cg_sim.base_url(),
+            ..CoinGeckoConfig::default()
+        },
+        fast_http(),
+    )
+    .unwrap();
+    let ids = [("BTC".to_owned(), "btc-sim".to_owned())].into();
+    let cg: Arc<dyn CandleSource> = Arc::new(CoinGeckoOhlc::new(api, ids));
+    let btc = Instrument::new(Market::Spot, "BTC", "USDT").unwrap();
+    let plan = Plan {
+        targets: vec![Target {
+            instrument: btc.clone(),
+            chain: vec![binance(&spot, Market::Spot), cg],
+        }],
+        timeframe: Timeframe::H1,
+        start: Start::At(from),
+        end_ms: Some(to),
+        concurrency: 1,
+    };
+    let store = SharedStore::new(Box::new(SqliteStore::in_memory().unwrap()));
+    let report = backfill::run(&store, &plan, &NoProgress).await.unwrap();
+    let stored = store
+        .with_blocking(|s| s.candles(&btc, Timeframe::H1, from, to).unwrap())
+        .unwrap();
+    assert_eq!(
+        stored.len() as i64,
+        3 * 24 - 1,
+        "only the old hour (beyond CoinGecko's day) is missing"
+    );
+    let filled: Vec<_> = stored.iter().filter(|c| c.volume.is_none()).collect();
+    assert_eq!(filled.len(), 3);
+    for c in filled {
+        assert!((recent.0..recent.1).contains(&c.open_time_ms));
+        let truth = generator
+            .candle(Market::Spot, "BTCUSDT", Timeframe::H1, c.open_time_ms)
+            .unwrap();
+        let diff = (c.close / truth.to_candle().close - 1.0).abs();
+        assert!(
+            diff < 5e-4,
+            "CoinGecko's close is within a few bp of the market: {diff}"
+        );
+        assert!(c.high >= c.open.max(c.close) && c.low <= c.open.min(c.close));
+    }
+    let outcome = &report.series[0];
+    assert_eq!(outcome.written_by.get(&SourceId::CoinGecko), Some(&3));
+    assert_eq!(
+        outcome.unfetched, 0,
+        "the old hour was answered for (CoinGecko has no such bars)"
+    );
+}

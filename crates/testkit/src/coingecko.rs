@@ -1,4 +1,5 @@
-//! Simulated CoinGecko v3: `/coins/markets` (the ranking, pages of up to 250) and `/coins/list`,
+//! Simulated CoinGecko v3: `/coins/markets` (the ranking, pages of up to 250), `/coins/list`,
+//! `/coins/{id}/ohlc` (30-minute candles for `days=1`, 4-hour ones for 7–30, by close time),
 //! a per-minute call budget answered with 429 + `retry-after` beyond, and an optional required
 //! Demo key (`x-cg-demo-api-key`).
 
@@ -6,11 +7,13 @@ use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     Router,
+    extract::Path,
     extract::{Query, State},
     http::{HeaderMap, StatusCode},
     response::Response,
     routing::get,
 };
+use candlekeep_core::{Market, Timeframe};
 
 use crate::{
     Faults, SimMarket, SimStats,
@@ -45,6 +48,8 @@ pub struct CoinGeckoSimConfig {
     /// When set, requests without this `x-cg-demo-api-key` are refused (401).
     pub require_key: Option<String>,
     pub faults: Faults,
+    /// Prices for `/coins/{id}/ohlc`: the coin `xyz` is the market's `XYZUSDT` spot pair.
+    pub generator: SimMarket,
 }
 
 impl CoinGeckoSimConfig {
@@ -68,6 +73,7 @@ impl CoinGeckoSimConfig {
             requests_per_minute: 30,
             require_key: None,
             faults: Faults::default(),
+            generator: generator.clone(),
         }
     }
 }
@@ -101,8 +107,8 @@ impl CoinGeckoSim {
             ban: Duration::ZERO,
         };
         let view = VenueView {
-            generator: SimMarket::default(),
-            salt: 0,
+            generator: config.generator,
+            salt: 0x6EC,
             volume_share_pct: 100,
             unlisted: Vec::new(),
             delisted: Vec::new(),
@@ -115,6 +121,7 @@ impl CoinGeckoSim {
         let app = Router::new()
             .route("/coins/markets", get(markets))
             .route("/coins/list", get(list))
+            .route("/coins/{id}/ohlc", get(ohlc))
             .with_state(state.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -219,5 +226,71 @@ async fn list(State(s): State<Arc<CgState>>, headers: HeaderMap) -> Response {
         .iter()
         .map(|c| format!(r#"{{"id":"{}","symbol":"{}","name":"{}"}}"#, c.id, c.symbol, c.name))
         .collect();
+    reply(&faults, request_no, format!("[{}]", rows.join(",")))
+}
+
+/// The coin's 30-minute candle closing at `close` (two 15-minute bars), or its 4-hour candle.
+fn ohlc_row(s: &CgState, symbol: &str, close: i64, half_hour: bool, now: i64) -> Option<String> {
+    let faults = Faults::default();
+    let (open, high, low, last, dp) = if half_hour {
+        let q = Timeframe::M15.millis();
+        let a = s
+            .venue
+            .view
+            .bar(Market::Spot, symbol, Timeframe::M15, close - 2 * q, now, &faults)?;
+        let b = s
+            .venue
+            .view
+            .bar(Market::Spot, symbol, Timeframe::M15, close - q, now, &faults)?;
+        (a.open, a.high.max(b.high), a.low.min(b.low), b.close, a.price_decimals)
+    } else {
+        let c = s.venue.view.bar(
+            Market::Spot,
+            symbol,
+            Timeframe::H4,
+            close - Timeframe::H4.millis(),
+            now,
+            &faults,
+        )?;
+        (c.open, c.high, c.low, c.close, c.price_decimals)
+    };
+    let p = |v: i64| crate::market::format_fixed(v, dp, dp);
+    Some(format!("[{close},{},{},{},{}]", p(open), p(high), p(low), p(last)))
+}
+
+async fn ohlc(
+    State(s): State<Arc<CgState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let (faults, request_no) = match gate(&s, &headers) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let Some(coin) = s.coins.iter().find(|c| c.id == id) else {
+        return json(StatusCode::NOT_FOUND, r#"{"error":"coin not found"}"#.into());
+    };
+    let days = match q.get("days").map(String::as_str) {
+        Some("1") => 1,
+        Some("7") => 7,
+        Some("14") => 14,
+        Some("30") => 30,
+        _ => return json(StatusCode::BAD_REQUEST, r#"{"error":"invalid days"}"#.into()),
+    };
+    let symbol = format!("{}USDT", coin.symbol.to_ascii_uppercase());
+    let now = crate::venue::now_ms();
+    let (step, half_hour) = if days == 1 {
+        (1_800_000, true)
+    } else {
+        (Timeframe::H4.millis(), false)
+    };
+    let last_close = now / step * step;
+    let mut rows = Vec::new();
+    let mut close = last_close - days * 86_400_000;
+    while close <= last_close {
+        rows.extend(ohlc_row(&s, &symbol, close, half_hour, now));
+        close += step;
+    }
     reply(&faults, request_no, format!("[{}]", rows.join(",")))
 }

@@ -17,7 +17,12 @@ use candlekeep_engine::{
     universe,
 };
 use candlekeep_sources::{
-    CandleSource, binance::BinanceKlines, bybit::BybitKlines, cryptocompare::CryptoCompareHistory, okx::OkxCandles,
+    CandleSource,
+    binance::BinanceKlines,
+    bybit::BybitKlines,
+    coingecko::{CoinGecko, ohlc::CoinGeckoOhlc},
+    cryptocompare::CryptoCompareHistory,
+    okx::OkxCandles,
 };
 use candlekeep_store::Store;
 
@@ -40,8 +45,12 @@ pub struct Selection {
     pub timeframe: Option<Timeframe>,
 }
 
-/// Every REST candle source, by id, sharing one budget per venue host.
-fn sources(config: &Config) -> Result<HashMap<SourceId, Arc<dyn CandleSource>>> {
+/// Every REST candle source, by id, sharing one budget per venue host. CoinGecko knows coins by
+/// id: `coingecko_ids` maps the universe's symbols to them.
+fn sources(
+    config: &Config,
+    coingecko_ids: HashMap<String, String>,
+) -> Result<HashMap<SourceId, Arc<dyn CandleSource>>> {
     let http = config.http();
     let mut sources: HashMap<SourceId, Arc<dyn CandleSource>> = HashMap::new();
     for market in Market::ALL {
@@ -53,8 +62,13 @@ fn sources(config: &Config) -> Result<HashMap<SourceId, Arc<dyn CandleSource>>> 
     sources.insert(SourceId::OkxRest, Arc::new(okx));
     let bybit = BybitKlines::new(&config.bybit(), http.clone()).context("setting up Bybit")?;
     sources.insert(SourceId::BybitRest, Arc::new(bybit));
-    let cc = CryptoCompareHistory::new(&config.cryptocompare(), http).context("setting up CryptoCompare")?;
+    let cc = CryptoCompareHistory::new(&config.cryptocompare(), http.clone()).context("setting up CryptoCompare")?;
     sources.insert(SourceId::CryptoCompare, Arc::new(cc));
+    let coingecko = CoinGecko::new(&config.coingecko(), http).context("setting up CoinGecko")?;
+    sources.insert(
+        SourceId::CoinGecko,
+        Arc::new(CoinGeckoOhlc::new(coingecko, coingecko_ids)),
+    );
     Ok(sources)
 }
 
@@ -69,7 +83,12 @@ pub fn plan(config: &Config, store: &mut dyn Store, sel: &Selection, start: Star
     };
     let quote = config.collect.quote.trim().to_ascii_uppercase();
     let listings = store.listings()?;
-    let known = universe::series(&store.ranked_assets(usize::MAX)?, &listings, &Market::ALL, &quote);
+    let all_assets = store.ranked_assets(usize::MAX)?;
+    let known = universe::series(&all_assets, &listings, &Market::ALL, &quote);
+    let coingecko_ids: HashMap<String, String> = all_assets
+        .iter()
+        .map(|a| (a.symbol.clone(), a.coingecko_id.clone()))
+        .collect();
     let listed_on: HashMap<Instrument, BTreeSet<Venue>> = known.into_iter().collect();
 
     let instruments: Vec<Instrument> = match sel.max_coins {
@@ -85,15 +104,20 @@ pub fn plan(config: &Config, store: &mut dyn Store, sel: &Selection, start: Star
         }
         None => config.instruments(sel.symbols.as_deref(), &markets)?,
     };
-    let sources = sources(config)?;
+    let sources = sources(config, coingecko_ids.clone())?;
     let mut targets = Vec::new();
     for instrument in instruments {
         let venues = listed_on.get(&instrument);
         let chain: Vec<_> = config
             .chain(&instrument.base)?
             .into_iter()
-            // CryptoCompare is an aggregate, not a venue with a listing: always kept.
-            .filter(|id| *id == SourceId::CryptoCompare || venues.is_none_or(|v| v.contains(&id.venue())))
+            // Aggregates have no listings: CryptoCompare is always kept, CoinGecko for the coins
+            // of the universe (it needs their ids).
+            .filter(|id| match id {
+                SourceId::CryptoCompare => true,
+                SourceId::CoinGecko => coingecko_ids.contains_key(&instrument.base),
+                _ => venues.is_none_or(|v| v.contains(&id.venue())),
+            })
             .filter_map(|id| sources.get(&id).cloned())
             .filter(|s| s.serves(instrument.market, timeframe))
             .collect();

@@ -1,7 +1,9 @@
-//! CoinGecko v3: the market-cap ranking (`/coins/markets`) that defines the universe, and the
-//! coin-id list (`/coins/list`). Keyless, Demo (`x-cg-demo-api-key`) or Pro
+//! CoinGecko v3: the market-cap ranking (`/coins/markets`) that defines the universe, the
+//! coin-id list (`/coins/list`), and candles of last resort ([`ohlc`]). Keyless, Demo (`x-cg-demo-api-key`) or Pro
 //! (`x-cg-pro-api-key`, on the pro host); every call costs one credit, so the budget is per
 //! minute and the id list is cached by the caller.
+
+pub mod ohlc;
 
 use std::{sync::Arc, time::Duration};
 
