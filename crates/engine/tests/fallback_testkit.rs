@@ -436,3 +436,28 @@ async fn coingecko_fills_recent_hours_last_with_its_own_ohlc_and_no_volume() {
         "the old hour was answered for (CoinGecko has no such bars)"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cryptocompare_rides_out_the_same_faults_with_identical_content() {
+    let to = now_ms() / DAY * DAY;
+    let from = to - 200 * DAY; // three windows of 2,000 hours per series
+    let clean = CryptoCompareSimConfig::new(SimMarket::default());
+    let cc_clean = CryptoCompareSim::start(clean.clone()).await.unwrap();
+    let mut faulty = clean;
+    faulty.faults = faults();
+    let cc_faulty = CryptoCompareSim::start(faulty).await.unwrap();
+    let plan = |sim: &CryptoCompareSim| {
+        let cfg = CryptoCompareConfig {
+            base_url: sim.base_url(),
+            ..CryptoCompareConfig::default()
+        };
+        let source: Arc<dyn CandleSource> = Arc::new(CryptoCompareHistory::new(&cfg, fast_http_many()).unwrap());
+        let mut p = single_source_plan(source, from, to);
+        p.targets.retain(|t| t.instrument.market == Market::Spot);
+        p
+    };
+    let want = hash_of(&plan(&cc_clean)).await;
+    let got = hash_of(&plan(&cc_faulty)).await;
+    assert_eq!(got, want, "CryptoCompare: faults change nothing");
+    assert!(cc_faulty.stats().requests > cc_clean.stats().requests, "faults were injected");
+}
