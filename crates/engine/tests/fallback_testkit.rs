@@ -459,5 +459,8 @@ async fn cryptocompare_rides_out_the_same_faults_with_identical_content() {
     let want = hash_of(&plan(&cc_clean)).await;
     let got = hash_of(&plan(&cc_faulty)).await;
     assert_eq!(got, want, "CryptoCompare: faults change nothing");
-    assert!(cc_faulty.stats().requests > cc_clean.stats().requests, "faults were injected");
+    assert!(
+        cc_faulty.stats().requests > cc_clean.stats().requests,
+        "faults were injected"
+    );
 }

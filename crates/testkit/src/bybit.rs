@@ -32,7 +32,8 @@ impl BybitSimConfig {
     pub fn new(generator: SimMarket) -> Self {
         Self {
             view: VenueView {
-                generator,
+                // Same prices, the venue's own outages.
+                generator: generator.with_outage_salt(0xB7B),
                 salt: 0xB7B,
                 volume_share_pct: 25,
                 unlisted: Vec::new(),

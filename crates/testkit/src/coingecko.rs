@@ -73,7 +73,7 @@ impl CoinGeckoSimConfig {
             requests_per_minute: 30,
             require_key: None,
             faults: Faults::default(),
-            generator: generator.clone(),
+            generator: generator.clone().with_outage_salt(0x6EC),
         }
     }
 }

@@ -32,7 +32,8 @@ impl CryptoCompareSimConfig {
     pub fn new(generator: SimMarket) -> Self {
         Self {
             view: VenueView {
-                generator,
+                // Same prices, the venue's own outages.
+                generator: generator.with_outage_salt(0xCC),
                 salt: 0xCC,
                 volume_share_pct: 180,
                 unlisted: Vec::new(),

@@ -226,6 +226,8 @@ pub struct SimMarket {
     outages: bool,
     /// Synthetic coins `SIM001USDT`… beyond the 20 named ones (for universe-sized runs).
     extra_coins: u32,
+    /// Varies the outage pattern without changing prices: each simulated venue has its own.
+    outage_salt: u64,
 }
 
 impl Default for SimMarket {
@@ -240,12 +242,19 @@ impl SimMarket {
             seed,
             outages: true,
             extra_coins: 0,
+            outage_salt: 0,
         }
     }
 
     /// Turns the venue-wide maintenance outages (missing bars) on or off.
     pub fn with_outages(mut self, on: bool) -> Self {
         self.outages = on;
+        self
+    }
+
+    /// The same prices with another venue's outage pattern.
+    pub fn with_outage_salt(mut self, salt: u64) -> Self {
+        self.outage_salt = salt;
         self
     }
 
@@ -302,7 +311,11 @@ impl SimMarket {
         }
         let block_len = 4096 * HOUR_MS;
         let block = t_ms.div_euclid(block_len);
-        let h = mix(self.seed ^ 0x07A9E ^ market_salt(market), block as u64, 0);
+        let h = mix(
+            self.seed ^ 0x07A9E ^ market_salt(market) ^ self.outage_salt,
+            block as u64,
+            0,
+        );
         let start = block * block_len + (h % 4000) as i64 * HOUR_MS;
         let len = (1 + (h >> 20) % 8) as i64 * HOUR_MS;
         (start..start + len).contains(&t_ms)

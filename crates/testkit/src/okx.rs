@@ -35,7 +35,8 @@ impl OkxSimConfig {
     pub fn new(generator: SimMarket) -> Self {
         Self {
             view: VenueView {
-                generator,
+                // Same prices, the venue's own outages.
+                generator: generator.with_outage_salt(0x0C5),
                 salt: 0x0C5,
                 volume_share_pct: 35,
                 unlisted: Vec::new(),
