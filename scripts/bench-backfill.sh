@@ -19,6 +19,9 @@ trap 'kill $sim 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 50); do [ "$(wc -l <"$work/sim.txt")" -ge 2 ] && break; sleep 0.1; done
 export CANDLEKEEP_BINANCE_SPOT_BASE_URL=$(awk '$1=="spot"{print $2}' "$work/sim.txt")
 export CANDLEKEEP_BINANCE_USDM_BASE_URL=$(awk '$1=="usdm"{print $2}' "$work/sim.txt")
+# Binance only: this measures the weight budget, and the other venues are not simulated here.
+export CANDLEKEEP_COLLECT_SOURCES=binance-usdm-rest,binance-spot-rest
+for venue in OKX BYBIT CRYPTOCOMPARE COINGECKO; do export "CANDLEKEEP_${venue}_BASE_URL=http://127.0.0.1:9"; done
 
 t0=$(date +%s%3N)
 ./target/release/candlekeep --database-url "sqlite:$work/ck.db" backfill --from "$FROM" --timeframe "$TF" \
@@ -27,8 +30,8 @@ t1=$(date +%s%3N)
 cat "$work/out.txt"
 
 # Weight per request: spot 2; USD-M 2 (candlekeep asks for 499 rows, the cheapest bars per weight).
-spot_w=$(awk '$1 ~ /:spot:/ {gsub(/\(/,"",$5); s+=$5} END {print 2*s}' "$work/out.txt")
-usdm_w=$(awk '$1 ~ /:usdm:/ {gsub(/\(/,"",$5); s+=$5} END {print 2*s}' "$work/out.txt")
+spot_w=$(awk '$1 ~ /^spot:/ {gsub(/\(/,"",$5); s+=$5} END {print 2*s}' "$work/out.txt")
+usdm_w=$(awk '$1 ~ /^usdm:/ {gsub(/\(/,"",$5); s+=$5} END {print 2*s}' "$work/out.txt")
 python3 - "$t0" "$t1" "$spot_w" "$usdm_w" <<'PY'
 import math, sys
 t0, t1, spot_w, usdm_w = (int(x) for x in sys.argv[1:])
