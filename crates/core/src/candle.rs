@@ -100,3 +100,14 @@ pub struct Candle {
     /// CryptoCompare), never a made-up 0.
     pub trades: Option<u64>,
 }
+
+/// A point of an aggregator's chart, as it is: the price at an instant (not on the hour, not a
+/// candle), the market cap then, and the volume of the 24 hours before it (not the volume of
+/// any one bar). CoinGecko's `/market_chart` gives these.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MarketPoint {
+    pub at_ms: i64,
+    pub price: f64,
+    pub market_cap: Option<f64>,
+    pub volume_24h: Option<f64>,
+}

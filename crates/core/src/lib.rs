@@ -8,7 +8,7 @@ pub mod time;
 mod timeframe;
 mod universe;
 
-pub use candle::{Candle, Provenance, SourceId};
+pub use candle::{Candle, MarketPoint, Provenance, SourceId};
 pub use instrument::{Instrument, Market, ParseInstrumentError, Venue};
 pub use price::{ParsePriceError, format_price, parse_price};
 pub use timeframe::{ParseTimeframeError, Timeframe};

@@ -320,9 +320,13 @@ async fn fill_holes(
             let id = w.instrument_id;
             let exhausted = page.exhausted;
             let candles = page.candles;
+            let points = page.points;
             let lower = lower.to_vec();
             let stats = store
                 .with(move |s| {
+                    if !points.is_empty() {
+                        s.write_points(id, provenance, &points)?;
+                    }
                     let write = PageWrite {
                         instrument_id: id,
                         timeframe: tf,

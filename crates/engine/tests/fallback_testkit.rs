@@ -431,6 +431,18 @@ async fn coingecko_fills_recent_hours_last_with_its_own_ohlc_and_no_volume() {
     }
     let outcome = &report.series[0];
     assert_eq!(outcome.written_by.get(&SourceId::CoinGecko), Some(&3));
+    // Its chart came along and is kept as what it is: hourly points off the hour, with the
+    // trailing 24-hour volume, apart from the candles.
+    let id = store.with_blocking(|s| s.instrument_id(&btc).unwrap()).unwrap();
+    let points = store
+        .with_blocking(|s| s.points(id, to - 2 * DAY, to + DAY).unwrap())
+        .unwrap();
+    assert!(points.len() >= 47, "{} points", points.len());
+    assert!(
+        points
+            .iter()
+            .all(|p| p.at_ms % H != 0 && p.volume_24h.is_some_and(|v| v > 0.0))
+    );
     assert_eq!(
         outcome.unfetched, 0,
         "the old hour was answered for (CoinGecko has no such bars)"

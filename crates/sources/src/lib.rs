@@ -26,7 +26,7 @@ mod window;
 
 pub use error::SourceError;
 
-use candlekeep_core::{Candle, Instrument, Market, SourceId, Timeframe};
+use candlekeep_core::{Candle, Instrument, Market, MarketPoint, SourceId, Timeframe};
 use futures::future::BoxFuture;
 
 /// One answer of a source for `[start, end)`.
@@ -39,6 +39,8 @@ pub struct Page {
     pub covered_until: i64,
     /// Nothing more can be had for this range now (its end, or the present, was reached).
     pub exhausted: bool,
+    /// Chart points that came along (CoinGecko): stored as what they are, not as candles.
+    pub points: Vec<MarketPoint>,
 }
 
 /// A REST provider of candles.

@@ -49,6 +49,7 @@ pub(crate) fn window_page(mut rows: Vec<WindowRow>, tf: Timeframe, start: i64, w
         candles,
         covered_until,
         exhausted: covered_until >= end || covered_until >= closed_before || covered_until < wend,
+        points: Vec::new(),
     }
 }
 

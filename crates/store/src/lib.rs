@@ -18,7 +18,7 @@ pub use types::{
 };
 
 use candlekeep_core::{
-    Asset, Candle, Instrument, KnownListing, Listing, Market, Provenance, SourceId, Timeframe, Venue,
+    Asset, Candle, Instrument, KnownListing, Listing, Market, MarketPoint, Provenance, SourceId, Timeframe, Venue,
 };
 
 /// What every storage backend offers the jobs.
@@ -81,6 +81,17 @@ pub trait Store: Send {
     /// SHA-256 over every candle's key, values and source (not the fetch time), in key order:
     /// two stores with the same content have the same hash.
     fn content_hash(&mut self) -> Result<String, StoreError>;
+
+    /// Stores chart points of one instrument (replacing points at the same instants).
+    fn write_points(
+        &mut self,
+        instrument_id: i64,
+        provenance: Provenance,
+        points: &[MarketPoint],
+    ) -> Result<(), StoreError>;
+
+    /// Stored chart points of one instrument in `[from, to)`, ascending.
+    fn points(&mut self, instrument_id: i64, from: i64, to: i64) -> Result<Vec<MarketPoint>, StoreError>;
 
     /// Saves the ranked assets of a universe refresh.
     fn save_assets(&mut self, assets: &[Asset], at_ms: i64) -> Result<(), StoreError>;

@@ -1,5 +1,7 @@
 //! Simulated CoinGecko v3: `/coins/markets` (the ranking, pages of up to 250), `/coins/list`,
 //! `/coins/{id}/ohlc` (30-minute candles for `days=1`, 4-hour ones for 7–30, by close time),
+//! `/coins/{id}/market_chart` (5-minute points for 1 day, hourly ones 41 s past the hour for
+//! 2–90 days, then "now"; trailing 24-hour volume),
 //! a per-minute call budget answered with 429 + `retry-after` beyond, and an optional required
 //! Demo key (`x-cg-demo-api-key`).
 
@@ -122,6 +124,7 @@ impl CoinGeckoSim {
             .route("/coins/markets", get(markets))
             .route("/coins/list", get(list))
             .route("/coins/{id}/ohlc", get(ohlc))
+            .route("/coins/{id}/market_chart", get(market_chart))
             .with_state(state.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -293,4 +296,79 @@ async fn ohlc(
         close += step;
     }
     reply(&faults, request_no, format!("[{}]", rows.join(",")))
+}
+
+/// The coin's price at `t` (the close of the 5-minute bar containing it, as seen at `t`) and its
+/// trailing 24-hour quote volume.
+fn chart_point(s: &CgState, symbol: &str, t: i64) -> Option<String> {
+    let faults = Faults::default();
+    let m5 = Timeframe::M5;
+    let bar = s
+        .venue
+        .view
+        .bar(Market::Spot, symbol, m5, m5.floor(t), t.max(m5.floor(t) + 1), &faults)?;
+    let price = bar.close as f64 / 10f64.powi(bar.price_decimals as i32);
+    let h = Timeframe::H1.millis();
+    let volume: f64 = (1..=24)
+        .filter_map(|k| {
+            let open = Timeframe::H1.floor(t) - k * h;
+            let b = s
+                .venue
+                .view
+                .bar(Market::Spot, symbol, Timeframe::H1, open, t, &faults)?;
+            Some(b.quote_volume as f64 / 10f64.powi(b.quote_decimals as i32))
+        })
+        .sum();
+    Some(format!("{t}|{price}|{}|{volume}", price * 1.9e7))
+}
+
+async fn market_chart(
+    State(s): State<Arc<CgState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let (faults, request_no) = match gate(&s, &headers) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let Some(coin) = s.coins.iter().find(|c| c.id == id) else {
+        return json(StatusCode::NOT_FOUND, r#"{"error":"coin not found"}"#.into());
+    };
+    let Some(days) = q
+        .get("days")
+        .and_then(|d| d.parse::<i64>().ok())
+        .filter(|d| (1..=90).contains(d))
+    else {
+        return json(StatusCode::BAD_REQUEST, r#"{"error":"invalid days"}"#.into());
+    };
+    let symbol = format!("{}USDT", coin.symbol.to_ascii_uppercase());
+    let now = crate::venue::now_ms();
+    let step = if days == 1 { 300_000 } else { 3_600_000 };
+    let mut instants: Vec<i64> = Vec::new();
+    let mut t = (now - days * 86_400_000) / step * step + 41_331;
+    while t < now {
+        instants.push(t);
+        t += step;
+    }
+    instants.push(now);
+    let points: Vec<Vec<String>> = instants
+        .into_iter()
+        .filter_map(|t| chart_point(&s, &symbol, t))
+        .map(|p| p.split('|').map(str::to_owned).collect())
+        .collect();
+    let series = |i: usize| -> String {
+        points
+            .iter()
+            .map(|p| format!("[{},{}]", p[0], p[i]))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let body = format!(
+        r#"{{"prices":[{}],"market_caps":[{}],"total_volumes":[{}]}}"#,
+        series(1),
+        series(2),
+        series(3)
+    );
+    reply(&faults, request_no, body)
 }

@@ -4,12 +4,14 @@
 //! 30-minute candles for the last day, `days=30` 4-hour candles for the last 30 days. An hourly
 //! bar is built only from its two complete 30-minute halves (CoinGecko's own OHLC, not
 //! interpolated); 4-hour bars are taken as they are. Timestamps are candle *close* times.
-//! CoinGecko reports no volume per candle, so these bars carry none (`/market_chart`'s
-//! `total_volumes` is a rolling 24-hour figure, not a bar's volume, and is not used as one).
+//! CoinGecko reports no volume per candle, so these bars carry none. Each page also fetches
+//! `/market_chart` for the same span and hands its points over as what they are (a price at an
+//! instant off the hour, the market cap, and the *trailing 24-hour* volume), stored apart from
+//! candles in `market_points`: never a candle, never a bar's volume.
 
 use std::collections::HashMap;
 
-use candlekeep_core::{Candle, Instrument, Market, SourceId, Timeframe, time::now_ms};
+use candlekeep_core::{Candle, Instrument, Market, MarketPoint, SourceId, Timeframe, time::now_ms};
 use futures::{FutureExt, future::BoxFuture};
 
 use super::CoinGecko;
@@ -20,6 +22,40 @@ use crate::{
 };
 
 const HALF_HOUR_MS: i64 = 1_800_000;
+
+/// `{"prices":[[ms, p],…], "market_caps":[[ms, c],…], "total_volumes":[[ms, v],…]}`: three
+/// parallel arrays, ascending, joined by timestamp into points. The timestamps are not on the
+/// hour and the last one is "now"; `total_volumes` is the trailing 24-hour volume at that instant.
+pub(crate) fn parse_market_chart(body: &[u8]) -> Result<Vec<MarketPoint>, BodyError> {
+    #[derive(serde::Deserialize)]
+    struct Chart {
+        prices: Vec<(f64, f64)>,
+        #[serde(default)]
+        market_caps: Vec<(f64, f64)>,
+        #[serde(default)]
+        total_volumes: Vec<(f64, f64)>,
+    }
+    let chart: Chart = serde_json::from_slice(body)
+        .map_err(|e| BodyError::Malformed(format!("not a /coins/{{id}}/market_chart object: {e}")))?;
+    let caps: HashMap<i64, f64> = chart.market_caps.iter().map(|(t, v)| (*t as i64, *v)).collect();
+    let volumes: HashMap<i64, f64> = chart.total_volumes.iter().map(|(t, v)| (*t as i64, *v)).collect();
+    chart
+        .prices
+        .iter()
+        .map(|(t, price)| {
+            let at_ms = *t as i64;
+            if !price.is_finite() || *price < 0.0 {
+                return Err(BodyError::Malformed(format!("price {price} at {at_ms}")));
+            }
+            Ok(MarketPoint {
+                at_ms,
+                price: *price,
+                market_cap: caps.get(&at_ms).copied(),
+                volume_24h: volumes.get(&at_ms).copied(),
+            })
+        })
+        .collect()
+}
 
 /// `[[close_ms, open, high, low, close], …]`, ascending.
 pub(crate) fn parse_ohlc(body: &[u8]) -> Result<Vec<[f64; 5]>, BodyError> {
@@ -117,13 +153,14 @@ impl CoinGeckoOhlc {
                 candles: Vec::new(),
                 covered_until: reach_start.min(end),
                 exhausted: reach_start >= end,
+                points: Vec::new(),
             });
         }
         let vs = match instrument.quote.as_str() {
             "USDT" | "USDC" | "USD" | "FDUSD" => "usd".to_owned(),
             other => other.to_ascii_lowercase(),
         };
-        let query = [("vs_currency", vs), ("days", days.to_string())];
+        let query = [("vs_currency", vs.clone()), ("days", days.to_string())];
         let path = format!("/coins/{id}/ohlc");
         let context = || format!("coingecko {path} days={days}");
         let rows = self
@@ -131,7 +168,18 @@ impl CoinGeckoOhlc {
             .client
             .get(&path, &query, 1, context, |body| bars_from_ohlc(&parse_ohlc(body)?, tf))
             .await?;
-        Ok(window_page(rows, tf, start, end, end, now))
+        let mut page = window_page(rows, tf, start, end, end, now);
+        // The chart of the same span (hourly points from 2 days on) comes along, kept as points.
+        let chart_days = days.max(2);
+        let query = [("vs_currency", vs), ("days", chart_days.to_string())];
+        let path = format!("/coins/{id}/market_chart");
+        let context = || format!("coingecko {path} days={chart_days}");
+        page.points = self
+            .api
+            .client
+            .get(&path, &query, 1, context, parse_market_chart)
+            .await?;
+        Ok(page)
     }
 }
 
@@ -189,6 +237,18 @@ mod tests {
     }
 
     #[test]
+    fn chart_points_keep_their_own_instants_and_24h_volumes() {
+        let body = br#"{"prices":[[1704067241331,42261.04],[1704070847420,42493.27]],
+            "market_caps":[[1704067241331,827596236151.196],[1704070847420,831531023621.411]],
+            "total_volumes":[[1704067241331,14563463512.22],[1704070847420,14700000000.5]]}"#;
+        let points = parse_market_chart(body).unwrap();
+        assert_eq!(points.len(), 2);
+        assert_eq!(points[0].at_ms, 1_704_067_241_331, "not moved onto the hour");
+        assert_eq!(points[0].volume_24h, Some(14563463512.22));
+        assert!(parse_market_chart(b"[]").is_err());
+    }
+
+    #[test]
     fn the_real_samples_parse_when_present() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference/samples/");
         match std::fs::read(format!("{dir}coingecko_ohlc_rublix_usd_7d.json")) {
@@ -197,6 +257,16 @@ mod tests {
                 assert!(!bars.is_empty());
             }
             Err(_) => eprintln!("skipped: samples not present"),
+        }
+        if let Ok(body) = std::fs::read(format!(
+            "{dir}coingecko_market_chart_range_bitcoin_usd_hourly.docs-example.json"
+        )) {
+            let points = parse_market_chart(&body).unwrap();
+            assert!(
+                points
+                    .iter()
+                    .all(|p| p.volume_24h.is_some() && p.at_ms % 3_600_000 != 0)
+            );
         }
     }
 }

@@ -10,7 +10,7 @@ mod universe;
 use std::{collections::HashMap, path::Path};
 
 use candlekeep_core::{
-    Asset, Candle, Instrument, KnownListing, Listing, Market, Provenance, SourceId, Timeframe, Venue,
+    Asset, Candle, Instrument, KnownListing, Listing, Market, MarketPoint, Provenance, SourceId, Timeframe, Venue,
 };
 use rusqlite::{Connection, OptionalExtension};
 
@@ -260,6 +260,51 @@ impl Store for SqliteStore {
 
     fn content_hash(&mut self) -> Result<String, StoreError> {
         status::content_hash(&self.conn)
+    }
+
+    fn write_points(
+        &mut self,
+        instrument_id: i64,
+        provenance: Provenance,
+        points: &[MarketPoint],
+    ) -> Result<(), StoreError> {
+        let source_id = self.source_id(provenance.source)?;
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR REPLACE INTO market_points (instrument_id, source_id, at_ms, price, market_cap, volume_24h, \
+                 fetched_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for p in points {
+                stmt.execute((
+                    instrument_id,
+                    source_id,
+                    p.at_ms,
+                    p.price,
+                    p.market_cap,
+                    p.volume_24h,
+                    provenance.fetched_at_ms,
+                ))?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn points(&mut self, instrument_id: i64, from: i64, to: i64) -> Result<Vec<MarketPoint>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT at_ms, price, market_cap, volume_24h FROM market_points WHERE instrument_id = ?1 \
+             AND at_ms >= ?2 AND at_ms < ?3 ORDER BY at_ms",
+        )?;
+        let rows = stmt.query_map((instrument_id, from, to), |r| {
+            Ok(MarketPoint {
+                at_ms: r.get(0)?,
+                price: r.get(1)?,
+                market_cap: r.get(2)?,
+                volume_24h: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn save_assets(&mut self, assets: &[Asset], at_ms: i64) -> Result<(), StoreError> {

@@ -146,6 +146,18 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (venue, market, ticker)
     ) WITHOUT ROWID;
     CREATE INDEX listings_by_base ON listings (base, market);
+    -- Chart points of an aggregator (CoinGecko /market_chart), kept as what they are: a price at
+    -- an instant and the trailing 24-hour volume, neither a candle nor a bar's volume.
+    CREATE TABLE market_points (
+        instrument_id INTEGER NOT NULL REFERENCES instruments(id),
+        source_id     INTEGER NOT NULL REFERENCES sources(id),
+        at_ms         INTEGER NOT NULL,
+        price         REAL    NOT NULL,
+        market_cap    REAL,
+        volume_24h    REAL,
+        fetched_at    INTEGER NOT NULL,
+        PRIMARY KEY (instrument_id, source_id, at_ms)
+    ) WITHOUT ROWID;
     CREATE TABLE http_cache (
         key        TEXT PRIMARY KEY,
         fetched_at INTEGER NOT NULL,
