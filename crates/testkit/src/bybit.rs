@@ -17,7 +17,7 @@ use crate::{
     Faults, SimMarket, SimStats,
     limits::{Admission, LimitRules},
     market::{SimCandle, format_fixed},
-    venue::{VenueState, VenueView, injected_fault, json, ms_param, newest_first, now_ms, reply},
+    venue::{VenueState, VenueView, injected_fault, json, ms_param, newest_first, now_ms, reply, serve},
 };
 
 #[derive(Debug, Clone)]
@@ -60,8 +60,6 @@ impl std::fmt::Debug for BybitSim {
 
 impl BybitSim {
     pub async fn start(config: BybitSimConfig) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-        let addr = listener.local_addr()?;
         let rules = LimitRules {
             weight_limit: config.requests_per_5s.max(1),
             window: Duration::from_secs(5),
@@ -73,9 +71,7 @@ impl BybitSim {
             .route("/v5/market/kline", get(kline))
             .route("/v5/market/instruments-info", get(instruments))
             .with_state(state.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let addr = serve(app).await?;
         Ok(Self { addr, state })
     }
 

@@ -20,7 +20,7 @@ use candlekeep_core::{Market, Timeframe};
 use crate::{
     Faults, SimMarket, SimStats,
     limits::{Admission, LimitRules},
-    venue::{VenueState, VenueView, injected_fault, json, reply, retry_after},
+    venue::{VenueState, VenueView, injected_fault, json, reply, retry_after, serve},
 };
 
 /// One coin of the simulated ranking.
@@ -100,14 +100,7 @@ impl std::fmt::Debug for CoinGeckoSim {
 
 impl CoinGeckoSim {
     pub async fn start(config: CoinGeckoSimConfig) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-        let addr = listener.local_addr()?;
-        let rules = LimitRules {
-            weight_limit: config.requests_per_minute.max(1),
-            window: Duration::from_secs(60),
-            grace: u32::MAX,
-            ban: Duration::ZERO,
-        };
+        let rules = LimitRules::throttle(config.requests_per_minute, Duration::from_secs(60));
         let view = VenueView {
             generator: config.generator,
             salt: 0x6EC,
@@ -126,9 +119,7 @@ impl CoinGeckoSim {
             .route("/coins/{id}/ohlc", get(ohlc))
             .route("/coins/{id}/market_chart", get(market_chart))
             .with_state(state.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let addr = serve(app).await?;
         Ok(Self { addr, state })
     }
 

@@ -18,7 +18,7 @@ use crate::{
     Faults, SimMarket, SimStats,
     limits::{Admission, LimitRules},
     market::{SimCandle, format_fixed},
-    venue::{VenueState, VenueView, injected_fault, json, now_ms, reply},
+    venue::{VenueState, VenueView, injected_fault, json, now_ms, reply, serve},
 };
 
 #[derive(Debug, Clone)]
@@ -59,22 +59,13 @@ impl std::fmt::Debug for CryptoCompareSim {
 
 impl CryptoCompareSim {
     pub async fn start(config: CryptoCompareSimConfig) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-        let addr = listener.local_addr()?;
-        let rules = LimitRules {
-            weight_limit: config.requests_per_minute.max(1),
-            window: Duration::from_secs(60),
-            grace: u32::MAX,
-            ban: Duration::ZERO,
-        };
+        let rules = LimitRules::throttle(config.requests_per_minute, Duration::from_secs(60));
         let state = Arc::new(VenueState::new(config.view, rules, config.faults));
         let app = Router::new()
             .route("/data/v2/histohour", get(histohour))
             .route("/data/v2/histoday", get(histoday))
             .with_state(state.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let addr = serve(app).await?;
         Ok(Self { addr, state })
     }
 

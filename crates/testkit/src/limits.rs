@@ -13,6 +13,18 @@ pub(crate) struct LimitRules {
     pub ban: Duration,
 }
 
+impl LimitRules {
+    /// `limit` requests per `window`, answered with 429s beyond and never a ban.
+    pub(crate) fn throttle(limit: u32, window: Duration) -> Self {
+        Self {
+            weight_limit: limit.max(1),
+            window,
+            grace: u32::MAX,
+            ban: Duration::ZERO,
+        }
+    }
+}
+
 /// What the simulated venue has observed, for tests to assert on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SimStats {

@@ -18,7 +18,7 @@ use crate::{
     Faults, SimMarket, SimStats,
     limits::{Admission, LimitRules},
     market::{SimCandle, format_fixed},
-    venue::{VenueState, VenueView, injected_fault, json, ms_param, newest_first, now_ms, reply},
+    venue::{VenueState, VenueView, injected_fault, json, ms_param, newest_first, now_ms, reply, serve},
 };
 
 const RECENT_BARS: i64 = 1_440;
@@ -61,19 +61,13 @@ impl std::fmt::Debug for OkxSim {
     }
 }
 
+/// OKX answers 429s; it does not ban.
 fn rules(per_2s: u32) -> LimitRules {
-    LimitRules {
-        weight_limit: per_2s.max(1),
-        window: Duration::from_secs(2),
-        grace: u32::MAX, // OKX answers 429s; it does not ban
-        ban: Duration::ZERO,
-    }
+    LimitRules::throttle(per_2s, Duration::from_secs(2))
 }
 
 impl OkxSim {
     pub async fn start(config: OkxSimConfig) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-        let addr = listener.local_addr()?;
         let recent = Arc::new(VenueState::new(
             config.view.clone(),
             rules(config.requests_per_2s),
@@ -94,9 +88,7 @@ impl OkxSim {
                 "/api/v5/public/instruments",
                 get(instruments).with_state(history.clone()),
             );
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let addr = serve(app).await?;
         Ok(Self { addr, recent, history })
     }
 
@@ -160,14 +152,14 @@ fn instrument(inst_id: &str) -> Option<(Market, String)> {
 }
 
 async fn candles(State(s): State<Arc<VenueState>>, Query(q): Query<HashMap<String, String>>) -> Response {
-    serve(&s, &q, true).await
+    answer_candles(&s, &q, true).await
 }
 
 async fn history_candles(State(s): State<Arc<VenueState>>, Query(q): Query<HashMap<String, String>>) -> Response {
-    serve(&s, &q, false).await
+    answer_candles(&s, &q, false).await
 }
 
-async fn serve(s: &VenueState, q: &HashMap<String, String>, recent_only: bool) -> Response {
+async fn answer_candles(s: &VenueState, q: &HashMap<String, String>, recent_only: bool) -> Response {
     let faults = s.faults();
     let (request_no, admission) = s.admit(&faults);
     if !faults.latency.is_zero() {

@@ -28,6 +28,17 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Serves `app` on a free 127.0.0.1 port in the background, until the runtime stops.
+pub(crate) async fn serve(app: axum::Router) -> std::io::Result<std::net::SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        // A serve error ends the simulated venue; clients then see connection errors.
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(addr)
+}
+
 /// One venue's view of the simulated market.
 #[derive(Debug, Clone)]
 pub struct VenueView {
