@@ -390,9 +390,9 @@ fn demo_universe_then_backfill_of_the_top_coins_through_the_fallback_chain() {
         .find(|j| j.job == "backfill" && j.status.as_str() == "ok")
         .unwrap();
     assert!(
-        backfill.sources.starts_with("binance-spot-rest="),
+        backfill.sources_used.starts_with("binance-spot-rest="),
         "{}",
-        backfill.sources
+        backfill.sources_used
     );
     let out = run(candlekeep(
         dir.path(),

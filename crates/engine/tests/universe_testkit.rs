@@ -156,3 +156,39 @@ async fn the_ranking_maps_to_every_venues_tickers_and_remembers_delistings() {
         "a delisted listing's history stays reachable"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coingecko_rides_out_the_same_faults_and_its_limit() {
+    use candlekeep_testkit::{Burst, Faults};
+    let generator = SimMarket::default().with_extra_coins(480);
+    let fetch = |sim: CoinGeckoSim| async move {
+        let http = HttpConfig {
+            backoff_min: std::time::Duration::from_millis(10),
+            backoff_max: std::time::Duration::from_millis(50),
+            max_attempts: 8,
+            ..HttpConfig::default()
+        };
+        let cfg = CoinGeckoConfig {
+            base_url: sim.base_url(),
+            ..CoinGeckoConfig::default()
+        };
+        let assets = CoinGecko::new(&cfg, http).unwrap().top_assets(500).await.unwrap();
+        (assets, sim.stats())
+    };
+    let clean = CoinGeckoSim::start(CoinGeckoSimConfig::new(&generator)).await.unwrap();
+    let mut faulty = CoinGeckoSimConfig::new(&generator);
+    faulty.faults = Faults {
+        server_errors: Some(Burst { period: 2, len: 1 }),
+        malformed: Some(Burst { period: 5, len: 1 }),
+        truncated: Some(Burst { period: 7, len: 1 }),
+        ..Faults::default()
+    };
+    let faulty = CoinGeckoSim::start(faulty).await.unwrap();
+    let (want, clean_stats) = fetch(clean).await;
+    let (got, faulty_stats) = fetch(faulty).await;
+    assert_eq!(want.len(), 500, "two pages of 250");
+    assert_eq!(got, want);
+    assert_eq!(clean_stats.requests, 2);
+    assert!(faulty_stats.requests > 2);
+    assert_eq!(faulty_stats.rejected_429, 0, "the 30-per-minute budget was respected");
+}

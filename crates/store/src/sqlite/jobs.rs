@@ -16,7 +16,8 @@ pub struct JobRow {
     pub ended_at: Option<i64>,
     pub status: String,
     pub rows_written: i64,
-    pub sources: String,
+    /// Candles written per source: `binance-spot-rest=25301,okx-rest=26`.
+    pub sources_used: String,
     pub error: Option<String>,
 }
 
@@ -31,7 +32,7 @@ pub(crate) fn started(conn: &Connection, job: &str, args: &str) -> Result<JobId,
 
 pub(crate) fn finished(conn: &Connection, id: JobId, o: &JobRecord) -> Result<(), StoreError> {
     conn.execute(
-        "UPDATE job_runs SET ended_at = ?2, status = ?3, rows_written = ?4, sources = ?5, error = ?6 WHERE id = ?1",
+        "UPDATE job_runs SET ended_at = ?2, status = ?3, rows_written = ?4, sources_used = ?5, error = ?6 WHERE id = ?1",
         (
             id,
             now_ms(),
@@ -67,7 +68,7 @@ fn mark_dead_runs(conn: &Connection) -> Result<(), StoreError> {
 
 pub(crate) fn recent(conn: &Connection, limit: usize) -> Result<Vec<JobRow>, StoreError> {
     let mut stmt = conn.prepare(
-        "SELECT id, job, args, started_at, ended_at, status, rows_written, sources, error FROM job_runs ORDER BY id DESC LIMIT ?1",
+        "SELECT id, job, args, started_at, ended_at, status, rows_written, sources_used, error FROM job_runs ORDER BY id DESC LIMIT ?1",
     )?;
     let rows = stmt.query_map([limit as i64], |r| {
         Ok(JobRow {
@@ -78,7 +79,7 @@ pub(crate) fn recent(conn: &Connection, limit: usize) -> Result<Vec<JobRow>, Sto
             ended_at: r.get(4)?,
             status: r.get(5)?,
             rows_written: r.get(6)?,
-            sources: r.get(7)?,
+            sources_used: r.get(7)?,
             error: r.get(8)?,
         })
     })?;

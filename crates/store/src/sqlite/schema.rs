@@ -158,6 +158,8 @@ const MIGRATIONS: &[&str] = &[
         fetched_at    INTEGER NOT NULL,
         PRIMARY KEY (instrument_id, source_id, at_ms)
     ) WITHOUT ROWID;
+    -- The sync log's name for what it records: candles written per source.
+    ALTER TABLE job_runs RENAME COLUMN sources TO sources_used;
     CREATE TABLE http_cache (
         key        TEXT PRIMARY KEY,
         fetched_at INTEGER NOT NULL,
