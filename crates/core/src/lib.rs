@@ -7,6 +7,7 @@ mod price;
 pub mod time;
 mod timeframe;
 mod universe;
+pub mod validate;
 
 pub use candle::{Candle, MarketPoint, Provenance, SourceId};
 pub use instrument::{Instrument, Market, ParseInstrumentError, Venue};

@@ -53,21 +53,6 @@ pub(crate) fn window_page(mut rows: Vec<WindowRow>, tf: Timeframe, start: i64, w
     }
 }
 
-/// Checks a parsed bar: on the timeframe's grid, every value finite and non-negative. (OHLC
-/// consistency is judged by validation, which quarantines rather than refuses a page.)
-pub(crate) fn check_candle(c: &Candle, tf: Timeframe) -> Result<(), String> {
-    let t = c.open_time_ms;
-    if tf.floor(t) != t {
-        return Err(format!("open time {t} is not on the {tf} grid"));
-    }
-    let volumes = [c.volume, c.quote_volume].into_iter().flatten();
-    let values = [c.open, c.high, c.low, c.close].into_iter().chain(volumes);
-    if values.into_iter().any(|v| !v.is_finite() || v < 0.0) {
-        return Err(format!("bar at {t} has a negative or non-finite value"));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

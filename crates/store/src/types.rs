@@ -13,6 +13,10 @@ pub struct WriteStats {
     pub unchanged: u64,
     /// Candles met a stored bar from another source; the pair went to `cross_checks`.
     pub cross_checked: u64,
+    /// Candles that cannot be true: quarantined in `rejects`, not written.
+    pub rejected: u64,
+    /// Flags raised on the written range (jumps, zero volume, flat runs).
+    pub flagged: u64,
 }
 
 impl WriteStats {
@@ -20,6 +24,8 @@ impl WriteStats {
         self.written += other.written;
         self.unchanged += other.unchanged;
         self.cross_checked += other.cross_checked;
+        self.rejected += other.rejected;
+        self.flagged += other.flagged;
     }
 }
 

@@ -208,7 +208,7 @@ fn job_runs_are_logged_and_migrations_are_recorded() {
         .unwrap();
     }
     let s = SqliteStore::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 3);
+    assert_eq!(s.schema_version().unwrap(), 4);
     let jobs = s.recent_jobs(5).unwrap();
     assert_eq!(jobs.len(), 1);
     assert_eq!((jobs[0].status.as_str(), jobs[0].rows_written), ("ok", 42));
@@ -358,4 +358,59 @@ fn listings_remember_first_seen_and_delisting_and_assets_rank() {
         .unwrap();
     let ranked: Vec<_> = store.ranked_assets(2).unwrap().into_iter().map(|a| a.symbol).collect();
     assert_eq!(ranked, vec!["BTC", "ETH"]);
+}
+
+#[test]
+fn impossible_bars_are_quarantined_and_the_rest_of_the_page_is_written_and_flagged() {
+    let mut store = SqliteStore::in_memory().unwrap();
+    let i = Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap();
+    let id = store.instrument_id(&i).unwrap();
+    let mut bars = sim(10);
+    let truth = bars.clone();
+    bars[2].high = bars[2].close.min(bars[2].open) - 1.0; // high below the body
+    bars[4].volume = Some(-3.0);
+    bars[6].open_time_ms += 60_000; // off the hour grid
+    let jump = bars[8].close * 1.5;
+    bars[8].close = jump; // +50%: possible, flagged
+    bars[8].high = bars[8].high.max(jump);
+    let mut future = bars[9];
+    future.open_time_ms = candlekeep_core::time::now_ms() / H * H + H;
+    bars.push(future);
+    let w = store
+        .write_page(id, Timeframe::H1, prov(SourceId::BinanceSpotRest, 5), &bars, None)
+        .unwrap();
+    assert_eq!((w.written, w.rejected), (7, 4));
+    let stored = store.candles(&i, Timeframe::H1, T0, T0 + 10 * H).unwrap();
+    let opens: Vec<i64> = stored.iter().map(|c| (c.open_time_ms - T0) / H).collect();
+    assert_eq!(opens, vec![0, 1, 3, 5, 7, 8, 9]);
+    assert_eq!(stored[0], truth[0]);
+
+    let rejects = store.rejects().unwrap();
+    let reasons: Vec<(i64, &str)> = rejects
+        .iter()
+        .map(|r| ((r.open_time_ms - T0) / H, r.reason.as_str()))
+        .collect();
+    assert_eq!(
+        reasons[..3],
+        [
+            (2, "high-below-open-or-close"),
+            (4, "negative-or-non-finite (volume)"),
+            (6, "open-time-off-grid")
+        ]
+    );
+    assert_eq!(reasons[3].1, "not-closed-yet");
+    assert!(rejects.iter().all(|r| r.source == "binance-spot-rest"));
+    assert_eq!(rejects[1].volume, Some(-3.0), "the raw values are kept");
+
+    // Writing the same page again quarantines nothing twice and changes nothing.
+    let again = store
+        .write_page(id, Timeframe::H1, prov(SourceId::BinanceSpotRest, 6), &bars, None)
+        .unwrap();
+    assert_eq!((again.written, again.rejected), (0, 4));
+    assert_eq!(store.rejects().unwrap().len(), 4);
+
+    let flags = store.flags().unwrap();
+    let jumps: Vec<_> = flags.iter().filter(|f| f.2 == "jump").map(|f| (f.1 - T0) / H).collect();
+    // The jump up at hour 8 and the fall back at hour 9 are both flagged.
+    assert_eq!(jumps, vec![8, 9]);
 }

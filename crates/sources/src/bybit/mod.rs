@@ -96,7 +96,7 @@ impl BybitKlines {
         };
         let rows = self
             .client
-            .get("/v5/market/kline", &query, 1, context, |body| parse_klines(body, tf))
+            .get("/v5/market/kline", &query, 1, context, parse_klines)
             .await?;
         if rows.len() >= LIMIT {
             return Err(SourceError::Malformed {

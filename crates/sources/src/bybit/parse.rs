@@ -1,12 +1,12 @@
 //! Bybit v5's envelope and kline rows.
 
-use candlekeep_core::{Candle, Timeframe};
+use candlekeep_core::Candle;
 use serde::Deserialize;
 
 use crate::{
     http::BodyError,
     numbers::{Int, Num},
-    window::{WindowRow, check_candle},
+    window::WindowRow,
 };
 
 /// `{"retCode":0,"retMsg":"OK","result":{"list":[…]},…}`; a non-zero `retCode` is an error even
@@ -42,7 +42,7 @@ fn classify(code: i64, msg: String) -> BodyError {
 /// Parses a `/v5/market/kline` body (newest first). For spot and linear contracts `volume` is
 /// base and `turnover` quote volume. Bybit reports no trade count and no "closed" flag: the
 /// caller drops the bar that has not ended yet.
-pub(crate) fn parse_klines(body: &[u8], tf: Timeframe) -> Result<Vec<WindowRow>, BodyError> {
+pub(crate) fn parse_klines(body: &[u8]) -> Result<Vec<WindowRow>, BodyError> {
     let env: Envelope =
         serde_json::from_slice(body).map_err(|e| BodyError::Malformed(format!("not a Bybit kline envelope: {e}")))?;
     if env.ret_code.0 != 0 {
@@ -54,8 +54,7 @@ pub(crate) fn parse_klines(body: &[u8], tf: Timeframe) -> Result<Vec<WindowRow>,
     result
         .list
         .into_iter()
-        .enumerate()
-        .map(|(i, r)| {
+        .map(|r| {
             let candle = Candle {
                 open_time_ms: r.0.0,
                 open: r.1.0,
@@ -66,7 +65,6 @@ pub(crate) fn parse_klines(body: &[u8], tf: Timeframe) -> Result<Vec<WindowRow>,
                 quote_volume: Some(r.6.0),
                 trades: None,
             };
-            check_candle(&candle, tf).map_err(|e| BodyError::Malformed(format!("row {i}: {e}")))?;
             Ok(WindowRow {
                 candle,
                 confirmed: true,
@@ -87,7 +85,7 @@ mod tests {
 
     #[test]
     fn rows_newest_first_with_base_and_quote_volume() {
-        let rows = parse_klines(LINEAR.as_bytes(), Timeframe::H1).unwrap();
+        let rows = parse_klines(LINEAR.as_bytes()).unwrap();
         assert_eq!(rows.len(), 2);
         let c = rows[0].candle;
         assert_eq!(c.open_time_ms, 1_706_637_600_000);
@@ -101,15 +99,15 @@ mod tests {
     #[test]
     fn string_ret_code_and_errors() {
         let ccxt = LINEAR.replace(r#""retCode":0"#, r#""retCode":"0""#);
-        assert_eq!(parse_klines(ccxt.as_bytes(), Timeframe::H1).unwrap().len(), 2);
+        assert_eq!(parse_klines(ccxt.as_bytes()).unwrap().len(), 2);
         let bad = r#"{"retCode":10001,"retMsg":"Not supported symbols","result":{},"retExtInfo":{},"time":1}"#;
         assert!(matches!(
-            parse_klines(bad.as_bytes(), Timeframe::H1),
+            parse_klines(bad.as_bytes()),
             Err(BodyError::Rejected { code: 10001, .. })
         ));
         let busy = r#"{"retCode":10006,"retMsg":"Too many visits!","result":{},"retExtInfo":{},"time":1}"#;
         assert!(matches!(
-            parse_klines(busy.as_bytes(), Timeframe::H1),
+            parse_klines(busy.as_bytes()),
             Err(BodyError::RateLimited { code: 10006, .. })
         ));
     }
@@ -125,7 +123,7 @@ mod tests {
                 eprintln!("skipped: {dir}{name} not present");
                 continue;
             };
-            let rows = parse_klines(&body, Timeframe::H1).unwrap();
+            let rows = parse_klines(&body).unwrap();
             assert_eq!(rows.len(), 3, "{name}");
         }
     }

@@ -18,7 +18,7 @@ use super::CoinGecko;
 use crate::{
     CandleSource, Page, SourceError,
     http::BodyError,
-    window::{WindowRow, check_candle, window_page},
+    window::{WindowRow, window_page},
 };
 
 const HALF_HOUR_MS: i64 = 1_800_000;
@@ -104,16 +104,13 @@ pub(crate) fn bars_from_ohlc(rows: &[[f64; 5]], tf: Timeframe) -> Result<Vec<Win
             .filter(|c| tf.floor(c.open_time_ms) == c.open_time_ms)
             .collect(),
     };
-    candles
+    Ok(candles
         .into_iter()
-        .map(|c| {
-            check_candle(&c, tf).map_err(BodyError::Malformed)?;
-            Ok(WindowRow {
-                candle: c,
-                confirmed: true,
-            })
+        .map(|candle| WindowRow {
+            candle,
+            confirmed: true,
         })
-        .collect()
+        .collect())
 }
 
 /// CoinGecko candles for the coins it knows by id.

@@ -93,10 +93,7 @@ impl CryptoCompareHistory {
                 format_ms(wend)
             )
         };
-        let rows = self
-            .client
-            .get(path, &query, 1, context, |body| parse_history(body, tf))
-            .await?;
+        let rows = self.client.get(path, &query, 1, context, parse_history).await?;
         Ok(window_page(rows, tf, start, wend, end, now))
     }
 }

@@ -1,12 +1,12 @@
 //! CryptoCompare's v2 `histohour` / `histoday` envelope and rows.
 
-use candlekeep_core::{Candle, Timeframe};
+use candlekeep_core::Candle;
 use serde::Deserialize;
 
 use crate::{
     http::BodyError,
     numbers::{Int, Num},
-    window::{WindowRow, check_candle},
+    window::WindowRow,
 };
 
 #[derive(Deserialize)]
@@ -38,7 +38,7 @@ struct Row {
 /// come as all zeros, and an hour without trades comes as the previous close with no volume,
 /// a filler rather than a candle. `volumefrom` is base and `volumeto` quote volume; there is no
 /// trade count.
-pub(crate) fn parse_history(body: &[u8], tf: Timeframe) -> Result<Vec<WindowRow>, BodyError> {
+pub(crate) fn parse_history(body: &[u8]) -> Result<Vec<WindowRow>, BodyError> {
     let env: Envelope =
         serde_json::from_slice(body).map_err(|e| BodyError::Malformed(format!("not a CryptoCompare envelope: {e}")))?;
     if env.response != "Success" {
@@ -56,8 +56,7 @@ pub(crate) fn parse_history(body: &[u8], tf: Timeframe) -> Result<Vec<WindowRow>
     let rows: Vec<Row> = Vec::deserialize(rows).map_err(|e| BodyError::Malformed(format!("history rows: {e}")))?;
     rows.into_iter()
         .filter(|r| r.volumefrom.0 != 0.0 || r.volumeto.0 != 0.0)
-        .enumerate()
-        .map(|(i, r)| {
+        .map(|r| {
             let candle = Candle {
                 open_time_ms: r.time.0.saturating_mul(1000),
                 open: r.open.0,
@@ -68,7 +67,6 @@ pub(crate) fn parse_history(body: &[u8], tf: Timeframe) -> Result<Vec<WindowRow>
                 quote_volume: Some(r.volumeto.0),
                 trades: None,
             };
-            check_candle(&candle, tf).map_err(|e| BodyError::Malformed(format!("row {i}: {e}")))?;
             Ok(WindowRow {
                 candle,
                 confirmed: true,
@@ -92,7 +90,7 @@ mod tests {
 
     #[test]
     fn rows_by_key_in_seconds_without_zero_or_filler_rows() {
-        let rows = parse_history(HOURLY.as_bytes(), Timeframe::H1).unwrap();
+        let rows = parse_history(HOURLY.as_bytes()).unwrap();
         assert_eq!(rows.len(), 2);
         let c = rows[0].candle;
         assert_eq!(c.open_time_ms, 1_706_634_000_000);
@@ -107,12 +105,12 @@ mod tests {
     fn error_envelopes() {
         let limit = r#"{"Response":"Error","Message":"You are over your rate limit please upgrade your account!","HasWarning":false,"Type":99,"RateLimit":{},"Data":{}}"#;
         assert!(matches!(
-            parse_history(limit.as_bytes(), Timeframe::H1),
+            parse_history(limit.as_bytes()),
             Err(BodyError::RateLimited { code: 99, .. })
         ));
         let pair = r#"{"Response":"Error","Message":"cccagg_or_exchange market does not exist for this coin pair (XXX-USDT)","HasWarning":false,"Type":2,"RateLimit":{},"Data":{},"Cooldown":0}"#;
         assert!(matches!(
-            parse_history(pair.as_bytes(), Timeframe::H1),
+            parse_history(pair.as_bytes()),
             Err(BodyError::Rejected { code: 2, .. })
         ));
     }
@@ -127,7 +125,7 @@ mod tests {
             eprintln!("skipped: {path} not present");
             return;
         };
-        let rows = parse_history(&body, Timeframe::D1).unwrap();
+        let rows = parse_history(&body).unwrap();
         assert_eq!(rows.len(), 31, "limit 30 gives 31 rows");
     }
 }

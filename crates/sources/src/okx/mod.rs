@@ -103,7 +103,7 @@ impl OkxCandles {
         let context = || format!("okx {inst_id} {tf} {}..{}", format_ms(start), format_ms(wend));
         let market = instrument.market;
         let rows = client
-            .get(path, &query, 1, context, |body| parse_candles(body, market, tf))
+            .get(path, &query, 1, context, |body| parse_candles(body, market))
             .await?;
         if rows.len() >= LIMIT {
             return Err(SourceError::Malformed {

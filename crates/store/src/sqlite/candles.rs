@@ -102,10 +102,14 @@ fn run_batch(stmt: &mut Statement<'_>, shared: Shared<'_>, rows: &[Candle]) -> R
     Ok(stmt.raw_execute()? as u64)
 }
 
-/// Upserts within the caller's transaction.
-pub(crate) fn upsert(tx: &Transaction<'_>, shared: Shared<'_>, candles: &[Candle]) -> Result<WriteStats, StoreError> {
+/// Upserts within the caller's transaction; also says whether the range held nothing before.
+pub(crate) fn upsert(
+    tx: &Transaction<'_>,
+    shared: Shared<'_>,
+    candles: &[Candle],
+) -> Result<(WriteStats, bool), StoreError> {
     let (Some(first), Some(last)) = (candles.first(), candles.last()) else {
-        return Ok(WriteStats::default());
+        return Ok((WriteStats::default(), true));
     };
     let (lo, hi) = (
         first.open_time_ms.min(last.open_time_ms),
@@ -144,11 +148,13 @@ pub(crate) fn upsert(tx: &Transaction<'_>, shared: Shared<'_>, candles: &[Candle
             rest = tail;
         }
     }
-    Ok(WriteStats {
+    let stats = WriteStats {
         written,
         unchanged: candles.len() as u64 - written,
         cross_checked,
-    })
+        ..WriteStats::default()
+    };
+    Ok((stats, !stored_in_range))
 }
 
 /// Compares incoming bars with stored bars of other sources in `[lo, hi]` and records each pair

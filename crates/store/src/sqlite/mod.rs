@@ -3,12 +3,14 @@
 mod candles;
 mod coverage;
 mod jobs;
+mod quality;
 mod schema;
 mod status;
 mod universe;
 
 use std::{collections::HashMap, path::Path};
 
+use candlekeep_core::validate::FlagRules;
 use candlekeep_core::{
     Asset, Candle, Instrument, KnownListing, Listing, Market, MarketPoint, Provenance, SourceId, Timeframe, Venue,
 };
@@ -22,6 +24,7 @@ use crate::{
 pub struct SqliteStore {
     conn: Connection,
     source_ids: HashMap<SourceId, i64>,
+    flag_rules: FlagRules,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -65,7 +68,23 @@ impl SqliteStore {
         Ok(Self {
             conn,
             source_ids: HashMap::new(),
+            flag_rules: FlagRules::default(),
         })
+    }
+
+    /// Every quarantined candle.
+    pub fn rejects(&self) -> Result<Vec<quality::RejectRow>, StoreError> {
+        quality::rejects(&self.conn)
+    }
+
+    /// Every flag: `(instrument_id, open_time, kind, detail)`.
+    pub fn flags(&self) -> Result<Vec<(i64, i64, String, String)>, StoreError> {
+        quality::flags_list(&self.conn)
+    }
+
+    /// What counts as a jump or a flat run when writing.
+    pub fn set_flag_rules(&mut self, rules: FlagRules) {
+        self.flag_rules = rules;
     }
 
     /// The schema version this file is at.
@@ -128,6 +147,7 @@ impl SqliteStore {
 }
 
 pub use jobs::JobRow;
+pub use quality::RejectRow;
 
 impl Store for SqliteStore {
     fn instrument_id(&mut self, i: &Instrument) -> Result<i64, StoreError> {
@@ -175,6 +195,8 @@ impl Store for SqliteStore {
             };
             ids.push((self.source_id(p.provenance.source)?, mask));
         }
+        let now = candlekeep_core::time::now_ms();
+        let flag_rules = self.flag_rules;
         let tx = self.conn.transaction()?;
         let mut stats = Vec::with_capacity(pages.len());
         for (p, (source_id, replace_mask)) in pages.iter().zip(ids) {
@@ -186,7 +208,12 @@ impl Store for SqliteStore {
                 fetched_at_ms: p.provenance.fetched_at_ms,
                 replace_mask,
             };
-            stats.push(candles::upsert(&tx, shared, p.candles)?);
+            let (valid, rejected) = quality::split(p.candles, tf, now);
+            quality::quarantine(&tx, shared, &rejected)?;
+            let (mut st, fresh) = candles::upsert(&tx, shared, &valid)?;
+            st.rejected = rejected.len() as u64;
+            st.flagged = quality::flag(&tx, shared, tf, &valid, fresh, flag_rules)?;
+            stats.push(st);
             if let Some((start, end)) = p.covered {
                 coverage::add(&tx, id, tf, p.provenance.source.as_str(), start, end)?;
             }

@@ -166,6 +166,35 @@ const MIGRATIONS: &[&str] = &[
         body       BLOB NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 4: validation: impossible bars quarantined with their values, odd ones flagged.
+    r#"
+    CREATE TABLE rejects (
+        id            INTEGER PRIMARY KEY,
+        instrument_id INTEGER NOT NULL REFERENCES instruments(id),
+        timeframe     TEXT    NOT NULL,
+        open_time     INTEGER NOT NULL,
+        open          REAL,
+        high          REAL,
+        low           REAL,
+        close         REAL,
+        volume        REAL,
+        quote_volume  REAL,
+        trades        INTEGER,
+        source_id     INTEGER NOT NULL REFERENCES sources(id),
+        reason        TEXT    NOT NULL,
+        fetched_at    INTEGER NOT NULL,
+        UNIQUE (instrument_id, timeframe, open_time, source_id, reason)
+    );
+    CREATE TABLE flags (
+        instrument_id INTEGER NOT NULL REFERENCES instruments(id),
+        timeframe     TEXT    NOT NULL,
+        open_time     INTEGER NOT NULL,
+        kind          TEXT    NOT NULL,
+        detail        TEXT    NOT NULL,
+        flagged_at    INTEGER NOT NULL,
+        PRIMARY KEY (instrument_id, timeframe, open_time, kind)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;

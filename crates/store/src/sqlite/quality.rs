@@ -1,0 +1,149 @@
+//! Validation on the write path: impossible bars go to `rejects` (with their values, source and
+//! reason) instead of `candles`, the rest of the page is written; odd but possible bars are
+//! written and flagged in `flags`.
+
+use std::borrow::Cow;
+
+use candlekeep_core::{
+    Candle, Timeframe,
+    validate::{self, FlagRules, Reject},
+};
+use rusqlite::Transaction;
+
+use super::candles::{Shared, select};
+use crate::StoreError;
+
+/// The page's valid candles (borrowed when all are) and the rejected ones with their reasons.
+pub(crate) fn split(candles: &[Candle], tf: Timeframe, now_ms: i64) -> (Cow<'_, [Candle]>, Vec<(Candle, Reject)>) {
+    if candles.iter().all(|c| validate::check(c, tf, now_ms).is_ok()) {
+        return (Cow::Borrowed(candles), Vec::new());
+    }
+    let mut valid = Vec::with_capacity(candles.len());
+    let mut rejected = Vec::new();
+    for c in candles {
+        match validate::check(c, tf, now_ms) {
+            Ok(()) => valid.push(*c),
+            Err(why) => rejected.push((*c, why)),
+        }
+    }
+    (Cow::Owned(valid), rejected)
+}
+
+/// Records rejected candles; the same row rejected again for the same reason is recorded once.
+pub(crate) fn quarantine(tx: &Transaction<'_>, s: Shared<'_>, rejected: &[(Candle, Reject)]) -> Result<(), StoreError> {
+    if rejected.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR IGNORE INTO rejects (instrument_id, timeframe, open_time, open, high, low, close, volume, \
+         quote_volume, trades, source_id, reason, fetched_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?;
+    for (c, why) in rejected {
+        // Non-finite numbers cannot be stored as REAL: NULL says "not a number" there.
+        let finite = |v: f64| v.is_finite().then_some(v);
+        stmt.execute(rusqlite::params![
+            s.instrument_id,
+            s.timeframe,
+            c.open_time_ms,
+            finite(c.open),
+            finite(c.high),
+            finite(c.low),
+            finite(c.close),
+            c.volume.and_then(finite),
+            c.quote_volume.and_then(finite),
+            c.trades.map(|t| i64::try_from(t).unwrap_or(i64::MAX)),
+            s.source_id,
+            why.to_string(),
+            s.fetched_at_ms,
+        ])?;
+    }
+    Ok(())
+}
+
+/// Flags the bars of `[lo, hi]` as stored now. When the range held nothing before this write
+/// (`fresh`), the written candles are what is stored and only the bars just before are read.
+pub(crate) fn flag(
+    tx: &Transaction<'_>,
+    s: Shared<'_>,
+    tf: Timeframe,
+    written: &[Candle],
+    fresh: bool,
+    rules: FlagRules,
+) -> Result<u64, StoreError> {
+    let (Some(first), Some(last)) = (written.first(), written.last()) else {
+        return Ok(0);
+    };
+    let (lo, hi) = (
+        first.open_time_ms.min(last.open_time_ms),
+        first.open_time_ms.max(last.open_time_ms),
+    );
+    let context = rules.flat_run.max(1) as i64;
+    let before = select(tx, s.instrument_id, tf, lo - context * tf.millis(), lo)?;
+    let stored: Cow<'_, [Candle]> = if fresh {
+        Cow::Borrowed(written)
+    } else {
+        tx.prepare_cached(
+            "DELETE FROM flags WHERE instrument_id = ?1 AND timeframe = ?2 AND open_time BETWEEN ?3 AND ?4",
+        )?
+        .execute((s.instrument_id, s.timeframe, lo, hi))?;
+        Cow::Owned(select(tx, s.instrument_id, tf, lo, hi + 1)?)
+    };
+    let found = validate::flags(&before, &stored, tf, rules);
+    if found.is_empty() {
+        return Ok(0);
+    }
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR REPLACE INTO flags (instrument_id, timeframe, open_time, kind, detail, flagged_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for (t, f) in &found {
+        stmt.execute((s.instrument_id, s.timeframe, t, f.kind(), f.detail(), s.fetched_at_ms))?;
+    }
+    Ok(found.len() as u64)
+}
+
+/// A quarantined candle, as recorded.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RejectRow {
+    pub instrument_id: i64,
+    pub timeframe: String,
+    pub open_time_ms: i64,
+    pub source: String,
+    pub reason: String,
+    pub open: Option<f64>,
+    pub high: Option<f64>,
+    pub low: Option<f64>,
+    pub close: Option<f64>,
+    pub volume: Option<f64>,
+}
+
+pub(crate) fn rejects(conn: &rusqlite::Connection) -> Result<Vec<RejectRow>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT r.instrument_id, r.timeframe, r.open_time, s.name, r.reason, r.open, r.high, r.low, r.close, r.volume \
+           FROM rejects r JOIN sources s ON s.id = r.source_id ORDER BY r.instrument_id, r.timeframe, r.open_time, r.id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(RejectRow {
+            instrument_id: r.get(0)?,
+            timeframe: r.get(1)?,
+            open_time_ms: r.get(2)?,
+            source: r.get(3)?,
+            reason: r.get(4)?,
+            open: r.get(5)?,
+            high: r.get(6)?,
+            low: r.get(7)?,
+            close: r.get(8)?,
+            volume: r.get(9)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Flags as `(instrument_id, open_time, kind, detail)`, in key order.
+pub(crate) fn flags_list(conn: &rusqlite::Connection) -> Result<Vec<(i64, i64, String, String)>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT instrument_id, open_time, kind, detail FROM flags ORDER BY instrument_id, timeframe, open_time, kind",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
