@@ -14,7 +14,8 @@ pub use error::StoreError;
 pub use ranges::subtract_ranges;
 pub use sqlite::SqliteStore;
 pub use types::{
-    CrossCheckSummary, JobId, JobRecord, JobStatus, ListingChanges, PageWrite, Replace, SeriesStatus, WriteStats,
+    CrossCheckSummary, Gap, GapRefresh, GapStatus, JobId, JobRecord, JobStatus, ListingChanges, PageWrite, Replace,
+    SeriesStatus, WriteStats,
 };
 
 use candlekeep_core::{
@@ -92,6 +93,18 @@ pub trait Store: Send {
 
     /// Stored chart points of one instrument in `[from, to)`, ascending.
     fn points(&mut self, instrument_id: i64, from: i64, to: i64) -> Result<Vec<MarketPoint>, StoreError>;
+
+    /// Brings the gap ledger up to date at `now_ms`: every missing range of every series within
+    /// its listed lifetime (from its earliest listing, or its first bar, to the newest closed
+    /// bar) is an open gap; a gap whose bars are now stored is marked repaired.
+    fn refresh_gaps(&mut self, now_ms: i64) -> Result<GapRefresh, StoreError>;
+
+    /// The ledger: gaps of `status` (all when `None`) ending after `since_ms`, by series and time.
+    fn gaps(&mut self, status: Option<GapStatus>, since_ms: i64) -> Result<Vec<Gap>, StoreError>;
+
+    /// Records a repair attempt on an open gap; `unrepairable` when every source answered for it
+    /// and none had the bars.
+    fn gap_attempted(&mut self, gap: &Gap, unrepairable: bool) -> Result<(), StoreError>;
 
     /// Saves the ranked assets of a universe refresh.
     fn save_assets(&mut self, assets: &[Asset], at_ms: i64) -> Result<(), StoreError>;

@@ -135,3 +135,62 @@ pub struct ListingChanges {
     /// No longer listed: marked delisted now (their history is kept).
     pub delisted: u64,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GapStatus {
+    Open,
+    Repaired,
+    /// Every source was asked and none has these bars.
+    Unrepairable,
+}
+
+impl GapStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Repaired => "repaired",
+            Self::Unrepairable => "unrepairable",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Open, Self::Repaired, Self::Unrepairable]
+            .into_iter()
+            .find(|g| g.as_str() == s)
+    }
+}
+
+/// One entry of the gap ledger: bars missing in `[start_ms, end_ms)` of a series' listed lifetime.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Gap {
+    pub instrument: Instrument,
+    pub timeframe: Timeframe,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    /// `venue-outage` (sources answered for these hours and none had a bar) or `fetch-error`
+    /// (no source has answered for them yet: never asked, or every source failed).
+    pub cause: String,
+    pub status: GapStatus,
+    pub attempts: i64,
+    /// The source that delivered most of the bars when the gap was repaired.
+    pub repaired_by: Option<String>,
+    pub first_seen_ms: i64,
+}
+
+impl Gap {
+    pub fn bars(&self) -> i64 {
+        self.timeframe.bars_between(self.start_ms, self.end_ms)
+    }
+}
+
+/// What a ledger refresh found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct GapRefresh {
+    pub series: u64,
+    /// Open gaps now, and missing bars in them.
+    pub open: u64,
+    pub open_bars: i64,
+    pub new: u64,
+    pub repaired: u64,
+}

@@ -1,4 +1,6 @@
-//! Covered ranges: merged on write, subtracted from a request to find what is left to fetch.
+//! Covered ranges (per source: what it has answered for) and stored ranges (where bars are):
+//! merged on write; subtracted from a request to find what is left to fetch, or from a
+//! lifetime to find the gaps.
 
 use candlekeep_core::Timeframe;
 use rusqlite::{Connection, Transaction};
@@ -6,8 +8,93 @@ use rusqlite::{Connection, Transaction};
 use crate::{StoreError, subtract_ranges};
 
 /// Adds `[start, end)` for `source`, merging it with every overlapping or touching range.
+/// The two range tables; statements keep the same parameters (?3 is the source, ignored for
+/// stored ranges).
+#[derive(Clone, Copy)]
+pub(crate) enum Ranges {
+    Covered,
+    Stored,
+}
+
+impl Ranges {
+    fn select(self) -> &'static str {
+        match self {
+            Self::Covered => {
+                "SELECT start_ms, end_ms FROM covered_ranges WHERE instrument_id = ?1 AND timeframe = ?2 \
+                 AND source = ?3 AND start_ms <= ?5 AND end_ms >= ?4"
+            }
+            Self::Stored => {
+                "SELECT start_ms, end_ms FROM stored_ranges WHERE instrument_id = ?1 AND timeframe = ?2 \
+                 AND ?3 = ?3 AND start_ms <= ?5 AND end_ms >= ?4"
+            }
+        }
+    }
+
+    fn delete(self) -> &'static str {
+        match self {
+            Self::Covered => {
+                "DELETE FROM covered_ranges WHERE instrument_id = ?1 AND timeframe = ?2 AND source = ?3 \
+                 AND start_ms <= ?5 AND end_ms >= ?4"
+            }
+            Self::Stored => {
+                "DELETE FROM stored_ranges WHERE instrument_id = ?1 AND timeframe = ?2 AND ?3 = ?3 \
+                 AND start_ms <= ?5 AND end_ms >= ?4"
+            }
+        }
+    }
+
+    fn insert(self) -> &'static str {
+        match self {
+            Self::Covered => {
+                "INSERT INTO covered_ranges (instrument_id, timeframe, source, start_ms, end_ms) VALUES (?1, ?2, ?3, ?4, ?5)"
+            }
+            Self::Stored => {
+                "INSERT INTO stored_ranges (instrument_id, timeframe, start_ms, end_ms) \
+                 SELECT ?1, ?2, ?4, ?5 WHERE ?3 = ?3"
+            }
+        }
+    }
+}
+
+/// Adds `[start, end)` for `source`, merging it with every overlapping or touching range.
 pub(crate) fn add(
     tx: &Transaction<'_>,
+    instrument_id: i64,
+    tf: Timeframe,
+    source: &str,
+    start: i64,
+    end: i64,
+) -> Result<(), StoreError> {
+    merge(tx, Ranges::Covered, instrument_id, tf, source, start, end)
+}
+
+/// Records that bars are stored at every open time of `open_times` (ascending).
+pub(crate) fn add_stored(
+    tx: &Transaction<'_>,
+    instrument_id: i64,
+    tf: Timeframe,
+    open_times: impl Iterator<Item = i64>,
+) -> Result<(), StoreError> {
+    let mut island: Option<(i64, i64)> = None;
+    for t in open_times {
+        island = match island {
+            Some((a, b)) if t == b => Some((a, b + tf.millis())),
+            Some((a, b)) => {
+                merge(tx, Ranges::Stored, instrument_id, tf, "", a, b)?;
+                Some((t, t + tf.millis()))
+            }
+            None => Some((t, t + tf.millis())),
+        };
+    }
+    if let Some((a, b)) = island {
+        merge(tx, Ranges::Stored, instrument_id, tf, "", a, b)?;
+    }
+    Ok(())
+}
+
+fn merge(
+    tx: &Transaction<'_>,
+    table: Ranges,
     instrument_id: i64,
     tf: Timeframe,
     source: &str,
@@ -19,10 +106,7 @@ pub(crate) fn add(
     }
     let (mut lo, mut hi) = (start, end);
     {
-        let mut stmt = tx.prepare_cached(
-            "SELECT start_ms, end_ms FROM covered_ranges WHERE instrument_id = ?1 AND timeframe = ?2 \
-             AND source = ?3 AND start_ms <= ?5 AND end_ms >= ?4",
-        )?;
+        let mut stmt = tx.prepare_cached(table.select())?;
         let rows = stmt.query_map((instrument_id, tf.as_str(), source, start, end), |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
         })?;
@@ -32,15 +116,10 @@ pub(crate) fn add(
             hi = hi.max(b);
         }
     }
-    tx.prepare_cached(
-        "DELETE FROM covered_ranges WHERE instrument_id = ?1 AND timeframe = ?2 AND source = ?3 \
-         AND start_ms <= ?5 AND end_ms >= ?4",
-    )?
-    .execute((instrument_id, tf.as_str(), source, start, end))?;
-    tx.prepare_cached(
-        "INSERT INTO covered_ranges (instrument_id, timeframe, source, start_ms, end_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute((instrument_id, tf.as_str(), source, lo, hi))?;
+    tx.prepare_cached(table.delete())?
+        .execute((instrument_id, tf.as_str(), source, start, end))?;
+    tx.prepare_cached(table.insert())?
+        .execute((instrument_id, tf.as_str(), source, lo, hi))?;
     Ok(())
 }
 

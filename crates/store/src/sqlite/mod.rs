@@ -2,6 +2,7 @@
 
 mod candles;
 mod coverage;
+mod gaps;
 mod jobs;
 mod quality;
 mod schema;
@@ -17,8 +18,8 @@ use candlekeep_core::{
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::{
-    CrossCheckSummary, JobId, JobRecord, ListingChanges, PageWrite, Replace, SeriesStatus, Store, StoreError,
-    WriteStats,
+    CrossCheckSummary, Gap, GapRefresh, GapStatus, JobId, JobRecord, ListingChanges, PageWrite, Replace, SeriesStatus,
+    Store, StoreError, WriteStats,
 };
 
 pub struct SqliteStore {
@@ -213,6 +214,7 @@ impl Store for SqliteStore {
             let (mut st, fresh) = candles::upsert(&tx, shared, &valid)?;
             st.rejected = rejected.len() as u64;
             st.flagged = quality::flag(&tx, shared, tf, &valid, fresh, flag_rules)?;
+            coverage::add_stored(&tx, id, tf, valid.iter().map(|c| c.open_time_ms))?;
             stats.push(st);
             if let Some((start, end)) = p.covered {
                 coverage::add(&tx, id, tf, p.provenance.source.as_str(), start, end)?;
@@ -332,6 +334,21 @@ impl Store for SqliteStore {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn refresh_gaps(&mut self, now_ms: i64) -> Result<GapRefresh, StoreError> {
+        gaps::refresh(&mut self.conn, now_ms)
+    }
+
+    fn gaps(&mut self, status: Option<GapStatus>, since_ms: i64) -> Result<Vec<Gap>, StoreError> {
+        gaps::list(&self.conn, status, since_ms)
+    }
+
+    fn gap_attempted(&mut self, gap: &Gap, unrepairable: bool) -> Result<(), StoreError> {
+        let Some(id) = self.find_instrument(&gap.instrument)? else {
+            return Ok(());
+        };
+        gaps::attempted(&self.conn, id, gap, unrepairable, candlekeep_core::time::now_ms())
     }
 
     fn save_assets(&mut self, assets: &[Asset], at_ms: i64) -> Result<(), StoreError> {

@@ -185,6 +185,37 @@ const MIGRATIONS: &[&str] = &[
         fetched_at    INTEGER NOT NULL,
         UNIQUE (instrument_id, timeframe, open_time, source_id, reason)
     );
+    -- Where bars are stored, as merged ranges: gaps are a query over these, not over hours.
+    CREATE TABLE stored_ranges (
+        instrument_id INTEGER NOT NULL REFERENCES instruments(id),
+        timeframe     TEXT    NOT NULL,
+        start_ms      INTEGER NOT NULL,
+        end_ms        INTEGER NOT NULL,
+        PRIMARY KEY (instrument_id, timeframe, start_ms)
+    ) WITHOUT ROWID;
+    INSERT INTO stored_ranges (instrument_id, timeframe, start_ms, end_ms)
+        SELECT instrument_id, timeframe, MIN(open_time), MAX(open_time) + step FROM (
+            SELECT instrument_id, timeframe, open_time, step,
+                   open_time - step * ROW_NUMBER() OVER (PARTITION BY instrument_id, timeframe ORDER BY open_time) AS island
+              FROM (SELECT instrument_id, timeframe, open_time,
+                           CASE timeframe WHEN '1m' THEN 60000 WHEN '5m' THEN 300000 WHEN '15m' THEN 900000
+                                          WHEN '1h' THEN 3600000 WHEN '4h' THEN 14400000 ELSE 86400000 END AS step
+                      FROM candles))
+         GROUP BY instrument_id, timeframe, island;
+    -- The gap ledger: missing ranges within each series' listed lifetime.
+    CREATE TABLE gaps (
+        instrument_id INTEGER NOT NULL REFERENCES instruments(id),
+        timeframe     TEXT    NOT NULL,
+        start_ms      INTEGER NOT NULL,
+        end_ms        INTEGER NOT NULL,
+        cause         TEXT    NOT NULL,
+        status        TEXT    NOT NULL,
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        repaired_by   TEXT,
+        first_seen    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL,
+        PRIMARY KEY (instrument_id, timeframe, start_ms, end_ms)
+    ) WITHOUT ROWID;
     CREATE TABLE flags (
         instrument_id INTEGER NOT NULL REFERENCES instruments(id),
         timeframe     TEXT    NOT NULL,

@@ -1,0 +1,156 @@
+//! The gap ledger: the complement of what is stored within each series' listed lifetime, kept
+//! across refreshes (opened, repaired, unrepairable).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+use candlekeep_core::{Candle, Instrument, Listing, Market, Provenance, SourceId, Timeframe, Venue};
+use candlekeep_store::{Gap, GapStatus, SqliteStore, Store};
+use proptest::prelude::*;
+
+const H: i64 = 3_600_000;
+const T0: i64 = 1_700_000_000_000 / H * H;
+/// "Now" for every refresh: 300 hours after T0.
+const NOW: i64 = T0 + 300 * H + 1_234;
+
+fn bar(t: i64) -> Candle {
+    Candle {
+        open_time_ms: t,
+        open: 10.0,
+        high: 11.0,
+        low: 9.0,
+        close: 10.5,
+        volume: Some(1.0),
+        quote_volume: Some(10.0),
+        trades: None,
+    }
+}
+
+fn prov(source: SourceId) -> Provenance {
+    Provenance {
+        source,
+        fetched_at_ms: 1,
+    }
+}
+
+/// Missing ranges of `[from, to)` given the stored hours (sorted, unique).
+fn complement(hours: &[i64], from: i64, to: i64) -> Vec<(i64, i64)> {
+    let mut out = Vec::new();
+    let mut cursor = from;
+    for &h in hours {
+        let t = T0 + h * H;
+        if t > cursor {
+            out.push((cursor, t));
+        }
+        cursor = cursor.max(t + H);
+    }
+    if cursor < to {
+        out.push((cursor, to));
+    }
+    out
+}
+
+fn open_gaps(store: &mut SqliteStore) -> Vec<(i64, i64)> {
+    store
+        .gaps(Some(GapStatus::Open), 0)
+        .unwrap()
+        .iter()
+        .map(|g| (g.start_ms, g.end_ms))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// For any set of stored hours, written in any page split, the open gaps are exactly the
+    /// complement of the stored set within the listed lifetime.
+    #[test]
+    fn the_ledger_is_the_complement_of_the_stored_set(
+        hours in proptest::collection::btree_set(0i64..300, 1..120),
+        split in 1usize..40,
+        listed_before in proptest::option::of(0i64..50),
+    ) {
+        let hours: Vec<i64> = hours.into_iter().collect();
+        let mut store = SqliteStore::in_memory().unwrap();
+        let i = Instrument::new(Market::Spot, "BTC", "USDT").unwrap();
+        let id = store.instrument_id(&i).unwrap();
+        let bars: Vec<Candle> = hours.iter().map(|h| bar(T0 + h * H)).collect();
+        for page in bars.chunks(split) {
+            store.write_page(id, Timeframe::H1, prov(SourceId::BinanceSpotRest), page, None).unwrap();
+        }
+        let first = T0 + hours[0] * H;
+        let start = match listed_before {
+            Some(k) => {
+                let listed = first - k * H;
+                let listing = Listing {
+                    venue: Venue::Binance,
+                    market: Market::Spot,
+                    ticker: "BTCUSDT".into(),
+                    base: "BTC".into(),
+                    quote: "USDT".into(),
+                    listed_at_ms: Some(listed),
+                };
+                store.refresh_listings(Venue::Binance, Market::Spot, &[listing], 1).unwrap();
+                listed
+            }
+            None => first,
+        };
+        store.refresh_gaps(NOW).unwrap();
+        let end = Timeframe::H1.floor(NOW);
+        prop_assert_eq!(open_gaps(&mut store), complement(&hours, start, end));
+        // A second refresh changes nothing.
+        let again = store.refresh_gaps(NOW).unwrap();
+        prop_assert_eq!(again.new, 0);
+        prop_assert_eq!(again.repaired, 0);
+    }
+}
+
+#[test]
+fn gaps_are_repaired_in_whole_or_in_part_and_unrepairable_ones_are_kept() {
+    let mut store = SqliteStore::in_memory().unwrap();
+    let i = Instrument::new(Market::UsdM, "ETH", "USDT").unwrap();
+    let id = store.instrument_id(&i).unwrap();
+    let write = |store: &mut SqliteStore, hours: std::ops::Range<i64>, source: SourceId| {
+        let bars: Vec<Candle> = hours.map(|h| bar(T0 + h * H)).collect();
+        store.write_page(id, Timeframe::H1, prov(source), &bars, None).unwrap();
+    };
+    write(&mut store, 0..10, SourceId::BinanceUsdmRest);
+    write(&mut store, 20..30, SourceId::BinanceUsdmRest);
+    write(&mut store, 40..300, SourceId::BinanceUsdmRest);
+    // Binance answered for 10..20 (an outage) but not for 30..40.
+    store
+        .write_page(id, Timeframe::H1, prov(SourceId::BinanceUsdmRest), &[], Some((T0 + 10 * H, T0 + 20 * H)))
+        .unwrap();
+    let first = store.refresh_gaps(NOW).unwrap();
+    assert_eq!((first.new, first.open, first.open_bars), (2, 2, 20));
+    let gaps = store.gaps(None, 0).unwrap();
+    let causes: Vec<&str> = gaps.iter().map(|g| g.cause.as_str()).collect();
+    assert_eq!(causes, ["venue-outage", "fetch-error"]);
+
+    // OKX fills the outage entirely and half of the other gap.
+    write(&mut store, 10..20, SourceId::OkxRest);
+    write(&mut store, 30..35, SourceId::OkxRest);
+    let second = store.refresh_gaps(NOW).unwrap();
+    assert_eq!((second.repaired, second.open, second.open_bars), (2, 1, 5));
+    let all = store.gaps(None, 0).unwrap();
+    let summary: Vec<(i64, i64, GapStatus, Option<&str>)> = all
+        .iter()
+        .map(|g: &Gap| ((g.start_ms - T0) / H, (g.end_ms - T0) / H, g.status, g.repaired_by.as_deref()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (10, 20, GapStatus::Repaired, Some("okx-rest")),
+            // Half filled: the entry is repaired, and the rest is carried as an open gap.
+            (30, 40, GapStatus::Repaired, Some("okx-rest")),
+            (35, 40, GapStatus::Open, None),
+        ]
+    );
+
+    // Every source was asked and none had 35..40: unrepairable, and it stays so.
+    let open = store.gaps(Some(GapStatus::Open), 0).unwrap();
+    store.gap_attempted(&open[0], true).unwrap();
+    store.refresh_gaps(NOW).unwrap();
+    let last = store.gaps(Some(GapStatus::Unrepairable), 0).unwrap();
+    assert_eq!((last.len(), last[0].attempts), (1, 1));
+    assert!(store.gaps(Some(GapStatus::Open), 0).unwrap().is_empty());
+}
