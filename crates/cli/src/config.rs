@@ -23,6 +23,7 @@ pub struct Config {
     pub binance_spot: VenueSection,
     pub binance_usdm: VenueSection,
     pub universe: UniverseSection,
+    pub gaps: GapsSection,
     pub okx: OkxSection,
     pub bybit: BybitSection,
     pub cryptocompare: CryptoCompareSection,
@@ -30,6 +31,12 @@ pub struct Config {
     /// Per-asset fallback chains (`SOL = ["okx-rest", "bybit-rest"]`), replacing `collect.sources`.
     pub asset_sources: std::collections::BTreeMap<String, Vec<String>>,
     pub http: HttpSection,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GapsSection {
+    pub repair_days: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -125,6 +132,7 @@ impl Default for Config {
                 weight_per_minute: usdm.weight_limit,
             },
             universe: UniverseSection { max_coins: 200 },
+            gaps: GapsSection { repair_days: 30 },
             okx: OkxSection::default(),
             bybit: BybitSection::default(),
             cryptocompare: CryptoCompareSection::default(),
@@ -152,6 +160,12 @@ impl Default for CollectSection {
             sync_initial_days: 30,
             concurrency: 16,
         }
+    }
+}
+
+impl Default for GapsSection {
+    fn default() -> Self {
+        Config::default().gaps
     }
 }
 
@@ -275,6 +289,10 @@ weight_per_minute = 2400
 [universe]
 # How many coins by market cap `sync --symbols-only` ranks, and `--max-coins` defaults to.
 max_coins = 200
+
+[gaps]
+# How far back `candlekeep gaps --fill` repairs by default (the service does this daily).
+repair_days = 30
 
 [coingecko]
 # Demo and keyless: https://api.coingecko.com/api/v3; Pro: https://pro-api.coingecko.com/api/v3.

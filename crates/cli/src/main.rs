@@ -39,6 +39,9 @@ enum Command {
     Import(commands::import::Args),
     /// Show, per series: first and last candle, count, completeness, missing bars, age.
     Status(commands::status::Args),
+    /// List the gap ledger (missing hours within each series' listed lifetime); --fill repairs
+    /// open gaps through the fallback chain.
+    Gaps(commands::gaps::Args),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::Sync(args) => commands::collect::sync(&global, args),
         Command::Import(args) => commands::import::run(&global, args),
         Command::Status(args) => commands::status::run(&global, args),
+        Command::Gaps(args) => commands::gaps::run(&global, args),
     };
     match result {
         Ok(code) => code,

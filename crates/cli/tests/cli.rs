@@ -401,3 +401,73 @@ fn demo_universe_then_backfill_of_the_top_coins_through_the_fallback_chain() {
     ));
     assert!(out.status.success(), "{}", text(&out));
 }
+
+#[test]
+fn gaps_lists_venue_outages_and_fill_repairs_them_from_the_fallback() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("g.db");
+    let url = format!("sqlite:{}", db.display());
+    let from = candlekeep_core::time::format_ms(candlekeep_core::time::now_ms() - 200 * 86_400_000);
+    // Binance only: its outage hours stay missing.
+    let out = run(candlekeep(
+        dir.path(),
+        None,
+        &[
+            "--demo",
+            "--database-url",
+            &url,
+            "backfill",
+            "--from",
+            &from[..10],
+            "--symbols",
+            "BTC",
+        ],
+    ));
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(candlekeep(
+        dir.path(),
+        None,
+        &["--database-url", &url, "gaps", "--json"],
+    ));
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let open = v["summary"]["open"].as_u64().unwrap();
+    assert!(open > 0, "the simulated outages leave gaps: {v}");
+    assert!(
+        v["gaps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["cause"] == "venue-outage")
+    );
+
+    // The default chain (OKX has other outage hours) repairs every one of them.
+    let mut fill = candlekeep(
+        dir.path(),
+        None,
+        &[
+            "--demo",
+            "--database-url",
+            &url,
+            "gaps",
+            "--fill",
+            "--since",
+            &from[..10],
+            "--json",
+        ],
+    );
+    fill.env_remove("CANDLEKEEP_COLLECT_SOURCES");
+    let out = run(fill);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["summary"]["open"], 0, "{v}");
+    let out = run(candlekeep(
+        dir.path(),
+        None,
+        &["--database-url", &url, "gaps", "--status", "repaired", "--json"],
+    ));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let repaired = v["gaps"].as_array().unwrap();
+    assert_eq!(repaired.len() as u64, open);
+    assert!(repaired.iter().all(|g| g["repaired_by"] == "okx-rest"), "{v}");
+}

@@ -118,7 +118,13 @@ fn gaps_are_repaired_in_whole_or_in_part_and_unrepairable_ones_are_kept() {
     write(&mut store, 40..300, SourceId::BinanceUsdmRest);
     // Binance answered for 10..20 (an outage) but not for 30..40.
     store
-        .write_page(id, Timeframe::H1, prov(SourceId::BinanceUsdmRest), &[], Some((T0 + 10 * H, T0 + 20 * H)))
+        .write_page(
+            id,
+            Timeframe::H1,
+            prov(SourceId::BinanceUsdmRest),
+            &[],
+            Some((T0 + 10 * H, T0 + 20 * H)),
+        )
         .unwrap();
     let first = store.refresh_gaps(NOW).unwrap();
     assert_eq!((first.new, first.open, first.open_bars), (2, 2, 20));
@@ -134,7 +140,14 @@ fn gaps_are_repaired_in_whole_or_in_part_and_unrepairable_ones_are_kept() {
     let all = store.gaps(None, 0).unwrap();
     let summary: Vec<(i64, i64, GapStatus, Option<&str>)> = all
         .iter()
-        .map(|g: &Gap| ((g.start_ms - T0) / H, (g.end_ms - T0) / H, g.status, g.repaired_by.as_deref()))
+        .map(|g: &Gap| {
+            (
+                (g.start_ms - T0) / H,
+                (g.end_ms - T0) / H,
+                g.status,
+                g.repaired_by.as_deref(),
+            )
+        })
         .collect();
     assert_eq!(
         summary,

@@ -2,9 +2,10 @@
 //! each run in `job_runs`.
 
 pub mod collect;
+pub mod gaps;
 pub mod import;
 pub mod init;
-mod plan;
+pub mod plan;
 pub mod status;
 pub mod universe;
 

@@ -72,6 +72,63 @@ fn sources(
     Ok(sources)
 }
 
+/// Each instrument's fallback chain: the configured order, the sources that serve the market
+/// and timeframe, and (with a universe) the venues that list the instrument.
+pub struct Chains {
+    sources: HashMap<SourceId, Arc<dyn CandleSource>>,
+    listed_on: HashMap<Instrument, BTreeSet<Venue>>,
+    coingecko_ids: HashMap<String, String>,
+}
+
+impl Chains {
+    pub fn new(config: &Config, store: &mut dyn Store) -> Result<Self> {
+        let quote = config.collect.quote.trim().to_ascii_uppercase();
+        let listings = store.listings()?;
+        let all_assets = store.ranked_assets(usize::MAX)?;
+        let listed_on = universe::series(&all_assets, &listings, &Market::ALL, &quote)
+            .into_iter()
+            .collect();
+        let coingecko_ids: HashMap<String, String> = all_assets
+            .iter()
+            .map(|a| (a.symbol.clone(), a.coingecko_id.clone()))
+            .collect();
+        Ok(Self {
+            sources: sources(config, coingecko_ids.clone())?,
+            listed_on,
+            coingecko_ids,
+        })
+    }
+
+    pub fn chain(&self, config: &Config, instrument: &Instrument, tf: Timeframe) -> Result<Vec<Arc<dyn CandleSource>>> {
+        let venues = self.listed_on.get(instrument);
+        let chain: Vec<_> = config
+            .chain(&instrument.base)?
+            .into_iter()
+            // Aggregates have no listings: CryptoCompare is always kept, CoinGecko for the coins
+            // of the universe (it needs their ids).
+            .filter(|id| match id {
+                SourceId::CryptoCompare => true,
+                SourceId::CoinGecko => self.coingecko_ids.contains_key(&instrument.base),
+                _ => venues.is_none_or(|v| v.contains(&id.venue())),
+            })
+            .filter_map(|id| self.sources.get(&id).cloned())
+            .filter(|s| s.serves(instrument.market, tf))
+            .collect();
+        if chain.is_empty() {
+            bail!(
+                "no source in the fallback chain of {} serves {instrument} {tf} bars{}",
+                instrument.base,
+                if venues.is_some() {
+                    " on a venue that lists it"
+                } else {
+                    ""
+                }
+            );
+        }
+        Ok(chain)
+    }
+}
+
 pub fn plan(config: &Config, store: &mut dyn Store, sel: &Selection, start: Start, end: Option<i64>) -> Result<Plan> {
     let markets: Vec<Market> = match &sel.markets {
         Some(m) => crate::config::parse_markets(m).context("--markets")?,
@@ -82,56 +139,23 @@ pub fn plan(config: &Config, store: &mut dyn Store, sel: &Selection, start: Star
         None => config.timeframe()?,
     };
     let quote = config.collect.quote.trim().to_ascii_uppercase();
-    let listings = store.listings()?;
-    let all_assets = store.ranked_assets(usize::MAX)?;
-    let known = universe::series(&all_assets, &listings, &Market::ALL, &quote);
-    let coingecko_ids: HashMap<String, String> = all_assets
-        .iter()
-        .map(|a| (a.symbol.clone(), a.coingecko_id.clone()))
-        .collect();
-    let listed_on: HashMap<Instrument, BTreeSet<Venue>> = known.into_iter().collect();
-
     let instruments: Vec<Instrument> = match sel.max_coins {
         Some(n) => {
             let assets = store.ranked_assets(n as usize)?;
             if assets.is_empty() {
                 bail!("the universe is empty: run `candlekeep sync --symbols-only` first to rank the coins");
             }
-            universe::series(&assets, &listings, &markets, &quote)
+            universe::series(&assets, &store.listings()?, &markets, &quote)
                 .into_iter()
                 .map(|(i, _)| i)
                 .collect()
         }
         None => config.instruments(sel.symbols.as_deref(), &markets)?,
     };
-    let sources = sources(config, coingecko_ids.clone())?;
+    let chains = Chains::new(config, store)?;
     let mut targets = Vec::new();
     for instrument in instruments {
-        let venues = listed_on.get(&instrument);
-        let chain: Vec<_> = config
-            .chain(&instrument.base)?
-            .into_iter()
-            // Aggregates have no listings: CryptoCompare is always kept, CoinGecko for the coins
-            // of the universe (it needs their ids).
-            .filter(|id| match id {
-                SourceId::CryptoCompare => true,
-                SourceId::CoinGecko => coingecko_ids.contains_key(&instrument.base),
-                _ => venues.is_none_or(|v| v.contains(&id.venue())),
-            })
-            .filter_map(|id| sources.get(&id).cloned())
-            .filter(|s| s.serves(instrument.market, timeframe))
-            .collect();
-        if chain.is_empty() {
-            bail!(
-                "no source in the fallback chain of {} serves {instrument} {timeframe} bars{}",
-                instrument.base,
-                if venues.is_some() {
-                    " on a venue that lists it"
-                } else {
-                    ""
-                }
-            );
-        }
+        let chain = chains.chain(config, &instrument, timeframe)?;
         targets.push(Target { instrument, chain });
     }
     if targets.is_empty() {

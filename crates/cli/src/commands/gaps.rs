@@ -1,0 +1,162 @@
+//! `candlekeep gaps`: the gap ledger, and its repair through the fallback chains.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use candlekeep_core::time::{format_ms, now_ms, parse_date_ms};
+use candlekeep_engine::{
+    NoProgress, SharedStore,
+    backfill::{self, Plan, Start, Target},
+};
+use candlekeep_store::{Gap, GapStatus, JobStatus, Store};
+use serde_json::json;
+
+use super::{Global, finish_job, invocation, open_store, plan::Chains};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only this asset or symbol (BTC or BTCUSDT).
+    #[arg(long)]
+    symbol: Option<String>,
+    /// Only gaps that end after this day (UTC). With --fill, default: gaps.repair_days back.
+    #[arg(long)]
+    since: Option<String>,
+    /// Which gaps to list: open, unrepairable, repaired or all.
+    #[arg(long, default_value = "open", value_parser = ["open", "unrepairable", "repaired", "all"])]
+    status: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Repair the open gaps through each series' fallback chain, then list what is left.
+    #[arg(long)]
+    fill: bool,
+}
+
+fn matches(gap: &Gap, symbol: Option<&str>) -> bool {
+    symbol.is_none_or(|s| {
+        let s = s.trim().to_ascii_uppercase();
+        gap.instrument.base == s || gap.instrument.symbol() == s
+    })
+}
+
+pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let mut config = global.load_config()?;
+        if global.demo && args.fill {
+            crate::demo::start(&mut config).await?;
+        }
+        let since = match &args.since {
+            Some(d) => parse_date_ms(d).context("--since")?,
+            None if args.fill => now_ms() - i64::from(config.gaps.repair_days) * 86_400_000,
+            None => 0,
+        };
+        let mut store = open_store(&config)?;
+        let job = store.job_started(if args.fill { "gap-repair" } else { "gaps" }, &invocation())?;
+        let before = store.refresh_gaps(now_ms())?;
+        let mut written = 0;
+        if args.fill {
+            let chains = Chains::new(&config, &mut store)?;
+            let open: Vec<Gap> = store
+                .gaps(Some(GapStatus::Open), since)?
+                .into_iter()
+                .filter(|g| matches(g, args.symbol.as_deref()))
+                .collect();
+            let shared = SharedStore::new(Box::new(store));
+            let (mut repaired, mut unrepairable) = (0, 0);
+            for gap in &open {
+                let plan = Plan {
+                    targets: vec![Target {
+                        instrument: gap.instrument.clone(),
+                        chain: chains.chain(&config, &gap.instrument, gap.timeframe)?,
+                    }],
+                    timeframe: gap.timeframe,
+                    start: Start::At(gap.start_ms.max(since)),
+                    end_ms: Some(gap.end_ms),
+                    concurrency: 1,
+                };
+                let report = backfill::run(&shared, &plan, &NoProgress).await?;
+                let outcome = &report.series[0];
+                written += outcome.written();
+                // Every source answered for these hours and none had a bar: nothing can fill it.
+                let none_has_it = outcome.written() == 0 && outcome.source_errors.is_empty() && outcome.unfetched == 0;
+                if outcome.written() > 0 {
+                    repaired += 1;
+                }
+                if none_has_it {
+                    unrepairable += 1;
+                }
+                let gap = gap.clone();
+                shared.with(move |s| s.gap_attempted(&gap, none_has_it)).await?;
+            }
+            eprintln!(
+                "repair: {} open gap(s) tried, {repaired} got bars, {unrepairable} no source has; {written} bars written",
+                open.len()
+            );
+            store = open_store(&config)?;
+        }
+        let after = store.refresh_gaps(now_ms())?;
+        let status = match args.status.as_str() {
+            "all" => None,
+            s => GapStatus::parse(s),
+        };
+        let gaps: Vec<Gap> = store
+            .gaps(status, since)?
+            .into_iter()
+            .filter(|g| matches(g, args.symbol.as_deref()))
+            .collect();
+        finish_job(&mut store, job, JobStatus::Ok, written, vec![], None);
+        if args.json {
+            let rows: Vec<_> = gaps
+                .iter()
+                .map(|g| {
+                    json!({
+                        "instrument": g.instrument.to_string(),
+                        "timeframe": g.timeframe,
+                        "start": format_ms(g.start_ms),
+                        "end": format_ms(g.end_ms),
+                        "start_ms": g.start_ms,
+                        "end_ms": g.end_ms,
+                        "bars": g.bars(),
+                        "cause": g.cause,
+                        "status": g.status,
+                        "attempts": g.attempts,
+                        "repaired_by": g.repaired_by,
+                    })
+                })
+                .collect();
+            let summary = json!({ "series": after.series, "open": after.open, "open_bars": after.open_bars });
+            println!("{}", serde_json::to_string_pretty(&json!({ "summary": summary, "gaps": rows }))?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        println!(
+            "{} series; {} open gap(s), {} missing bar(s){}",
+            after.series,
+            after.open,
+            after.open_bars,
+            if before.new > 0 { format!("; {} new since the last look", before.new) } else { String::new() }
+        );
+        if gaps.is_empty() {
+            return Ok(ExitCode::SUCCESS);
+        }
+        println!(
+            "{:<20} {:<3} {:<20} {:<20} {:>6}  {:<13} {:<12} {:>8}  REPAIRED BY",
+            "SERIES", "TF", "FROM", "TO", "BARS", "CAUSE", "STATUS", "ATTEMPTS"
+        );
+        for g in &gaps {
+            println!(
+                "{:<20} {:<3} {:<20} {:<20} {:>6}  {:<13} {:<12} {:>8}  {}",
+                g.instrument.to_string(),
+                g.timeframe.to_string(),
+                format_ms(g.start_ms),
+                format_ms(g.end_ms),
+                g.bars(),
+                g.cause,
+                g.status.as_str(),
+                g.attempts,
+                g.repaired_by.as_deref().unwrap_or("")
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
