@@ -73,6 +73,12 @@ impl SqliteStore {
         })
     }
 
+    /// Empties the gap ledger (benchmarks; the next refresh finds every gap anew).
+    pub fn clear_gap_ledger(&mut self) -> Result<(), StoreError> {
+        self.conn.execute("DELETE FROM gaps", [])?;
+        Ok(())
+    }
+
     /// Every quarantined candle.
     pub fn rejects(&self) -> Result<Vec<quality::RejectRow>, StoreError> {
         quality::rejects(&self.conn)
