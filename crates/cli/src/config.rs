@@ -24,6 +24,7 @@ pub struct Config {
     pub binance_usdm: VenueSection,
     pub universe: UniverseSection,
     pub gaps: GapsSection,
+    pub quality: QualitySection,
     pub okx: OkxSection,
     pub bybit: BybitSection,
     pub cryptocompare: CryptoCompareSection,
@@ -31,6 +32,19 @@ pub struct Config {
     /// Per-asset fallback chains (`SOL = ["okx-rest", "bybit-rest"]`), replacing `collect.sources`.
     pub asset_sources: std::collections::BTreeMap<String, Vec<String>>,
     pub http: HttpSection,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QualitySection {
+    /// A close this far (percent) from the previous bar's close is flagged as a jump.
+    pub jump_pct: f64,
+    /// This many flat bars in a row (open = high = low = close) are flagged.
+    pub flat_run: u32,
+    /// A series whose newest bar closed longer ago than this is stale.
+    pub stale_after_hours: u32,
+    /// Days `candlekeep quality` looks back.
+    pub days: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -133,6 +147,12 @@ impl Default for Config {
             },
             universe: UniverseSection { max_coins: 200 },
             gaps: GapsSection { repair_days: 30 },
+            quality: QualitySection {
+                jump_pct: 20.0,
+                flat_run: 3,
+                stale_after_hours: 2,
+                days: 30,
+            },
             okx: OkxSection::default(),
             bybit: BybitSection::default(),
             cryptocompare: CryptoCompareSection::default(),
@@ -160,6 +180,12 @@ impl Default for CollectSection {
             sync_initial_days: 30,
             concurrency: 16,
         }
+    }
+}
+
+impl Default for QualitySection {
+    fn default() -> Self {
+        Config::default().quality
     }
 }
 
@@ -294,6 +320,17 @@ max_coins = 200
 # How far back `candlekeep gaps --fill` repairs by default (the service does this daily).
 repair_days = 30
 
+[quality]
+# Flagged, not rejected: a close more than jump_pct percent from the previous one, and flat_run
+# flat bars in a row. Impossible bars (high below the body, negative, off-grid, …) are always
+# quarantined in the rejects table.
+jump_pct = 20.0
+flat_run = 3
+# A series whose newest bar closed longer ago than this is reported stale.
+stale_after_hours = 2
+# Days `candlekeep quality` looks back.
+days = 30
+
 [coingecko]
 # Demo and keyless: https://api.coingecko.com/api/v3; Pro: https://pro-api.coingecko.com/api/v3.
 base_url = "https://api.coingecko.com/api/v3"
@@ -373,6 +410,9 @@ impl Config {
         }
         if self.universe.max_coins == 0 || self.coingecko.requests_per_minute == 0 {
             bail!("universe.max_coins and coingecko.requests_per_minute must be at least 1");
+        }
+        if self.quality.jump_pct.is_nan() || self.quality.jump_pct <= 0.0 || self.quality.days == 0 {
+            bail!("quality.jump_pct must be above 0 and quality.days at least 1");
         }
         if self.cryptocompare.requests_per_minute == 0 {
             bail!("cryptocompare.requests_per_minute must be at least 1");

@@ -42,6 +42,9 @@ enum Command {
     /// List the gap ledger (missing hours within each series' listed lifetime); --fill repairs
     /// open gaps through the fallback chain.
     Gaps(commands::gaps::Args),
+    /// Judge each series day by day (completeness, rejects, flags, divergence, fallback
+    /// share, one score), worst first, with freshness.
+    Quality(commands::quality::Args),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
         Command::Import(args) => commands::import::run(&global, args),
         Command::Status(args) => commands::status::run(&global, args),
         Command::Gaps(args) => commands::gaps::run(&global, args),
+        Command::Quality(args) => commands::quality::run(&global, args),
     };
     match result {
         Ok(code) => code,

@@ -13,9 +13,10 @@ mod types;
 pub use error::StoreError;
 pub use ranges::subtract_ranges;
 pub use sqlite::SqliteStore;
+pub use sqlite::quality_score;
 pub use types::{
-    CrossCheckSummary, Gap, GapRefresh, GapStatus, JobId, JobRecord, JobStatus, ListingChanges, PageWrite, Replace,
-    SeriesStatus, WriteStats,
+    CrossCheckSummary, Gap, GapRefresh, GapStatus, JobId, JobRecord, JobStatus, ListingChanges, PageWrite, QualityDay,
+    Replace, SeriesStatus, WriteStats,
 };
 
 use candlekeep_core::{
@@ -105,6 +106,12 @@ pub trait Store: Send {
     /// Records a repair attempt on an open gap; `unrepairable` when every source answered for it
     /// and none had the bars.
     fn gap_attempted(&mut self, gap: &Gap, unrepairable: bool) -> Result<(), StoreError>;
+
+    /// Computes, stores and returns the daily quality rows of every series from `since_ms`.
+    fn refresh_quality(&mut self, since_ms: i64, now_ms: i64) -> Result<Vec<QualityDay>, StoreError>;
+
+    /// Per series, the close time of its newest stored bar (from the stored ranges: cheap).
+    fn freshness(&mut self) -> Result<Vec<(Instrument, Timeframe, i64)>, StoreError>;
 
     /// Saves the ranked assets of a universe refresh.
     fn save_assets(&mut self, assets: &[Asset], at_ms: i64) -> Result<(), StoreError>;

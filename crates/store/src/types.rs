@@ -194,3 +194,24 @@ pub struct GapRefresh {
     pub new: u64,
     pub repaired: u64,
 }
+
+/// One day of one series, judged.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QualityDay {
+    pub instrument: Instrument,
+    pub timeframe: Timeframe,
+    /// 00:00 UTC of the day.
+    pub day_ms: i64,
+    /// Bars the day should have within the series' listed lifetime.
+    pub expected: i64,
+    pub stored: i64,
+    pub missing: i64,
+    pub rejected: i64,
+    pub flagged: i64,
+    /// Mean absolute close difference to other sources where both delivered a bar, in bp.
+    pub divergence_bps: Option<f64>,
+    /// Share of the stored bars not from the series' main source.
+    pub fallback_share: f64,
+    /// 0–100, see `candlekeep_store::quality_score`.
+    pub score: f64,
+}

@@ -71,8 +71,9 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
                         chain: chains.chain(&config, &gap.instrument, gap.timeframe)?,
                     }],
                     timeframe: gap.timeframe,
-                    start: Start::At(gap.start_ms.max(since)),
-                    end_ms: Some(gap.end_ms),
+                    // One bar more on each side: the fallback's bars at the seams are compared.
+                    start: Start::At(gap.start_ms.max(since) - gap.timeframe.millis()),
+                    end_ms: Some(gap.end_ms + gap.timeframe.millis()),
                     concurrency: 1,
                 };
                 let report = backfill::run(&shared, &plan, &NoProgress).await?;

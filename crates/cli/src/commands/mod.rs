@@ -6,12 +6,14 @@ pub mod gaps;
 pub mod import;
 pub mod init;
 pub mod plan;
+pub mod quality;
 pub mod status;
 pub mod universe;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use candlekeep_core::validate::FlagRules;
 use candlekeep_store::{JobRecord, JobStatus, SqliteStore, Store};
 
 use crate::config::{Config, DEFAULT_DATABASE_URL};
@@ -59,7 +61,12 @@ pub fn open_store(config: &Config) -> Result<SqliteStore> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
     }
-    SqliteStore::open(&path).with_context(|| format!("opening database {}", path.display()))
+    let mut store = SqliteStore::open(&path).with_context(|| format!("opening database {}", path.display()))?;
+    store.set_flag_rules(FlagRules {
+        jump_pct: config.quality.jump_pct,
+        flat_run: config.quality.flat_run as usize,
+    });
+    Ok(store)
 }
 
 /// The command line as typed, for the job log.

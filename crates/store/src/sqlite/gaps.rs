@@ -9,16 +9,28 @@ use rusqlite::{Connection, OptionalExtension, Transaction};
 use crate::{Gap, GapRefresh, GapStatus, StoreError, subtract_ranges};
 
 /// One stored series, its lifetime start (earliest listing, if known) and its stored ranges.
-struct Series {
-    id: i64,
-    tf: Timeframe,
+pub(crate) struct Series {
+    pub id: i64,
+    pub tf: Timeframe,
     listed_at: Option<i64>,
     /// Every listing of it is delisted; the latest delisting ends its lifetime.
     delisted_at: Option<i64>,
     islands: Vec<(i64, i64)>,
 }
 
-fn series(conn: &Connection) -> Result<Vec<Series>, StoreError> {
+impl Series {
+    /// `[start, end)`: from the earliest listing (or the first stored bar) to the newest closed
+    /// bar, or to the last delisting when every listing is delisted.
+    pub fn lifetime(&self, now_ms: i64) -> (i64, i64) {
+        let tf = self.tf;
+        let first = self.islands.first().map_or(0, |i| i.0);
+        let start = self.listed_at.map_or(first, |l| tf.ceil(l).min(first));
+        let end = self.delisted_at.map_or(tf.floor(now_ms), |d| tf.ceil(d)).max(start);
+        (start, end)
+    }
+}
+
+pub(crate) fn series(conn: &Connection) -> Result<Vec<Series>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT r.instrument_id, r.timeframe, r.start_ms, r.end_ms, \
                 (SELECT MIN(l.listed_at) FROM listings l WHERE l.base = i.base AND l.quote = i.quote AND l.market = i.market), \
@@ -100,9 +112,7 @@ pub(crate) fn refresh(conn: &mut Connection, now_ms: i64) -> Result<GapRefresh, 
     };
     for s in &all {
         let (id, tf) = (s.id, s.tf);
-        let first = s.islands.first().map_or(0, |i| i.0);
-        let start = s.listed_at.map_or(first, |l| tf.ceil(l).min(first));
-        let end = s.delisted_at.map_or(tf.floor(now_ms), |d| tf.ceil(d)).max(start);
+        let (start, end) = s.lifetime(now_ms);
         let current = subtract_ranges(start, end, &s.islands);
 
         // The ledger's open and unrepairable gaps of this series.

@@ -5,6 +5,7 @@ mod coverage;
 mod gaps;
 mod jobs;
 mod quality;
+mod quality_daily;
 mod schema;
 mod status;
 mod universe;
@@ -18,8 +19,8 @@ use candlekeep_core::{
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::{
-    CrossCheckSummary, Gap, GapRefresh, GapStatus, JobId, JobRecord, ListingChanges, PageWrite, Replace, SeriesStatus,
-    Store, StoreError, WriteStats,
+    CrossCheckSummary, Gap, GapRefresh, GapStatus, JobId, JobRecord, ListingChanges, PageWrite, QualityDay, Replace,
+    SeriesStatus, Store, StoreError, WriteStats,
 };
 
 pub struct SqliteStore {
@@ -155,6 +156,7 @@ impl SqliteStore {
 
 pub use jobs::JobRow;
 pub use quality::RejectRow;
+pub use quality_daily::score as quality_score;
 
 impl Store for SqliteStore {
     fn instrument_id(&mut self, i: &Instrument) -> Result<i64, StoreError> {
@@ -355,6 +357,36 @@ impl Store for SqliteStore {
             return Ok(());
         };
         gaps::attempted(&self.conn, id, gap, unrepairable, candlekeep_core::time::now_ms())
+    }
+
+    fn refresh_quality(&mut self, since_ms: i64, now_ms: i64) -> Result<Vec<QualityDay>, StoreError> {
+        quality_daily::refresh(&mut self.conn, since_ms, now_ms)
+    }
+
+    fn freshness(&mut self) -> Result<Vec<(Instrument, Timeframe, i64)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT i.market, i.base, i.quote, r.timeframe, MAX(r.end_ms) FROM stored_ranges r \
+               JOIN instruments i ON i.id = r.instrument_id GROUP BY r.instrument_id, r.timeframe \
+              ORDER BY i.market, i.base, i.quote, r.timeframe",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (market, base, quote, tf, end) = row?;
+            let corrupt = || StoreError::Corrupt(format!("series {market}:{base}{quote} {tf}"));
+            let instrument =
+                Instrument::new(market.parse().map_err(|_| corrupt())?, &base, &quote).map_err(|_| corrupt())?;
+            out.push((instrument, tf.parse().map_err(|_| corrupt())?, end));
+        }
+        Ok(out)
     }
 
     fn save_assets(&mut self, assets: &[Asset], at_ms: i64) -> Result<(), StoreError> {

@@ -216,6 +216,22 @@ const MIGRATIONS: &[&str] = &[
         updated_at    INTEGER NOT NULL,
         PRIMARY KEY (instrument_id, timeframe, start_ms, end_ms)
     ) WITHOUT ROWID;
+    -- One row per series and UTC day: see candlekeep_store::quality_score for the score.
+    CREATE TABLE quality (
+        instrument_id  INTEGER NOT NULL REFERENCES instruments(id),
+        timeframe      TEXT    NOT NULL,
+        day            INTEGER NOT NULL,
+        expected       INTEGER NOT NULL,
+        stored         INTEGER NOT NULL,
+        missing        INTEGER NOT NULL,
+        rejected       INTEGER NOT NULL,
+        flagged        INTEGER NOT NULL,
+        divergence_bps REAL,
+        fallback_share REAL    NOT NULL,
+        score          REAL    NOT NULL,
+        computed_at    INTEGER NOT NULL,
+        PRIMARY KEY (instrument_id, timeframe, day)
+    ) WITHOUT ROWID;
     CREATE TABLE flags (
         instrument_id INTEGER NOT NULL REFERENCES instruments(id),
         timeframe     TEXT    NOT NULL,
