@@ -16,7 +16,7 @@ pub use sqlite::SqliteStore;
 pub use sqlite::quality_score;
 pub use types::{
     CrossCheckSummary, Gap, GapRefresh, GapStatus, JobId, JobRecord, JobStatus, ListingChanges, PageWrite, QualityDay,
-    Replace, SeriesStatus, WriteStats,
+    RejectRow, Replace, SeriesStatus, WriteStats,
 };
 
 use candlekeep_core::{
@@ -109,6 +109,9 @@ pub trait Store: Send {
 
     /// Computes, stores and returns the daily quality rows of every series from `since_ms`.
     fn refresh_quality(&mut self, since_ms: i64, now_ms: i64) -> Result<Vec<QualityDay>, StoreError>;
+
+    /// Every quarantined candle, by series and time.
+    fn rejects(&mut self) -> Result<Vec<RejectRow>, StoreError>;
 
     /// Per series, the close time of its newest stored bar (from the stored ranges: cheap).
     fn freshness(&mut self) -> Result<Vec<(Instrument, Timeframe, i64)>, StoreError>;

@@ -215,3 +215,18 @@ pub struct QualityDay {
     /// 0–100, see `candlekeep_store::quality_score`.
     pub score: f64,
 }
+
+/// A quarantined candle, as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RejectRow {
+    pub instrument_id: i64,
+    pub timeframe: String,
+    pub open_time_ms: i64,
+    pub source: String,
+    pub reason: String,
+    pub open: Option<f64>,
+    pub high: Option<f64>,
+    pub low: Option<f64>,
+    pub close: Option<f64>,
+    pub volume: Option<f64>,
+}

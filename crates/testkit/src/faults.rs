@@ -35,4 +35,39 @@ pub struct Faults {
     pub missing: Vec<(i64, i64)>,
     /// Ban (418) on this request number, for this long.
     pub ban_at: Option<(u64, Duration)>,
+    /// Bars served wrong (by open time, epoch ms), for the validation tests.
+    pub bad_bars: Vec<(i64, BadBar)>,
+}
+
+/// How a bar is served wrong.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BadBar {
+    /// High below the open and close: impossible.
+    HighBelowBody,
+    /// A negative volume: impossible.
+    NegativeVolume,
+    /// The same row twice in the answer.
+    Duplicate,
+    /// Prices of this bar multiplied by `1 + pct/100`: possible, but a jump.
+    Jump { pct: i64 },
+}
+
+impl Faults {
+    /// The bar as the venue serves it, with its injected defect; `Duplicate` gives it twice.
+    pub fn serve(&self, bar: crate::SimCandle) -> Vec<crate::SimCandle> {
+        let Some((_, how)) = self.bad_bars.iter().find(|(t, _)| *t == bar.open_time_ms) else {
+            return vec![bar];
+        };
+        let mut b = bar;
+        match how {
+            BadBar::HighBelowBody => b.high = b.open.min(b.close) - 1,
+            BadBar::NegativeVolume => b.volume = -b.volume.max(1),
+            BadBar::Duplicate => return vec![bar, bar],
+            BadBar::Jump { pct } => {
+                let scale = |v: i64| v + v * pct / 100;
+                (b.open, b.high, b.low, b.close) = (scale(b.open), scale(b.high), scale(b.low), scale(b.close));
+            }
+        }
+        vec![b]
+    }
 }

@@ -25,7 +25,7 @@ pub use binance::{BinanceSim, SimConfig};
 pub use bybit::{BybitSim, BybitSimConfig};
 pub use coingecko::{CoinGeckoSim, CoinGeckoSimConfig, SimCoin};
 pub use cryptocompare::{CryptoCompareSim, CryptoCompareSimConfig};
-pub use faults::{Burst, Faults};
+pub use faults::{BadBar, Burst, Faults};
 pub use limits::SimStats;
 pub use market::{SimCandle, SimMarket};
 pub use okx::{OkxSim, OkxSimConfig};

@@ -19,8 +19,8 @@ use candlekeep_core::{
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::{
-    CrossCheckSummary, Gap, GapRefresh, GapStatus, JobId, JobRecord, ListingChanges, PageWrite, QualityDay, Replace,
-    SeriesStatus, Store, StoreError, WriteStats,
+    CrossCheckSummary, Gap, GapRefresh, GapStatus, JobId, JobRecord, ListingChanges, PageWrite, QualityDay, RejectRow,
+    Replace, SeriesStatus, Store, StoreError, WriteStats,
 };
 
 pub struct SqliteStore {
@@ -78,11 +78,6 @@ impl SqliteStore {
     pub fn clear_gap_ledger(&mut self) -> Result<(), StoreError> {
         self.conn.execute("DELETE FROM gaps", [])?;
         Ok(())
-    }
-
-    /// Every quarantined candle.
-    pub fn rejects(&self) -> Result<Vec<quality::RejectRow>, StoreError> {
-        quality::rejects(&self.conn)
     }
 
     /// Every flag: `(instrument_id, open_time, kind, detail)`.
@@ -155,7 +150,6 @@ impl SqliteStore {
 }
 
 pub use jobs::JobRow;
-pub use quality::RejectRow;
 pub use quality_daily::score as quality_score;
 
 impl Store for SqliteStore {
@@ -361,6 +355,10 @@ impl Store for SqliteStore {
 
     fn refresh_quality(&mut self, since_ms: i64, now_ms: i64) -> Result<Vec<QualityDay>, StoreError> {
         quality_daily::refresh(&mut self.conn, since_ms, now_ms)
+    }
+
+    fn rejects(&mut self) -> Result<Vec<RejectRow>, StoreError> {
+        quality::rejects(&self.conn)
     }
 
     fn freshness(&mut self) -> Result<Vec<(Instrument, Timeframe, i64)>, StoreError> {

@@ -11,7 +11,7 @@ use candlekeep_core::{
 use rusqlite::Transaction;
 
 use super::candles::{Shared, select};
-use crate::StoreError;
+use crate::{RejectRow, StoreError};
 
 /// The page's valid candles (borrowed when all are) and the rejected ones with their reasons.
 pub(crate) fn split(candles: &[Candle], tf: Timeframe, now_ms: i64) -> (Cow<'_, [Candle]>, Vec<(Candle, Reject)>) {
@@ -100,21 +100,6 @@ pub(crate) fn flag(
         stmt.execute((s.instrument_id, s.timeframe, t, f.kind(), f.detail(), s.fetched_at_ms))?;
     }
     Ok(found.len() as u64)
-}
-
-/// A quarantined candle, as recorded.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct RejectRow {
-    pub instrument_id: i64,
-    pub timeframe: String,
-    pub open_time_ms: i64,
-    pub source: String,
-    pub reason: String,
-    pub open: Option<f64>,
-    pub high: Option<f64>,
-    pub low: Option<f64>,
-    pub close: Option<f64>,
-    pub volume: Option<f64>,
 }
 
 pub(crate) fn rejects(conn: &rusqlite::Connection) -> Result<Vec<RejectRow>, StoreError> {

@@ -194,7 +194,10 @@ pub(super) async fn handle(State(sim): State<Arc<SimState>>, Query(q): Query<Has
         }
     };
     let newest = tf.floor(now).min(end.map_or(i64::MAX, |e| tf.floor(e)));
-    let bars = select_bars(bar, tf, tf.ceil(listed), newest, start, limit);
+    let bars: Vec<SimCandle> = select_bars(bar, tf, tf.ceil(listed), newest, start, limit)
+        .into_iter()
+        .flat_map(|b| faults.serve(b))
+        .collect();
     let body = render(market, &bars);
     let reply = if faults.malformed.is_some_and(|b| b.hits(request_no)) {
         json(
