@@ -321,11 +321,15 @@ async fn fill_holes(
             let exhausted = page.exhausted;
             let candles = page.candles;
             let points = page.points;
+            let notes = page.notes;
             let lower = lower.to_vec();
             let stats = store
                 .with(move |s| {
                     if !points.is_empty() {
                         s.write_points(id, provenance, &points)?;
+                    }
+                    if !notes.is_empty() {
+                        s.write_notes(id, tf, provenance.source, &notes)?;
                     }
                     let write = PageWrite {
                         instrument_id: id,

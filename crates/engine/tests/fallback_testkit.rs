@@ -476,3 +476,33 @@ async fn cryptocompare_rides_out_the_same_faults_with_identical_content() {
         "faults were injected"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_cryptocompare_says_about_missing_hours_names_the_gap() {
+    let to = now_ms() / DAY * DAY;
+    let from = to - 400 * DAY; // long enough to meet the simulated maintenance outages
+    let sim = CryptoCompareSim::start(CryptoCompareSimConfig::new(SimMarket::default()))
+        .await
+        .unwrap();
+    let cfg = CryptoCompareConfig {
+        base_url: sim.base_url(),
+        ..CryptoCompareConfig::default()
+    };
+    let source: Arc<dyn CandleSource> = Arc::new(CryptoCompareHistory::new(&cfg, fast_http()).unwrap());
+    let mut plan = single_source_plan(source, from, to);
+    plan.targets.retain(|t| t.instrument.market == Market::Spot);
+    let store = SharedStore::new(Box::new(SqliteStore::in_memory().unwrap()));
+    backfill::run(&store, &plan, &NoProgress).await.unwrap();
+    let gaps = store
+        .with(move |s| {
+            s.refresh_gaps(to)?;
+            s.gaps(None, 0)
+        })
+        .await
+        .unwrap();
+    assert!(!gaps.is_empty(), "the simulated outages leave gaps");
+    assert!(
+        gaps.iter().all(|g| g.cause == "no-trades"),
+        "CryptoCompare's flat, volume-less rows say nothing traded: {gaps:?}"
+    );
+}

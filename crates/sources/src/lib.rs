@@ -41,6 +41,19 @@ pub struct Page {
     pub exhausted: bool,
     /// Chart points that came along (CoinGecko): stored as what they are, not as candles.
     pub points: Vec<MarketPoint>,
+    /// Why bars are absent in parts of the covered range, when the source says:
+    /// `(start, end, note)` with a note from [`notes`].
+    pub notes: Vec<(i64, i64, &'static str)>,
+}
+
+/// What a source can say about the bars it does not have.
+pub mod notes {
+    /// Nothing traded (CryptoCompare's flat, volume-less filler rows).
+    pub const NO_TRADES: &str = "no-trades";
+    /// The pair did not exist yet (CryptoCompare's all-zero rows).
+    pub const NOT_LISTED: &str = "not-listed";
+    /// Beyond how far back the provider serves this granularity (CoinGecko).
+    pub const HISTORY_CAP: &str = "history-cap";
 }
 
 /// A REST provider of candles.

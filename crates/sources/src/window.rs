@@ -50,6 +50,7 @@ pub(crate) fn window_page(mut rows: Vec<WindowRow>, tf: Timeframe, start: i64, w
         covered_until,
         exhausted: covered_until >= end || covered_until >= closed_before || covered_until < wend,
         points: Vec::new(),
+        notes: Vec::new(),
     }
 }
 

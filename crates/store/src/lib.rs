@@ -92,6 +92,16 @@ pub trait Store: Send {
         points: &[MarketPoint],
     ) -> Result<(), StoreError>;
 
+    /// Records why a source has no bars in some ranges (`no-trades`, `not-listed`,
+    /// `history-cap`): the gap ledger names causes from these.
+    fn write_notes(
+        &mut self,
+        instrument_id: i64,
+        tf: Timeframe,
+        source: SourceId,
+        notes: &[(i64, i64, &str)],
+    ) -> Result<(), StoreError>;
+
     /// Stored chart points of one instrument in `[from, to)`, ascending.
     fn points(&mut self, instrument_id: i64, from: i64, to: i64) -> Result<Vec<MarketPoint>, StoreError>;
 

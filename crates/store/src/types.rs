@@ -168,8 +168,9 @@ pub struct Gap {
     pub timeframe: Timeframe,
     pub start_ms: i64,
     pub end_ms: i64,
-    /// `venue-outage` (sources answered for these hours and none had a bar) or `fetch-error`
-    /// (no source has answered for them yet: never asked, or every source failed).
+    /// `venue-outage` (sources answered for these hours and none had a bar), `fetch-error` (no
+    /// source has answered for them yet: never asked, or every source failed), `no-trades`,
+    /// `not-listed-yet` or `provider-history-cap` (what the sources said).
     pub cause: String,
     pub status: GapStatus,
     pub attempts: i64,

@@ -167,3 +167,87 @@ fn gaps_are_repaired_in_whole_or_in_part_and_unrepairable_ones_are_kept() {
     assert_eq!((last.len(), last[0].attempts), (1, 1));
     assert!(store.gaps(Some(GapStatus::Open), 0).unwrap().is_empty());
 }
+
+#[test]
+fn causes_follow_what_the_sources_said() {
+    let mut store = SqliteStore::in_memory().unwrap();
+    let i = Instrument::new(Market::Spot, "SOL", "USDT").unwrap();
+    let id = store.instrument_id(&i).unwrap();
+    // Bars at 0..10, 12..20, 22..30, 32..40, 42..300: gaps at 10..12, 20..22, 30..32, 40..42.
+    for (a, b) in [(0, 10), (12, 20), (22, 30), (32, 40), (42, 300)] {
+        let bars: Vec<Candle> = (a..b).map(|h| bar(T0 + h * H)).collect();
+        store
+            .write_page(id, Timeframe::H1, prov(SourceId::BinanceSpotRest), &bars, None)
+            .unwrap();
+    }
+    let cover = |store: &mut SqliteStore, source: SourceId, (a, b): (i64, i64)| {
+        store
+            .write_page(id, Timeframe::H1, prov(source), &[], Some((T0 + a * H, T0 + b * H)))
+            .unwrap();
+    };
+    let note = |store: &mut SqliteStore, source: SourceId, (a, b): (i64, i64), what: &str| {
+        store
+            .write_notes(id, Timeframe::H1, source, &[(T0 + a * H, T0 + b * H, what)])
+            .unwrap();
+    };
+    // 10..12: CryptoCompare said nothing traded.
+    cover(&mut store, SourceId::CryptoCompare, (10, 12));
+    note(&mut store, SourceId::CryptoCompare, (10, 12), "no-trades");
+    // 20..22: CoinGecko answered only "beyond my history".
+    cover(&mut store, SourceId::CoinGecko, (20, 22));
+    note(&mut store, SourceId::CoinGecko, (20, 22), "history-cap");
+    // 30..32: Binance answered without bars, CoinGecko beyond its history: an outage.
+    cover(&mut store, SourceId::BinanceSpotRest, (30, 32));
+    cover(&mut store, SourceId::CoinGecko, (30, 32));
+    note(&mut store, SourceId::CoinGecko, (30, 32), "history-cap");
+    // 40..42: nobody answered.
+    store.refresh_gaps(NOW).unwrap();
+    let causes: Vec<(i64, String)> = store
+        .gaps(Some(GapStatus::Open), 0)
+        .unwrap()
+        .into_iter()
+        .map(|g| ((g.start_ms - T0) / H, g.cause))
+        .collect();
+    assert_eq!(
+        causes,
+        vec![
+            (10, "no-trades".to_owned()),
+            (20, "provider-history-cap".to_owned()),
+            (30, "venue-outage".to_owned()),
+            (40, "fetch-error".to_owned()),
+        ]
+    );
+
+    // Bars older than every venue listing (an aggregate's history): a gap before the first
+    // listing is "not listed yet".
+    let ada = Instrument::new(Market::Spot, "ADA", "USDT").unwrap();
+    let ada_id = store.instrument_id(&ada).unwrap();
+    for (a, b) in [(0, 5), (8, 300)] {
+        let bars: Vec<Candle> = (a..b).map(|h| bar(T0 + h * H)).collect();
+        store
+            .write_page(ada_id, Timeframe::H1, prov(SourceId::CryptoCompare), &bars, None)
+            .unwrap();
+    }
+    let listing = Listing {
+        venue: Venue::Binance,
+        market: Market::Spot,
+        ticker: "ADAUSDT".into(),
+        base: "ADA".into(),
+        quote: "USDT".into(),
+        listed_at_ms: Some(T0 + 10 * H),
+    };
+    store
+        .refresh_listings(Venue::Binance, Market::Spot, &[listing], 1)
+        .unwrap();
+    store.refresh_gaps(NOW).unwrap();
+    let ada_gap = store
+        .gaps(Some(GapStatus::Open), 0)
+        .unwrap()
+        .into_iter()
+        .find(|g| g.instrument == ada)
+        .unwrap();
+    assert_eq!(
+        ((ada_gap.start_ms - T0) / H, ada_gap.cause.as_str()),
+        (5, "not-listed-yet")
+    );
+}

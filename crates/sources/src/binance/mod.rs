@@ -144,6 +144,7 @@ fn page_from_rows(mut rows: Vec<RawKline>, tf: Timeframe, start: i64, end: i64, 
         covered_until,
         exhausted: !full || covered_until >= end || covered_until >= closed_before,
         points: Vec::new(),
+        notes: Vec::new(),
     }
 }
 

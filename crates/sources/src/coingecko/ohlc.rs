@@ -151,6 +151,7 @@ impl CoinGeckoOhlc {
                 covered_until: reach_start.min(end),
                 exhausted: reach_start >= end,
                 points: Vec::new(),
+                notes: vec![(start, reach_start.min(end), crate::notes::HISTORY_CAP)],
             });
         }
         let vs = match instrument.quote.as_str() {

@@ -15,6 +15,7 @@ use futures::{FutureExt, future::BoxFuture};
 use crate::{
     CandleSource, Page, SourceError,
     http::{HttpConfig, VenueClient, WeightBudget},
+    notes,
     window::{window_end, window_page},
 };
 use parse::parse_history;
@@ -93,9 +94,33 @@ impl CryptoCompareHistory {
                 format_ms(wend)
             )
         };
-        let rows = self.client.get(path, &query, 1, context, parse_history).await?;
-        Ok(window_page(rows, tf, start, wend, end, now))
+        let history = self.client.get(path, &query, 1, context, parse_history).await?;
+        let mut page = window_page(history.rows, tf, start, wend, end, now);
+        let covered = start..page.covered_until;
+        for (times, note) in [
+            (history.no_trades, notes::NO_TRADES),
+            (history.not_listed, notes::NOT_LISTED),
+        ] {
+            page.notes.extend(
+                runs(times.into_iter().filter(|t| covered.contains(t)), tf)
+                    .into_iter()
+                    .map(|(a, b)| (a, b, note)),
+            );
+        }
+        Ok(page)
     }
+}
+
+/// Consecutive open times merged into `[start, end)` ranges.
+fn runs(times: impl Iterator<Item = i64>, tf: Timeframe) -> Vec<(i64, i64)> {
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for t in times {
+        match out.last_mut() {
+            Some(last) if last.1 == t => last.1 = t + tf.millis(),
+            _ => out.push((t, t + tf.millis())),
+        }
+    }
+    out
 }
 
 impl CandleSource for CryptoCompareHistory {

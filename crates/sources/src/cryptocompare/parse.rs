@@ -38,7 +38,15 @@ struct Row {
 /// come as all zeros, and an hour without trades comes as the previous close with no volume,
 /// a filler rather than a candle. `volumefrom` is base and `volumeto` quote volume; there is no
 /// trade count.
-pub(crate) fn parse_history(body: &[u8]) -> Result<Vec<WindowRow>, BodyError> {
+/// Bars, and the open times CryptoCompare says had no trades or no pair yet.
+#[derive(Debug, Default)]
+pub(crate) struct History {
+    pub rows: Vec<WindowRow>,
+    pub no_trades: Vec<i64>,
+    pub not_listed: Vec<i64>,
+}
+
+pub(crate) fn parse_history(body: &[u8]) -> Result<History, BodyError> {
     let env: Envelope =
         serde_json::from_slice(body).map_err(|e| BodyError::Malformed(format!("not a CryptoCompare envelope: {e}")))?;
     if env.response != "Success" {
@@ -54,11 +62,20 @@ pub(crate) fn parse_history(body: &[u8]) -> Result<Vec<WindowRow>, BodyError> {
         .and_then(|d| d.get("Data"))
         .ok_or_else(|| BodyError::Malformed("Response Success without Data.Data".into()))?;
     let rows: Vec<Row> = Vec::deserialize(rows).map_err(|e| BodyError::Malformed(format!("history rows: {e}")))?;
-    rows.into_iter()
-        .filter(|r| r.volumefrom.0 != 0.0 || r.volumeto.0 != 0.0)
-        .map(|r| {
+    let mut out = History::default();
+    for r in rows {
+        let t = r.time.0.saturating_mul(1000);
+        if r.volumefrom.0 == 0.0 && r.volumeto.0 == 0.0 {
+            if [r.open.0, r.high.0, r.low.0, r.close.0].iter().all(|v| *v == 0.0) {
+                out.not_listed.push(t);
+            } else {
+                out.no_trades.push(t);
+            }
+            continue;
+        }
+        out.rows.push({
             let candle = Candle {
-                open_time_ms: r.time.0.saturating_mul(1000),
+                open_time_ms: t,
                 open: r.open.0,
                 high: r.high.0,
                 low: r.low.0,
@@ -67,12 +84,13 @@ pub(crate) fn parse_history(body: &[u8]) -> Result<Vec<WindowRow>, BodyError> {
                 quote_volume: Some(r.volumeto.0),
                 trades: None,
             };
-            Ok(WindowRow {
+            WindowRow {
                 candle,
                 confirmed: true,
-            })
-        })
-        .collect()
+            }
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -90,8 +108,13 @@ mod tests {
 
     #[test]
     fn rows_by_key_in_seconds_without_zero_or_filler_rows() {
-        let rows = parse_history(HOURLY.as_bytes()).unwrap();
+        let history = parse_history(HOURLY.as_bytes()).unwrap();
+        let rows = &history.rows;
         assert_eq!(rows.len(), 2);
+        assert_eq!(
+            (history.not_listed, history.no_trades),
+            (vec![1_706_630_400_000], vec![1_706_641_200_000])
+        );
         let c = rows[0].candle;
         assert_eq!(c.open_time_ms, 1_706_634_000_000);
         assert_eq!((c.open, c.high, c.low, c.close), (43495.9, 43591.7, 43300.0, 43398.6));
@@ -125,7 +148,7 @@ mod tests {
             eprintln!("skipped: {path} not present");
             return;
         };
-        let rows = parse_history(&body).unwrap();
+        let rows = parse_history(&body).unwrap().rows;
         assert_eq!(rows.len(), 31, "limit 30 gives 31 rows");
     }
 }

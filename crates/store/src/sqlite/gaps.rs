@@ -74,12 +74,64 @@ fn covered(conn: &Connection, id: i64, tf: Timeframe, from: i64, to: i64) -> Res
     Ok(subtract_ranges(from, to, &subtract_ranges(from, to, &ranges)))
 }
 
-fn cause(conn: &Connection, id: i64, tf: Timeframe, (a, b): (i64, i64)) -> Result<&'static str, StoreError> {
-    let answered = covered(conn, id, tf, a, b)?;
-    Ok(if subtract_ranges(a, b, &answered).is_empty() {
-        "venue-outage"
+/// Ranges in `[a, b)` where `source` (any, when `None`) left `note`.
+fn noted(
+    conn: &Connection,
+    id: i64,
+    tf: Timeframe,
+    (a, b): (i64, i64),
+    note: &str,
+    source: Option<&str>,
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT start_ms, end_ms FROM coverage_notes WHERE instrument_id = ?1 AND timeframe = ?2 AND note = ?3 \
+         AND (?4 IS NULL OR source = ?4) AND start_ms < ?6 AND end_ms > ?5",
+    )?;
+    let rows = stmt.query_map((id, tf.as_str(), note, source, a, b), |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn all_of(gap: (i64, i64), ranges: &[(i64, i64)]) -> bool {
+    subtract_ranges(gap.0, gap.1, ranges).is_empty()
+}
+
+/// Why a gap is there, from what the sources said:
+/// - `no-trades`: a source said nothing traded in any of its hours;
+/// - `not-listed-yet`: before every listing the universe knows, or a source said the pair did
+///   not exist yet;
+/// - `fetch-error`: some of its hours no source has answered for (never asked, or every source
+///   failed);
+/// - `provider-history-cap`: every source that answered for all of it only said "beyond my
+///   history";
+/// - `venue-outage`: sources answered for it and had no bars.
+fn cause(conn: &Connection, s: &Series, gap: (i64, i64)) -> Result<&'static str, StoreError> {
+    let (id, tf) = (s.id, s.tf);
+    if all_of(gap, &noted(conn, id, tf, gap, "no-trades", None)?) {
+        return Ok("no-trades");
+    }
+    if s.listed_at.is_some_and(|l| gap.1 <= l) || all_of(gap, &noted(conn, id, tf, gap, "not-listed", None)?) {
+        return Ok("not-listed-yet");
+    }
+    if !all_of(gap, &covered(conn, id, tf, gap.0, gap.1)?) {
+        return Ok("fetch-error");
+    }
+    let sources: Vec<String> = conn
+        .prepare_cached(
+            "SELECT DISTINCT source FROM covered_ranges WHERE instrument_id = ?1 AND timeframe = ?2 \
+             AND start_ms <= ?3 AND end_ms >= ?4",
+        )?
+        .query_map((id, tf.as_str(), gap.0, gap.1), |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut capped = 0;
+    for source in &sources {
+        if all_of(gap, &noted(conn, id, tf, gap, "history-cap", Some(source))?) {
+            capped += 1;
+        }
+    }
+    Ok(if !sources.is_empty() && capped == sources.len() {
+        "provider-history-cap"
     } else {
-        "fetch-error"
+        "venue-outage"
     })
 }
 
@@ -146,7 +198,7 @@ pub(crate) fn refresh(conn: &mut Connection, now_ms: i64) -> Result<GapRefresh, 
             }
         }
         for &(a, b) in &current {
-            let cause = cause(&tx, id, tf, (a, b))?;
+            let cause = cause(&tx, s, (a, b))?;
             let (status, attempts, first_seen, new) = match known.get(&(a, b)) {
                 Some(&(status, attempts, first_seen)) => (status, attempts, first_seen, false),
                 None => (GapStatus::Open, 0, now_ms, true),

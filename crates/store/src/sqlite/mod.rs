@@ -322,6 +322,27 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn write_notes(
+        &mut self,
+        instrument_id: i64,
+        tf: Timeframe,
+        source: SourceId,
+        notes: &[(i64, i64, &str)],
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR REPLACE INTO coverage_notes (instrument_id, timeframe, source, start_ms, end_ms, note) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for (a, b, note) in notes {
+                stmt.execute((instrument_id, tf.as_str(), source.as_str(), a, b, note))?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     fn points(&mut self, instrument_id: i64, from: i64, to: i64) -> Result<Vec<MarketPoint>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT at_ms, price, market_cap, volume_24h FROM market_points WHERE instrument_id = ?1 \

@@ -232,6 +232,16 @@ const MIGRATIONS: &[&str] = &[
         computed_at    INTEGER NOT NULL,
         PRIMARY KEY (instrument_id, timeframe, day)
     ) WITHOUT ROWID;
+    -- What a source said about bars it does not have: no-trades, not-listed, history-cap.
+    CREATE TABLE coverage_notes (
+        instrument_id INTEGER NOT NULL REFERENCES instruments(id),
+        timeframe     TEXT    NOT NULL,
+        source        TEXT    NOT NULL,
+        start_ms      INTEGER NOT NULL,
+        end_ms        INTEGER NOT NULL,
+        note          TEXT    NOT NULL,
+        PRIMARY KEY (instrument_id, timeframe, source, start_ms, note)
+    ) WITHOUT ROWID;
     CREATE TABLE flags (
         instrument_id INTEGER NOT NULL REFERENCES instruments(id),
         timeframe     TEXT    NOT NULL,
