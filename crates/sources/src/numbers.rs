@@ -18,7 +18,16 @@ impl<'de> de::Deserialize<'de> for Num {
                 f.write_str("a decimal number or a decimal string")
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<Num, E> {
-                parse_price(s).map(Num).map_err(E::custom)
+                // "NaN", "Infinity" or an overflowing "1e400" is a number, just not a possible
+                // one: it passes, and validation quarantines the bar. Anything else is garbage.
+                parse_price(s).map(Num).or_else(|e| {
+                    s.trim()
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|v| !v.is_finite())
+                        .map(Num)
+                        .ok_or_else(|| E::custom(e))
+                })
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Num, E> {
                 if v.is_finite() {

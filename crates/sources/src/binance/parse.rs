@@ -143,13 +143,11 @@ mod tests {
         // An off-grid bar with a consistent span parses; validation quarantines it.
         let off_grid = br#"[[1616339100000,"1","1","1","1","1",1616342699999,"1",1,"0","0","0"]]"#;
         assert_eq!(parse_klines(off_grid, Timeframe::H1).unwrap().len(), 1);
-        assert!(
-            parse_klines(
-                br#"[[1578877200000,"NaN","1","1","1","1",1578880799999,"1",1,"0","0","0"]]"#,
-                Timeframe::H1
-            )
-            .is_err()
-        );
+        // A non-finite number parses (validation quarantines the bar); garbage does not.
+        let nan = br#"[[1578877200000,"NaN","1","1","1","1",1578880799999,"1",1,"0","0","0"]]"#;
+        assert!(parse_klines(nan, Timeframe::H1).unwrap()[0].candle.open.is_nan());
+        let garbage = br#"[[1578877200000,"1.2.3","1","1","1","1",1578880799999,"1",1,"0","0","0"]]"#;
+        assert!(parse_klines(garbage, Timeframe::H1).is_err());
     }
 
     /// The real samples, when `../shared` is beside the repository.
