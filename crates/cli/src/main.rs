@@ -19,8 +19,9 @@ struct Cli {
     /// Database to use, e.g. sqlite:data/candlekeep.db (overrides the config file).
     #[arg(long, global = true, value_name = "URL")]
     database_url: Option<String>,
-    /// Use simulated Binance venues on 127.0.0.1 instead of the internet (synthetic prices,
-    /// stored in data/candlekeep-demo.db unless --database-url says otherwise).
+    /// Use simulated venues (Binance, OKX, Bybit, CryptoCompare, CoinGecko) on 127.0.0.1 instead
+    /// of the internet (synthetic prices, stored in data/candlekeep-demo.db unless
+    /// --database-url says otherwise).
     #[arg(long, global = true)]
     demo: bool,
     #[command(subcommand)]
@@ -37,7 +38,8 @@ enum Command {
     Sync(commands::collect::SyncArgs),
     /// Load Binance public-archive files (.zip or .csv; folders are searched).
     Import(commands::import::Args),
-    /// Show, per series: first and last candle, count, completeness, missing bars, age.
+    /// Show, per series: first and last candle, count, completeness, missing bars, age, candles
+    /// per source; --cross-check: how sources agree.
     Status(commands::status::Args),
     /// List the gap ledger (missing hours within each series' listed lifetime); --fill repairs
     /// open gaps through the fallback chain.
