@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
-use candlekeep_core::{Instrument, Timeframe};
+use candlekeep_core::Timeframe;
 use rusqlite::{Connection, OptionalExtension, Transaction};
 
+use super::status;
 use crate::{Gap, GapRefresh, GapStatus, StoreError, subtract_ranges};
 
 /// One stored series, its lifetime start (earliest listing, if known) and its stored ranges.
@@ -235,16 +236,15 @@ pub(crate) fn list(conn: &Connection, status: Option<GapStatus>, since_ms: i64) 
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         let (market, base, quote, tf): (String, String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
-        let corrupt = |what: &str| StoreError::Corrupt(format!("{what} of gap in {market}:{base}{quote} {tf}"));
         let status: String = r.get(7)?;
         out.push(Gap {
-            instrument: Instrument::new(market.parse().map_err(|_| corrupt("market"))?, &base, &quote)
-                .map_err(|_| corrupt("symbol"))?,
-            timeframe: tf.parse().map_err(|_| corrupt("timeframe"))?,
+            instrument: status::instrument(&market, &base, &quote)?,
+            timeframe: status::timeframe(&tf)?,
             start_ms: r.get(4)?,
             end_ms: r.get(5)?,
             cause: r.get(6)?,
-            status: GapStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
+            status: GapStatus::parse(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("gap status {status:?} in {market}:{base}{quote} {tf}")))?,
             attempts: r.get(8)?,
             repaired_by: r.get(9)?,
             first_seen_ms: r.get(10)?,

@@ -400,10 +400,11 @@ impl Store for SqliteStore {
         let mut out = Vec::new();
         for row in rows {
             let (market, base, quote, tf, end) = row?;
-            let corrupt = || StoreError::Corrupt(format!("series {market}:{base}{quote} {tf}"));
-            let instrument =
-                Instrument::new(market.parse().map_err(|_| corrupt())?, &base, &quote).map_err(|_| corrupt())?;
-            out.push((instrument, tf.parse().map_err(|_| corrupt())?, end));
+            out.push((
+                status::instrument(&market, &base, &quote)?,
+                status::timeframe(&tf)?,
+                end,
+            ));
         }
         Ok(out)
     }

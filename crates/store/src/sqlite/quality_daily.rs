@@ -94,13 +94,7 @@ pub(crate) fn refresh(conn: &mut Connection, since_ms: i64, now_ms: i64) -> Resu
         let mut out = HashMap::new();
         for row in rows {
             let (id, market, base, quote) = row?;
-            if let Ok(i) = market
-                .parse()
-                .map_err(|_| ())
-                .and_then(|m| Instrument::new(m, &base, &quote).map_err(|_| ()))
-            {
-                out.insert(id, i);
-            }
+            out.insert(id, super::status::instrument(&market, &base, &quote)?);
         }
         out
     };

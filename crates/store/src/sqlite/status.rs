@@ -19,12 +19,14 @@ struct PairRows {
     ratios: Vec<f64>,
 }
 
-fn instrument(market: &str, base: &str, quote: &str) -> Result<Instrument, StoreError> {
+/// The instrument of a stored (market, base, quote) row; an unreadable one means a damaged file.
+pub(crate) fn instrument(market: &str, base: &str, quote: &str) -> Result<Instrument, StoreError> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("{what} of instrument {market}:{base}{quote}"));
     Instrument::new(market.parse().map_err(|_| corrupt("market"))?, base, quote).map_err(|_| corrupt("symbol"))
 }
 
-fn timeframe(tf: &str) -> Result<Timeframe, StoreError> {
+/// The timeframe of a stored row.
+pub(crate) fn timeframe(tf: &str) -> Result<Timeframe, StoreError> {
     tf.parse()
         .map_err(|_| StoreError::Corrupt(format!("unknown timeframe {tf:?}")))
 }
