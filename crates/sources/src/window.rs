@@ -20,6 +20,18 @@ pub(crate) struct WindowRow {
     pub confirmed: bool,
 }
 
+/// The rows of an answer for a window of `window_bars` bars; more than the window can hold
+/// (allowing one extra at an inclusive bound) means a cut or wrong answer, retried as malformed.
+pub(crate) fn fitting(rows: Vec<WindowRow>, window_bars: i64) -> Result<Vec<WindowRow>, crate::http::BodyError> {
+    if rows.len() as i64 > window_bars + 1 {
+        return Err(crate::http::BodyError::Malformed(format!(
+            "{} rows for a window of {window_bars} bars",
+            rows.len()
+        )));
+    }
+    Ok(rows)
+}
+
 /// The window a request for `[start, end)` asks for: at most `bars` bars, never past `end`.
 pub(crate) fn window_end(tf: Timeframe, start: i64, end: i64, bars: i64) -> i64 {
     end.min(start + bars * tf.millis())
@@ -96,5 +108,16 @@ mod tests {
         let p = window_page(rows, Timeframe::H1, 8 * H, 20 * H, 20 * H, 10 * H + H / 2);
         assert_eq!(p.candles.len(), 1);
         assert_eq!((p.covered_until, p.exhausted), (10 * H, true));
+    }
+
+    #[test]
+    fn an_answer_larger_than_its_window_is_malformed() {
+        let rows: Vec<WindowRow> = (0..5).map(|h| row(h * H, true)).collect();
+        assert_eq!(
+            fitting(rows.clone(), 4).unwrap().len(),
+            5,
+            "one extra at an inclusive bound"
+        );
+        assert!(matches!(fitting(rows, 3), Err(crate::http::BodyError::Malformed(_))));
     }
 }

@@ -16,7 +16,7 @@ use crate::{
     CandleSource, Page, SourceError,
     http::{HttpConfig, VenueClient, WeightBudget},
     listings::{ListingSource, parse_bybit_instruments},
-    window::{window_end, window_page},
+    window::{fitting, window_end, window_page},
 };
 use parse::parse_klines;
 
@@ -96,14 +96,10 @@ impl BybitKlines {
         };
         let rows = self
             .client
-            .get("/v5/market/kline", &query, 1, context, parse_klines)
+            .get("/v5/market/kline", &query, 1, context, |body| {
+                fitting(parse_klines(body)?, WINDOW_BARS)
+            })
             .await?;
-        if rows.len() >= LIMIT {
-            return Err(SourceError::Malformed {
-                venue: "bybit".into(),
-                detail: format!("{} rows for a window of {WINDOW_BARS} bars", rows.len()),
-            });
-        }
         Ok(window_page(rows, tf, start, wend, end, now))
     }
 }

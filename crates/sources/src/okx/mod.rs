@@ -18,7 +18,7 @@ use crate::{
     CandleSource, Page, SourceError,
     http::{HttpConfig, VenueClient, WeightBudget},
     listings::{ListingSource, parse_okx_instruments},
-    window::{window_end, window_page},
+    window::{fitting, window_end, window_page},
 };
 
 /// Rows asked per request: 100 is the smallest maximum OKX has documented for history-candles,
@@ -103,14 +103,10 @@ impl OkxCandles {
         let context = || format!("okx {inst_id} {tf} {}..{}", format_ms(start), format_ms(wend));
         let market = instrument.market;
         let rows = client
-            .get(path, &query, 1, context, |body| parse_candles(body, market))
+            .get(path, &query, 1, context, |body| {
+                fitting(parse_candles(body, market)?, WINDOW_BARS)
+            })
             .await?;
-        if rows.len() >= LIMIT {
-            return Err(SourceError::Malformed {
-                venue: "okx".into(),
-                detail: format!("{} rows for a window of {WINDOW_BARS} bars", rows.len()),
-            });
-        }
         Ok(window_page(rows, tf, start, wend, end, now))
     }
 }
