@@ -198,7 +198,6 @@ async fn five_coins_end_complete_each_bar_from_the_best_source_that_had_it() {
             assert_eq!(outcome.error, None, "{instrument}");
         }
     }
-    eprintln!("written by source: {expected_by:?}");
     // sources_used equals the stored provenance exactly.
     assert_eq!(report.written_by(), expected_by);
     let status = store.with_blocking(|s| s.series_status().unwrap()).unwrap();
