@@ -223,6 +223,17 @@ async fn list(State(s): State<Arc<CgState>>, headers: HeaderMap) -> Response {
     reply(&faults, request_no, format!("[{}]", rows.join(",")))
 }
 
+/// The market's spot pair (`BTCUSDT`) of the coin `id`, or the 404 CoinGecko answers.
+fn spot_symbol(s: &CgState, id: &str) -> Result<String, Box<Response>> {
+    match s.coins.iter().find(|c| c.id == id) {
+        Some(coin) => Ok(format!("{}USDT", coin.symbol.to_ascii_uppercase())),
+        None => Err(Box::new(json(
+            StatusCode::NOT_FOUND,
+            r#"{"error":"coin not found"}"#.into(),
+        ))),
+    }
+}
+
 /// The coin's 30-minute candle closing at `close` (two 15-minute bars), or its 4-hour candle.
 fn ohlc_row(s: &CgState, symbol: &str, close: i64, half_hour: bool, now: i64) -> Option<String> {
     let faults = Faults::default();
@@ -262,8 +273,9 @@ async fn ohlc(
         Ok(v) => v,
         Err(r) => return *r,
     };
-    let Some(coin) = s.coins.iter().find(|c| c.id == id) else {
-        return json(StatusCode::NOT_FOUND, r#"{"error":"coin not found"}"#.into());
+    let symbol = match spot_symbol(&s, &id) {
+        Ok(symbol) => symbol,
+        Err(r) => return *r,
     };
     let days = match q.get("days").map(String::as_str) {
         Some("1") => 1,
@@ -272,7 +284,6 @@ async fn ohlc(
         Some("30") => 30,
         _ => return json(StatusCode::BAD_REQUEST, r#"{"error":"invalid days"}"#.into()),
     };
-    let symbol = format!("{}USDT", coin.symbol.to_ascii_uppercase());
     let now = crate::venue::now_ms();
     let (step, half_hour) = if days == 1 {
         (1_800_000, true)
@@ -289,9 +300,9 @@ async fn ohlc(
     reply(&faults, request_no, format!("[{}]", rows.join(",")))
 }
 
-/// The coin's price at `t` (the close of the 5-minute bar containing it, as seen at `t`) and its
-/// trailing 24-hour quote volume.
-fn chart_point(s: &CgState, symbol: &str, t: i64) -> Option<String> {
+/// The coin's price at `t` (the close of the 5-minute bar containing it, as seen at `t`), its
+/// market cap and its trailing 24-hour quote volume.
+fn chart_point(s: &CgState, symbol: &str, t: i64) -> Option<(i64, f64, f64, f64)> {
     let faults = Faults::default();
     let m5 = Timeframe::M5;
     let bar = s
@@ -310,7 +321,7 @@ fn chart_point(s: &CgState, symbol: &str, t: i64) -> Option<String> {
             Some(b.quote_volume as f64 / 10f64.powi(b.quote_decimals as i32))
         })
         .sum();
-    Some(format!("{t}|{price}|{}|{volume}", price * 1.9e7))
+    Some((t, price, price * 1.9e7, volume))
 }
 
 async fn market_chart(
@@ -323,8 +334,9 @@ async fn market_chart(
         Ok(v) => v,
         Err(r) => return *r,
     };
-    let Some(coin) = s.coins.iter().find(|c| c.id == id) else {
-        return json(StatusCode::NOT_FOUND, r#"{"error":"coin not found"}"#.into());
+    let symbol = match spot_symbol(&s, &id) {
+        Ok(symbol) => symbol,
+        Err(r) => return *r,
     };
     let Some(days) = q
         .get("days")
@@ -333,7 +345,6 @@ async fn market_chart(
     else {
         return json(StatusCode::BAD_REQUEST, r#"{"error":"invalid days"}"#.into());
     };
-    let symbol = format!("{}USDT", coin.symbol.to_ascii_uppercase());
     let now = crate::venue::now_ms();
     let step = if days == 1 { 300_000 } else { 3_600_000 };
     let mut instants: Vec<i64> = Vec::new();
@@ -343,23 +354,22 @@ async fn market_chart(
         t += step;
     }
     instants.push(now);
-    let points: Vec<Vec<String>> = instants
+    let points: Vec<(i64, f64, f64, f64)> = instants
         .into_iter()
         .filter_map(|t| chart_point(&s, &symbol, t))
-        .map(|p| p.split('|').map(str::to_owned).collect())
         .collect();
-    let series = |i: usize| -> String {
+    let series = |value: fn(&(i64, f64, f64, f64)) -> f64| -> String {
         points
             .iter()
-            .map(|p| format!("[{},{}]", p[0], p[i]))
+            .map(|p| format!("[{},{}]", p.0, value(p)))
             .collect::<Vec<_>>()
             .join(",")
     };
     let body = format!(
         r#"{{"prices":[{}],"market_caps":[{}],"total_volumes":[{}]}}"#,
-        series(1),
-        series(2),
-        series(3)
+        series(|p| p.1),
+        series(|p| p.2),
+        series(|p| p.3)
     );
     reply(&faults, request_no, body)
 }
