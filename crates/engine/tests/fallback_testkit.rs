@@ -295,7 +295,10 @@ fn single_source_plan(source: Arc<dyn CandleSource>, from: i64, to: i64) -> Plan
         timeframe: Timeframe::H1,
         start: Start::At(from),
         end_ms: Some(to),
-        concurrency: 4,
+        // One request at a time: the injected fault bursts then meet each series in the same
+        // order every run (concurrent series would share the venue's request counter at random
+        // and could meet more faults in a row than the attempt limit).
+        concurrency: 1,
     }
 }
 
