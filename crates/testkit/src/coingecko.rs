@@ -223,10 +223,12 @@ async fn list(State(s): State<Arc<CgState>>, headers: HeaderMap) -> Response {
     reply(&faults, request_no, format!("[{}]", rows.join(",")))
 }
 
-/// The market's spot pair (`BTCUSDT`) of the coin `id`, or the 404 CoinGecko answers.
-fn spot_symbol(s: &CgState, id: &str) -> Result<String, Box<Response>> {
+/// [`gate`], then the market's spot pair (`BTCUSDT`) of the coin `id`, or the 404 CoinGecko
+/// answers for an unknown one.
+fn gate_coin(s: &CgState, headers: &HeaderMap, id: &str) -> Result<(Faults, u64, String), Box<Response>> {
+    let (faults, request_no) = gate(s, headers)?;
     match s.coins.iter().find(|c| c.id == id) {
-        Some(coin) => Ok(format!("{}USDT", coin.symbol.to_ascii_uppercase())),
+        Some(coin) => Ok((faults, request_no, format!("{}USDT", coin.symbol.to_ascii_uppercase()))),
         None => Err(Box::new(json(
             StatusCode::NOT_FOUND,
             r#"{"error":"coin not found"}"#.into(),
@@ -269,12 +271,8 @@ async fn ohlc(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let (faults, request_no) = match gate(&s, &headers) {
+    let (faults, request_no, symbol) = match gate_coin(&s, &headers, &id) {
         Ok(v) => v,
-        Err(r) => return *r,
-    };
-    let symbol = match spot_symbol(&s, &id) {
-        Ok(symbol) => symbol,
         Err(r) => return *r,
     };
     let days = match q.get("days").map(String::as_str) {
@@ -330,12 +328,8 @@ async fn market_chart(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let (faults, request_no) = match gate(&s, &headers) {
+    let (faults, request_no, symbol) = match gate_coin(&s, &headers, &id) {
         Ok(v) => v,
-        Err(r) => return *r,
-    };
-    let symbol = match spot_symbol(&s, &id) {
-        Ok(symbol) => symbol,
         Err(r) => return *r,
     };
     let Some(days) = q

@@ -383,30 +383,7 @@ impl Store for SqliteStore {
     }
 
     fn freshness(&mut self) -> Result<Vec<(Instrument, Timeframe, i64)>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT i.market, i.base, i.quote, r.timeframe, MAX(r.end_ms) FROM stored_ranges r \
-               JOIN instruments i ON i.id = r.instrument_id GROUP BY r.instrument_id, r.timeframe \
-              ORDER BY i.market, i.base, i.quote, r.timeframe",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, i64>(4)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (market, base, quote, tf, end) = row?;
-            out.push((
-                status::instrument(&market, &base, &quote)?,
-                status::timeframe(&tf)?,
-                end,
-            ));
-        }
-        Ok(out)
+        status::freshness(&self.conn)
     }
 
     fn save_assets(&mut self, assets: &[Asset], at_ms: i64) -> Result<(), StoreError> {

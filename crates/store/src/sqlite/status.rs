@@ -25,6 +25,27 @@ pub(crate) fn instrument(market: &str, base: &str, quote: &str) -> Result<Instru
     Instrument::new(market.parse().map_err(|_| corrupt("market"))?, base, quote).map_err(|_| corrupt("symbol"))
 }
 
+/// The (market, base, quote, timeframe) columns starting at column `at`, as text.
+fn series_columns(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<(String, String, String, String)> {
+    Ok((r.get(at)?, r.get(at + 1)?, r.get(at + 2)?, r.get(at + 3)?))
+}
+
+/// Per series, the close time of its newest stored bar, from the stored ranges.
+pub(crate) fn freshness(conn: &Connection) -> Result<Vec<(Instrument, Timeframe, i64)>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT i.market, i.base, i.quote, r.timeframe, MAX(r.end_ms) FROM stored_ranges r \
+           JOIN instruments i ON i.id = r.instrument_id GROUP BY r.instrument_id, r.timeframe \
+          ORDER BY i.market, i.base, i.quote, r.timeframe",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((series_columns(r, 0)?, r.get::<_, i64>(4)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let ((market, base, quote, tf), end) = row?;
+        out.push((instrument(&market, &base, &quote)?, timeframe(&tf)?, end));
+    }
+    Ok(out)
+}
+
 /// The timeframe of a stored row.
 pub(crate) fn timeframe(tf: &str) -> Result<Timeframe, StoreError> {
     tf.parse()
@@ -41,10 +62,7 @@ pub(crate) fn series(conn: &Connection) -> Result<Vec<SeriesStatus>, StoreError>
     )?;
     let rows = stmt.query_map([], |r| {
         Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
+            series_columns(r, 0)?,
             r.get::<_, i64>(4)?,
             r.get::<_, i64>(5)?,
             r.get::<_, i64>(6)?,
@@ -68,7 +86,7 @@ pub(crate) fn series(conn: &Connection) -> Result<Vec<SeriesStatus>, StoreError>
     }
     let mut out = Vec::new();
     for row in rows {
-        let (market, base, quote, tf, first, last, count) = row?;
+        let ((market, base, quote, tf), first, last, count) = row?;
         let mut sources = per_source
             .remove(&(market.clone(), base.clone(), quote.clone(), tf.clone()))
             .unwrap_or_default();
@@ -96,16 +114,7 @@ pub(crate) fn cross_checks(conn: &Connection) -> Result<Vec<CrossCheckSummary>, 
     )?;
     let rows = stmt.query_map([], |r| {
         Ok((
-            (
-                (
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                ),
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-            ),
+            (series_columns(r, 0)?, r.get::<_, String>(4)?, r.get::<_, String>(5)?),
             r.get::<_, f64>(6)?,
             r.get::<_, Option<f64>>(7)?,
         ))
