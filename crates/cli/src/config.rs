@@ -96,6 +96,10 @@ pub struct BybitSection {
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseSection {
     pub url: String,
+    /// PostgreSQL: connections this process may open.
+    pub pool_size: u32,
+    /// TimescaleDB: candle chunks older than this many days are compressed.
+    pub compress_after_days: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -135,6 +139,8 @@ impl Default for Config {
         Self {
             database: DatabaseSection {
                 url: DEFAULT_DATABASE_URL.into(),
+                pool_size: 8,
+                compress_after_days: 30,
             },
             collect: CollectSection::default(),
             binance_spot: VenueSection {
@@ -278,8 +284,16 @@ pub const TEMPLATE: &str = r#"# Candlekeep configuration.
 # A .env file in the working directory is read first, if present.
 
 [database]
-# sqlite:PATH — an embedded SQLite file (created if missing).
+# sqlite:PATH — an embedded SQLite file (created if missing), or
+# postgres://user:password@host:5432/db — PostgreSQL (TimescaleDB when the extension is available),
+# where several `candlekeep worker` processes can share the work. libpq URL parameters work, e.g.
+# ?options=-c%20search_path%3Dcandlekeep to keep the tables in their own schema.
 url = "sqlite:data/candlekeep.db"
+# PostgreSQL: connections this process may open.
+pool_size = 8
+# TimescaleDB: compress candle chunks older than this many days (compressed chunks still take
+# late revisions).
+compress_after_days = 30
 
 [collect]
 # Base assets to collect, each quoted in `quote` (BTC + USDT = BTCUSDT).

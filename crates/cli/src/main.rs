@@ -16,7 +16,8 @@ struct Cli {
     /// Configuration file (created by `candlekeep init`).
     #[arg(long, global = true, value_name = "FILE", default_value = "candlekeep.toml")]
     config: PathBuf,
-    /// Database to use, e.g. sqlite:data/candlekeep.db (overrides the config file).
+    /// Database to use: sqlite:data/candlekeep.db or postgres://user:password@host/db
+    /// (overrides the config file).
     #[arg(long, global = true, value_name = "URL")]
     database_url: Option<String>,
     /// Use simulated venues (Binance, OKX, Bybit, CryptoCompare, CoinGecko) on 127.0.0.1 instead
@@ -47,6 +48,12 @@ enum Command {
     /// Judge each series day by day (completeness, rejects, flags, divergence, fallback
     /// share, one score), worst first, with freshness.
     Quality(commands::quality::Args),
+    /// Share backfill and sync with other workers through PostgreSQL: units of work are claimed
+    /// under leases, one worker plans them, and a dead worker's units move on to the others.
+    Worker(commands::worker::Args),
+    /// Copy a whole store to another database (SQLite to PostgreSQL or back), verifying every
+    /// table's row count and content hash.
+    Migrate(commands::migrate::Args),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +80,8 @@ fn main() -> ExitCode {
         Command::Status(args) => commands::status::run(&global, args),
         Command::Gaps(args) => commands::gaps::run(&global, args),
         Command::Quality(args) => commands::quality::run(&global, args),
+        Command::Worker(args) => commands::worker::run(&global, args),
+        Command::Migrate(args) => commands::migrate::run(&global, args),
     };
     match result {
         Ok(code) => code,

@@ -237,7 +237,11 @@ fn bad_flags_get_clear_errors() {
             vec!["backfill", "--from", "2024-01-01", "--timeframe", "2h"],
             "unknown timeframe",
         ),
-        (vec!["--database-url", "postgres://x/y", "status"], "PostgreSQL"),
+        (
+            vec!["--database-url", "postgres://nobody:secret@127.0.0.1:9/none", "status"],
+            "cannot connect to PostgreSQL at postgres://nobody:***@127.0.0.1:9/none",
+        ),
+        (vec!["--database-url", "mysql://h/db", "status"], "expected sqlite:PATH"),
         (vec!["--config", "missing.toml", "status"], "missing.toml"),
     ] {
         let out = run(&mut candlekeep(dir.path(), None, &args));
@@ -383,7 +387,7 @@ fn demo_universe_then_backfill_of_the_top_coins_through_the_fallback_chain() {
         assert!(t.contains(series), "{t}");
     }
     assert!(!t.contains("USDTUSDT"), "{t}");
-    let store = candlekeep_store::SqliteStore::open(&db).unwrap();
+    let mut store = candlekeep_store::SqliteStore::open(&db).unwrap();
     let jobs = store.recent_jobs(10).unwrap();
     let backfill = jobs
         .iter()

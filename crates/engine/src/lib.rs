@@ -5,12 +5,14 @@
 //!   resumes where it stopped and a rerun fetches nothing. `sync` is a backfill up to now.
 //! - [`import`]: load Binance archive files, each file all or nothing.
 //! - [`universe`]: the ranked assets and every venue's listings, mapped to series.
+//! - [`worker`]: several processes sharing backfill and sync through the PostgreSQL work queue.
 
 pub mod backfill;
 pub mod import;
 mod progress;
 mod shared_store;
 pub mod universe;
+pub mod worker;
 
 pub use progress::{NoProgress, Progress};
 pub use shared_store::SharedStore;

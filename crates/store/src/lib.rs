@@ -1,30 +1,48 @@
-//! Candlekeep's storage: the [`Store`] trait every backend implements, and the SQLite backend.
+//! Candlekeep's storage: the [`Store`] trait every backend implements, the SQLite and PostgreSQL
+//! backends, and copying a whole store from one to the other.
 //!
 //! Candles are keyed by (instrument, timeframe, open time) and carry their provenance. Besides
 //! candles the store keeps *covered ranges*: the half-open time ranges a source has answered for
 //! completely. A range is covered even where the venue had no bar (an outage), which is what lets
 //! a backfill resume exactly where it stopped and a rerun do nothing, without ever inventing a bar.
 
+pub mod catalog;
 mod error;
+pub mod migrate;
+mod model;
+pub mod postgres;
 mod ranges;
 pub mod sqlite;
 mod types;
 
+pub use catalog::{TableDef, Value};
 pub use error::StoreError;
+pub use model::quality::score as quality_score;
+pub use postgres::{PgOptions, PgStore};
 pub use ranges::subtract_ranges;
 pub use sqlite::SqliteStore;
-pub use sqlite::quality_score;
 pub use types::{
-    CrossCheckSummary, Gap, GapRefresh, GapStatus, JobId, JobRecord, JobStatus, ListingChanges, PageWrite, QualityDay,
-    RejectRow, Replace, SeriesStatus, WriteStats,
+    CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, JobId, JobRecord, JobRow, JobStatus, ListingChanges,
+    PageWrite, QualityDay, RejectRow, Replace, SeriesStatus, WriteStats,
 };
 
+use candlekeep_core::validate::FlagRules;
 use candlekeep_core::{
     Asset, Candle, Instrument, KnownListing, Listing, Market, MarketPoint, Provenance, SourceId, Timeframe, Venue,
 };
 
 /// What every storage backend offers the jobs.
 pub trait Store: Send {
+    /// Which backend and mode this is, for `status`: `sqlite /path`, `postgresql 15.4`,
+    /// `timescaledb 2.14 (hypertable, compression after 30 days)`.
+    fn describe(&mut self) -> Result<String, StoreError>;
+
+    /// The schema version the database is at.
+    fn schema_version(&mut self) -> Result<i64, StoreError>;
+
+    /// What counts as a jump or a flat run when writing.
+    fn set_flag_rules(&mut self, rules: FlagRules);
+
     /// Stable id of an instrument, registering it on first use.
     fn instrument_id(&mut self, instrument: &Instrument) -> Result<i64, StoreError>;
 
@@ -150,4 +168,25 @@ pub trait Store: Send {
 
     fn job_started(&mut self, job: &str, args: &str) -> Result<JobId, StoreError>;
     fn job_finished(&mut self, id: JobId, outcome: &JobRecord) -> Result<(), StoreError>;
+
+    /// Recent job runs, newest first.
+    fn recent_jobs(&mut self, limit: usize) -> Result<Vec<JobRow>, StoreError>;
+
+    /// Every flag raised on stored bars, in key order.
+    fn flags(&mut self) -> Result<Vec<FlagRow>, StoreError>;
+
+    /// Streams every row of `table` in key order to `sink` (a whole-store copy).
+    fn read_table(
+        &mut self,
+        table: &TableDef,
+        sink: &mut (dyn FnMut(Vec<Value>) -> Result<(), StoreError> + Send),
+    ) -> Result<(), StoreError>;
+
+    /// Appends rows to `table` as they are, ids included, in one transaction (a whole-store copy
+    /// into an empty store).
+    fn append_rows(&mut self, table: &TableDef, rows: &[Vec<Value>]) -> Result<(), StoreError>;
+
+    /// After a whole-store copy: whatever the backend keeps beside the rows (id sequences) is
+    /// brought in line with them.
+    fn after_copy(&mut self) -> Result<(), StoreError>;
 }

@@ -231,3 +231,27 @@ pub struct RejectRow {
     pub close: Option<f64>,
     pub volume: Option<f64>,
 }
+
+/// A flag on a stored bar: an odd but possible value (a jump, zero volume, a flat run).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FlagRow {
+    pub instrument_id: i64,
+    pub open_time_ms: i64,
+    pub kind: String,
+    pub detail: String,
+}
+
+/// One run of a command, as logged in `job_runs`.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobRow {
+    pub id: i64,
+    pub job: String,
+    pub args: String,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+    pub status: String,
+    pub rows_written: i64,
+    /// Candles written per source: `binance-spot-rest=25301,okx-rest=26`.
+    pub sources_used: String,
+    pub error: Option<String>,
+}

@@ -4,8 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use candlekeep_core::{Candle, Instrument, Listing, Market, Provenance, SourceId, Timeframe, Venue};
-use candlekeep_store::{Gap, GapStatus, SqliteStore, Store};
+mod support;
+
+use candlekeep_store::{Gap, GapStatus, Store};
 use proptest::prelude::*;
+use support::Backend;
 
 const H: i64 = 3_600_000;
 const T0: i64 = 1_700_000_000_000 / H * H;
@@ -49,7 +52,7 @@ fn complement(hours: &[i64], from: i64, to: i64) -> Vec<(i64, i64)> {
     out
 }
 
-fn open_gaps(store: &mut SqliteStore) -> Vec<(i64, i64)> {
+fn open_gaps(store: &mut dyn Store) -> Vec<(i64, i64)> {
     store
         .gaps(Some(GapStatus::Open), 0)
         .unwrap()
@@ -58,64 +61,96 @@ fn open_gaps(store: &mut SqliteStore) -> Vec<(i64, i64)> {
         .collect()
 }
 
+/// For any set of stored hours, written in any page split, the open gaps are exactly the
+/// complement of the stored set within the listed lifetime.
+fn the_ledger_is_the_complement_of_the_stored_set(
+    backend: Backend,
+    hours: std::collections::BTreeSet<i64>,
+    split: usize,
+    listed_before: Option<i64>,
+) -> Result<(), TestCaseError> {
+    let hours: Vec<i64> = hours.into_iter().collect();
+    let mut store = backend.store().unwrap();
+    let i = Instrument::new(Market::Spot, "BTC", "USDT").unwrap();
+    let id = store.instrument_id(&i).unwrap();
+    let bars: Vec<Candle> = hours.iter().map(|h| bar(T0 + h * H)).collect();
+    for page in bars.chunks(split) {
+        store
+            .write_page(id, Timeframe::H1, prov(SourceId::BinanceSpotRest), page, None)
+            .unwrap();
+    }
+    let first = T0 + hours[0] * H;
+    let start = match listed_before {
+        Some(k) => {
+            let listed = first - k * H;
+            let listing = Listing {
+                venue: Venue::Binance,
+                market: Market::Spot,
+                ticker: "BTCUSDT".into(),
+                base: "BTC".into(),
+                quote: "USDT".into(),
+                listed_at_ms: Some(listed),
+            };
+            store
+                .refresh_listings(Venue::Binance, Market::Spot, &[listing], 1)
+                .unwrap();
+            listed
+        }
+        None => first,
+    };
+    store.refresh_gaps(NOW).unwrap();
+    let end = Timeframe::H1.floor(NOW);
+    prop_assert_eq!(open_gaps(&mut *store), complement(&hours, start, end));
+    // A second refresh changes nothing.
+    let again = store.refresh_gaps(NOW).unwrap();
+    prop_assert_eq!(again.new, 0);
+    prop_assert_eq!(again.repaired, 0);
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
-
-    /// For any set of stored hours, written in any page split, the open gaps are exactly the
-    /// complement of the stored set within the listed lifetime.
     #[test]
-    fn the_ledger_is_the_complement_of_the_stored_set(
+    fn sqlite_ledger_is_the_complement_of_the_stored_set(
         hours in proptest::collection::btree_set(0i64..300, 1..120),
         split in 1usize..40,
         listed_before in proptest::option::of(0i64..50),
     ) {
-        let hours: Vec<i64> = hours.into_iter().collect();
-        let mut store = SqliteStore::in_memory().unwrap();
-        let i = Instrument::new(Market::Spot, "BTC", "USDT").unwrap();
-        let id = store.instrument_id(&i).unwrap();
-        let bars: Vec<Candle> = hours.iter().map(|h| bar(T0 + h * H)).collect();
-        for page in bars.chunks(split) {
-            store.write_page(id, Timeframe::H1, prov(SourceId::BinanceSpotRest), page, None).unwrap();
-        }
-        let first = T0 + hours[0] * H;
-        let start = match listed_before {
-            Some(k) => {
-                let listed = first - k * H;
-                let listing = Listing {
-                    venue: Venue::Binance,
-                    market: Market::Spot,
-                    ticker: "BTCUSDT".into(),
-                    base: "BTC".into(),
-                    quote: "USDT".into(),
-                    listed_at_ms: Some(listed),
-                };
-                store.refresh_listings(Venue::Binance, Market::Spot, &[listing], 1).unwrap();
-                listed
-            }
-            None => first,
-        };
-        store.refresh_gaps(NOW).unwrap();
-        let end = Timeframe::H1.floor(NOW);
-        prop_assert_eq!(open_gaps(&mut store), complement(&hours, start, end));
-        // A second refresh changes nothing.
-        let again = store.refresh_gaps(NOW).unwrap();
-        prop_assert_eq!(again.new, 0);
-        prop_assert_eq!(again.repaired, 0);
+        the_ledger_is_the_complement_of_the_stored_set(Backend::Sqlite, hours, split, listed_before)?;
     }
 }
 
-#[test]
-fn gaps_are_repaired_in_whole_or_in_part_and_unrepairable_ones_are_kept() {
-    let mut store = SqliteStore::in_memory().unwrap();
+proptest! {
+    // Each case is a fresh schema on the server: fewer cases, same property.
+    #![proptest_config(ProptestConfig::with_cases(12))]
+    #[test]
+    fn postgres_ledger_is_the_complement_of_the_stored_set(
+        hours in proptest::collection::btree_set(0i64..300, 1..120),
+        split in 1usize..40,
+        listed_before in proptest::option::of(0i64..50),
+    ) {
+        if support::postgres_available() {
+            the_ledger_is_the_complement_of_the_stored_set(Backend::Postgres, hours, split, listed_before)?;
+        }
+    }
+}
+
+on_both_backends!(
+    gaps_are_repaired_in_whole_or_in_part_and_unrepairable_ones_are_kept,
+    causes_follow_what_the_sources_said,
+);
+
+fn gaps_are_repaired_in_whole_or_in_part_and_unrepairable_ones_are_kept(backend: Backend) {
+    let mut store = backend.store().unwrap();
     let i = Instrument::new(Market::UsdM, "ETH", "USDT").unwrap();
     let id = store.instrument_id(&i).unwrap();
-    let write = |store: &mut SqliteStore, hours: std::ops::Range<i64>, source: SourceId| {
+    let write = |store: &mut dyn Store, hours: std::ops::Range<i64>, source: SourceId| {
         let bars: Vec<Candle> = hours.map(|h| bar(T0 + h * H)).collect();
         store.write_page(id, Timeframe::H1, prov(source), &bars, None).unwrap();
     };
-    write(&mut store, 0..10, SourceId::BinanceUsdmRest);
-    write(&mut store, 20..30, SourceId::BinanceUsdmRest);
-    write(&mut store, 40..300, SourceId::BinanceUsdmRest);
+    write(&mut *store, 0..10, SourceId::BinanceUsdmRest);
+    write(&mut *store, 20..30, SourceId::BinanceUsdmRest);
+    write(&mut *store, 40..300, SourceId::BinanceUsdmRest);
     // Binance answered for 10..20 (an outage) but not for 30..40.
     store
         .write_page(
@@ -133,8 +168,8 @@ fn gaps_are_repaired_in_whole_or_in_part_and_unrepairable_ones_are_kept() {
     assert_eq!(causes, ["venue-outage", "fetch-error"]);
 
     // OKX fills the outage entirely and half of the other gap.
-    write(&mut store, 10..20, SourceId::OkxRest);
-    write(&mut store, 30..35, SourceId::OkxRest);
+    write(&mut *store, 10..20, SourceId::OkxRest);
+    write(&mut *store, 30..35, SourceId::OkxRest);
     let second = store.refresh_gaps(NOW).unwrap();
     assert_eq!((second.repaired, second.open, second.open_bars), (2, 1, 5));
     let all = store.gaps(None, 0).unwrap();
@@ -168,9 +203,8 @@ fn gaps_are_repaired_in_whole_or_in_part_and_unrepairable_ones_are_kept() {
     assert!(store.gaps(Some(GapStatus::Open), 0).unwrap().is_empty());
 }
 
-#[test]
-fn causes_follow_what_the_sources_said() {
-    let mut store = SqliteStore::in_memory().unwrap();
+fn causes_follow_what_the_sources_said(backend: Backend) {
+    let mut store = backend.store().unwrap();
     let i = Instrument::new(Market::Spot, "SOL", "USDT").unwrap();
     let id = store.instrument_id(&i).unwrap();
     // Bars at 0..10, 12..20, 22..30, 32..40, 42..300: gaps at 10..12, 20..22, 30..32, 40..42.
@@ -180,26 +214,26 @@ fn causes_follow_what_the_sources_said() {
             .write_page(id, Timeframe::H1, prov(SourceId::BinanceSpotRest), &bars, None)
             .unwrap();
     }
-    let cover = |store: &mut SqliteStore, source: SourceId, (a, b): (i64, i64)| {
+    let cover = |store: &mut dyn Store, source: SourceId, (a, b): (i64, i64)| {
         store
             .write_page(id, Timeframe::H1, prov(source), &[], Some((T0 + a * H, T0 + b * H)))
             .unwrap();
     };
-    let note = |store: &mut SqliteStore, source: SourceId, (a, b): (i64, i64), what: &str| {
+    let note = |store: &mut dyn Store, source: SourceId, (a, b): (i64, i64), what: &str| {
         store
             .write_notes(id, Timeframe::H1, source, &[(T0 + a * H, T0 + b * H, what)])
             .unwrap();
     };
     // 10..12: CryptoCompare said nothing traded.
-    cover(&mut store, SourceId::CryptoCompare, (10, 12));
-    note(&mut store, SourceId::CryptoCompare, (10, 12), "no-trades");
+    cover(&mut *store, SourceId::CryptoCompare, (10, 12));
+    note(&mut *store, SourceId::CryptoCompare, (10, 12), "no-trades");
     // 20..22: CoinGecko answered only "beyond my history".
-    cover(&mut store, SourceId::CoinGecko, (20, 22));
-    note(&mut store, SourceId::CoinGecko, (20, 22), "history-cap");
+    cover(&mut *store, SourceId::CoinGecko, (20, 22));
+    note(&mut *store, SourceId::CoinGecko, (20, 22), "history-cap");
     // 30..32: Binance answered without bars, CoinGecko beyond its history: an outage.
-    cover(&mut store, SourceId::BinanceSpotRest, (30, 32));
-    cover(&mut store, SourceId::CoinGecko, (30, 32));
-    note(&mut store, SourceId::CoinGecko, (30, 32), "history-cap");
+    cover(&mut *store, SourceId::BinanceSpotRest, (30, 32));
+    cover(&mut *store, SourceId::CoinGecko, (30, 32));
+    note(&mut *store, SourceId::CoinGecko, (30, 32), "history-cap");
     // 40..42: nobody answered.
     store.refresh_gaps(NOW).unwrap();
     let causes: Vec<(i64, String)> = store

@@ -8,7 +8,7 @@ use candlekeep_engine::{
     SharedStore,
     backfill::{self, Start},
 };
-use candlekeep_store::{JobStatus, Store};
+use candlekeep_store::JobStatus;
 
 use super::{
     Global, finish_job, invocation, open_store,
@@ -79,9 +79,9 @@ fn collect(
             crate::demo::start(&mut config).await?;
         }
         let mut store = open_store(&config)?;
-        let plan = plan(&config, &mut store, sel, start(&config), end)?;
+        let plan = plan(&config, &mut *store, sel, start(&config), end)?;
         let job_id = store.job_started(job, &invocation())?;
-        let shared = SharedStore::new(Box::new(store));
+        let shared = SharedStore::new(store);
         let progress = CliProgress::new("bars");
         let outcome = tokio::select! {
             r = backfill::run(&shared, &plan, &progress) => Some(r),

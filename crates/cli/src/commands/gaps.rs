@@ -8,7 +8,7 @@ use candlekeep_engine::{
     NoProgress, SharedStore,
     backfill::{self, Plan, Start, Target},
 };
-use candlekeep_store::{Gap, GapStatus, JobStatus, Store};
+use candlekeep_store::{Gap, GapStatus, JobStatus};
 use serde_json::json;
 
 use super::{Global, finish_job, invocation, open_store, plan::Chains};
@@ -56,13 +56,13 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
         let before = store.refresh_gaps(now_ms())?;
         let mut written = 0;
         if args.fill {
-            let chains = Chains::new(&config, &mut store)?;
+            let chains = Chains::new(&config, &mut *store)?;
             let open: Vec<Gap> = store
                 .gaps(Some(GapStatus::Open), since)?
                 .into_iter()
                 .filter(|g| matches(g, args.symbol.as_deref()))
                 .collect();
-            let shared = SharedStore::new(Box::new(store));
+            let shared = SharedStore::new(store);
             let (mut repaired, mut unrepairable) = (0, 0);
             for gap in &open {
                 let plan = Plan {
@@ -106,7 +106,7 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
             .into_iter()
             .filter(|g| matches(g, args.symbol.as_deref()))
             .collect();
-        finish_job(&mut store, job, JobStatus::Ok, written, vec![], None);
+        finish_job(&mut *store, job, JobStatus::Ok, written, vec![], None);
         if args.json {
             let rows: Vec<_> = gaps
                 .iter()

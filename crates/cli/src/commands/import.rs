@@ -12,7 +12,7 @@ use candlekeep_engine::{
     SharedStore,
     import::{ImportOptions, import_files},
 };
-use candlekeep_store::{JobStatus, Store};
+use candlekeep_store::JobStatus;
 
 use super::{Global, finish_job, invocation, open_store};
 use crate::progress::CliProgress;
@@ -83,7 +83,7 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
     };
     let mut store = open_store(&config)?;
     let job = store.job_started("import", &invocation())?;
-    let shared = SharedStore::new(Box::new(store));
+    let shared = SharedStore::new(store);
     let progress = CliProgress::new("files");
     let started = Instant::now();
     let outcomes = import_files(&shared, &files, &opts, &progress);

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use candlekeep_store::{JobStatus, Store};
+use candlekeep_store::JobStatus;
 
 use super::{Global, finish_job, invocation, open_store};
 use crate::config::TEMPLATE;
@@ -28,10 +28,10 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
     let config = global.load_config()?;
     let mut store = open_store(&config)?;
     let job = store.job_started("init", &invocation())?;
-    finish_job(&mut store, job, JobStatus::Ok, 0, vec![], None);
+    finish_job(&mut *store, job, JobStatus::Ok, 0, vec![], None);
     println!(
         "database ready: {} (schema version {})",
-        config.database.url,
+        store.describe()?,
         store.schema_version()?
     );
     Ok(ExitCode::SUCCESS)

@@ -5,16 +5,19 @@ pub mod collect;
 pub mod gaps;
 pub mod import;
 pub mod init;
+pub mod migrate;
 pub mod plan;
 pub mod quality;
 pub mod status;
 pub mod universe;
+pub mod worker;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use candlekeep_core::validate::FlagRules;
-use candlekeep_store::{JobRecord, JobStatus, SqliteStore, Store};
+use candlekeep_store::postgres::{PgOptions, Timescale};
+use candlekeep_store::{JobRecord, JobStatus, PgStore, SqliteStore, Store, sqlite};
 
 use crate::config::{Config, DEFAULT_DATABASE_URL};
 
@@ -41,31 +44,44 @@ impl Global {
     }
 }
 
-/// `sqlite:PATH`, `sqlite://PATH` or a bare path.
-pub fn sqlite_path(url: &str) -> Result<PathBuf> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        bail!("PostgreSQL is not supported yet; use sqlite:PATH");
-    }
-    let path = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url);
-    if path.is_empty() || path.contains("://") {
-        bail!("bad database URL {url:?}: expected sqlite:PATH, e.g. sqlite:data/candlekeep.db");
-    }
-    Ok(PathBuf::from(path))
+/// Whether a database URL names PostgreSQL.
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
-pub fn open_store(config: &Config) -> Result<SqliteStore> {
-    let path = sqlite_path(&config.database.url)?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
-    }
-    let mut store = SqliteStore::open(&path).with_context(|| format!("opening database {}", path.display()))?;
-    store.set_flag_rules(FlagRules {
+/// Opens the configured PostgreSQL database.
+pub fn open_postgres(config: &Config) -> Result<PgStore> {
+    let options = PgOptions {
+        pool_size: config.database.pool_size,
+        timescale: Timescale {
+            compress_after_days: i64::from(config.database.compress_after_days),
+        },
+    };
+    let mut store = PgStore::connect_with(&config.database.url, options).context("opening the PostgreSQL database")?;
+    store.set_flag_rules(flag_rules(config));
+    Ok(store)
+}
+
+fn flag_rules(config: &Config) -> FlagRules {
+    FlagRules {
         jump_pct: config.quality.jump_pct,
         flat_run: config.quality.flat_run as usize,
-    });
+    }
+}
+
+/// Opens the configured store: a SQLite file (its folder created if missing) or PostgreSQL.
+pub fn open_store(config: &Config) -> Result<Box<dyn Store>> {
+    let url = &config.database.url;
+    let mut store: Box<dyn Store> = if is_postgres(url) {
+        Box::new(open_postgres(config)?)
+    } else {
+        let path = sqlite::path_of(url)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
+        }
+        Box::new(SqliteStore::open(&path).with_context(|| format!("opening database {}", path.display()))?)
+    };
+    store.set_flag_rules(flag_rules(config));
     Ok(store)
 }
 
@@ -91,20 +107,5 @@ pub fn finish_job(
     };
     if let Err(e) = store.job_finished(id, &record) {
         eprintln!("warning: could not record the end of this run in job_runs: {e}");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn database_urls() {
-        assert_eq!(sqlite_path("sqlite:data/x.db").unwrap(), PathBuf::from("data/x.db"));
-        assert_eq!(sqlite_path("sqlite:///tmp/x.db").unwrap(), PathBuf::from("/tmp/x.db"));
-        assert_eq!(sqlite_path("x.db").unwrap(), PathBuf::from("x.db"));
-        assert!(sqlite_path("postgres://u@h/db").is_err());
-        assert!(sqlite_path("mysql://h/db").is_err());
-        assert!(sqlite_path("sqlite:").is_err());
     }
 }

@@ -129,6 +129,24 @@ impl Chains {
     }
 }
 
+impl Chains {
+    /// The sources named by `ids`, in order, that this process has and that serve the
+    /// instrument's market and timeframe (a work unit's chain, planned by another worker).
+    pub fn named(
+        &self,
+        ids: &[SourceId],
+        instrument: &Instrument,
+        tf: Timeframe,
+    ) -> Option<Vec<Arc<dyn CandleSource>>> {
+        let chain: Vec<_> = ids
+            .iter()
+            .filter_map(|id| self.sources.get(id).cloned())
+            .filter(|s| s.serves(instrument.market, tf))
+            .collect();
+        (!chain.is_empty()).then_some(chain)
+    }
+}
+
 pub fn plan(config: &Config, store: &mut dyn Store, sel: &Selection, start: Start, end: Option<i64>) -> Result<Plan> {
     let markets: Vec<Market> = match &sel.markets {
         Some(m) => crate::config::parse_markets(m).context("--markets")?,

@@ -7,7 +7,7 @@ use candlekeep_core::{
     Instrument, Timeframe,
     time::{format_ms, now_ms},
 };
-use candlekeep_store::{JobStatus, QualityDay, Store};
+use candlekeep_store::{JobStatus, QualityDay};
 use serde_json::json;
 
 use super::{Global, finish_job, invocation, open_store};
@@ -57,7 +57,7 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
         .into_iter()
         .map(|(i, tf, end)| ((i, tf), end))
         .collect();
-    finish_job(&mut store, job, JobStatus::Ok, 0, vec![], None);
+    finish_job(&mut *store, job, JobStatus::Ok, 0, vec![], None);
     let wanted = |i: &Instrument| {
         args.symbol.as_deref().is_none_or(|s| {
             let s = s.trim().to_ascii_uppercase();

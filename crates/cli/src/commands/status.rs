@@ -7,6 +7,8 @@ use candlekeep_core::time::{format_ms, now_ms};
 use candlekeep_store::{JobStatus, SeriesStatus, Store};
 use serde_json::json;
 
+use candlekeep_store::postgres::redact;
+
 use super::{Global, finish_job, invocation, open_store};
 
 #[derive(Debug, clap::Args)]
@@ -69,12 +71,14 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
     let mut store = open_store(&config)?;
     let job = store.job_started("status", &invocation())?;
     if args.cross_check {
-        let code = cross_check(&mut store, args.json);
-        finish_job(&mut store, job, JobStatus::Ok, 0, vec![], None);
+        let code = cross_check(&mut *store, args.json);
+        finish_job(&mut *store, job, JobStatus::Ok, 0, vec![], None);
         return code;
     }
     let series = store.series_status()?;
-    finish_job(&mut store, job, JobStatus::Ok, 0, vec![], None);
+    let backend = store.describe()?;
+    finish_job(&mut *store, job, JobStatus::Ok, 0, vec![], None);
+    let database = redact(&config.database.url);
     let now = now_ms();
     if args.json {
         let rows: Vec<_> = series
@@ -102,15 +106,13 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
             .collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(&json!({ "database": config.database.url, "series": rows }))?
+            serde_json::to_string_pretty(&json!({ "database": database, "backend": backend, "series": rows }))?
         );
         return Ok(ExitCode::SUCCESS);
     }
+    println!("database: {backend}");
     if series.is_empty() {
-        println!(
-            "no candles stored yet in {} — try `candlekeep backfill --from 2024-01-01`",
-            config.database.url
-        );
+        println!("no candles stored yet in {database} — try `candlekeep backfill --from 2024-01-01`");
         return Ok(ExitCode::SUCCESS);
     }
     println!(

@@ -8,7 +8,7 @@ use candlekeep_engine::{SharedStore, universe};
 use candlekeep_sources::{
     binance::BinanceKlines, bybit::BybitKlines, coingecko::CoinGecko, listings::ListingSource, okx::OkxCandles,
 };
-use candlekeep_store::{JobStatus, Store};
+use candlekeep_store::JobStatus;
 
 use super::{Global, finish_job, invocation, open_store};
 
@@ -38,7 +38,7 @@ pub fn refresh(global: &Global, max_coins: Option<u32>) -> Result<ExitCode> {
 
         let mut store = open_store(&config)?;
         let job = store.job_started("universe", &invocation())?;
-        let shared = SharedStore::new(Box::new(store));
+        let shared = SharedStore::new(store);
         let report = match universe::refresh(&shared, &coingecko, &venues, max_coins, &quote).await {
             Ok(r) => r,
             Err(e) => {

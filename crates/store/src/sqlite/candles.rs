@@ -10,6 +10,7 @@
 use candlekeep_core::{Candle, Timeframe};
 use rusqlite::{Connection, Statement, Transaction};
 
+use crate::model::summary::{compare, may_replace};
 use crate::{StoreError, WriteStats};
 
 /// Rows per statement. Shared values are bound once as ?1..?5; each row binds 8 more.
@@ -187,27 +188,14 @@ fn cross_check(
         let Some(&(source_id, close, volume)) = stored.get(&c.open_time_ms) else {
             continue;
         };
-        let replaced = (shared.replace_mask >> source_id) & 1 == 1;
-        let (kept, other) = if replaced {
-            ((shared.source_id, c.close, c.volume), (source_id, close, volume))
-        } else {
-            ((source_id, close, volume), (shared.source_id, c.close, c.volume))
-        };
-        let diff_bps = if kept.1 == 0.0 {
-            0.0
-        } else {
-            (other.1 - kept.1) / kept.1 * 10_000.0
-        };
-        let volume_ratio = match (kept.2, other.2) {
-            (Some(k), Some(o)) if k != 0.0 => Some(o / k),
-            _ => None,
-        };
+        let replaces = may_replace(shared.replace_mask, source_id);
+        let (kept, other, diff_bps, volume_ratio) = compare(shared.source_id, c, (source_id, close, volume), replaces);
         insert.execute((
             shared.instrument_id,
             shared.timeframe,
             c.open_time_ms,
-            kept.0,
-            other.0,
+            kept,
+            other,
             diff_bps,
             volume_ratio,
             shared.fetched_at_ms,

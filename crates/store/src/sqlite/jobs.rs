@@ -3,23 +3,8 @@
 
 use candlekeep_core::time::now_ms;
 use rusqlite::Connection;
-use serde::Serialize;
 
-use crate::{JobId, JobRecord, JobStatus, StoreError};
-
-#[derive(Debug, Clone, Serialize)]
-pub struct JobRow {
-    pub id: i64,
-    pub job: String,
-    pub args: String,
-    pub started_at: i64,
-    pub ended_at: Option<i64>,
-    pub status: String,
-    pub rows_written: i64,
-    /// Candles written per source: `binance-spot-rest=25301,okx-rest=26`.
-    pub sources_used: String,
-    pub error: Option<String>,
-}
+use crate::{JobId, JobRecord, JobRow, JobStatus, StoreError};
 
 pub(crate) fn started(conn: &Connection, job: &str, args: &str) -> Result<JobId, StoreError> {
     mark_dead_runs(conn)?;

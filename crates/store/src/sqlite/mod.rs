@@ -8,6 +8,7 @@ mod quality;
 mod quality_daily;
 mod schema;
 mod status;
+mod tables;
 mod universe;
 
 use std::{collections::HashMap, path::Path};
@@ -16,12 +17,27 @@ use candlekeep_core::validate::FlagRules;
 use candlekeep_core::{
     Asset, Candle, Instrument, KnownListing, Listing, Market, MarketPoint, Provenance, SourceId, Timeframe, Venue,
 };
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
+use crate::model::decode;
 use crate::{
-    CrossCheckSummary, Gap, GapRefresh, GapStatus, JobId, JobRecord, ListingChanges, PageWrite, QualityDay, RejectRow,
-    Replace, SeriesStatus, Store, StoreError, WriteStats,
+    CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, JobId, JobRecord, JobRow, ListingChanges, PageWrite,
+    QualityDay, RejectRow, Replace, SeriesStatus, Store, StoreError, TableDef, Value, WriteStats,
 };
+
+/// The file a `sqlite:PATH` / `sqlite://PATH` URL (or a bare path) names.
+pub fn path_of(url: &str) -> Result<std::path::PathBuf, StoreError> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    if path.is_empty() || path.contains("://") {
+        return Err(StoreError::Config(format!(
+            "bad database URL {url:?}: expected sqlite:PATH (e.g. sqlite:data/candlekeep.db) or postgres://user@host/db"
+        )));
+    }
+    Ok(std::path::PathBuf::from(path))
+}
 
 pub struct SqliteStore {
     conn: Connection,
@@ -80,23 +96,6 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Every flag: `(instrument_id, open_time, kind, detail)`.
-    pub fn flags(&self) -> Result<Vec<(i64, i64, String, String)>, StoreError> {
-        quality::flags_list(&self.conn)
-    }
-
-    /// What counts as a jump or a flat run when writing.
-    pub fn set_flag_rules(&mut self, rules: FlagRules) {
-        self.flag_rules = rules;
-    }
-
-    /// The schema version this file is at.
-    pub fn schema_version(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .conn
-            .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))?)
-    }
-
     /// Rows whose declared references point nowhere (`PRAGMA foreign_key_check`); zero in a
     /// healthy store.
     pub fn foreign_key_violations(&self) -> Result<u64, StoreError> {
@@ -107,11 +106,6 @@ impl SqliteStore {
             n += 1;
         }
         Ok(n)
-    }
-
-    /// Recent job runs, newest first.
-    pub fn recent_jobs(&self, limit: usize) -> Result<Vec<jobs::JobRow>, StoreError> {
-        jobs::recent(&self.conn, limit)
     }
 
     fn source_id(&mut self, source: SourceId) -> Result<i64, StoreError> {
@@ -149,10 +143,49 @@ impl SqliteStore {
     }
 }
 
-pub use jobs::JobRow;
-pub use quality_daily::score as quality_score;
-
 impl Store for SqliteStore {
+    fn describe(&mut self) -> Result<String, StoreError> {
+        Ok(format!("sqlite {}", self.conn.path().unwrap_or(":memory:")))
+    }
+
+    fn schema_version(&mut self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))?)
+    }
+
+    fn set_flag_rules(&mut self, rules: FlagRules) {
+        self.flag_rules = rules;
+    }
+
+    fn recent_jobs(&mut self, limit: usize) -> Result<Vec<JobRow>, StoreError> {
+        jobs::recent(&self.conn, limit)
+    }
+
+    fn flags(&mut self) -> Result<Vec<FlagRow>, StoreError> {
+        quality::flags_list(&self.conn)
+    }
+
+    fn read_table(
+        &mut self,
+        table: &TableDef,
+        sink: &mut (dyn FnMut(Vec<Value>) -> Result<(), StoreError> + Send),
+    ) -> Result<(), StoreError> {
+        tables::read(&self.conn, table, sink)
+    }
+
+    fn append_rows(&mut self, table: &TableDef, rows: &[Vec<Value>]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tables::append(&tx, table, rows)?;
+        tx.commit()?;
+        self.source_ids.clear();
+        Ok(())
+    }
+
+    fn after_copy(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     fn instrument_id(&mut self, i: &Instrument) -> Result<i64, StoreError> {
         if let Some(id) = self.find_instrument(i)? {
             return Ok(id);
@@ -200,7 +233,7 @@ impl Store for SqliteStore {
         }
         let now = candlekeep_core::time::now_ms();
         let flag_rules = self.flag_rules;
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut stats = Vec::with_capacity(pages.len());
         for (p, (source_id, replace_mask)) in pages.iter().zip(ids) {
             let (id, tf) = (p.instrument_id, p.timeframe);
@@ -211,7 +244,7 @@ impl Store for SqliteStore {
                 fetched_at_ms: p.provenance.fetched_at_ms,
                 replace_mask,
             };
-            let (valid, rejected) = quality::split(p.candles, tf, now);
+            let (valid, rejected) = crate::model::pages::split(p.candles, tf, now);
             quality::quarantine(&tx, shared, &rejected)?;
             let (mut st, fresh) = candles::upsert(&tx, shared, &valid)?;
             st.rejected = rejected.len() as u64;
@@ -255,11 +288,7 @@ impl Store for SqliteStore {
         let mut out = Vec::new();
         for row in rows {
             let (t, id) = row?;
-            let source = names
-                .get(&id)
-                .copied()
-                .ok_or_else(|| StoreError::Corrupt(format!("candle at {t} names unknown source id {id}")))?;
-            out.push((t, source));
+            out.push((t, decode::source(&names, id, t)?));
         }
         Ok(out)
     }
@@ -300,7 +329,7 @@ impl Store for SqliteStore {
         points: &[MarketPoint],
     ) -> Result<(), StoreError> {
         let source_id = self.source_id(provenance.source)?;
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT OR REPLACE INTO market_points (instrument_id, source_id, at_ms, price, market_cap, volume_24h, \
@@ -329,7 +358,7 @@ impl Store for SqliteStore {
         source: SourceId,
         notes: &[(i64, i64, &str)],
     ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT OR REPLACE INTO coverage_notes (instrument_id, timeframe, source, start_ms, end_ms, note) \
@@ -387,7 +416,7 @@ impl Store for SqliteStore {
     }
 
     fn save_assets(&mut self, assets: &[Asset], at_ms: i64) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         universe::save_assets(&tx, assets, at_ms)?;
         tx.commit()?;
         Ok(())
@@ -400,7 +429,7 @@ impl Store for SqliteStore {
         seen: &[Listing],
         at_ms: i64,
     ) -> Result<ListingChanges, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let changes = universe::refresh(&tx, venue, market, seen, at_ms)?;
         tx.commit()?;
         Ok(changes)

@@ -11,23 +11,8 @@ use candlekeep_core::{
 use rusqlite::Transaction;
 
 use super::candles::{Shared, select};
-use crate::{RejectRow, StoreError};
-
-/// The page's valid candles (borrowed when all are) and the rejected ones with their reasons.
-pub(crate) fn split(candles: &[Candle], tf: Timeframe, now_ms: i64) -> (Cow<'_, [Candle]>, Vec<(Candle, Reject)>) {
-    if candles.iter().all(|c| validate::check(c, tf, now_ms).is_ok()) {
-        return (Cow::Borrowed(candles), Vec::new());
-    }
-    let mut valid = Vec::with_capacity(candles.len());
-    let mut rejected = Vec::new();
-    for c in candles {
-        match validate::check(c, tf, now_ms) {
-            Ok(()) => valid.push(*c),
-            Err(why) => rejected.push((*c, why)),
-        }
-    }
-    (Cow::Owned(valid), rejected)
-}
+use crate::model::pages::finite;
+use crate::{FlagRow, RejectRow, StoreError};
 
 /// Records rejected candles; the same row rejected again for the same reason is recorded once.
 pub(crate) fn quarantine(tx: &Transaction<'_>, s: Shared<'_>, rejected: &[(Candle, Reject)]) -> Result<(), StoreError> {
@@ -39,8 +24,6 @@ pub(crate) fn quarantine(tx: &Transaction<'_>, s: Shared<'_>, rejected: &[(Candl
          quote_volume, trades, source_id, reason, fetched_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?;
     for (c, why) in rejected {
-        // Non-finite numbers cannot be stored as REAL: NULL says "not a number" there.
-        let finite = |v: f64| v.is_finite().then_some(v);
         stmt.execute(rusqlite::params![
             s.instrument_id,
             s.timeframe,
@@ -124,11 +107,18 @@ pub(crate) fn rejects(conn: &rusqlite::Connection) -> Result<Vec<RejectRow>, Sto
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Flags as `(instrument_id, open_time, kind, detail)`, in key order.
-pub(crate) fn flags_list(conn: &rusqlite::Connection) -> Result<Vec<(i64, i64, String, String)>, StoreError> {
+/// Every flag, in key order.
+pub(crate) fn flags_list(conn: &rusqlite::Connection) -> Result<Vec<FlagRow>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT instrument_id, open_time, kind, detail FROM flags ORDER BY instrument_id, timeframe, open_time, kind",
     )?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    let rows = stmt.query_map([], |r| {
+        Ok(FlagRow {
+            instrument_id: r.get(0)?,
+            open_time_ms: r.get(1)?,
+            kind: r.get(2)?,
+            detail: r.get(3)?,
+        })
+    })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

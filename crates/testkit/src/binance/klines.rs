@@ -198,6 +198,9 @@ pub(super) async fn handle(State(sim): State<Arc<SimState>>, Query(q): Query<Has
         .into_iter()
         .flat_map(|b| faults.serve(b))
         .collect();
+    if let Ok(mut served) = sim.served.lock() {
+        served.extend(bars.iter().map(|b| (symbol.clone(), b.open_time_ms)));
+    }
     let body = render(market, &bars);
     let reply = if faults.malformed.is_some_and(|b| b.hits(request_no)) {
         json(

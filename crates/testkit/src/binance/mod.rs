@@ -62,6 +62,8 @@ pub(crate) struct SimState {
     config: SimConfig,
     faults: Mutex<Faults>,
     limits: Mutex<limits::WeightWindow>,
+    /// Every bar served, as (symbol, open time), in the order served.
+    served: Mutex<Vec<(String, i64)>>,
 }
 
 /// A running simulated venue. The server stops when the runtime it was started on stops.
@@ -91,6 +93,7 @@ impl BinanceSim {
         let addr = listener.local_addr()?;
         let state = Arc::new(SimState {
             faults: Mutex::new(config.faults.clone()),
+            served: Mutex::new(Vec::new()),
             limits: Mutex::new(limits::WeightWindow::new(LimitRules {
                 weight_limit: config.weight_limit,
                 window: config.window,
@@ -132,6 +135,12 @@ impl BinanceSim {
         if let Ok(mut f) = self.state.faults.lock() {
             *f = faults;
         }
+    }
+
+    /// Every kline served so far, as (symbol, open time), in the order served: a bar fetched twice
+    /// appears twice.
+    pub fn served_bars(&self) -> Vec<(String, i64)> {
+        self.state.served.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     /// What the venue has seen so far.

@@ -1,0 +1,168 @@
+//! `candlekeep worker`: one of several processes sharing backfill and sync through PostgreSQL.
+
+use std::{process::ExitCode, sync::Arc, time::Duration};
+
+use anyhow::{Context, Result, bail};
+use candlekeep_core::time::{format_ms, now_ms, parse_date_ms};
+use candlekeep_engine::{
+    SharedStore,
+    backfill::{Start, Target},
+    worker::{self, Event, Schedule, Settings},
+};
+use candlekeep_store::{JobStatus, Store};
+
+use super::{
+    Global, finish_job, invocation, is_postgres, open_postgres,
+    plan::{Chains, Selection, plan},
+};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// First day (UTC) of the history the workers keep, e.g. 2020-01-01.
+    #[arg(long)]
+    from: String,
+    #[command(flatten)]
+    selection: Selection,
+    /// Days of one series in one unit of work.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    unit_days: u32,
+    /// Seconds a claimed unit stays this worker's without a renewal: a worker that dies hands
+    /// its units on after this long.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(3..))]
+    lease_secs: u64,
+    /// Units this worker runs at a time (each on its own database connection).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
+    slots: u64,
+    /// Stop once the schedule is planned and every unit is done (a one-off backfill shared by
+    /// several workers); otherwise run until stopped, fetching new bars as they close.
+    #[arg(long)]
+    until_idle: bool,
+    /// Seconds between plans of the scheduler (new bars at the end of each series).
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    replan_secs: u64,
+    /// This worker's name in the queue (default: host:pid).
+    #[arg(long)]
+    name: Option<String>,
+}
+
+fn default_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into());
+    format!("{host}:{}", std::process::id())
+}
+
+pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
+    let from = parse_date_ms(&args.from).context("--from")?;
+    anyhow::ensure!(from < now_ms(), "--from ({}) is in the future", format_ms(from));
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let mut config = global.load_config()?;
+        if !is_postgres(&config.database.url) {
+            bail!(
+                "`candlekeep worker` shares the work through PostgreSQL, but the database is {}: set \
+                 --database-url postgres://… (with SQLite, run `candlekeep backfill` or `sync`, one writer at a time)",
+                config.database.url
+            );
+        }
+        if global.demo {
+            crate::demo::start(&mut config).await?;
+        }
+        let name = args.name.clone().unwrap_or_else(default_name);
+        let mut store = open_postgres(&config)?;
+        let backfill_plan = plan(&config, &mut store, &args.selection, Start::At(from), None)?;
+        let chains = Arc::new(Chains::new(&config, &mut store)?);
+        let resolve_config = config.clone();
+        let resolve: worker::Resolve = Arc::new(move |instrument, tf, ids| {
+            let chain = chains
+                .named(ids, instrument, tf)
+                .or_else(|| chains.chain(&resolve_config, instrument, tf).ok())?;
+            Some(Target {
+                instrument: instrument.clone(),
+                chain,
+            })
+        });
+        let slots = args.slots as usize;
+        let mut stores = Vec::with_capacity(slots);
+        for _ in 0..slots {
+            stores.push(SharedStore::new(Box::new(store.another()?)));
+        }
+        let queue = store.work_queue(&name)?;
+        let job = store.job_started("worker", &invocation())?;
+        let schedule = Schedule {
+            targets: backfill_plan.targets,
+            timeframe: backfill_plan.timeframe,
+            from_ms: from,
+            unit_ms: i64::from(args.unit_days) * 86_400_000,
+        };
+        let settings = Settings {
+            lease: Duration::from_secs(args.lease_secs),
+            slots,
+            until_idle: args.until_idle,
+            replan_every: Duration::from_secs(args.replan_secs),
+            idle_poll: Duration::from_millis(500),
+            retry_after: Duration::from_secs(60),
+        };
+        let tag = name.clone();
+        let events: worker::Events = Arc::new(move |e| match e {
+            Event::Scheduling => println!("{tag}: holds the scheduler role"),
+            Event::Planned { units, added } => println!("{tag}: planned {units} units ({added} new or reopened)"),
+            Event::Started(_) => {}
+            Event::Finished { unit, written, error } => {
+                let span = format!(
+                    "{} {} {}..{}",
+                    unit.instrument,
+                    unit.timeframe,
+                    format_ms(unit.start_ms),
+                    format_ms(unit.end_ms)
+                );
+                match error {
+                    None => println!("{tag}: {span}: {written} new bars"),
+                    Some(e) => println!("{tag}: {span}: FAILED (attempt {}): {e}", unit.attempts),
+                }
+            }
+            Event::LeaseLost(unit) => println!(
+                "{tag}: lost the lease on {} {}..{} (it ran out); another worker has it",
+                unit.instrument,
+                format_ms(unit.start_ms),
+                format_ms(unit.end_ms)
+            ),
+        });
+        println!("{name}: working on {}", store.describe()?);
+        let outcome = tokio::select! {
+            r = worker::run(queue, stores, schedule, resolve, settings, events) => Some(r),
+            _ = tokio::signal::ctrl_c() => None,
+        };
+        match outcome {
+            None => {
+                finish_job(
+                    &mut store,
+                    job,
+                    JobStatus::Interrupted,
+                    0,
+                    vec![],
+                    Some("interrupted by the user".into()),
+                );
+                eprintln!("interrupted: this worker's units go to the other workers when their leases run out");
+                Ok(ExitCode::from(130))
+            }
+            Some(Err(e)) => {
+                finish_job(&mut store, job, JobStatus::Failed, 0, vec![], Some(format!("{e:#}")));
+                Err(e.into())
+            }
+            Some(Ok(report)) => {
+                println!(
+                    "{name}: {} units done, {} failed, {} bars written",
+                    report.units_done, report.units_failed, report.written
+                );
+                let status = if report.units_failed == 0 {
+                    JobStatus::Ok
+                } else {
+                    JobStatus::Failed
+                };
+                finish_job(&mut store, job, status, report.written, vec![], None);
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    })
+}

@@ -1,0 +1,351 @@
+//! `candlekeep worker`: several processes, on one machine or many, share the backfill and sync
+//! work through the PostgreSQL work queue.
+//!
+//! Whichever worker holds the scheduler role turns the schedule (series, their chains, the
+//! start) into units of one series over one fixed stretch of time, and re-plans every
+//! `replan_every` so the newest unit of each series is fetched again as new bars close. Every
+//! worker runs `slots` units at a time: it claims a unit under a lease, renews the lease while
+//! the unit's backfill runs, and records the outcome. A worker that dies stops renewing; its
+//! unit goes to another worker when the lease runs out, and because every page is committed
+//! with its covered range, the next one fetches only what is still missing.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use candlekeep_core::{Instrument, SourceId, Timeframe, time::now_ms};
+use candlekeep_store::StoreError;
+use candlekeep_store::postgres::queue::{NewUnit, Unit, WorkQueue};
+
+use crate::backfill::{self, Plan, Start, Target};
+use crate::{JobError, NoProgress, SharedStore};
+
+/// What the scheduler plans.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub targets: Vec<Target>,
+    pub timeframe: Timeframe,
+    pub from_ms: i64,
+    /// Length of a unit; units sit on a fixed grid of this step, so re-planning finds them again.
+    pub unit_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// How long a claimed unit stays this worker's without a renewal.
+    pub lease: Duration,
+    /// Units run at the same time by this worker.
+    pub slots: usize,
+    /// End once the schedule has been planned and no unit is left (one-off cluster backfills,
+    /// tests); otherwise run until stopped.
+    pub until_idle: bool,
+    pub replan_every: Duration,
+    /// Wait between looks at an empty queue.
+    pub idle_poll: Duration,
+    /// Wait before a failed unit is tried again.
+    pub retry_after: Duration,
+}
+
+/// Builds a unit's target from its instrument and chain names, with this worker's sources.
+pub type Resolve = Arc<dyn Fn(&Instrument, Timeframe, &[SourceId]) -> Option<Target> + Send + Sync>;
+
+/// What a worker tells as it goes.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Scheduling,
+    Planned {
+        units: usize,
+        added: u64,
+    },
+    Started(Unit),
+    Finished {
+        unit: Unit,
+        written: u64,
+        error: Option<String>,
+    },
+    LeaseLost(Unit),
+}
+
+pub type Events = Arc<dyn Fn(Event) + Send + Sync>;
+
+/// What one worker did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Report {
+    pub units_done: u64,
+    pub units_failed: u64,
+    pub written: u64,
+    pub scheduled: bool,
+}
+
+type Queue = Arc<Mutex<WorkQueue>>;
+
+/// Runs `f` on the queue on the blocking pool.
+async fn with_queue<T: Send + 'static>(
+    queue: &Queue,
+    f: impl FnOnce(&mut WorkQueue) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, JobError> {
+    let queue = queue.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut q = queue
+            .lock()
+            .map_err(|_| JobError::Worker("work queue lock poisoned".into()))?;
+        f(&mut q).map_err(JobError::from)
+    })
+    .await
+    .map_err(|e| JobError::Worker(e.to_string()))?
+}
+
+/// The units of one series: `[from, newest closed bar)` cut on the grid of `unit_ms`.
+pub fn units_of(
+    instrument_id: i64,
+    tf: Timeframe,
+    chain: &[SourceId],
+    from: i64,
+    until: i64,
+    unit_ms: i64,
+) -> Vec<NewUnit> {
+    let step = unit_ms.max(tf.millis());
+    let mut out = Vec::new();
+    let mut start = tf.floor(from);
+    while start < until {
+        let end = (start.div_euclid(step) + 1) * step;
+        out.push(NewUnit {
+            instrument_id,
+            timeframe: tf,
+            start_ms: start,
+            end_ms: end,
+            chain: chain.to_vec(),
+        });
+        start = end;
+    }
+    out
+}
+
+async fn plan(queue: &Queue, store: &SharedStore, schedule: &Schedule) -> Result<(usize, u64), JobError> {
+    let tf = schedule.timeframe;
+    let until = tf.floor(now_ms());
+    let mut units = Vec::new();
+    for t in &schedule.targets {
+        let instrument = t.instrument.clone();
+        let id = store.with(move |s| s.instrument_id(&instrument)).await?;
+        let chain: Vec<SourceId> = t.chain.iter().map(|s| s.id()).collect();
+        units.extend(units_of(id, tf, &chain, schedule.from_ms, until, schedule.unit_ms));
+    }
+    let n = units.len();
+    let added = with_queue(queue, move |q| q.enqueue("schedule", &units, until)).await?;
+    Ok((n, added))
+}
+
+/// The scheduler duty: take the role when it is free, plan at once and then every
+/// `replan_every`. Ends when `stop` says so.
+async fn schedule_loop(
+    queue: Queue,
+    store: SharedStore,
+    schedule: Arc<Schedule>,
+    settings: Settings,
+    events: Events,
+    stop: Arc<tokio::sync::Notify>,
+) -> Result<bool, JobError> {
+    let mut last_plan: Option<tokio::time::Instant> = None;
+    let mut scheduled = false;
+    loop {
+        let leader = with_queue(&queue, |q| q.try_schedule()).await?;
+        if leader {
+            if !scheduled {
+                events(Event::Scheduling);
+                scheduled = true;
+            }
+            if last_plan.is_none_or(|t| t.elapsed() >= settings.replan_every) {
+                let (units, added) = plan(&queue, &store, &schedule).await?;
+                events(Event::Planned { units, added });
+                last_plan = Some(tokio::time::Instant::now());
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(settings.idle_poll.max(Duration::from_millis(200))) => {}
+            _ = stop.notified() => return Ok(scheduled),
+        }
+    }
+}
+
+/// Runs one unit's backfill while renewing its lease; `None` when the lease was lost.
+async fn run_unit(
+    queue: &Queue,
+    store: &SharedStore,
+    unit: &Unit,
+    target: Target,
+    lease: Duration,
+) -> Result<Option<backfill::Report>, JobError> {
+    let plan = Plan {
+        targets: vec![target],
+        timeframe: unit.timeframe,
+        start: Start::At(unit.start_ms),
+        end_ms: Some(unit.end_ms),
+        concurrency: 1,
+    };
+    let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+    let work = backfill::run(store, &plan, &NoProgress);
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            report = &mut work => return report.map(Some),
+            _ = tokio::time::sleep(lease / 3) => {
+                let id = unit.id;
+                if !with_queue(queue, move |q| q.renew(id, lease_ms)).await? {
+                    return Ok(None);
+                }
+            }
+        }
+    }
+}
+
+async fn slot_loop(
+    queue: Queue,
+    store: SharedStore,
+    resolve: Resolve,
+    settings: Settings,
+    events: Events,
+) -> Result<Report, JobError> {
+    let mut report = Report::default();
+    let lease_ms = i64::try_from(settings.lease.as_millis()).unwrap_or(i64::MAX);
+    let retry_ms = i64::try_from(settings.retry_after.as_millis()).unwrap_or(i64::MAX);
+    loop {
+        let Some(unit) = with_queue(&queue, move |q| q.claim(lease_ms)).await? else {
+            if settings.until_idle {
+                let (planned, counts) = with_queue(&queue, |q| Ok((q.planned("schedule")?, q.counts()?))).await?;
+                if planned && counts.pending == 0 {
+                    return Ok(report);
+                }
+            }
+            tokio::time::sleep(settings.idle_poll).await;
+            continue;
+        };
+        events(Event::Started(unit.clone()));
+        let outcome = match resolve(&unit.instrument, unit.timeframe, &unit.chain) {
+            None => Err(format!(
+                "no source of the unit's chain ({}) is configured on this worker",
+                unit.chain.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            )),
+            Some(target) => match run_unit(&queue, &store, &unit, target, settings.lease).await? {
+                None => {
+                    events(Event::LeaseLost(unit.clone()));
+                    continue;
+                }
+                Some(r) => {
+                    let written = r.written();
+                    match r.failures().next() {
+                        Some(f) => Err(f.error.clone().unwrap_or_default()).map(|()| written),
+                        None => Ok(written),
+                    }
+                    .map_err(|e| format!("{e} ({written} bars written)"))
+                }
+            },
+        };
+        let (written, error) = match outcome {
+            Ok(w) => (w, None),
+            Err(e) => (0, Some(e)),
+        };
+        let (id, err) = (unit.id, error.clone());
+        with_queue(&queue, move |q| q.finish(id, written, err.as_deref(), retry_ms)).await?;
+        report.written += written;
+        if error.is_some() {
+            report.units_failed += 1;
+        } else {
+            report.units_done += 1;
+        }
+        events(Event::Finished { unit, written, error });
+    }
+}
+
+/// Runs a worker: the scheduler duty whenever it can take it, and `settings.slots` units at a
+/// time, each on its own store connection (`stores`, one per slot, at least one).
+pub async fn run(
+    queue: WorkQueue,
+    stores: Vec<SharedStore>,
+    schedule: Schedule,
+    resolve: Resolve,
+    settings: Settings,
+    events: Events,
+) -> Result<Report, JobError> {
+    let Some(first) = stores.first().cloned() else {
+        return Err(JobError::Worker("a worker needs at least one store connection".into()));
+    };
+    let queue: Queue = Arc::new(Mutex::new(queue));
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let scheduler = tokio::spawn(schedule_loop(
+        queue.clone(),
+        first,
+        Arc::new(schedule),
+        settings,
+        events.clone(),
+        stop.clone(),
+    ));
+    let slots: Vec<_> = stores
+        .into_iter()
+        .take(settings.slots.max(1))
+        .map(|store| {
+            tokio::spawn(slot_loop(
+                queue.clone(),
+                store,
+                resolve.clone(),
+                settings,
+                events.clone(),
+            ))
+        })
+        .collect();
+    let mut report = Report::default();
+    let mut first_error = None;
+    for slot in slots {
+        match slot.await.map_err(|e| JobError::Worker(e.to_string()))? {
+            Ok(r) => {
+                report.units_done += r.units_done;
+                report.units_failed += r.units_failed;
+                report.written += r.written;
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    stop.notify_one();
+    report.scheduled = scheduler.await.map_err(|e| JobError::Worker(e.to_string()))??;
+    // Leaving: the scheduler role goes with the connection that holds it.
+    with_queue(&queue, |q| {
+        q.stop_scheduling();
+        Ok(())
+    })
+    .await?;
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(report),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_sit_on_a_fixed_grid() {
+        let h = 3_600_000;
+        let day = 24 * h;
+        let units = units_of(
+            7,
+            Timeframe::H1,
+            &[SourceId::BinanceSpotRest],
+            10 * day + 5 * h,
+            13 * day + h,
+            day,
+        );
+        let spans: Vec<(i64, i64)> = units.iter().map(|u| (u.start_ms, u.end_ms)).collect();
+        assert_eq!(
+            spans,
+            vec![
+                (10 * day + 5 * h, 11 * day),
+                (11 * day, 12 * day),
+                (12 * day, 13 * day),
+                (13 * day, 14 * day)
+            ]
+        );
+        assert!(units_of(7, Timeframe::H1, &[], day, day, day).is_empty());
+    }
+}

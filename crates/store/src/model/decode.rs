@@ -1,0 +1,29 @@
+//! Stored names back into the core vocabulary; an unreadable one means a damaged database.
+
+use candlekeep_core::{Instrument, SourceId, Timeframe};
+
+use crate::StoreError;
+
+/// The instrument of a stored (market, base, quote) row.
+pub(crate) fn instrument(market: &str, base: &str, quote: &str) -> Result<Instrument, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("{what} of instrument {market}:{base}{quote}"));
+    Instrument::new(market.parse().map_err(|_| corrupt("market"))?, base, quote).map_err(|_| corrupt("symbol"))
+}
+
+/// The timeframe of a stored row.
+pub(crate) fn timeframe(tf: &str) -> Result<Timeframe, StoreError> {
+    tf.parse()
+        .map_err(|_| StoreError::Corrupt(format!("unknown timeframe {tf:?}")))
+}
+
+/// The source a stored candle names by id.
+pub(crate) fn source(
+    names: &std::collections::HashMap<i64, SourceId>,
+    id: i64,
+    at: i64,
+) -> Result<SourceId, StoreError> {
+    names
+        .get(&id)
+        .copied()
+        .ok_or_else(|| StoreError::Corrupt(format!("candle at {at} names unknown source id {id}")))
+}

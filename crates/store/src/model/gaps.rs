@@ -1,0 +1,193 @@
+//! The gap ledger's rules: a series' listed lifetime, the gaps in it, why each is there, and how
+//! a refresh carries the ledger forward. Gaps are the complement of the stored ranges within the
+//! lifetime: arithmetic on a few ranges per series, never a walk over hours.
+
+use std::collections::HashMap;
+
+use candlekeep_core::Timeframe;
+
+use crate::{GapStatus, StoreError, subtract_ranges};
+
+/// One stored series, its lifetime bounds from the universe and its stored ranges.
+pub(crate) struct Series {
+    pub id: i64,
+    pub tf: Timeframe,
+    /// The earliest listing the universe knows, if any.
+    pub listed_at: Option<i64>,
+    /// Every listing of it is delisted; the latest delisting ends its lifetime.
+    pub delisted_at: Option<i64>,
+    pub islands: Vec<(i64, i64)>,
+}
+
+impl Series {
+    /// `[start, end)`: from the earliest listing (or the first stored bar) to the newest closed
+    /// bar, or to the last delisting when every listing is delisted.
+    pub fn lifetime(&self, now_ms: i64) -> (i64, i64) {
+        let tf = self.tf;
+        let first = self.islands.first().map_or(0, |i| i.0);
+        let start = self.listed_at.map_or(first, |l| tf.ceil(l).min(first));
+        let end = self.delisted_at.map_or(tf.floor(now_ms), |d| tf.ceil(d)).max(start);
+        (start, end)
+    }
+
+    /// The missing ranges of its lifetime.
+    pub fn gaps(&self, now_ms: i64) -> Vec<(i64, i64)> {
+        let (start, end) = self.lifetime(now_ms);
+        subtract_ranges(start, end, &self.islands)
+    }
+}
+
+/// One row of a query over stored ranges, ordered by series and start.
+pub(crate) struct RangeRow {
+    pub id: i64,
+    pub tf: String,
+    pub range: (i64, i64),
+    pub listed_at: Option<i64>,
+    pub delisted_at: Option<i64>,
+}
+
+/// Groups ordered stored-range rows into series.
+pub(crate) fn group_series(rows: impl IntoIterator<Item = RangeRow>) -> Result<Vec<Series>, StoreError> {
+    let mut out: Vec<Series> = Vec::new();
+    for r in rows {
+        if let Some(last) = out.last_mut().filter(|s| s.id == r.id && s.tf.as_str() == r.tf) {
+            last.islands.push(r.range);
+            continue;
+        }
+        out.push(Series {
+            id: r.id,
+            tf: r
+                .tf
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("unknown timeframe {:?} in stored_ranges", r.tf)))?,
+            listed_at: r.listed_at,
+            delisted_at: r.delisted_at,
+            islands: vec![r.range],
+        });
+    }
+    Ok(out)
+}
+
+/// What the sources said about one series: their covered ranges and their notes.
+#[derive(Default)]
+pub(crate) struct Facts {
+    /// (source, start, end)
+    pub covered: Vec<(String, i64, i64)>,
+    /// (source, start, end, note)
+    pub notes: Vec<(String, i64, i64, String)>,
+}
+
+fn all_of(gap: (i64, i64), ranges: &[(i64, i64)]) -> bool {
+    subtract_ranges(gap.0, gap.1, ranges).is_empty()
+}
+
+impl Facts {
+    fn noted(&self, note: &str, source: Option<&str>) -> Vec<(i64, i64)> {
+        self.notes
+            .iter()
+            .filter(|(s, _, _, n)| n == note && source.is_none_or(|want| want == s))
+            .map(|(_, a, b, _)| (*a, *b))
+            .collect()
+    }
+
+    /// Why a gap is there, from what the sources said:
+    /// - `no-trades`: a source said nothing traded in any of its hours;
+    /// - `not-listed-yet`: before every listing the universe knows, or a source said the pair
+    ///   did not exist yet;
+    /// - `fetch-error`: some of its hours no source has answered for (never asked, or every
+    ///   source failed);
+    /// - `provider-history-cap`: every source that answered for all of it only said "beyond my
+    ///   history";
+    /// - `venue-outage`: sources answered for it and had no bars.
+    pub fn cause(&self, listed_at: Option<i64>, gap: (i64, i64)) -> &'static str {
+        if all_of(gap, &self.noted("no-trades", None)) {
+            return "no-trades";
+        }
+        if listed_at.is_some_and(|l| gap.1 <= l) || all_of(gap, &self.noted("not-listed", None)) {
+            return "not-listed-yet";
+        }
+        let covered: Vec<(i64, i64)> = self.covered.iter().map(|(_, a, b)| (*a, *b)).collect();
+        if !all_of(gap, &covered) {
+            return "fetch-error";
+        }
+        let mut answering: Vec<&str> = self
+            .covered
+            .iter()
+            .filter(|(_, a, b)| *a <= gap.0 && *b >= gap.1)
+            .map(|(s, _, _)| s.as_str())
+            .collect();
+        answering.sort_unstable();
+        answering.dedup();
+        let capped = answering
+            .iter()
+            .filter(|s| all_of(gap, &self.noted("history-cap", Some(s))))
+            .count();
+        if !answering.is_empty() && capped == answering.len() {
+            "provider-history-cap"
+        } else {
+            "venue-outage"
+        }
+    }
+}
+
+/// A ledger entry that is not repaired yet: (start, end, status, attempts, first_seen).
+pub(crate) type LedgerRow = (i64, i64, GapStatus, i64, i64);
+
+/// A current gap as the ledger will hold it.
+pub(crate) struct CurrentGap {
+    pub range: (i64, i64),
+    pub status: GapStatus,
+    pub attempts: i64,
+    pub first_seen: i64,
+    /// Not in the ledger before this refresh.
+    pub new: bool,
+}
+
+/// How a refresh changes one series' ledger.
+#[derive(Default)]
+pub(crate) struct Reconciled {
+    /// Entries now filled wholly or in part: marked repaired.
+    pub repaired: Vec<(i64, i64)>,
+    pub gaps: Vec<CurrentGap>,
+}
+
+fn intersect(a: (i64, i64), ranges: &[(i64, i64)]) -> Vec<(i64, i64)> {
+    ranges
+        .iter()
+        .map(|&(s, e)| (s.max(a.0), e.min(a.1)))
+        .filter(|(s, e)| s < e)
+        .collect()
+}
+
+/// Carries the ledger's open and unrepairable entries over to the current gaps: an entry still
+/// missing whole keeps its status and attempts; one filled in part is repaired and what is still
+/// missing carries its attempts on as open.
+pub(crate) fn reconcile(current: &[(i64, i64)], ledger: Vec<LedgerRow>, now_ms: i64) -> Reconciled {
+    let mut known: HashMap<(i64, i64), (GapStatus, i64, i64)> = HashMap::new();
+    let mut out = Reconciled::default();
+    for (a, b, status, attempts, first_seen) in ledger {
+        let remaining = intersect((a, b), current);
+        if remaining == [(a, b)] {
+            known.insert((a, b), (status, attempts, first_seen));
+            continue;
+        }
+        out.repaired.push((a, b));
+        for part in remaining {
+            known.insert(part, (GapStatus::Open, attempts, first_seen));
+        }
+    }
+    for &range in current {
+        let (status, attempts, first_seen, new) = match known.get(&range) {
+            Some(&(status, attempts, first_seen)) => (status, attempts, first_seen, false),
+            None => (GapStatus::Open, 0, now_ms, true),
+        };
+        out.gaps.push(CurrentGap {
+            range,
+            status,
+            attempts,
+            first_seen,
+            new,
+        });
+    }
+    out
+}

@@ -1,0 +1,10 @@
+//! What the store computes from its rows, whichever backend holds them: decoding stored names,
+//! the gap ledger's rules, daily quality, summaries and hashes. Backends run the queries and
+//! the writes; the rules live here once.
+
+pub(crate) mod decode;
+pub(crate) mod gaps;
+pub(crate) mod hash;
+pub(crate) mod pages;
+pub(crate) mod quality;
+pub(crate) mod summary;

@@ -1,0 +1,238 @@
+//! The gap ledger and daily quality in PostgreSQL; the rules are in `model`.
+
+use std::collections::HashMap;
+
+use candlekeep_core::{Instrument, Timeframe};
+use postgres::Transaction;
+
+use super::Conn;
+use crate::model::decode;
+use crate::model::gaps::{Facts, LedgerRow, RangeRow, Series, group_series, reconcile};
+use crate::model::quality::{DayCounts, days, first_day};
+use crate::{Gap, GapRefresh, GapStatus, QualityDay, StoreError};
+
+fn series(tx: &mut Transaction<'_>) -> Result<Vec<Series>, StoreError> {
+    let rows = tx.query(
+        "SELECT r.instrument_id, r.timeframe, r.start_ms, r.end_ms, \
+                (SELECT MIN(l.listed_at) FROM listings l WHERE l.base = i.base AND l.quote = i.quote AND l.market = i.market), \
+                (SELECT CASE WHEN COUNT(*) > 0 AND COUNT(l.delisted_at) = COUNT(*) THEN MAX(l.delisted_at) END \
+                   FROM listings l WHERE l.base = i.base AND l.quote = i.quote AND l.market = i.market) \
+           FROM stored_ranges r JOIN instruments i ON i.id = r.instrument_id \
+          ORDER BY r.instrument_id, r.timeframe, r.start_ms",
+        &[],
+    )?;
+    group_series(rows.iter().map(|r| RangeRow {
+        id: r.get(0),
+        tf: r.get(1),
+        range: (r.get(2), r.get(3)),
+        listed_at: r.get(4),
+        delisted_at: r.get(5),
+    }))
+}
+
+fn facts(tx: &mut Transaction<'_>, id: i64, tf: Timeframe) -> Result<Facts, StoreError> {
+    let covered = tx
+        .query(
+            "SELECT source, start_ms, end_ms FROM covered_ranges WHERE instrument_id = $1 AND timeframe = $2",
+            &[&id, &tf.as_str()],
+        )?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let notes = tx
+        .query(
+            "SELECT source, start_ms, end_ms, note FROM coverage_notes WHERE instrument_id = $1 AND timeframe = $2",
+            &[&id, &tf.as_str()],
+        )?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    Ok(Facts { covered, notes })
+}
+
+pub(crate) fn refresh_gaps(conn: &mut Conn, now_ms: i64) -> Result<GapRefresh, StoreError> {
+    let mut tx = conn.transaction()?;
+    let all = series(&mut tx)?;
+    let mut summary = GapRefresh {
+        series: all.len() as u64,
+        ..GapRefresh::default()
+    };
+    for s in &all {
+        let (id, tf) = (s.id, s.tf);
+        let current = s.gaps(now_ms);
+        let ledger: Vec<LedgerRow> = tx
+            .query(
+                "SELECT start_ms, end_ms, status, attempts, first_seen FROM gaps WHERE instrument_id = $1 \
+                 AND timeframe = $2 AND status <> 'repaired'",
+                &[&id, &tf.as_str()],
+            )?
+            .iter()
+            .map(|r| {
+                let status: &str = r.get(2);
+                (
+                    r.get(0),
+                    r.get(1),
+                    GapStatus::parse(status).unwrap_or(GapStatus::Open),
+                    r.get(3),
+                    r.get(4),
+                )
+            })
+            .collect();
+        let plan = reconcile(&current, ledger, now_ms);
+        for &(a, b) in &plan.repaired {
+            tx.execute(
+                "UPDATE gaps SET status = 'repaired', updated_at = $5, repaired_by = ( \
+                   SELECT s.name FROM candles c JOIN sources s ON s.id = c.source_id WHERE c.instrument_id = $1 \
+                      AND c.timeframe = $2 AND c.open_time >= $3 AND c.open_time < $4 \
+                    GROUP BY s.name ORDER BY COUNT(*) DESC, s.name LIMIT 1) \
+                 WHERE instrument_id = $1 AND timeframe = $2 AND start_ms = $3 AND end_ms = $4",
+                &[&id, &tf.as_str(), &a, &b, &now_ms],
+            )?;
+            summary.repaired += 1;
+        }
+        let facts = if plan.gaps.is_empty() {
+            Facts::default()
+        } else {
+            facts(&mut tx, id, tf)?
+        };
+        for g in &plan.gaps {
+            let ((a, b), status, attempts, first_seen) = (g.range, g.status, g.attempts, g.first_seen);
+            let cause = facts.cause(s.listed_at, (a, b));
+            tx.execute(
+                "INSERT INTO gaps (instrument_id, timeframe, start_ms, end_ms, cause, status, attempts, first_seen, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (instrument_id, timeframe, start_ms, end_ms) \
+                 DO UPDATE SET cause = excluded.cause, status = excluded.status, attempts = excluded.attempts, \
+                 updated_at = excluded.updated_at",
+                &[&id, &tf.as_str(), &a, &b, &cause, &status.as_str(), &attempts, &first_seen, &now_ms],
+            )?;
+            summary.new += u64::from(g.new);
+            if status == GapStatus::Open {
+                summary.open += 1;
+                summary.open_bars += tf.bars_between(a, b);
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(summary)
+}
+
+pub(crate) fn list(conn: &mut Conn, status: Option<GapStatus>, since_ms: i64) -> Result<Vec<Gap>, StoreError> {
+    let rows = conn.query(
+        "SELECT i.market, i.base, i.quote, g.timeframe, g.start_ms, g.end_ms, g.cause, g.status, g.attempts, \
+                g.repaired_by, g.first_seen \
+           FROM gaps g JOIN instruments i ON i.id = g.instrument_id \
+          WHERE ($1::text IS NULL OR g.status = $1) AND g.end_ms > $2 \
+          ORDER BY i.market, i.base, i.quote, g.timeframe, g.start_ms",
+        &[&status.map(GapStatus::as_str), &since_ms],
+    )?;
+    rows.iter()
+        .map(|r| {
+            let (market, base, quote, tf): (&str, &str, &str, &str) = (r.get(0), r.get(1), r.get(2), r.get(3));
+            let status: &str = r.get(7);
+            Ok(Gap {
+                instrument: decode::instrument(market, base, quote)?,
+                timeframe: decode::timeframe(tf)?,
+                start_ms: r.get(4),
+                end_ms: r.get(5),
+                cause: r.get(6),
+                status: GapStatus::parse(status).ok_or_else(|| {
+                    StoreError::Corrupt(format!("gap status {status:?} in {market}:{base}{quote} {tf}"))
+                })?,
+                attempts: r.get(8),
+                repaired_by: r.get(9),
+                first_seen_ms: r.get(10),
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn attempted(conn: &mut Conn, id: i64, gap: &Gap, unrepairable: bool) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE gaps SET attempts = attempts + 1, status = CASE WHEN $5 THEN 'unrepairable' ELSE status END, \
+         updated_at = $6 WHERE instrument_id = $1 AND timeframe = $2 AND start_ms = $3 AND end_ms = $4 AND status = 'open'",
+        &[
+            &id,
+            &gap.timeframe.as_str(),
+            &gap.start_ms,
+            &gap.end_ms,
+            &unrepairable,
+            &candlekeep_core::time::now_ms(),
+        ],
+    )?;
+    Ok(())
+}
+
+fn day_counts(
+    tx: &mut Transaction<'_>,
+    table: &str,
+    since: i64,
+) -> Result<HashMap<(i64, String, i64), i64>, StoreError> {
+    let sql = format!(
+        "SELECT instrument_id, timeframe, open_time / 86400000 * 86400000, COUNT(*) FROM {table} \
+         WHERE open_time >= $1 GROUP BY 1, 2, 3"
+    );
+    Ok(tx
+        .query(&sql, &[&since])?
+        .iter()
+        .map(|r| ((r.get(0), r.get(1), r.get(2)), r.get(3)))
+        .collect())
+}
+
+pub(crate) fn refresh_quality(conn: &mut Conn, since_ms: i64, now_ms: i64) -> Result<Vec<QualityDay>, StoreError> {
+    let since = first_day(since_ms);
+    let mut tx = conn.transaction()?;
+    let series = series(&mut tx)?;
+    let mut counts = DayCounts::default();
+    for r in tx.query(
+        "SELECT instrument_id, timeframe, open_time / 86400000 * 86400000, source_id, COUNT(*) FROM candles \
+          WHERE open_time >= $1 GROUP BY 1, 2, 3, 4",
+        &[&since],
+    )? {
+        counts.add_stored((r.get(0), r.get(1), r.get(2)), r.get(3), r.get(4));
+    }
+    counts.rejected = day_counts(&mut tx, "rejects", since)?;
+    counts.flagged = day_counts(&mut tx, "flags", since)?;
+    counts.divergence = tx
+        .query(
+            "SELECT instrument_id, timeframe, open_time / 86400000 * 86400000, AVG(ABS(close_diff_bps)) FROM cross_checks \
+              WHERE open_time >= $1 GROUP BY 1, 2, 3",
+            &[&since],
+        )?
+        .iter()
+        .map(|r| ((r.get(0), r.get(1), r.get(2)), r.get(3)))
+        .collect();
+    let mut names: HashMap<i64, Instrument> = HashMap::new();
+    for r in tx.query("SELECT id, market, base, quote FROM instruments", &[])? {
+        names.insert(r.get(0), decode::instrument(r.get(1), r.get(2), r.get(3))?);
+    }
+    let rows = days(&series, &names, &counts, since, now_ms);
+    let stmt = tx.prepare(
+        "INSERT INTO quality (instrument_id, timeframe, day, expected, stored, missing, rejected, flagged, \
+         divergence_bps, fallback_share, score, computed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         ON CONFLICT (instrument_id, timeframe, day) DO UPDATE SET expected = excluded.expected, \
+         stored = excluded.stored, missing = excluded.missing, rejected = excluded.rejected, \
+         flagged = excluded.flagged, divergence_bps = excluded.divergence_bps, \
+         fallback_share = excluded.fallback_share, score = excluded.score, computed_at = excluded.computed_at",
+    )?;
+    for (id, row) in &rows {
+        tx.execute(
+            &stmt,
+            &[
+                id,
+                &row.timeframe.as_str(),
+                &row.day_ms,
+                &row.expected,
+                &row.stored,
+                &row.missing,
+                &row.rejected,
+                &row.flagged,
+                &row.divergence_bps,
+                &row.fallback_share,
+                &row.score,
+                &now_ms,
+            ],
+        )?;
+    }
+    tx.commit()?;
+    Ok(rows.into_iter().map(|(_, row)| row).collect())
+}

@@ -1,0 +1,272 @@
+//! The work queue `candlekeep worker` processes share: units of backfill work (one series over one
+//! time range) claimed with `FOR UPDATE SKIP LOCKED` and held by a lease the worker renews; a
+//! worker that dies stops renewing and the unit goes to another when the lease runs out. The
+//! scheduler role (planning units) belongs to whichever process holds a session advisory lock;
+//! when that process dies its connection closes, the lock is released, and another takes it.
+//!
+//! Lease times come from the database's clock, so workers on machines with skewed clocks agree.
+
+use candlekeep_core::{Instrument, SourceId, Timeframe};
+
+use super::{Conn, DropOffRuntime, PgStore, Pool, off_runtime, pooled};
+use crate::StoreError;
+use crate::model::decode;
+
+const SCHEDULER_LOCK: i64 = 0x4341_4e44_4c45_0003;
+/// A failed unit is tried this many times before it is marked failed.
+pub const MAX_ATTEMPTS: i64 = 3;
+
+/// One unit to enqueue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUnit {
+    pub instrument_id: i64,
+    pub timeframe: Timeframe,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub chain: Vec<SourceId>,
+}
+
+/// A claimed unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unit {
+    pub id: i64,
+    pub instrument: Instrument,
+    pub timeframe: Timeframe,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub chain: Vec<SourceId>,
+    pub attempts: i64,
+}
+
+/// Units by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    pub pending: i64,
+    /// Pending units under a live lease (being worked on).
+    pub leased: i64,
+    pub done: i64,
+    pub failed: i64,
+}
+
+pub struct WorkQueue {
+    conn: DropOffRuntime<Conn>,
+    /// The connection holding the scheduler lock, while this process is the scheduler.
+    scheduler: Option<DropOffRuntime<Conn>>,
+    pool: DropOffRuntime<Pool>,
+    url: String,
+    owner: String,
+}
+
+impl std::fmt::Debug for WorkQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkQueue").field("owner", &self.owner).finish()
+    }
+}
+
+/// The database's clock in epoch milliseconds.
+const DB_NOW: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+
+impl PgStore {
+    /// The work queue, as seen by the worker named `owner`.
+    pub fn work_queue(&self, owner: &str) -> Result<WorkQueue, StoreError> {
+        let (pool, url) = self.pool();
+        let conn = off_runtime(|| pooled(&pool, &url))?;
+        Ok(WorkQueue {
+            conn: DropOffRuntime::new(conn),
+            scheduler: None,
+            pool: DropOffRuntime::new(pool),
+            url,
+            owner: owner.to_owned(),
+        })
+    }
+}
+
+impl WorkQueue {
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    pub fn is_scheduler(&self) -> bool {
+        self.scheduler.is_some()
+    }
+
+    /// Takes the scheduler role if no live process holds it; true while this process holds it.
+    pub fn try_schedule(&mut self) -> Result<bool, StoreError> {
+        if self.scheduler.is_some() {
+            return Ok(true);
+        }
+        let (pool, url) = (&*self.pool, self.url.as_str());
+        let taken = off_runtime(|| -> Result<Option<Conn>, StoreError> {
+            let mut conn = pooled(pool, url)?;
+            let got: bool = conn
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&SCHEDULER_LOCK])?
+                .get(0);
+            Ok(got.then_some(conn))
+        })?;
+        self.scheduler = taken.map(DropOffRuntime::new);
+        Ok(self.scheduler.is_some())
+    }
+
+    /// Gives the scheduler role up (the lock goes with the connection).
+    pub fn stop_scheduling(&mut self) {
+        self.scheduler = None;
+    }
+
+    /// Adds units (those already queued are left as they are, except that a done unit reaching
+    /// past `reopen_after_ms` is pending again, so new bars at the end get fetched) and records
+    /// that plan `name` is complete.
+    pub fn enqueue(&mut self, name: &str, units: &[NewUnit], reopen_after_ms: i64) -> Result<u64, StoreError> {
+        off_runtime(|| {
+            let mut tx = self.conn.transaction()?;
+            let mut added = 0;
+            let stmt = tx.prepare(&format!(
+                "INSERT INTO work_units (instrument_id, timeframe, start_ms, end_ms, chain, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, {DB_NOW}) \
+                 ON CONFLICT (instrument_id, timeframe, start_ms, end_ms) DO UPDATE SET status = 'pending', \
+                 chain = excluded.chain, attempts = 0, error = NULL \
+                 WHERE work_units.status = 'done' AND work_units.end_ms > $6"
+            ))?;
+            for u in units {
+                let chain: Vec<&str> = u.chain.iter().map(|s| s.as_str()).collect();
+                added += tx.execute(
+                    &stmt,
+                    &[
+                        &u.instrument_id,
+                        &u.timeframe.as_str(),
+                        &u.start_ms,
+                        &u.end_ms,
+                        &chain.join(","),
+                        &reopen_after_ms,
+                    ],
+                )?;
+            }
+            tx.execute(
+                &format!(
+                    "INSERT INTO work_plans (name, planned_at, units) VALUES ($1, {DB_NOW}, $2) \
+                     ON CONFLICT (name) DO UPDATE SET planned_at = excluded.planned_at, units = excluded.units"
+                ),
+                &[&name, &(units.len() as i64)],
+            )?;
+            tx.commit()?;
+            Ok(added)
+        })
+    }
+
+    /// Whether plan `name` has been made.
+    pub fn planned(&mut self, name: &str) -> Result<bool, StoreError> {
+        off_runtime(|| {
+            Ok(self
+                .conn
+                .query_opt("SELECT 1 FROM work_plans WHERE name = $1", &[&name])?
+                .is_some())
+        })
+    }
+
+    /// Claims the oldest pending unit nobody holds a live lease on, for `lease_ms`.
+    pub fn claim(&mut self, lease_ms: i64) -> Result<Option<Unit>, StoreError> {
+        off_runtime(|| {
+            let mut tx = self.conn.transaction()?;
+            let row = tx.query_opt(
+                &format!(
+                    "UPDATE work_units SET owner = $1, lease_until = {DB_NOW} + $2, attempts = attempts + 1 \
+                     WHERE id = (SELECT id FROM work_units WHERE status = 'pending' \
+                                    AND (lease_until IS NULL OR lease_until < {DB_NOW}) \
+                                  ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1) \
+                     RETURNING id, instrument_id, timeframe, start_ms, end_ms, chain, attempts"
+                ),
+                &[&self.owner, &lease_ms],
+            )?;
+            let Some(row) = row else {
+                tx.commit()?;
+                return Ok(None);
+            };
+            let instrument_id: i64 = row.get(1);
+            let names = tx.query_one(
+                "SELECT market, base, quote FROM instruments WHERE id = $1",
+                &[&instrument_id],
+            )?;
+            tx.commit()?;
+            let chain: &str = row.get(5);
+            let chain = chain
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse::<SourceId>()
+                        .map_err(|_| StoreError::Corrupt(format!("work unit names unknown source {s:?}")))
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(Some(Unit {
+                id: row.get(0),
+                instrument: decode::instrument(names.get(0), names.get(1), names.get(2))?,
+                timeframe: decode::timeframe(row.get(2))?,
+                start_ms: row.get(3),
+                end_ms: row.get(4),
+                chain,
+                attempts: row.get(6),
+            }))
+        })
+    }
+
+    /// Extends the lease on a unit this worker holds; false when the lease was lost (it ran out
+    /// and another worker took the unit).
+    pub fn renew(&mut self, id: i64, lease_ms: i64) -> Result<bool, StoreError> {
+        off_runtime(|| {
+            let n = self.conn.execute(
+                &format!(
+                    "UPDATE work_units SET lease_until = {DB_NOW} + $3 WHERE id = $1 AND owner = $2 \
+                     AND status = 'pending'"
+                ),
+                &[&id, &self.owner, &lease_ms],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Records the end of a unit: done, or (with an error) pending again after `retry_ms`, or
+    /// failed after [`MAX_ATTEMPTS`].
+    pub fn finish(&mut self, id: i64, written: u64, error: Option<&str>, retry_ms: i64) -> Result<(), StoreError> {
+        off_runtime(|| {
+            let written = i64::try_from(written).unwrap_or(i64::MAX);
+            match error {
+                None => self.conn.execute(
+                    &format!(
+                        "UPDATE work_units SET status = 'done', written = written + $3, error = NULL, \
+                         lease_until = NULL, finished_at = {DB_NOW} WHERE id = $1 AND owner = $2"
+                    ),
+                    &[&id, &self.owner, &written],
+                )?,
+                Some(e) => self.conn.execute(
+                    &format!(
+                        "UPDATE work_units SET written = written + $3, error = $4, \
+                         status = CASE WHEN attempts >= $5 THEN 'failed' ELSE 'pending' END, \
+                         lease_until = {DB_NOW} + $6, \
+                         finished_at = CASE WHEN attempts >= $5 THEN {DB_NOW} END \
+                         WHERE id = $1 AND owner = $2"
+                    ),
+                    &[&id, &self.owner, &written, &e, &MAX_ATTEMPTS, &retry_ms],
+                )?,
+            };
+            Ok(())
+        })
+    }
+
+    pub fn counts(&mut self) -> Result<QueueCounts, StoreError> {
+        off_runtime(|| {
+            let r = self.conn.query_one(
+                &format!(
+                    "SELECT COUNT(*) FILTER (WHERE status = 'pending'), \
+                            COUNT(*) FILTER (WHERE status = 'pending' AND lease_until >= {DB_NOW} AND owner IS NOT NULL), \
+                            COUNT(*) FILTER (WHERE status = 'done'), COUNT(*) FILTER (WHERE status = 'failed') \
+                       FROM work_units"
+                ),
+                &[],
+            )?;
+            Ok(QueueCounts {
+                pending: r.get(0),
+                leased: r.get(1),
+                done: r.get(2),
+                failed: r.get(3),
+            })
+        })
+    }
+}

@@ -1,0 +1,341 @@
+//! PostgreSQL schema and forward migrations: the same tables and meaning as the SQLite file,
+//! plus the work queue several workers share. With the `timescaledb` extension available the
+//! candles table becomes a hypertable whose older chunks are compressed.
+//!
+//! Text columns use the "C" collation, so key order (and with it every hash and listing) is
+//! bytewise, as in SQLite, whatever the database's locale.
+
+use postgres::Transaction;
+
+use super::Conn;
+use crate::StoreError;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: every table of SQLite schema version 4.
+    r#"
+    CREATE TABLE sources (
+        id   BIGINT PRIMARY KEY,
+        name TEXT COLLATE "C" NOT NULL UNIQUE
+    );
+    CREATE TABLE instruments (
+        id          BIGSERIAL PRIMARY KEY,
+        market      TEXT COLLATE "C" NOT NULL,
+        base        TEXT COLLATE "C" NOT NULL,
+        quote       TEXT COLLATE "C" NOT NULL,
+        created_at  BIGINT NOT NULL,
+        UNIQUE (market, base, quote)
+    );
+    -- No foreign keys on the bulk tables: as in SQLite, the store is the only writer of these ids,
+    -- always taking them from `instruments` and `sources`, and never deletes a parent; a per-row
+    -- reference check would cost a third of the ingest rate.
+    CREATE TABLE candles (
+        instrument_id BIGINT NOT NULL,
+        timeframe     TEXT COLLATE "C" NOT NULL,
+        open_time     BIGINT NOT NULL,
+        open          DOUBLE PRECISION NOT NULL,
+        high          DOUBLE PRECISION NOT NULL,
+        low           DOUBLE PRECISION NOT NULL,
+        close         DOUBLE PRECISION NOT NULL,
+        volume        DOUBLE PRECISION,
+        quote_volume  DOUBLE PRECISION,
+        trades        BIGINT,
+        source_id     BIGINT NOT NULL,
+        fetched_at    BIGINT NOT NULL,
+        PRIMARY KEY (instrument_id, timeframe, open_time)
+    );
+    CREATE VIEW candles_named AS
+        SELECT i.market, i.base || i.quote AS symbol, c.timeframe, c.open_time, c.open, c.high, c.low,
+               c.close, c.volume, c.quote_volume, c.trades, s.name AS source, c.fetched_at
+          FROM candles c JOIN instruments i ON i.id = c.instrument_id JOIN sources s ON s.id = c.source_id;
+    CREATE TABLE covered_ranges (
+        instrument_id BIGINT NOT NULL,
+        timeframe     TEXT COLLATE "C" NOT NULL,
+        source        TEXT COLLATE "C" NOT NULL,
+        start_ms      BIGINT NOT NULL,
+        end_ms        BIGINT NOT NULL,
+        PRIMARY KEY (instrument_id, timeframe, source, start_ms)
+    );
+    CREATE TABLE stored_ranges (
+        instrument_id BIGINT NOT NULL,
+        timeframe     TEXT COLLATE "C" NOT NULL,
+        start_ms      BIGINT NOT NULL,
+        end_ms        BIGINT NOT NULL,
+        PRIMARY KEY (instrument_id, timeframe, start_ms)
+    );
+    CREATE TABLE job_runs (
+        id           BIGSERIAL PRIMARY KEY,
+        job          TEXT COLLATE "C" NOT NULL,
+        args         TEXT NOT NULL,
+        started_at   BIGINT NOT NULL,
+        ended_at     BIGINT,
+        status       TEXT COLLATE "C" NOT NULL,
+        rows_written BIGINT NOT NULL DEFAULT 0,
+        sources_used TEXT NOT NULL DEFAULT '',
+        error        TEXT,
+        pid          BIGINT NOT NULL,
+        -- Several machines share one database: a pid means something only on its host.
+        host         TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE cross_checks (
+        instrument_id   BIGINT NOT NULL,
+        timeframe       TEXT COLLATE "C" NOT NULL,
+        open_time       BIGINT NOT NULL,
+        kept_source_id  BIGINT NOT NULL,
+        other_source_id BIGINT NOT NULL,
+        close_diff_bps  DOUBLE PRECISION NOT NULL,
+        volume_ratio    DOUBLE PRECISION,
+        checked_at      BIGINT NOT NULL,
+        PRIMARY KEY (instrument_id, timeframe, open_time, kept_source_id, other_source_id)
+    );
+    CREATE TABLE assets (
+        symbol          TEXT COLLATE "C" PRIMARY KEY,
+        coingecko_id    TEXT NOT NULL,
+        name            TEXT NOT NULL,
+        market_cap_rank BIGINT,
+        updated_at      BIGINT NOT NULL
+    );
+    CREATE TABLE listings (
+        venue       TEXT COLLATE "C" NOT NULL,
+        market      TEXT COLLATE "C" NOT NULL,
+        ticker      TEXT COLLATE "C" NOT NULL,
+        base        TEXT COLLATE "C" NOT NULL,
+        quote       TEXT COLLATE "C" NOT NULL,
+        listed_at   BIGINT,
+        first_seen  BIGINT NOT NULL,
+        last_seen   BIGINT NOT NULL,
+        delisted_at BIGINT,
+        PRIMARY KEY (venue, market, ticker)
+    );
+    CREATE INDEX listings_by_base ON listings (base, market);
+    CREATE TABLE market_points (
+        instrument_id BIGINT NOT NULL,
+        source_id     BIGINT NOT NULL,
+        at_ms         BIGINT NOT NULL,
+        price         DOUBLE PRECISION NOT NULL,
+        market_cap    DOUBLE PRECISION,
+        volume_24h    DOUBLE PRECISION,
+        fetched_at    BIGINT NOT NULL,
+        PRIMARY KEY (instrument_id, source_id, at_ms)
+    );
+    CREATE TABLE http_cache (
+        key        TEXT COLLATE "C" PRIMARY KEY,
+        fetched_at BIGINT NOT NULL,
+        body       BYTEA NOT NULL
+    );
+    CREATE TABLE rejects (
+        id            BIGSERIAL PRIMARY KEY,
+        instrument_id BIGINT NOT NULL,
+        timeframe     TEXT COLLATE "C" NOT NULL,
+        open_time     BIGINT NOT NULL,
+        open          DOUBLE PRECISION,
+        high          DOUBLE PRECISION,
+        low           DOUBLE PRECISION,
+        close         DOUBLE PRECISION,
+        volume        DOUBLE PRECISION,
+        quote_volume  DOUBLE PRECISION,
+        trades        BIGINT,
+        source_id     BIGINT NOT NULL,
+        reason        TEXT COLLATE "C" NOT NULL,
+        fetched_at    BIGINT NOT NULL,
+        UNIQUE (instrument_id, timeframe, open_time, source_id, reason)
+    );
+    CREATE TABLE gaps (
+        instrument_id BIGINT NOT NULL,
+        timeframe     TEXT COLLATE "C" NOT NULL,
+        start_ms      BIGINT NOT NULL,
+        end_ms        BIGINT NOT NULL,
+        cause         TEXT COLLATE "C" NOT NULL,
+        status        TEXT COLLATE "C" NOT NULL,
+        attempts      BIGINT NOT NULL DEFAULT 0,
+        repaired_by   TEXT COLLATE "C",
+        first_seen    BIGINT NOT NULL,
+        updated_at    BIGINT NOT NULL,
+        PRIMARY KEY (instrument_id, timeframe, start_ms, end_ms)
+    );
+    CREATE TABLE quality (
+        instrument_id  BIGINT NOT NULL,
+        timeframe      TEXT COLLATE "C" NOT NULL,
+        day            BIGINT NOT NULL,
+        expected       BIGINT NOT NULL,
+        stored         BIGINT NOT NULL,
+        missing        BIGINT NOT NULL,
+        rejected       BIGINT NOT NULL,
+        flagged        BIGINT NOT NULL,
+        divergence_bps DOUBLE PRECISION,
+        fallback_share DOUBLE PRECISION NOT NULL,
+        score          DOUBLE PRECISION NOT NULL,
+        computed_at    BIGINT NOT NULL,
+        PRIMARY KEY (instrument_id, timeframe, day)
+    );
+    CREATE TABLE coverage_notes (
+        instrument_id BIGINT NOT NULL,
+        timeframe     TEXT COLLATE "C" NOT NULL,
+        source        TEXT COLLATE "C" NOT NULL,
+        start_ms      BIGINT NOT NULL,
+        end_ms        BIGINT NOT NULL,
+        note          TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (instrument_id, timeframe, source, start_ms, note)
+    );
+    CREATE TABLE flags (
+        instrument_id BIGINT NOT NULL,
+        timeframe     TEXT COLLATE "C" NOT NULL,
+        open_time     BIGINT NOT NULL,
+        kind          TEXT COLLATE "C" NOT NULL,
+        detail        TEXT NOT NULL,
+        flagged_at    BIGINT NOT NULL,
+        PRIMARY KEY (instrument_id, timeframe, open_time, kind)
+    );
+    -- Units of backfill work (one series over one time range) that `candlekeep worker` processes
+    -- claim with a lease: a worker that dies stops renewing it and another takes the unit over.
+    CREATE TABLE work_units (
+        id            BIGSERIAL PRIMARY KEY,
+        instrument_id BIGINT NOT NULL,
+        timeframe     TEXT COLLATE "C" NOT NULL,
+        start_ms      BIGINT NOT NULL,
+        end_ms        BIGINT NOT NULL,
+        -- The fallback chain, best first, comma-separated source names.
+        chain         TEXT NOT NULL,
+        status        TEXT COLLATE "C" NOT NULL DEFAULT 'pending',
+        owner         TEXT,
+        lease_until   BIGINT,
+        attempts      BIGINT NOT NULL DEFAULT 0,
+        written       BIGINT NOT NULL DEFAULT 0,
+        error         TEXT,
+        created_at    BIGINT NOT NULL,
+        finished_at   BIGINT,
+        UNIQUE (instrument_id, timeframe, start_ms, end_ms)
+    );
+    CREATE INDEX work_units_pending ON work_units (id) WHERE status = 'pending';
+    -- What the scheduler has planned: a worker started with --until-idle ends once a plan is
+    -- complete and no unit is left.
+    CREATE TABLE work_plans (
+        name       TEXT COLLATE "C" PRIMARY KEY,
+        planned_at BIGINT NOT NULL,
+        units      BIGINT NOT NULL
+    );
+    "#,
+];
+
+pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;
+
+/// Migrations run under a transaction-scoped advisory lock, so processes starting together never
+/// apply the same migration twice.
+const MIGRATION_LOCK: i64 = 0x4341_4e44_4c45_0001;
+
+/// Brings the schema up to date; says why TimescaleDB is not used when it is available but could
+/// not be enabled (the store then runs on plain PostgreSQL).
+pub(crate) fn migrate(conn: &mut Conn) -> Result<Option<String>, StoreError> {
+    let mut tx = conn.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL, applied_at BIGINT NOT NULL)",
+    )?;
+    let current: i64 = tx
+        .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])?
+        .get(0);
+    if current > LATEST {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            supported: LATEST,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        tx.batch_execute(sql)?;
+        tx.execute(
+            "INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)",
+            &[&(i as i64 + 1), &candlekeep_core::time::now_ms()],
+        )?;
+    }
+    let mut savepoint = tx.transaction()?;
+    let note = match timescale(&mut savepoint) {
+        Ok(()) => {
+            savepoint.commit()?;
+            None
+        }
+        // Dropping the savepoint rolls the attempt back; the tables stay plain PostgreSQL.
+        Err(e) => {
+            drop(savepoint);
+            Some(format!("timescaledb is available but could not be enabled: {e}"))
+        }
+    };
+    tx.commit()?;
+    Ok(note)
+}
+
+/// TimescaleDB settings: the candles hypertable (30-day chunks of open time) with compression
+/// after `compress_after_days`.
+#[derive(Debug, Clone, Copy)]
+pub struct Timescale {
+    pub compress_after_days: i64,
+}
+
+impl Default for Timescale {
+    fn default() -> Self {
+        Self {
+            compress_after_days: 30,
+        }
+    }
+}
+
+const CHUNK_MS: i64 = 30 * 86_400_000;
+
+/// Makes `candles` a hypertable when the extension can be had and it is not one yet.
+fn timescale(tx: &mut Transaction<'_>) -> Result<(), StoreError> {
+    let available = tx
+        .query_opt("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'", &[])?
+        .is_some();
+    if !available {
+        return Ok(());
+    }
+    tx.batch_execute("CREATE EXTENSION IF NOT EXISTS timescaledb")?;
+    let is_hypertable = tx
+        .query_opt(
+            "SELECT 1 FROM timescaledb_information.hypertables WHERE hypertable_name = 'candles' \
+             AND hypertable_schema = current_schema()",
+            &[],
+        )?
+        .is_some();
+    if is_hypertable {
+        return Ok(());
+    }
+    tx.execute(
+        "SELECT create_hypertable('candles', 'open_time', chunk_time_interval => $1::bigint, migrate_data => true)",
+        &[&CHUNK_MS],
+    )?;
+    // Integer time needs a "now" in the same unit for the compression policy.
+    tx.batch_execute(
+        "CREATE OR REPLACE FUNCTION candlekeep_now_ms() RETURNS BIGINT LANGUAGE SQL STABLE AS \
+         $$ SELECT (extract(epoch FROM now()) * 1000)::bigint $$; \
+         SELECT set_integer_now_func('candles', 'candlekeep_now_ms'); \
+         ALTER TABLE candles SET (timescaledb.compress, timescaledb.compress_segmentby = 'instrument_id, timeframe', \
+                                  timescaledb.compress_orderby = 'open_time');",
+    )?;
+    Ok(())
+}
+
+/// Sets (or replaces) the compression policy of a hypertable `candles`.
+pub(crate) fn set_compression(conn: &mut Conn, settings: Timescale) -> Result<(), StoreError> {
+    let mut tx = conn.transaction()?;
+    tx.execute("SELECT remove_compression_policy('candles', if_exists => true)", &[])?;
+    tx.execute(
+        "SELECT add_compression_policy('candles', compress_after => $1::bigint)",
+        &[&(settings.compress_after_days * 86_400_000)],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// `Some(version)` when `candles` is a hypertable of the installed TimescaleDB.
+pub(crate) fn timescale_version(conn: &mut Conn) -> Result<Option<String>, StoreError> {
+    let installed = conn.query_opt("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'", &[])?;
+    let Some(row) = installed else { return Ok(None) };
+    let version: String = row.get(0);
+    let hyper = conn
+        .query_opt(
+            "SELECT 1 FROM timescaledb_information.hypertables WHERE hypertable_name = 'candles' \
+             AND hypertable_schema = current_schema()",
+            &[],
+        )?
+        .is_some();
+    Ok(hyper.then_some(version))
+}

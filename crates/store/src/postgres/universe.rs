@@ -1,0 +1,224 @@
+//! Assets, listings, quarantined rows, flags and the job log in PostgreSQL.
+
+use candlekeep_core::{Asset, KnownListing, Listing, Market, Venue, time::now_ms};
+
+use super::Conn;
+use crate::{FlagRow, JobId, JobRecord, JobRow, JobStatus, ListingChanges, RejectRow, StoreError};
+
+pub(crate) fn save_assets(conn: &mut Conn, assets: &[Asset], at_ms: i64) -> Result<(), StoreError> {
+    let mut tx = conn.transaction()?;
+    let stmt = tx.prepare(
+        "INSERT INTO assets (symbol, coingecko_id, name, market_cap_rank, updated_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (symbol) DO UPDATE SET coingecko_id = excluded.coingecko_id, name = excluded.name, \
+         market_cap_rank = excluded.market_cap_rank, updated_at = excluded.updated_at",
+    )?;
+    for a in assets {
+        let rank = a.market_cap_rank.map(i64::from);
+        tx.execute(&stmt, &[&a.symbol, &a.coingecko_id, &a.name, &rank, &at_ms])?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// See the SQLite backend: new listings start, seen ones are refreshed (a relisted one loses its
+/// delisting date), those no longer listed are marked delisted; nothing is deleted.
+pub(crate) fn refresh_listings(
+    conn: &mut Conn,
+    venue: Venue,
+    market: Market,
+    seen: &[Listing],
+    at_ms: i64,
+) -> Result<ListingChanges, StoreError> {
+    let (v, m) = (venue.as_str(), market.as_str());
+    let mut tx = conn.transaction()?;
+    let mut changes = ListingChanges::default();
+    let before = tx.prepare("SELECT delisted_at FROM listings WHERE venue = $1 AND market = $2 AND ticker = $3")?;
+    let upsert = tx.prepare(
+        "INSERT INTO listings (venue, market, ticker, base, quote, listed_at, first_seen, last_seen) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (venue, market, ticker) DO UPDATE SET \
+         base = excluded.base, quote = excluded.quote, listed_at = coalesce(excluded.listed_at, listings.listed_at), \
+         last_seen = excluded.last_seen, delisted_at = NULL",
+    )?;
+    for l in seen {
+        match tx.query_opt(&before, &[&v, &m, &l.ticker])? {
+            None => changes.new += 1,
+            Some(row) if row.get::<_, Option<i64>>(0).is_some() => changes.relisted += 1,
+            Some(_) => {}
+        }
+        tx.execute(
+            &upsert,
+            &[&v, &m, &l.ticker, &l.base, &l.quote, &l.listed_at_ms, &at_ms],
+        )?;
+    }
+    changes.delisted = tx.execute(
+        "UPDATE listings SET delisted_at = $3 WHERE venue = $1 AND market = $2 AND delisted_at IS NULL AND last_seen < $3",
+        &[&v, &m, &at_ms],
+    )?;
+    changes.listed = seen.len() as u64;
+    tx.commit()?;
+    Ok(changes)
+}
+
+pub(crate) fn ranked_assets(conn: &mut Conn, limit: usize) -> Result<Vec<Asset>, StoreError> {
+    let rows = conn.query(
+        "SELECT symbol, coingecko_id, name, market_cap_rank FROM assets \
+         ORDER BY market_cap_rank IS NULL, market_cap_rank, symbol LIMIT $1",
+        &[&i64::try_from(limit).unwrap_or(i64::MAX)],
+    )?;
+    rows.iter()
+        .map(|r| {
+            let rank: Option<i64> = r.get(3);
+            Ok(Asset {
+                symbol: r.get(0),
+                coingecko_id: r.get(1),
+                name: r.get(2),
+                market_cap_rank: rank
+                    .map(u32::try_from)
+                    .transpose()
+                    .map_err(|_| StoreError::Corrupt(format!("market cap rank {rank:?}")))?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn listings(conn: &mut Conn) -> Result<Vec<KnownListing>, StoreError> {
+    let rows = conn.query(
+        "SELECT venue, market, ticker, base, quote, listed_at, first_seen, last_seen, delisted_at FROM listings \
+         ORDER BY base, market, venue, ticker",
+        &[],
+    )?;
+    rows.iter()
+        .map(|r| {
+            let (venue, market, ticker): (&str, &str, String) = (r.get(0), r.get(1), r.get(2));
+            let corrupt =
+                |what: &str, value: &str| StoreError::Corrupt(format!("listing {ticker} has unknown {what} {value:?}"));
+            Ok(KnownListing {
+                listing: Listing {
+                    venue: venue.parse().map_err(|_| corrupt("venue", venue))?,
+                    market: market.parse().map_err(|_| corrupt("market", market))?,
+                    ticker: ticker.clone(),
+                    base: r.get(3),
+                    quote: r.get(4),
+                    listed_at_ms: r.get(5),
+                },
+                first_seen_ms: r.get(6),
+                last_seen_ms: r.get(7),
+                delisted_at_ms: r.get(8),
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn rejects(conn: &mut Conn) -> Result<Vec<RejectRow>, StoreError> {
+    let rows = conn.query(
+        "SELECT r.instrument_id, r.timeframe, r.open_time, s.name, r.reason, r.open, r.high, r.low, r.close, r.volume \
+           FROM rejects r JOIN sources s ON s.id = r.source_id ORDER BY r.instrument_id, r.timeframe, r.open_time, r.id",
+        &[],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| RejectRow {
+            instrument_id: r.get(0),
+            timeframe: r.get(1),
+            open_time_ms: r.get(2),
+            source: r.get(3),
+            reason: r.get(4),
+            open: r.get(5),
+            high: r.get(6),
+            low: r.get(7),
+            close: r.get(8),
+            volume: r.get(9),
+        })
+        .collect())
+}
+
+pub(crate) fn flags(conn: &mut Conn) -> Result<Vec<FlagRow>, StoreError> {
+    let rows = conn.query(
+        "SELECT instrument_id, open_time, kind, detail FROM flags ORDER BY instrument_id, timeframe, open_time, kind",
+        &[],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| FlagRow {
+            instrument_id: r.get(0),
+            open_time_ms: r.get(1),
+            kind: r.get(2),
+            detail: r.get(3),
+        })
+        .collect())
+}
+
+/// Runs still `running` whose process on this machine is gone were killed: say so. (Runs of
+/// other machines are left to them.)
+fn mark_dead_runs(conn: &mut Conn) -> Result<(), StoreError> {
+    if !cfg!(target_os = "linux") {
+        return Ok(());
+    }
+    for r in conn.query(
+        "SELECT id, pid FROM job_runs WHERE status = 'running' AND host = $1",
+        &[&hostname()],
+    )? {
+        let (id, pid): (i64, i64) = (r.get(0), r.get(1));
+        if pid as u32 != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            conn.execute(
+                "UPDATE job_runs SET status = 'interrupted', error = 'process ended without finishing (killed?)' \
+                 WHERE id = $1 AND status = 'running'",
+                &[&id],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default()
+}
+
+pub(crate) fn job_started(conn: &mut Conn, job: &str, args: &str) -> Result<JobId, StoreError> {
+    mark_dead_runs(conn)?;
+    Ok(conn
+        .query_one(
+            "INSERT INTO job_runs (job, args, started_at, status, pid, host) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            &[&job, &args, &now_ms(), &JobStatus::Running.as_str(), &i64::from(std::process::id()), &hostname()],
+        )?
+        .get(0))
+}
+
+pub(crate) fn job_finished(conn: &mut Conn, id: JobId, o: &JobRecord) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE job_runs SET ended_at = $2, status = $3, rows_written = $4, sources_used = $5, error = $6 WHERE id = $1",
+        &[
+            &id,
+            &now_ms(),
+            &o.status.as_str(),
+            &(o.rows_written as i64),
+            &o.sources.join(","),
+            &o.error.as_deref(),
+        ],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn recent_jobs(conn: &mut Conn, limit: usize) -> Result<Vec<JobRow>, StoreError> {
+    let rows = conn.query(
+        "SELECT id, job, args, started_at, ended_at, status, rows_written, sources_used, error FROM job_runs \
+         ORDER BY id DESC LIMIT $1",
+        &[&i64::try_from(limit).unwrap_or(i64::MAX)],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| JobRow {
+            id: r.get(0),
+            job: r.get(1),
+            args: r.get(2),
+            started_at: r.get(3),
+            ended_at: r.get(4),
+            status: r.get(5),
+            rows_written: r.get(6),
+            sources_used: r.get(7),
+            error: r.get(8),
+        })
+        .collect())
+}
