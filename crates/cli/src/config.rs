@@ -100,6 +100,8 @@ pub struct DatabaseSection {
     pub pool_size: u32,
     /// TimescaleDB: candle chunks older than this many days are compressed.
     pub compress_after_days: u32,
+    /// SQLite: how long a write waits for another process's write to the same file.
+    pub busy_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -141,6 +143,7 @@ impl Default for Config {
                 url: DEFAULT_DATABASE_URL.into(),
                 pool_size: 8,
                 compress_after_days: 30,
+                busy_timeout_secs: 30,
             },
             collect: CollectSection::default(),
             binance_spot: VenueSection {
@@ -294,6 +297,9 @@ pool_size = 8
 # TimescaleDB: compress candle chunks older than this many days (compressed chunks still take
 # late revisions).
 compress_after_days = 30
+# SQLite: one process writes the file at a time; another one waits this long for its turn, then
+# stops with an error (nothing half-written). Several writers at once need PostgreSQL.
+busy_timeout_secs = 30
 
 [collect]
 # Base assets to collect, each quoted in `quote` (BTC + USDT = BTCUSDT).

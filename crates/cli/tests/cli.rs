@@ -4,64 +4,18 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::{Command, Output, Stdio},
+    process::Stdio,
     time::{Duration, Instant},
 };
 
 use candlekeep_core::{Market, Timeframe, time::now_ms};
 use candlekeep_store::{SqliteStore, Store};
-use candlekeep_testkit::{BinanceSim, SimConfig, SimMarket, archive};
+use candlekeep_testkit::{SimMarket, archive};
+
+mod common;
+use common::{candlekeep, run, text, venues};
 
 const DAY: i64 = 86_400_000;
-
-struct Venues {
-    spot: BinanceSim,
-    usdm: BinanceSim,
-}
-
-async fn venues(latency: Duration) -> Venues {
-    let mut spot = SimConfig::binance(Market::Spot);
-    let mut usdm = SimConfig::binance(Market::UsdM);
-    spot.faults.latency = latency;
-    usdm.faults.latency = latency;
-    Venues {
-        spot: BinanceSim::start(spot).await.unwrap(),
-        usdm: BinanceSim::start(usdm).await.unwrap(),
-    }
-}
-
-/// The binary, run in `dir`, with the venues' URLs in the environment.
-fn candlekeep(dir: &Path, venues: Option<&Venues>, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_candlekeep"));
-    cmd.current_dir(dir).args(args).stdin(Stdio::null());
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CANDLEKEEP_")) {
-        cmd.env_remove(k);
-    }
-    // Never the internet: venues a test does not simulate point at a closed local port, and
-    // the fallback chain is Binance only unless a test says otherwise.
-    for venue in ["OKX", "BYBIT", "CRYPTOCOMPARE", "COINGECKO"] {
-        cmd.env(format!("CANDLEKEEP_{venue}_BASE_URL"), "http://127.0.0.1:9");
-    }
-    cmd.env("CANDLEKEEP_COLLECT_SOURCES", "binance-usdm-rest,binance-spot-rest");
-    if let Some(v) = venues {
-        cmd.env("CANDLEKEEP_BINANCE_SPOT_BASE_URL", v.spot.base_url());
-        cmd.env("CANDLEKEEP_BINANCE_USDM_BASE_URL", v.usdm.base_url());
-    }
-    cmd
-}
-
-/// Runs a command given by value or by reference.
-fn run(mut cmd: impl std::borrow::BorrowMut<Command>) -> Output {
-    cmd.borrow_mut().output().unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 fn content_hash(db: &Path) -> String {
     SqliteStore::open(db).unwrap().content_hash().unwrap()
@@ -474,4 +428,77 @@ fn gaps_lists_venue_outages_and_fill_repairs_them_from_the_fallback() {
     let repaired = v["gaps"].as_array().unwrap();
     assert_eq!(repaired.len() as u64, open);
     assert!(repaired.iter().all(|g| g["repaired_by"] == "okx-rest"), "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_writers_on_one_sqlite_file_take_turns_and_a_held_lock_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = venues(Duration::from_millis(5)).await;
+    let from = ((now_ms() / DAY - 60) * DAY).to_string();
+    let to = ((now_ms() / DAY - 1) * DAY).to_string();
+    let backfill = |db: &str, symbols: &str| {
+        let url = format!("sqlite:{db}");
+        let args = [
+            "--database-url",
+            &url,
+            "backfill",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--symbols",
+            symbols,
+        ];
+        candlekeep(dir.path(), Some(&v), &args)
+    };
+    let clean = run(backfill("clean.db", "BTC,ETH,SOL"));
+    assert!(clean.status.success(), "{}", text(&clean));
+
+    // Two processes write the same file at once: each waits for the other's transactions.
+    let mut children: Vec<_> = ["BTC,ETH", "SOL,ETH"]
+        .iter()
+        .map(|s| {
+            backfill("shared.db", s)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let started = Instant::now();
+    while children.iter_mut().any(|c| c.try_wait().unwrap().is_none()) {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the writers did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let shared = dir.path().join("shared.db");
+    let check: String = rusqlite::Connection::open(&shared)
+        .unwrap()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    assert_eq!(content_hash(&shared), content_hash(&dir.path().join("clean.db")));
+
+    // A process holding the write lock longer than the wait: a clear error, nothing written.
+    let before = content_hash(&shared);
+    let holder = rusqlite::Connection::open(&shared).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let blocked = run(backfill("shared.db", "ADA").env("CANDLEKEEP_DATABASE_BUSY_TIMEOUT_SECS", "1"));
+    assert!(!blocked.status.success());
+    assert!(
+        text(&blocked).contains("locked by another process"),
+        "{}",
+        text(&blocked)
+    );
+    holder.execute_batch("ROLLBACK").unwrap();
+    drop(holder);
+    assert_eq!(content_hash(&shared), before);
+    let after = run(backfill("shared.db", "ADA"));
+    assert!(after.status.success(), "{}", text(&after));
 }

@@ -25,6 +25,8 @@ pub struct Schedule {
     pub targets: Vec<Target>,
     pub timeframe: Timeframe,
     pub from_ms: i64,
+    /// End of a one-off range (exclusive); `None`: up to the newest closed bar, re-planned.
+    pub to_ms: Option<i64>,
     /// Length of a unit; units sit on a fixed grid of this step, so re-planning finds them again.
     pub unit_ms: i64,
 }
@@ -94,20 +96,25 @@ async fn with_queue<T: Send + 'static>(
     .map_err(|e| JobError::Worker(e.to_string()))?
 }
 
-/// The units of one series: `[from, newest closed bar)` cut on the grid of `unit_ms`.
+/// The units of one series: `[from, until)` cut on the grid of `unit_ms`. The last one ends at
+/// `until` for a fixed range; up to now it keeps its end on the grid, so re-planning finds it
+/// again (and reopens it for the bars that closed since).
 pub fn units_of(
     instrument_id: i64,
     tf: Timeframe,
     chain: &[SourceId],
-    from: i64,
-    until: i64,
+    (from, until): (i64, i64),
     unit_ms: i64,
+    fixed_end: bool,
 ) -> Vec<NewUnit> {
     let step = unit_ms.max(tf.millis());
     let mut out = Vec::new();
     let mut start = tf.floor(from);
     while start < until {
-        let end = (start.div_euclid(step) + 1) * step;
+        let mut end = (start.div_euclid(step) + 1) * step;
+        if fixed_end && end > until {
+            end = until;
+        }
         out.push(NewUnit {
             instrument_id,
             timeframe: tf,
@@ -122,13 +129,22 @@ pub fn units_of(
 
 async fn plan(queue: &Queue, store: &SharedStore, schedule: &Schedule) -> Result<(usize, u64), JobError> {
     let tf = schedule.timeframe;
-    let until = tf.floor(now_ms());
+    let newest = tf.floor(now_ms());
+    let until = schedule.to_ms.map_or(newest, |t| tf.ceil(t).min(newest));
+    let fixed_end = schedule.to_ms.is_some_and(|t| tf.ceil(t) <= newest);
     let mut units = Vec::new();
     for t in &schedule.targets {
         let instrument = t.instrument.clone();
         let id = store.with(move |s| s.instrument_id(&instrument)).await?;
         let chain: Vec<SourceId> = t.chain.iter().map(|s| s.id()).collect();
-        units.extend(units_of(id, tf, &chain, schedule.from_ms, until, schedule.unit_ms));
+        units.extend(units_of(
+            id,
+            tf,
+            &chain,
+            (schedule.from_ms, until),
+            schedule.unit_ms,
+            fixed_end,
+        ));
     }
     let n = units.len();
     let added = with_queue(queue, move |q| q.enqueue("schedule", &units, until)).await?;
@@ -328,24 +344,23 @@ mod tests {
     fn units_sit_on_a_fixed_grid() {
         let h = 3_600_000;
         let day = 24 * h;
-        let units = units_of(
-            7,
-            Timeframe::H1,
-            &[SourceId::BinanceSpotRest],
-            10 * day + 5 * h,
-            13 * day + h,
-            day,
-        );
-        let spans: Vec<(i64, i64)> = units.iter().map(|u| (u.start_ms, u.end_ms)).collect();
-        assert_eq!(
-            spans,
-            vec![
-                (10 * day + 5 * h, 11 * day),
-                (11 * day, 12 * day),
-                (12 * day, 13 * day),
-                (13 * day, 14 * day)
-            ]
-        );
-        assert!(units_of(7, Timeframe::H1, &[], day, day, day).is_empty());
+        let chain = [SourceId::BinanceSpotRest];
+        let spans = |fixed_end| -> Vec<(i64, i64)> {
+            units_of(
+                7,
+                Timeframe::H1,
+                &chain,
+                (10 * day + 5 * h, 13 * day + h),
+                day,
+                fixed_end,
+            )
+            .iter()
+            .map(|u| (u.start_ms, u.end_ms))
+            .collect()
+        };
+        let inner = [(10 * day + 5 * h, 11 * day), (11 * day, 12 * day), (12 * day, 13 * day)];
+        assert_eq!(spans(false), [&inner[..], &[(13 * day, 14 * day)]].concat());
+        assert_eq!(spans(true), [&inner[..], &[(13 * day, 13 * day + h)]].concat());
+        assert!(units_of(7, Timeframe::H1, &[], (day, day), day, false).is_empty());
     }
 }

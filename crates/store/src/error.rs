@@ -6,8 +6,8 @@ pub enum StoreError {
     Sqlite(rusqlite::Error),
     #[error(
         "the database file is locked by another process (another candlekeep writing to it?) and stayed locked \
-         for longer than the 30 s this one waits; run again when that one is done, or move to PostgreSQL to run \
-         several writers at once"
+         longer than this one waits (database.busy_timeout_secs); nothing was written by this transaction. Run \
+         again when that one is done, or move to PostgreSQL to run several writers at once"
     )]
     Busy,
     #[error("cannot open database {path}: {source}")]

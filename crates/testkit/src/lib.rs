@@ -19,6 +19,7 @@ mod faults;
 mod limits;
 pub mod market;
 pub mod okx;
+pub mod pg;
 mod venue;
 
 pub use binance::{BinanceSim, SimConfig};

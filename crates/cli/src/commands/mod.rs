@@ -79,7 +79,10 @@ pub fn open_store(config: &Config) -> Result<Box<dyn Store>> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
         }
-        Box::new(SqliteStore::open(&path).with_context(|| format!("opening database {}", path.display()))?)
+        let wait = std::time::Duration::from_secs(config.database.busy_timeout_secs);
+        Box::new(
+            SqliteStore::open_waiting(&path, wait).with_context(|| format!("opening database {}", path.display()))?,
+        )
     };
     store.set_flag_rules(flag_rules(config));
     Ok(store)

@@ -21,6 +21,9 @@ pub struct Args {
     /// First day (UTC) of the history the workers keep, e.g. 2020-01-01.
     #[arg(long)]
     from: String,
+    /// End (exclusive, UTC) of a one-off range; default: keep going as new bars close.
+    #[arg(long)]
+    to: Option<String>,
     #[command(flatten)]
     selection: Selection,
     /// Days of one series in one unit of work.
@@ -55,6 +58,15 @@ fn default_name() -> String {
 pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
     let from = parse_date_ms(&args.from).context("--from")?;
     anyhow::ensure!(from < now_ms(), "--from ({}) is in the future", format_ms(from));
+    let to = args.to.as_deref().map(parse_date_ms).transpose().context("--to")?;
+    if let Some(to) = to {
+        anyhow::ensure!(
+            to > from,
+            "--to ({}) must be after --from ({})",
+            format_ms(to),
+            format_ms(from)
+        );
+    }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let mut config = global.load_config()?;
@@ -93,6 +105,7 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
             targets: backfill_plan.targets,
             timeframe: backfill_plan.timeframe,
             from_ms: from,
+            to_ms: to,
             unit_ms: i64::from(args.unit_days) * 86_400_000,
         };
         let settings = Settings {

@@ -39,6 +39,8 @@ pub fn path_of(url: &str) -> Result<std::path::PathBuf, StoreError> {
     Ok(std::path::PathBuf::from(path))
 }
 
+const DEFAULT_BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub struct SqliteStore {
     conn: Connection,
     source_ids: HashMap<SourceId, i64>,
@@ -54,22 +56,41 @@ impl std::fmt::Debug for SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(path).map_err(|source| StoreError::Open {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::setup(conn)
+        Self::open_waiting(path, DEFAULT_BUSY_WAIT)
+    }
+
+    /// Opens the file; a write waits up to `busy_wait` for another process's write to finish
+    /// before failing with [`StoreError::Busy`]. Writes take the file's write lock when they
+    /// start, so two processes writing one file take turns and never corrupt it.
+    pub fn open_waiting(path: &Path, busy_wait: std::time::Duration) -> Result<Self, StoreError> {
+        let deadline = std::time::Instant::now() + busy_wait;
+        loop {
+            let conn = Connection::open(path).map_err(|source| StoreError::Open {
+                path: path.display().to_string(),
+                source,
+            })?;
+            conn.busy_timeout(busy_wait)?;
+            match Self::setup(conn) {
+                // Switching a file that another process is creating to WAL answers "busy" at once,
+                // without waiting: wait here instead.
+                Err(StoreError::Busy) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => return other,
+            }
+        }
     }
 
     /// A private in-memory database (tests, benchmarks).
     pub fn in_memory() -> Result<Self, StoreError> {
-        Self::setup(Connection::open_in_memory()?)
+        let conn = Connection::open_in_memory()?;
+        conn.busy_timeout(DEFAULT_BUSY_WAIT)?;
+        Self::setup(conn)
     }
 
     fn setup(mut conn: Connection) -> Result<Self, StoreError> {
         // WAL + synchronous=NORMAL: a killed process never loses a committed transaction and never
         // corrupts the file; only a power cut may lose the last commits.
-        conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.pragma_update(None, "page_size", 65_536)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -190,11 +211,14 @@ impl Store for SqliteStore {
         if let Some(id) = self.find_instrument(i)? {
             return Ok(id);
         }
+        // Another process may register it between the lookup and the insert.
         self.conn.execute(
-            "INSERT INTO instruments (market, base, quote, created_at) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO instruments (market, base, quote, created_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (market, base, quote) DO NOTHING",
             (i.market.as_str(), &i.base, &i.quote, candlekeep_core::time::now_ms()),
         )?;
-        Ok(self.conn.last_insert_rowid())
+        self.find_instrument(i)?
+            .ok_or_else(|| StoreError::Corrupt(format!("instrument {i} vanished while being registered")))
     }
 
     fn write_page(

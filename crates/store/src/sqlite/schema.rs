@@ -257,10 +257,13 @@ const MIGRATIONS: &[&str] = &[
 pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    conn.execute_batch(
+    // Immediate: the write lock is taken (waiting on another process's writes) before the version
+    // is read, so two processes opening a new file at once migrate it once, one after the other.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at INTEGER NOT NULL)",
     )?;
-    let current: i64 = conn
+    let current: i64 = tx
         .query_row("SELECT MAX(version) FROM schema_version", [], |r| {
             r.get::<_, Option<i64>>(0)
         })
@@ -274,14 +277,13 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.execute(
             "INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)",
             (i as i64 + 1, candlekeep_core::time::now_ms()),
         )?;
-        tx.commit()?;
     }
+    tx.commit()?;
     Ok(())
 }
 
