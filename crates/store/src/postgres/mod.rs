@@ -127,6 +127,8 @@ pub struct PgStore {
     conn: DropOffRuntime<Conn>,
     statements: Statements,
     source_ids: HashMap<SourceId, i64>,
+    /// Instruments never change id once registered: looked up once per store.
+    instrument_ids: HashMap<Instrument, i64>,
     flag_rules: FlagRules,
     /// The URL without its password, for messages.
     url: String,
@@ -206,6 +208,7 @@ impl PgStore {
             conn: DropOffRuntime::new(conn),
             statements: Statements::default(),
             source_ids: HashMap::new(),
+            instrument_ids: HashMap::new(),
             flag_rules: FlagRules::default(),
             url: redacted,
             timescale_note,
@@ -228,6 +231,7 @@ impl PgStore {
             conn: DropOffRuntime::new(conn),
             statements: Statements::default(),
             source_ids: self.source_ids.clone(),
+            instrument_ids: self.instrument_ids.clone(),
             flag_rules: self.flag_rules,
             url: self.url.clone(),
             timescale_note: self.timescale_note.clone(),
@@ -268,12 +272,19 @@ impl PgStore {
     }
 
     fn find_instrument(&mut self, i: &Instrument) -> Result<Option<i64>, StoreError> {
+        if let Some(id) = self.instrument_ids.get(i) {
+            return Ok(Some(*id));
+        }
         let stmt = self.statements.get(
             &mut **self.conn,
             "SELECT id FROM instruments WHERE market = $1 AND base = $2 AND quote = $3",
         )?;
         let row = self.conn.query_opt(&stmt, &[&i.market.as_str(), &i.base, &i.quote])?;
-        Ok(row.map(|r| r.get(0)))
+        let id: Option<i64> = row.map(|r| r.get(0));
+        if let Some(id) = id {
+            self.instrument_ids.insert(i.clone(), id);
+        }
+        Ok(id)
     }
 
     fn register_instrument(&mut self, i: &Instrument) -> Result<i64, StoreError> {
@@ -526,6 +537,7 @@ impl Store for PgStore {
 
     fn append_rows(&mut self, table: &TableDef, rows: &[Vec<Value>]) -> Result<(), StoreError> {
         self.source_ids.clear();
+        self.instrument_ids.clear();
         off_runtime(|| tables::append(&mut self.conn, table, rows))
     }
 

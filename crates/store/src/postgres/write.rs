@@ -1,5 +1,5 @@
-//! The write path: candles through binary `COPY` into the session's staging table and one
-//! `INSERT … ON CONFLICT` per batch, with the same rules as SQLite: a bar identical to the stored
+//! The write path: candles through binary `COPY`, straight into the table where nothing is stored
+//! yet in a page's range, else into the session's staging table and one `INSERT … ON CONFLICT`, with the same rules as SQLite: a bar identical to the stored
 //! one is not rewritten, a revised one replaces it only when the stored bar's source may be
 //! replaced (the priority mask), and bars of two sources are compared into `cross_checks`.
 //!
@@ -58,11 +58,13 @@ struct Shared<'a> {
     replace_mask: i64,
 }
 
+/// Streams rows into `table` (the staging table, or `candles` itself for fresh pages).
 fn copy_in<'p>(
     tx: &mut Transaction<'_>,
+    table: &str,
     rows: impl Iterator<Item = (Shared<'p>, &'p Candle)>,
 ) -> Result<(), StoreError> {
-    let sink = tx.copy_in(&format!("COPY candles_in ({COLUMNS}) FROM STDIN BINARY"))?;
+    let sink = tx.copy_in(&format!("COPY {table} ({COLUMNS}) FROM STDIN BINARY"))?;
     let mut writer = BinaryCopyInWriter::new(sink, &TYPES);
     for (s, c) in rows {
         let trades = c.trades.map(|t| i64::try_from(t).unwrap_or(i64::MAX));
@@ -85,10 +87,6 @@ fn copy_in<'p>(
     writer.finish()?;
     Ok(())
 }
-
-const INSERT_FRESH: &str = "INSERT INTO candles (instrument_id, timeframe, open_time, open, high, low, close, volume, \
-    quote_volume, trades, source_id, fetched_at) SELECT instrument_id, timeframe, open_time, open, high, low, close, \
-    volume, quote_volume, trades, source_id, fetched_at FROM candles_in ON CONFLICT DO NOTHING";
 
 const UPSERT: &str = "INSERT INTO candles AS c (instrument_id, timeframe, open_time, open, high, low, close, volume, \
     quote_volume, trades, source_id, fetched_at) SELECT instrument_id, timeframe, open_time, open, high, low, close, \
@@ -175,18 +173,18 @@ pub(crate) fn write_pages(store: &mut PgStore, pages: &[PageWrite<'_>]) -> Resul
     }
     mark_stored_ranges(&mut tx, &mut prepared)?;
 
-    // Fresh pages: one COPY and one insert for all of them.
-    let fresh_rows: u64 = prepared.iter().filter(|p| p.fresh).map(|p| p.valid.len() as u64).sum();
-    if fresh_rows > 0 {
+    // Fresh pages: one COPY straight into the table. Nothing is stored in their ranges and the
+    // instruments are locked, so no row can meet a stored one (if one did, the key would refuse
+    // it and the whole write would roll back).
+    if prepared.iter().any(|p| p.fresh && !p.valid.is_empty()) {
         copy_in(
             &mut tx,
+            "candles",
             prepared
                 .iter()
                 .filter(|p| p.fresh)
                 .flat_map(|p| p.valid.iter().map(move |c| (p.shared, c))),
         )?;
-        tx.execute(INSERT_FRESH, &[])?;
-        tx.execute("TRUNCATE candles_in", &[])?;
         for p in prepared.iter_mut().filter(|p| p.fresh) {
             p.stats.written = p.valid.len() as u64;
         }
@@ -194,7 +192,7 @@ pub(crate) fn write_pages(store: &mut PgStore, pages: &[PageWrite<'_>]) -> Resul
     // The others one by one, in order: cross-checks against what is stored, then the upsert.
     for p in prepared.iter_mut().filter(|p| !p.fresh && !p.valid.is_empty()) {
         p.stats.cross_checked = cross_check(&mut tx, p.shared, &p.valid)?;
-        copy_in(&mut tx, p.valid.iter().map(|c| (p.shared, c)))?;
+        copy_in(&mut tx, "candles_in", p.valid.iter().map(|c| (p.shared, c)))?;
         p.stats.written = tx.execute(UPSERT, &[&p.shared.replace_mask])?;
         tx.execute("DELETE FROM candles_in", &[])?;
         p.stats.unchanged = p.valid.len() as u64 - p.stats.written;
@@ -335,12 +333,18 @@ fn quarantine(
     s: Shared<'_>,
     rejected: &[(Candle, validate::Reject)],
 ) -> Result<(), StoreError> {
+    if rejected.is_empty() {
+        return Ok(());
+    }
+    let insert = tx.prepare(
+        "INSERT INTO rejects (instrument_id, timeframe, open_time, open, high, low, close, volume, quote_volume, \
+         trades, source_id, reason, fetched_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         ON CONFLICT DO NOTHING",
+    )?;
     for (c, why) in rejected {
         let trades = c.trades.map(|t| i64::try_from(t).unwrap_or(i64::MAX));
         tx.execute(
-            "INSERT INTO rejects (instrument_id, timeframe, open_time, open, high, low, close, volume, quote_volume, \
-             trades, source_id, reason, fetched_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-             ON CONFLICT DO NOTHING",
+            &insert,
             &[
                 &s.instrument_id,
                 &s.timeframe,
