@@ -81,6 +81,9 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
             crate::demo::start(&mut config).await?;
         }
         let name = args.name.clone().unwrap_or_else(default_name);
+        // One connection per slot, the queue's, the scheduler's and this process's own.
+        let needed = u32::try_from(args.slots).unwrap_or(u32::MAX).saturating_add(3);
+        config.database.pool_size = config.database.pool_size.max(needed);
         let mut store = open_postgres(&config)?;
         let backfill_plan = plan(&config, &mut store, &args.selection, Start::At(from), None)?;
         let chains = Arc::new(Chains::new(&config, &mut store)?);

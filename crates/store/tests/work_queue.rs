@@ -1,0 +1,79 @@
+//! The PostgreSQL work queue: a unit is held by one worker at a time under a lease that moves on
+//! when it runs out, and the scheduler role is held by one process and moves on when it leaves.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+use std::time::Duration;
+
+use candlekeep_core::{Instrument, Market, SourceId, Timeframe};
+use candlekeep_store::postgres::queue::{NewUnit, QueueCounts};
+use candlekeep_store::{PgStore, Store};
+use candlekeep_testkit::pg;
+
+const DAY: i64 = 86_400_000;
+
+#[test]
+fn leases_and_the_scheduler_role_move_on() {
+    if !pg::available() {
+        return;
+    }
+    let schema = pg::TestSchema::create().unwrap();
+    let mut store = PgStore::connect(&schema.url).unwrap();
+    let btc = Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap();
+    let id = store.instrument_id(&btc).unwrap();
+    let unit = |k: i64| NewUnit {
+        instrument_id: id,
+        timeframe: Timeframe::H1,
+        start_ms: k * DAY,
+        end_ms: (k + 1) * DAY,
+        chain: vec![SourceId::BinanceSpotRest, SourceId::OkxRest],
+    };
+    let (mut a, mut b) = (store.work_queue("a").unwrap(), store.work_queue("b").unwrap());
+
+    // One scheduler at a time; when it leaves, another takes the role.
+    assert!(a.try_schedule().unwrap());
+    assert!(!b.try_schedule().unwrap());
+    assert!(!b.planned("schedule").unwrap());
+    assert_eq!(a.enqueue("schedule", &[unit(0), unit(1)], 0).unwrap(), 2);
+    // Planning again adds nothing.
+    assert_eq!(a.enqueue("schedule", &[unit(0), unit(1)], 0).unwrap(), 0);
+    assert!(b.planned("schedule").unwrap());
+    a.stop_scheduling();
+    assert!(b.try_schedule().unwrap());
+
+    // Each unit goes to one worker; a lease that runs out moves the unit on.
+    let first = a.claim(1_000).unwrap().unwrap();
+    let second = b.claim(60_000).unwrap().unwrap();
+    assert_ne!(first.id, second.id);
+    assert_eq!(first.instrument, btc);
+    assert_eq!(first.chain, vec![SourceId::BinanceSpotRest, SourceId::OkxRest]);
+    assert!(b.claim(60_000).unwrap().is_none(), "both units are held");
+    std::thread::sleep(Duration::from_millis(1_300));
+    let taken = b.claim(60_000).unwrap().unwrap();
+    assert_eq!((taken.id, taken.attempts), (first.id, 2));
+    assert!(!a.renew(first.id, 1_000).unwrap(), "a's lease is gone");
+    assert!(b.renew(taken.id, 60_000).unwrap());
+
+    // A failed unit waits and is tried again; a done one is done, and reopened when planning
+    // reaches past its end.
+    b.finish(taken.id, 10, Some("venue down"), 0).unwrap();
+    b.finish(second.id, 24, None, 0).unwrap();
+    let again = b.claim(60_000).unwrap().unwrap();
+    assert_eq!((again.id, again.attempts), (first.id, 3));
+    b.finish(again.id, 0, Some("venue down"), 0).unwrap();
+    assert_eq!(
+        b.counts().unwrap(),
+        QueueCounts {
+            pending: 0,
+            leased: 0,
+            done: 1,
+            failed: 1
+        }
+    );
+    assert_eq!(
+        b.enqueue("schedule", &[unit(1)], DAY).unwrap(),
+        1,
+        "the newest unit reopens"
+    );
+    assert_eq!(b.counts().unwrap().pending, 1);
+}
