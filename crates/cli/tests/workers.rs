@@ -146,11 +146,14 @@ async fn two_workers_share_fifty_instruments_and_a_killed_one_loses_nothing() {
     let (out_a, out_b) = (lines(&mut a), lines(&mut b));
     let (out_a, out_b) = (wait(a, out_a).await, wait(b, out_b).await);
     assert!(units_done(&out_a) > 0 && units_done(&out_b) > 0, "{out_a:?}\n{out_b:?}");
-    let schedulers = [&out_a, &out_b]
+    // The scheduler role may pass from one to the other (when the first one ends), but the
+    // units are planned once: any later plan finds them all queued.
+    let plans: Vec<&String> = out_a
         .iter()
-        .filter(|o| o.iter().any(|l| l.contains("holds the scheduler role")))
-        .count();
-    assert_eq!(schedulers, 1, "one scheduler at a time");
+        .chain(&out_b)
+        .filter(|l| l.contains(" planned ") && !l.contains("(0 new"))
+        .collect();
+    assert_eq!(plans.len(), 1, "{plans:?}");
     let mut served: HashMap<(String, i64), u32> = HashMap::new();
     for bar in venue.served_bars() {
         *served.entry(bar).or_default() += 1;
