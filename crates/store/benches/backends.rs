@@ -13,16 +13,10 @@ use candlekeep_core::{Candle, Instrument, Market, Provenance, SourceId, Timefram
 use candlekeep_store::{PageWrite, PgStore, Replace, SqliteStore, Store};
 use candlekeep_testkit::{SimMarket, pg};
 
+mod common;
+use common::{env_usize, median, write_csv};
+
 const H: i64 = 3_600_000;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 type Series = Vec<(Instrument, Vec<Candle>)>;
 
@@ -166,25 +160,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let (mut pg_in, mut pg_read, mut peer) = (Vec::new(), Vec::new(), Vec::new());
     let csv = dir.path().join("rows.csv");
-    {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&csv)?);
-        for (n, (_, bars)) in series.iter().enumerate() {
-            for c in bars {
-                writeln!(
-                    f,
-                    "{},1h,{},{},{},{},{},{},{},,1,1",
-                    n + 1,
-                    c.open_time_ms,
-                    c.open,
-                    c.high,
-                    c.low,
-                    c.close,
-                    c.volume.unwrap_or(0.0),
-                    c.quote_volume.unwrap_or(0.0)
-                )?;
-            }
-        }
-    }
+    write_csv(&csv, series.iter().map(|(_, b)| b.as_slice()))?;
     println!("postgresql settings: {}", server_settings(&pg::server_url()));
     for _ in 0..runs {
         let schema = pg::TestSchema::create()?;

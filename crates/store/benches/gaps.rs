@@ -8,16 +8,14 @@ use std::time::Instant;
 use candlekeep_core::{Candle, Instrument, Market, Provenance, SourceId, Timeframe};
 use candlekeep_store::{SqliteStore, Store};
 
+mod common;
+use common::median;
+
 const H: i64 = 3_600_000;
 const START: i64 = 1_577_836_800_000; // 2020-01-01
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// A deterministic outage pattern: about one 1–8 hour hole per 4,000 hours.

@@ -8,19 +8,13 @@ use candlekeep_core::{Candle, Instrument, Market, Provenance, SourceId, Timefram
 use candlekeep_store::{SqliteStore, Store};
 use candlekeep_testkit::SimMarket;
 
+mod common;
+use common::{env_usize, median, write_csv};
+
 const SCHEMA: &str = "CREATE TABLE candles (instrument_id INTEGER NOT NULL, timeframe TEXT NOT NULL, \
     open_time INTEGER NOT NULL, open REAL NOT NULL, high REAL NOT NULL, low REAL NOT NULL, close REAL NOT NULL, \
     volume REAL, quote_volume REAL, trades INTEGER, source_id INTEGER NOT NULL, \
     fetched_at INTEGER NOT NULL, PRIMARY KEY (instrument_id, timeframe, open_time)) WITHOUT ROWID;";
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rows = env_usize("BENCH_ROWS", 1_000_000);
@@ -69,26 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let csv_path = dir.path().join("rows.csv");
-    {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&csv_path)?);
-        for (i, (_, bars)) in series.iter().enumerate() {
-            for c in bars {
-                writeln!(
-                    f,
-                    "{},1h,{},{},{},{},{},{},{},{},1,1",
-                    i + 1,
-                    c.open_time_ms,
-                    c.open,
-                    c.high,
-                    c.low,
-                    c.close,
-                    c.volume.unwrap_or(0.0),
-                    c.quote_volume.unwrap_or(0.0),
-                    c.trades.unwrap_or(0)
-                )?;
-            }
-        }
-    }
+    write_csv(&csv_path, series.iter().map(|(_, b)| b.as_slice()))?;
     let mut theirs = Vec::new();
     for run in 0..runs {
         let path = dir.path().join(format!("sqlite3-{run}.db"));

@@ -3,28 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
-use candlekeep_core::{Candle, Instrument, Market, Provenance, SourceId, Timeframe};
+use candlekeep_core::{Instrument, Market, SourceId, Timeframe};
 use candlekeep_store::{JobRecord, JobStatus, SqliteStore, Store};
-use candlekeep_testkit::SimMarket;
+mod support;
 
-const H: i64 = 3_600_000;
-const T0: i64 = 1_700_000_000_000 / H * H;
-
-fn sim(n: usize) -> Vec<Candle> {
-    SimMarket::new(9)
-        .with_outages(false)
-        .candles(Market::Spot, "BTCUSDT", Timeframe::H1, T0, T0 + n as i64 * H)
-        .iter()
-        .map(|c| c.to_candle())
-        .collect()
-}
-
-fn prov(source: SourceId, at: i64) -> Provenance {
-    Provenance {
-        source,
-        fetched_at_ms: at,
-    }
-}
+use support::{prov, sim};
 
 #[test]
 fn job_runs_are_logged_and_migrations_are_recorded() {

@@ -5,13 +5,9 @@
 
 mod support;
 
-use candlekeep_core::{Candle, Instrument, Market, Provenance, SourceId, Timeframe};
+use candlekeep_core::{Candle, Instrument, Market, SourceId, Timeframe};
 use candlekeep_store::{PageWrite, Replace, Store};
-use candlekeep_testkit::SimMarket;
-use support::Backend;
-
-const H: i64 = 3_600_000;
-const T0: i64 = 1_700_000_000_000 / H * H;
+use support::{Backend, H, T0, prov, sim};
 
 on_both_backends!(
     upsert_is_idempotent_and_records_revisions,
@@ -22,22 +18,6 @@ on_both_backends!(
     listings_remember_first_seen_and_delisting_and_assets_rank,
     impossible_bars_are_quarantined_and_the_rest_of_the_page_is_written_and_flagged,
 );
-
-fn sim(n: usize) -> Vec<Candle> {
-    SimMarket::new(9)
-        .with_outages(false)
-        .candles(Market::Spot, "BTCUSDT", Timeframe::H1, T0, T0 + n as i64 * H)
-        .iter()
-        .map(|c| c.to_candle())
-        .collect()
-}
-
-fn prov(source: SourceId, at: i64) -> Provenance {
-    Provenance {
-        source,
-        fetched_at_ms: at,
-    }
-}
 
 fn fallback_write(
     store: &mut dyn Store,

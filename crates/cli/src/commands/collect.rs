@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use candlekeep_core::time::{format_ms, now_ms, parse_date_ms};
+use candlekeep_core::time::now_ms;
 use candlekeep_engine::{
     SharedStore,
     backfill::{self, Start},
@@ -12,18 +12,14 @@ use candlekeep_store::JobStatus;
 
 use super::{
     Global, finish_job, invocation, open_store,
-    plan::{Selection, plan},
+    plan::{DateRange, Selection, plan},
 };
 use crate::{config::Config, progress::CliProgress};
 
 #[derive(Debug, clap::Args)]
 pub struct BackfillArgs {
-    /// First day (UTC), e.g. 2020-01-01 or 2020-01-01T06:00.
-    #[arg(long)]
-    from: String,
-    /// End (exclusive, UTC); default: now. Only closed candles are ever stored.
-    #[arg(long)]
-    to: Option<String>,
+    #[command(flatten)]
+    range: DateRange,
     #[command(flatten)]
     selection: Selection,
 }
@@ -39,17 +35,7 @@ pub struct SyncArgs {
 }
 
 pub fn backfill(global: &Global, args: BackfillArgs) -> Result<ExitCode> {
-    let from = parse_date_ms(&args.from).context("--from")?;
-    let to = args.to.as_deref().map(parse_date_ms).transpose().context("--to")?;
-    if let Some(to) = to {
-        anyhow::ensure!(
-            to > from,
-            "--to ({}) must be after --from ({})",
-            format_ms(to),
-            format_ms(from)
-        );
-    }
-    anyhow::ensure!(from < now_ms(), "--from ({}) is in the future", format_ms(from));
+    let (from, to) = args.range.resolve()?;
     collect(global, "backfill", &args.selection, |_| Start::At(from), to)
 }
 

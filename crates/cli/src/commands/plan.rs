@@ -45,6 +45,37 @@ pub struct Selection {
     pub timeframe: Option<Timeframe>,
 }
 
+/// `--from` and `--to`, as backfill and worker take them.
+#[derive(Debug, clap::Args)]
+pub struct DateRange {
+    /// First day (UTC), e.g. 2020-01-01 or 2020-01-01T06:00.
+    #[arg(long)]
+    pub from: String,
+    /// End (exclusive, UTC); default: now (a worker then keeps going as new bars close). Only
+    /// closed candles are ever stored.
+    #[arg(long)]
+    pub to: Option<String>,
+}
+
+impl DateRange {
+    /// `(from, to)` in epoch ms, checked: `from` in the past, `to` after it.
+    pub fn resolve(&self) -> Result<(i64, Option<i64>)> {
+        use candlekeep_core::time::{format_ms, now_ms, parse_date_ms};
+        let from = parse_date_ms(&self.from).context("--from")?;
+        let to = self.to.as_deref().map(parse_date_ms).transpose().context("--to")?;
+        if let Some(to) = to {
+            anyhow::ensure!(
+                to > from,
+                "--to ({}) must be after --from ({})",
+                format_ms(to),
+                format_ms(from)
+            );
+        }
+        anyhow::ensure!(from < now_ms(), "--from ({}) is in the future", format_ms(from));
+        Ok((from, to))
+    }
+}
+
 /// Every REST candle source, by id, sharing one budget per venue host. CoinGecko knows coins by
 /// id: `coingecko_ids` maps the universe's symbols to them.
 fn sources(

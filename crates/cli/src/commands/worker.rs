@@ -3,7 +3,7 @@
 use std::{process::ExitCode, sync::Arc, time::Duration};
 
 use anyhow::{Context, Result, bail};
-use candlekeep_core::time::{format_ms, now_ms, parse_date_ms};
+use candlekeep_core::time::format_ms;
 use candlekeep_engine::{
     SharedStore,
     backfill::{Start, Target},
@@ -13,17 +13,13 @@ use candlekeep_store::{JobStatus, Store};
 
 use super::{
     Global, finish_job, invocation, is_postgres, open_postgres,
-    plan::{Chains, Selection, plan},
+    plan::{Chains, DateRange, Selection, plan},
 };
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// First day (UTC) of the history the workers keep, e.g. 2020-01-01.
-    #[arg(long)]
-    from: String,
-    /// End (exclusive, UTC) of a one-off range; default: keep going as new bars close.
-    #[arg(long)]
-    to: Option<String>,
+    #[command(flatten)]
+    range: DateRange,
     #[command(flatten)]
     selection: Selection,
     /// Days of one series in one unit of work.
@@ -56,17 +52,7 @@ fn default_name() -> String {
 }
 
 pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
-    let from = parse_date_ms(&args.from).context("--from")?;
-    anyhow::ensure!(from < now_ms(), "--from ({}) is in the future", format_ms(from));
-    let to = args.to.as_deref().map(parse_date_ms).transpose().context("--to")?;
-    if let Some(to) = to {
-        anyhow::ensure!(
-            to > from,
-            "--to ({}) must be after --from ({})",
-            format_ms(to),
-            format_ms(from)
-        );
-    }
+    let (from, to) = args.range.resolve()?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let mut config = global.load_config()?;

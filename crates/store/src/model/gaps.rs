@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use candlekeep_core::Timeframe;
 
-use crate::{GapStatus, StoreError, subtract_ranges};
+use crate::{GapRefresh, GapStatus, StoreError, subtract_ranges};
 
 /// One stored series, its lifetime bounds from the universe and its stored ranges.
 pub(crate) struct Series {
@@ -190,4 +190,46 @@ pub(crate) fn reconcile(current: &[(i64, i64)], ledger: Vec<LedgerRow>, now_ms: 
         });
     }
     out
+}
+
+/// What a ledger refresh reads and writes, per backend.
+pub(crate) trait LedgerRows {
+    /// The series' entries that are not repaired.
+    fn ledger(&mut self, id: i64, tf: Timeframe) -> Result<Vec<LedgerRow>, StoreError>;
+    /// Marks an entry repaired, naming the source of most of its bars now.
+    fn mark_repaired(&mut self, id: i64, tf: Timeframe, gap: (i64, i64), now_ms: i64) -> Result<(), StoreError>;
+    fn facts(&mut self, id: i64, tf: Timeframe) -> Result<Facts, StoreError>;
+    fn put_gap(&mut self, id: i64, tf: Timeframe, gap: &CurrentGap, cause: &str, now_ms: i64)
+    -> Result<(), StoreError>;
+}
+
+/// Brings every series' ledger up to date (one transaction, the caller's).
+pub(crate) fn refresh(db: &mut impl LedgerRows, all: &[Series], now_ms: i64) -> Result<GapRefresh, StoreError> {
+    let mut summary = GapRefresh {
+        series: all.len() as u64,
+        ..GapRefresh::default()
+    };
+    for s in all {
+        let (id, tf) = (s.id, s.tf);
+        let current = s.gaps(now_ms);
+        let plan = reconcile(&current, db.ledger(id, tf)?, now_ms);
+        for &gap in &plan.repaired {
+            db.mark_repaired(id, tf, gap, now_ms)?;
+            summary.repaired += 1;
+        }
+        let facts = if plan.gaps.is_empty() {
+            Facts::default()
+        } else {
+            db.facts(id, tf)?
+        };
+        for g in &plan.gaps {
+            db.put_gap(id, tf, g, facts.cause(s.listed_at, g.range), now_ms)?;
+            summary.new += u64::from(g.new);
+            if g.status == GapStatus::Open {
+                summary.open += 1;
+                summary.open_bars += tf.bars_between(g.range.0, g.range.1);
+            }
+        }
+    }
+    Ok(summary)
 }

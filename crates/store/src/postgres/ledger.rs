@@ -7,7 +7,7 @@ use postgres::Transaction;
 
 use super::Conn;
 use crate::model::decode;
-use crate::model::gaps::{Facts, LedgerRow, RangeRow, Series, group_series, reconcile};
+use crate::model::gaps::{self, CurrentGap, Facts, LedgerRow, LedgerRows, RangeRow, Series, group_series};
 use crate::model::quality::{DayCounts, days, first_day};
 use crate::{Gap, GapRefresh, GapStatus, QualityDay, StoreError};
 
@@ -30,37 +30,13 @@ fn series(tx: &mut Transaction<'_>) -> Result<Vec<Series>, StoreError> {
     }))
 }
 
-fn facts(tx: &mut Transaction<'_>, id: i64, tf: Timeframe) -> Result<Facts, StoreError> {
-    let covered = tx
-        .query(
-            "SELECT source, start_ms, end_ms FROM covered_ranges WHERE instrument_id = $1 AND timeframe = $2",
-            &[&id, &tf.as_str()],
-        )?
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect();
-    let notes = tx
-        .query(
-            "SELECT source, start_ms, end_ms, note FROM coverage_notes WHERE instrument_id = $1 AND timeframe = $2",
-            &[&id, &tf.as_str()],
-        )?
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-        .collect();
-    Ok(Facts { covered, notes })
-}
+/// The ledger's rows inside a write transaction.
+struct Ledger<'a, 'b>(&'a mut Transaction<'b>);
 
-pub(crate) fn refresh_gaps(conn: &mut Conn, now_ms: i64) -> Result<GapRefresh, StoreError> {
-    let mut tx = conn.transaction()?;
-    let all = series(&mut tx)?;
-    let mut summary = GapRefresh {
-        series: all.len() as u64,
-        ..GapRefresh::default()
-    };
-    for s in &all {
-        let (id, tf) = (s.id, s.tf);
-        let current = s.gaps(now_ms);
-        let ledger: Vec<LedgerRow> = tx
+impl LedgerRows for Ledger<'_, '_> {
+    fn ledger(&mut self, id: i64, tf: Timeframe) -> Result<Vec<LedgerRow>, StoreError> {
+        Ok(self
+            .0
             .query(
                 "SELECT start_ms, end_ms, status, attempts, first_seen FROM gaps WHERE instrument_id = $1 \
                  AND timeframe = $2 AND status <> 'repaired'",
@@ -77,41 +53,69 @@ pub(crate) fn refresh_gaps(conn: &mut Conn, now_ms: i64) -> Result<GapRefresh, S
                     r.get(4),
                 )
             })
-            .collect();
-        let plan = reconcile(&current, ledger, now_ms);
-        for &(a, b) in &plan.repaired {
-            tx.execute(
-                "UPDATE gaps SET status = 'repaired', updated_at = $5, repaired_by = ( \
-                   SELECT s.name FROM candles c JOIN sources s ON s.id = c.source_id WHERE c.instrument_id = $1 \
-                      AND c.timeframe = $2 AND c.open_time >= $3 AND c.open_time < $4 \
-                    GROUP BY s.name ORDER BY COUNT(*) DESC, s.name LIMIT 1) \
-                 WHERE instrument_id = $1 AND timeframe = $2 AND start_ms = $3 AND end_ms = $4",
-                &[&id, &tf.as_str(), &a, &b, &now_ms],
-            )?;
-            summary.repaired += 1;
-        }
-        let facts = if plan.gaps.is_empty() {
-            Facts::default()
-        } else {
-            facts(&mut tx, id, tf)?
-        };
-        for g in &plan.gaps {
-            let ((a, b), status, attempts, first_seen) = (g.range, g.status, g.attempts, g.first_seen);
-            let cause = facts.cause(s.listed_at, (a, b));
-            tx.execute(
-                "INSERT INTO gaps (instrument_id, timeframe, start_ms, end_ms, cause, status, attempts, first_seen, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (instrument_id, timeframe, start_ms, end_ms) \
-                 DO UPDATE SET cause = excluded.cause, status = excluded.status, attempts = excluded.attempts, \
-                 updated_at = excluded.updated_at",
-                &[&id, &tf.as_str(), &a, &b, &cause, &status.as_str(), &attempts, &first_seen, &now_ms],
-            )?;
-            summary.new += u64::from(g.new);
-            if status == GapStatus::Open {
-                summary.open += 1;
-                summary.open_bars += tf.bars_between(a, b);
-            }
-        }
+            .collect())
     }
+
+    fn mark_repaired(&mut self, id: i64, tf: Timeframe, (a, b): (i64, i64), now_ms: i64) -> Result<(), StoreError> {
+        self.0.execute(
+            "UPDATE gaps SET status = 'repaired', updated_at = $5, repaired_by = ( \
+               SELECT s.name FROM candles c JOIN sources s ON s.id = c.source_id WHERE c.instrument_id = $1 \
+                  AND c.timeframe = $2 AND c.open_time >= $3 AND c.open_time < $4 \
+                GROUP BY s.name ORDER BY COUNT(*) DESC, s.name LIMIT 1) \
+             WHERE instrument_id = $1 AND timeframe = $2 AND start_ms = $3 AND end_ms = $4",
+            &[&id, &tf.as_str(), &a, &b, &now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn facts(&mut self, id: i64, tf: Timeframe) -> Result<Facts, StoreError> {
+        let covered = self
+            .0
+            .query(
+                "SELECT source, start_ms, end_ms FROM covered_ranges WHERE instrument_id = $1 AND timeframe = $2",
+                &[&id, &tf.as_str()],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        let notes = self
+            .0
+            .query(
+                "SELECT source, start_ms, end_ms, note FROM coverage_notes WHERE instrument_id = $1 AND timeframe = $2",
+                &[&id, &tf.as_str()],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect();
+        Ok(Facts { covered, notes })
+    }
+
+    fn put_gap(&mut self, id: i64, tf: Timeframe, g: &CurrentGap, cause: &str, now_ms: i64) -> Result<(), StoreError> {
+        self.0.execute(
+            "INSERT INTO gaps (instrument_id, timeframe, start_ms, end_ms, cause, status, attempts, first_seen, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (instrument_id, timeframe, start_ms, end_ms) \
+             DO UPDATE SET cause = excluded.cause, status = excluded.status, attempts = excluded.attempts, \
+             updated_at = excluded.updated_at",
+            &[
+                &id,
+                &tf.as_str(),
+                &g.range.0,
+                &g.range.1,
+                &cause,
+                &g.status.as_str(),
+                &g.attempts,
+                &g.first_seen,
+                &now_ms,
+            ],
+        )?;
+        Ok(())
+    }
+}
+
+pub(crate) fn refresh_gaps(conn: &mut Conn, now_ms: i64) -> Result<GapRefresh, StoreError> {
+    let mut tx = conn.transaction()?;
+    let all = series(&mut tx)?;
+    let summary = gaps::refresh(&mut Ledger(&mut tx), &all, now_ms)?;
     tx.commit()?;
     Ok(summary)
 }

@@ -1,10 +1,10 @@
 //! The gap ledger in SQLite; its rules are in `model::gaps`.
 
 use candlekeep_core::Timeframe;
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::model::decode;
-use crate::model::gaps::{Facts, LedgerRow, RangeRow, Series, group_series, reconcile};
+use crate::model::gaps::{self, CurrentGap, Facts, LedgerRow, LedgerRows, RangeRow, Series, group_series};
 use crate::{Gap, GapRefresh, GapStatus, StoreError};
 
 pub(crate) fn series(conn: &Connection) -> Result<Vec<Series>, StoreError> {
@@ -28,46 +28,13 @@ pub(crate) fn series(conn: &Connection) -> Result<Vec<Series>, StoreError> {
     group_series(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-/// Covered ranges and notes of one series.
-fn facts(conn: &Connection, id: i64, tf: Timeframe) -> Result<Facts, StoreError> {
-    let covered = conn
-        .prepare_cached(
-            "SELECT source, start_ms, end_ms FROM covered_ranges WHERE instrument_id = ?1 AND timeframe = ?2",
-        )?
-        .query_map((id, tf.as_str()), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<Result<_, _>>()?;
-    let notes = conn
-        .prepare_cached(
-            "SELECT source, start_ms, end_ms, note FROM coverage_notes WHERE instrument_id = ?1 AND timeframe = ?2",
-        )?
-        .query_map((id, tf.as_str()), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-        .collect::<Result<_, _>>()?;
-    Ok(Facts { covered, notes })
-}
+/// The ledger's rows inside a write transaction.
+struct Ledger<'a>(&'a Transaction<'a>);
 
-/// The source of most stored bars in `[a, b)`.
-fn main_source(tx: &Transaction<'_>, id: i64, tf: Timeframe, (a, b): (i64, i64)) -> Result<Option<String>, StoreError> {
-    Ok(tx
-        .prepare_cached(
-            "SELECT s.name FROM candles c JOIN sources s ON s.id = c.source_id WHERE c.instrument_id = ?1 \
-             AND c.timeframe = ?2 AND c.open_time >= ?3 AND c.open_time < ?4 \
-             GROUP BY c.source_id ORDER BY COUNT(*) DESC, s.name LIMIT 1",
-        )?
-        .query_row((id, tf.as_str(), a, b), |r| r.get(0))
-        .optional()?)
-}
-
-pub(crate) fn refresh(conn: &mut Connection, now_ms: i64) -> Result<GapRefresh, StoreError> {
-    let all = series(conn)?;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut summary = GapRefresh {
-        series: all.len() as u64,
-        ..GapRefresh::default()
-    };
-    for s in &all {
-        let (id, tf) = (s.id, s.tf);
-        let current = s.gaps(now_ms);
-        let ledger: Vec<LedgerRow> = tx
+impl LedgerRows for Ledger<'_> {
+    fn ledger(&mut self, id: i64, tf: Timeframe) -> Result<Vec<LedgerRow>, StoreError> {
+        Ok(self
+            .0
             .prepare_cached(
                 "SELECT start_ms, end_ms, status, attempts, first_seen FROM gaps WHERE instrument_id = ?1 \
                  AND timeframe = ?2 AND status <> 'repaired'",
@@ -82,39 +49,67 @@ pub(crate) fn refresh(conn: &mut Connection, now_ms: i64) -> Result<GapRefresh, 
                     r.get(4)?,
                 ))
             })?
-            .collect::<Result<_, _>>()?;
-        let plan = reconcile(&current, ledger, now_ms);
-        for &(a, b) in &plan.repaired {
-            let by = main_source(&tx, id, tf, (a, b))?;
-            tx.prepare_cached(
-                "UPDATE gaps SET status = 'repaired', repaired_by = ?5, updated_at = ?6 WHERE instrument_id = ?1 \
-                 AND timeframe = ?2 AND start_ms = ?3 AND end_ms = ?4",
+            .collect::<Result<_, _>>()?)
+    }
+
+    fn mark_repaired(&mut self, id: i64, tf: Timeframe, (a, b): (i64, i64), now_ms: i64) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
+                "UPDATE gaps SET status = 'repaired', updated_at = ?5, repaired_by = ( \
+                   SELECT s.name FROM candles c JOIN sources s ON s.id = c.source_id WHERE c.instrument_id = ?1 \
+                      AND c.timeframe = ?2 AND c.open_time >= ?3 AND c.open_time < ?4 \
+                    GROUP BY c.source_id ORDER BY COUNT(*) DESC, s.name LIMIT 1) \
+                 WHERE instrument_id = ?1 AND timeframe = ?2 AND start_ms = ?3 AND end_ms = ?4",
             )?
-            .execute((id, tf.as_str(), a, b, by, now_ms))?;
-            summary.repaired += 1;
-        }
-        let facts = if plan.gaps.is_empty() {
-            Facts::default()
-        } else {
-            facts(&tx, id, tf)?
-        };
-        for g in &plan.gaps {
-            let ((a, b), status, attempts, first_seen) = (g.range, g.status, g.attempts, g.first_seen);
-            let cause = facts.cause(s.listed_at, (a, b));
-            tx.prepare_cached(
+            .execute((id, tf.as_str(), a, b, now_ms))?;
+        Ok(())
+    }
+
+    fn facts(&mut self, id: i64, tf: Timeframe) -> Result<Facts, StoreError> {
+        let covered = self
+            .0
+            .prepare_cached(
+                "SELECT source, start_ms, end_ms FROM covered_ranges WHERE instrument_id = ?1 AND timeframe = ?2",
+            )?
+            .query_map((id, tf.as_str()), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        let notes = self
+            .0
+            .prepare_cached(
+                "SELECT source, start_ms, end_ms, note FROM coverage_notes WHERE instrument_id = ?1 AND timeframe = ?2",
+            )?
+            .query_map((id, tf.as_str()), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(Facts { covered, notes })
+    }
+
+    fn put_gap(&mut self, id: i64, tf: Timeframe, g: &CurrentGap, cause: &str, now_ms: i64) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
                 "INSERT INTO gaps (instrument_id, timeframe, start_ms, end_ms, cause, status, attempts, first_seen, updated_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (instrument_id, timeframe, start_ms, end_ms) \
                  DO UPDATE SET cause = excluded.cause, status = excluded.status, attempts = excluded.attempts, \
                  updated_at = excluded.updated_at",
             )?
-            .execute((id, tf.as_str(), a, b, cause, status.as_str(), attempts, first_seen, now_ms))?;
-            summary.new += u64::from(g.new);
-            if status == GapStatus::Open {
-                summary.open += 1;
-                summary.open_bars += tf.bars_between(a, b);
-            }
-        }
+            .execute((
+                id,
+                tf.as_str(),
+                g.range.0,
+                g.range.1,
+                cause,
+                g.status.as_str(),
+                g.attempts,
+                g.first_seen,
+                now_ms,
+            ))?;
+        Ok(())
     }
+}
+
+pub(crate) fn refresh(conn: &mut Connection, now_ms: i64) -> Result<GapRefresh, StoreError> {
+    let all = series(conn)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let summary = gaps::refresh(&mut Ledger(&tx), &all, now_ms)?;
     tx.commit()?;
     Ok(summary)
 }

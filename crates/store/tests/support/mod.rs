@@ -6,9 +6,31 @@
 
 use std::ops::{Deref, DerefMut};
 
+use candlekeep_core::{Candle, Market, Provenance, SourceId, Timeframe};
 use candlekeep_store::{PgStore, SqliteStore, Store};
+use candlekeep_testkit::SimMarket;
 use candlekeep_testkit::pg::TestSchema;
 pub use candlekeep_testkit::pg::available as postgres_available;
+
+pub const H: i64 = 3_600_000;
+pub const T0: i64 = 1_700_000_000_000 / H * H;
+
+/// `n` hourly spot BTCUSDT bars from `T0`, without outages.
+pub fn sim(n: usize) -> Vec<Candle> {
+    SimMarket::new(9)
+        .with_outages(false)
+        .candles(Market::Spot, "BTCUSDT", Timeframe::H1, T0, T0 + n as i64 * H)
+        .iter()
+        .map(|c| c.to_candle())
+        .collect()
+}
+
+pub fn prov(source: SourceId, at: i64) -> Provenance {
+    Provenance {
+        source,
+        fetched_at_ms: at,
+    }
+}
 
 /// A store under test; a PostgreSQL one drops its schema when done.
 pub struct TestStore {
