@@ -170,10 +170,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         checkpoint(&pg::server_url());
         pg_in.push(ingest(&mut store, &series)?);
         // Reads of settled data: what autovacuum does shortly after a bulk load (hint bits set,
-        // statistics taken) is done here before the reads are timed.
+        // statistics taken) and the checkpoint the load's WAL brings on are done before the reads
+        // are timed.
         if psql(&schema.url, "VACUUM (ANALYZE) candles").is_none() {
             eprintln!("VACUUM failed: reads include the first-touch cost of freshly loaded rows");
         }
+        checkpoint(&pg::server_url());
         pg_read.push(read_year(&mut store, &series, reads)?);
         drop(store);
         let raw = pg::TestSchema::create()?;
