@@ -10,6 +10,7 @@ use candlekeep_store::{PageWrite, Replace, Store};
 use support::{Backend, H, T0, prov, sim};
 
 on_both_backends!(
+    long_ranges_read_back_whole_and_in_order,
     upsert_is_idempotent_and_records_revisions,
     values_round_trip_bit_for_bit,
     covered_ranges_merge_and_leave_exact_holes,
@@ -353,4 +354,22 @@ fn impossible_bars_are_quarantined_and_the_rest_of_the_page_is_written_and_flagg
         .collect();
     // The jump up at hour 8 and the fall back at hour 9 are both flagged.
     assert_eq!(jumps, vec![8, 9]);
+}
+
+fn long_ranges_read_back_whole_and_in_order(backend: Backend) {
+    // Long enough for a backend to read it in parts (PostgreSQL reads halves at once).
+    let mut store = backend.store().unwrap();
+    let i = Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap();
+    let id = store.instrument_id(&i).unwrap();
+    let bars = sim(9_000);
+    store
+        .write_page(id, Timeframe::H1, prov(SourceId::BinanceSpotRest, 1), &bars, None)
+        .unwrap();
+    assert_eq!(store.candles(&i, Timeframe::H1, T0, T0 + 9_000 * H).unwrap(), bars);
+    // Bounds off the middle and off the grid.
+    let got = store
+        .candles(&i, Timeframe::H1, T0 + 17 * H + 5, T0 + 8_999 * H - 1)
+        .unwrap();
+    assert_eq!(got, bars[18..8_999]);
+    assert_eq!(store.candles(&i, Timeframe::H1, T0 - 9_000 * H, T0).unwrap(), vec![]);
 }

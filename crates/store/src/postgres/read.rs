@@ -2,6 +2,8 @@
 //! hash, assembled by the backend-neutral `model`.
 
 use candlekeep_core::{Candle, Instrument, MarketPoint, SourceId, Timeframe};
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::ToSql;
 use postgres::{GenericClient, Row};
 
 use super::{Conn, PgStore, Statements};
@@ -35,11 +37,14 @@ pub(crate) fn candles(
     to: i64,
 ) -> Result<Vec<Candle>, StoreError> {
     let stmt = statements.get(&mut **conn, SELECT_CANDLES)?;
-    Ok(conn
-        .query(&stmt, &[&id, &tf.as_str(), &from, &to])?
-        .iter()
-        .map(candle)
-        .collect())
+    // Rows are decoded as they arrive, while the server is still sending the rest.
+    let params: [&(dyn ToSql + Sync); 4] = [&id, &tf.as_str(), &from, &to];
+    let mut rows = conn.query_raw(&stmt, params)?;
+    let mut out = Vec::with_capacity(usize::try_from(tf.bars_between(from, to)).unwrap_or(0).min(1 << 20));
+    while let Some(row) = rows.next()? {
+        out.push(candle(&row));
+    }
+    Ok(out)
 }
 
 /// The same read inside a write's transaction.
