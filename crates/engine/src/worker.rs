@@ -236,29 +236,25 @@ async fn slot_loop(
             continue;
         };
         events(Event::Started(unit.clone()));
-        let outcome = match resolve(&unit.instrument, unit.timeframe, &unit.chain) {
-            None => Err(format!(
-                "no source of the unit's chain ({}) is configured on this worker",
-                unit.chain.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-            )),
+        // Bars written, and why the unit is not done (some of its bars could be had from no source).
+        let (written, error) = match resolve(&unit.instrument, unit.timeframe, &unit.chain) {
+            None => (
+                0,
+                Some(format!(
+                    "no source of the unit's chain ({}) is configured on this worker",
+                    unit.chain.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                )),
+            ),
             Some(target) => match run_unit(&queue, &store, &unit, target, settings.lease).await? {
                 None => {
                     events(Event::LeaseLost(unit.clone()));
                     continue;
                 }
-                Some(r) => {
-                    let written = r.written();
-                    match r.failures().next() {
-                        Some(f) => Err(f.error.clone().unwrap_or_default()).map(|()| written),
-                        None => Ok(written),
-                    }
-                    .map_err(|e| format!("{e} ({written} bars written)"))
-                }
+                Some(r) => (
+                    r.written(),
+                    r.failures().next().map(|f| f.error.clone().unwrap_or_default()),
+                ),
             },
-        };
-        let (written, error) = match outcome {
-            Ok(w) => (w, None),
-            Err(e) => (0, Some(e)),
         };
         let (id, err) = (unit.id, error.clone());
         with_queue(&queue, move |q| q.finish(id, written, err.as_deref(), retry_ms)).await?;
