@@ -125,6 +125,11 @@ async fn sync_fetches_only_new_closed_bars_and_status_reports_them() {
     let status = run(candlekeep(dir.path(), None, &["status", "--json"]));
     assert!(status.status.success());
     let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert!(
+        json["backend"].as_str().unwrap().starts_with("sqlite "),
+        "{}",
+        json["backend"]
+    );
     let s = &json["series"][0];
     assert_eq!(s["instrument"], "spot:BTCUSDT");
     assert_eq!(s["count"], rows);
