@@ -135,6 +135,23 @@ async fn two_workers_share_fifty_instruments_and_a_killed_one_loses_nothing() {
     wait(w, out).await;
     let (want, bars) = store_hash(&single.url);
     assert!(bars > 50 * 39 * 24, "{bars} bars");
+    // Every command works on PostgreSQL; `status` names the mode and never prints a password.
+    let status = candlekeep(dir.path(), None, &["--database-url", &single.url, "status", "--json"])
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert!(json["backend"].as_str().unwrap().starts_with("postgresql "), "{json}");
+    assert_eq!(json["series"].as_array().unwrap().len(), 50);
+    if let Some((_, password)) = pg::server_url().split_once("://").and_then(|(_, rest)| {
+        let userinfo = rest.split_once('@')?.0;
+        userinfo.split_once(':')
+    }) {
+        assert!(
+            !String::from_utf8_lossy(&status.stdout).contains(&format!(":{password}@")),
+            "{json}"
+        );
+    }
 
     // Two workers: the work is shared, and every bar is fetched exactly once.
     let shared = pg::TestSchema::create().unwrap();
