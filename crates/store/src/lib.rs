@@ -56,7 +56,18 @@ pub trait Store: Send {
         provenance: Provenance,
         candles: &[Candle],
         covered: Option<(i64, i64)>,
-    ) -> Result<WriteStats, StoreError>;
+    ) -> Result<WriteStats, StoreError> {
+        let page = PageWrite {
+            instrument_id,
+            timeframe: tf,
+            provenance,
+            candles,
+            covered,
+            replace: Replace::Any,
+        };
+        let stats = self.write_pages(&[page])?;
+        Ok(stats.first().copied().unwrap_or_default())
+    }
 
     /// Several pages in one transaction (bulk loads: one commit instead of one per page).
     fn write_pages(&mut self, pages: &[PageWrite<'_>]) -> Result<Vec<WriteStats>, StoreError>;

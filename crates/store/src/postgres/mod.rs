@@ -348,25 +348,6 @@ impl Store for PgStore {
         off_runtime(|| self.register_instrument(instrument))
     }
 
-    fn write_page(
-        &mut self,
-        instrument_id: i64,
-        tf: Timeframe,
-        provenance: Provenance,
-        candles: &[Candle],
-        covered: Option<(i64, i64)>,
-    ) -> Result<WriteStats, StoreError> {
-        let page = PageWrite {
-            instrument_id,
-            timeframe: tf,
-            provenance,
-            candles,
-            covered,
-            replace: crate::Replace::Any,
-        };
-        Ok(self.write_pages(&[page])?.remove(0))
-    }
-
     fn write_pages(&mut self, pages: &[PageWrite<'_>]) -> Result<Vec<WriteStats>, StoreError> {
         off_runtime(|| write::write_pages(self, pages))
     }

@@ -221,25 +221,6 @@ impl Store for SqliteStore {
             .ok_or_else(|| StoreError::Corrupt(format!("instrument {i} vanished while being registered")))
     }
 
-    fn write_page(
-        &mut self,
-        instrument_id: i64,
-        tf: Timeframe,
-        provenance: Provenance,
-        candles: &[Candle],
-        covered: Option<(i64, i64)>,
-    ) -> Result<WriteStats, StoreError> {
-        let page = PageWrite {
-            instrument_id,
-            timeframe: tf,
-            provenance,
-            candles,
-            covered,
-            replace: Replace::Any,
-        };
-        Ok(self.write_pages(&[page])?.remove(0))
-    }
-
     fn write_pages(&mut self, pages: &[PageWrite<'_>]) -> Result<Vec<WriteStats>, StoreError> {
         let mut ids = Vec::with_capacity(pages.len());
         for p in pages {
