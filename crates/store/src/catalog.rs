@@ -33,6 +33,16 @@ impl TableDef {
     pub fn column_list(&self) -> String {
         self.columns.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ")
     }
+
+    /// Every row, every column, in key order: the same text for every backend.
+    pub fn select_all(&self) -> String {
+        format!(
+            "SELECT {} FROM {} ORDER BY {}",
+            self.column_list(),
+            self.name,
+            self.key.join(", ")
+        )
+    }
 }
 
 use ColumnType::{Blob, Int, Real, Text};

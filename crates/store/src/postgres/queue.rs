@@ -82,14 +82,6 @@ impl PgStore {
 }
 
 impl WorkQueue {
-    pub fn owner(&self) -> &str {
-        &self.owner
-    }
-
-    pub fn is_scheduler(&self) -> bool {
-        self.scheduler.is_some()
-    }
-
     /// Takes the scheduler role if no live process holds it; true while this process holds it.
     pub fn try_schedule(&mut self) -> Result<bool, StoreError> {
         if self.scheduler.is_some() {

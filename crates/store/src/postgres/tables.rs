@@ -22,12 +22,7 @@ pub(crate) fn read(
     table: &TableDef,
     sink: &mut (dyn FnMut(Vec<Value>) -> Result<(), StoreError> + Send),
 ) -> Result<(), StoreError> {
-    let sql = format!(
-        "SELECT {} FROM {} ORDER BY {}",
-        table.column_list(),
-        table.name,
-        table.key.join(", ")
-    );
+    let sql = table.select_all();
     let mut tx = conn.transaction()?;
     let portal = tx.bind(sql.as_str(), &[])?;
     loop {

@@ -5,6 +5,7 @@
 use candlekeep_core::Timeframe;
 use rusqlite::{Connection, Transaction};
 
+use crate::model::pages::islands;
 use crate::{StoreError, subtract_ranges};
 
 /// Adds `[start, end)` for `source`, merging it with every overlapping or touching range.
@@ -75,18 +76,7 @@ pub(crate) fn add_stored(
     tf: Timeframe,
     open_times: impl Iterator<Item = i64>,
 ) -> Result<(), StoreError> {
-    let mut island: Option<(i64, i64)> = None;
-    for t in open_times {
-        island = match island {
-            Some((a, b)) if t == b => Some((a, b + tf.millis())),
-            Some((a, b)) => {
-                merge(tx, Ranges::Stored, instrument_id, tf, "", a, b)?;
-                Some((t, t + tf.millis()))
-            }
-            None => Some((t, t + tf.millis())),
-        };
-    }
-    if let Some((a, b)) = island {
+    for (a, b) in islands(tf, open_times) {
         merge(tx, Ranges::Stored, instrument_id, tf, "", a, b)?;
     }
     Ok(())

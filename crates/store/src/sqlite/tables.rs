@@ -24,12 +24,7 @@ pub(crate) fn read(
     table: &TableDef,
     sink: &mut dyn FnMut(Vec<Value>) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
-    let sql = format!(
-        "SELECT {} FROM {} ORDER BY {}",
-        table.column_list(),
-        table.name,
-        table.key.join(", ")
-    );
+    let sql = table.select_all();
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
