@@ -66,21 +66,75 @@ fn ingest(store: &mut dyn Store, series: &Series) -> Result<f64, Box<dyn std::er
     Ok(t.elapsed().as_secs_f64())
 }
 
-/// Median milliseconds to read one year (8,760 hourly candles) of one instrument.
-fn read_year(store: &mut dyn Store, series: &Series, reads: usize) -> Result<f64, Box<dyn std::error::Error>> {
+/// Milliseconds to read one year (8,760 hourly candles) of one instrument: the first read after
+/// the load, and the median of the reads after it.
+fn read_year(store: &mut dyn Store, series: &Series, reads: usize) -> Result<(f64, f64), Box<dyn std::error::Error>> {
     let (instrument, bars) = series
         .iter()
         .find(|(_, b)| b.len() >= 8_760)
         .ok_or("no series of a year")?;
     let from = bars[0].open_time_ms;
-    let mut times = Vec::with_capacity(reads);
-    for _ in 0..reads {
+    let mut times = Vec::with_capacity(reads + 1);
+    for _ in 0..=reads {
         let t = Instant::now();
         let got = store.candles(instrument, Timeframe::H1, from, from + 8_760 * H)?;
         times.push(t.elapsed().as_secs_f64() * 1e3);
         assert_eq!(got.len(), 8_760);
+        assert_eq!(got.as_slice(), &bars[..8_760]);
     }
-    Ok(median(times))
+    let first = times.remove(0);
+    Ok((first, median(times)))
+}
+
+/// Medians of the first reads and of the warm medians over the runs.
+fn medians(reads: Vec<(f64, f64)>) -> (f64, f64) {
+    let (first, warm): (Vec<f64>, Vec<f64>) = reads.into_iter().unzip();
+    (median(first), median(warm))
+}
+
+/// The peer of the year read: libpq fetching the same rows with the same prepared SELECT, as
+/// `pgbench` reports it (average latency over `reads` runs).
+fn pgbench_year(url: &str, series: &Series, reads: usize) -> Result<f64, Box<dyn std::error::Error>> {
+    let (instrument, bars) = series
+        .iter()
+        .find(|(_, b)| b.len() >= 8_760)
+        .ok_or("no series of a year")?;
+    let from = bars[0].open_time_ms;
+    let id = psql(
+        url,
+        &format!(
+            "SELECT id FROM instruments WHERE market = '{}' AND base = '{}' AND quote = '{}'",
+            instrument.market.as_str(),
+            instrument.base,
+            instrument.quote
+        ),
+    )
+    .ok_or("psql could not find the instrument")?;
+    let script = tempfile::NamedTempFile::new()?;
+    std::fs::write(
+        script.path(),
+        format!(
+            "SELECT open_time, open, high, low, close, volume, quote_volume, trades FROM candles \
+             WHERE instrument_id = {id} AND timeframe = '1h' AND open_time >= {from} AND open_time < {} ORDER BY open_time;\n",
+            from + 8_760 * H
+        ),
+    )?;
+    let out = Command::new("pgbench")
+        .args(["-n", "-M", "prepared", "-t", &reads.to_string(), "-f"])
+        .arg(script.path())
+        .arg(url)
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("latency average = "))
+        .and_then(|l| l.trim_end_matches(" ms").trim().parse().ok())
+        .ok_or_else(|| {
+            format!(
+                "no latency in pgbench's output: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+            .into()
+        })
 }
 
 fn psql_copy(url: &str, csv: &std::path::Path) -> Result<f64, Box<dyn std::error::Error>> {
@@ -148,17 +202,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         sqlite_read.push(read_year(&mut store, &series, reads)?);
     }
     let sqlite_in = median(sqlite_in);
+    let (first, warm) = medians(sqlite_read);
     println!(
-        "sqlite     ingest: median {sqlite_in:.3} s = {:>9.0} candles/s   year read: median {:.2} ms",
+        "sqlite     ingest: median {sqlite_in:.3} s = {:>9.0} candles/s   year read: median {warm:.2} ms (first read {first:.2} ms)",
         total as f64 / sqlite_in,
-        median(sqlite_read)
     );
 
     if !pg::available() {
         println!("postgresql: no server, skipped");
         return Ok(());
     }
-    let (mut pg_in, mut pg_read, mut peer) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut pg_in, mut pg_read, mut peer, mut peer_read) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let csv = dir.path().join("rows.csv");
     write_csv(&csv, series.iter().map(|(_, b)| b.as_slice()))?;
     println!("postgresql settings: {}", server_settings(&pg::server_url()));
@@ -177,6 +231,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         checkpoint(&pg::server_url());
         pg_read.push(read_year(&mut store, &series, reads)?);
+        match pgbench_year(&schema.url, &series, reads) {
+            Ok(ms) => peer_read.push(ms),
+            Err(e) => eprintln!("pgbench unavailable ({e}); the read has no peer figure"),
+        }
         drop(store);
         let raw = pg::TestSchema::create()?;
         checkpoint(&pg::server_url());
@@ -186,11 +244,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let pg_in = median(pg_in);
+    let (first, warm) = medians(pg_read);
     println!(
-        "postgresql ingest: median {pg_in:.3} s = {:>9.0} candles/s   year read: median {:.2} ms",
+        "postgresql ingest: median {pg_in:.3} s = {:>9.0} candles/s   year read: median {warm:.2} ms (first read {first:.2} ms)",
         total as f64 / pg_in,
-        median(pg_read)
     );
+    if !peer_read.is_empty() {
+        let peer = median(peer_read);
+        println!(
+            "pgbench (libpq), the same year as rows by a prepared SELECT: median {peer:.2} ms; ratio candlekeep / pgbench = {:.2}",
+            warm / peer
+        );
+    }
     if !peer.is_empty() {
         let peer = median(peer);
         println!(

@@ -6,6 +6,7 @@
 //! is already driving tokio tasks; calls made from such a thread hop onto a scoped thread (see
 //! [`off_runtime`]), so the store works the same from the CLI's async code and from plain threads.
 
+mod blocks;
 mod ledger;
 pub mod queue;
 mod read;
@@ -127,8 +128,6 @@ pub struct PgStore {
     conn: DropOffRuntime<Conn>,
     statements: Statements,
     source_ids: HashMap<SourceId, i64>,
-    /// A second connection for reading long ranges in two halves at once (opened on first use).
-    reader: Option<(DropOffRuntime<Conn>, Statements)>,
     /// Instruments never change id once registered: looked up once per store.
     instrument_ids: HashMap<Instrument, i64>,
     flag_rules: FlagRules,
@@ -211,7 +210,6 @@ impl PgStore {
             statements: Statements::default(),
             source_ids: HashMap::new(),
             instrument_ids: HashMap::new(),
-            reader: None,
             flag_rules: FlagRules::default(),
             url: redacted,
             timescale_note,
@@ -235,7 +233,6 @@ impl PgStore {
             statements: Statements::default(),
             source_ids: self.source_ids.clone(),
             instrument_ids: self.instrument_ids.clone(),
-            reader: None,
             flag_rules: self.flag_rules,
             url: self.url.clone(),
             timescale_note: self.timescale_note.clone(),
@@ -310,8 +307,8 @@ impl PgStore {
     }
 }
 
-/// Ranges of at least this many bars are read in two halves at once.
-const SPLIT_READ_BARS: i64 = 4_096;
+/// Ranges of at least this many bars are read through the packed blocks of `candle_blocks`.
+const BLOCK_READ_BARS: i64 = 2 * blocks::BLOCK_BARS;
 
 const SOURCES_LOCK: i64 = 0x4341_4e44_4c45_0002;
 
@@ -384,32 +381,12 @@ impl Store for PgStore {
             let Some(id) = self.find_instrument(instrument)? else {
                 return Ok(Vec::new());
             };
-            // A long range is read in two halves at once, the second on a second connection:
-            // the server formats and sends rows on both, and both halves are decoded side by side.
             let span = (to - from) / tf.millis().max(1);
-            if span < SPLIT_READ_BARS {
+            if span < BLOCK_READ_BARS {
                 return read::candles(&mut self.conn, &mut self.statements, id, tf, from, to);
             }
-            let mid = tf.floor(from + (to - from) / 2);
-            if self.reader.is_none() {
-                let (pool, url) = self.pool();
-                let mut conn = pooled(&pool, &url)?;
-                write::prepare_session(&mut conn)?;
-                self.reader = Some((DropOffRuntime::new(conn), Statements::default()));
-            }
-            let Some((reader, reader_statements)) = self.reader.as_mut() else {
-                return read::candles(&mut self.conn, &mut self.statements, id, tf, from, to);
-            };
-            let (conn, statements) = (&mut self.conn, &mut self.statements);
-            std::thread::scope(|s| {
-                let later = s.spawn(|| read::candles(reader, reader_statements, id, tf, mid, to));
-                let mut out = read::candles(conn, statements, id, tf, from, mid)?;
-                match later.join() {
-                    Ok(rest) => out.extend(rest?),
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }
-                Ok(out)
-            })
+            let now = candlekeep_core::time::now_ms();
+            blocks::candles(&mut self.conn, &mut self.statements, id, tf, from, to, now)
         })
     }
 
@@ -555,6 +532,6 @@ impl Store for PgStore {
     }
 
     fn after_copy(&mut self) -> Result<(), StoreError> {
-        off_runtime(|| tables::reset_sequences(&mut self.conn))
+        off_runtime(|| tables::after_copy(&mut self.conn))
     }
 }

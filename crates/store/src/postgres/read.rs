@@ -12,10 +12,10 @@ use crate::model::hash::{CandleHasher, CandleRow};
 use crate::model::summary::{self, SeriesKey};
 use crate::{CrossCheckSummary, SeriesStatus, StoreError, subtract_ranges};
 
-const SELECT_CANDLES: &str = "SELECT open_time, open, high, low, close, volume, quote_volume, trades FROM candles \
+pub(crate) const SELECT_CANDLES: &str = "SELECT open_time, open, high, low, close, volume, quote_volume, trades FROM candles \
      WHERE instrument_id = $1 AND timeframe = $2 AND open_time >= $3 AND open_time < $4 ORDER BY open_time";
 
-fn candle(r: &Row) -> Candle {
+pub(crate) fn candle(r: &Row) -> Candle {
     Candle {
         open_time_ms: r.get(0),
         open: r.get(1),

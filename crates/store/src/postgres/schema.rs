@@ -214,6 +214,18 @@ const MIGRATIONS: &[&str] = &[
         units      BIGINT NOT NULL
     );
     "#,
+    // 2: the read cache of packed candle blocks (see `blocks.rs`). Stored out of line and not
+    // compressed: the bars are doubles that do not compress, and a read fetches them whole.
+    r#"
+    CREATE UNLOGGED TABLE candle_blocks (
+        instrument_id BIGINT NOT NULL,
+        timeframe     TEXT COLLATE "C" NOT NULL,
+        block_start   BIGINT NOT NULL,
+        bars          BYTEA NOT NULL,
+        PRIMARY KEY (instrument_id, timeframe, block_start)
+    );
+    ALTER TABLE candle_blocks ALTER COLUMN bars SET STORAGE EXTERNAL;
+    "#,
 ];
 
 pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -89,8 +89,10 @@ pub(crate) fn append(conn: &mut Conn, table: &TableDef, rows: &[Vec<Value>]) -> 
     Ok(())
 }
 
-/// Serial ids continue after the highest copied id.
-pub(crate) fn reset_sequences(conn: &mut Conn) -> Result<(), StoreError> {
+/// Serial ids continue after the highest copied id, and no packed block outlives the rows it
+/// was packed from (the copy wrote `candles` without going through the write path).
+pub(crate) fn after_copy(conn: &mut Conn) -> Result<(), StoreError> {
+    conn.execute("TRUNCATE candle_blocks", &[])?;
     for table in ["instruments", "job_runs", "rejects"] {
         conn.execute(
             &format!(

@@ -13,7 +13,7 @@ use postgres::Transaction;
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{ToSql, Type};
 
-use super::{Conn, PgStore, read};
+use super::{Conn, PgStore, blocks, read};
 use crate::model::pages::{finite, islands, split};
 use crate::model::summary::{compare, may_replace};
 use crate::ranges::union_ranges;
@@ -172,6 +172,18 @@ pub(crate) fn write_pages(store: &mut PgStore, pages: &[PageWrite<'_>]) -> Resul
         });
     }
     mark_stored_ranges(&mut tx, &mut prepared)?;
+    let written: Vec<(i64, Timeframe, i64, i64)> = prepared
+        .iter()
+        .filter_map(|p| {
+            Some((
+                p.shared.instrument_id,
+                p.tf,
+                p.valid.first()?.open_time_ms,
+                p.valid.last()?.open_time_ms,
+            ))
+        })
+        .collect();
+    blocks::invalidate(&mut tx, &written)?;
 
     // Fresh pages: one COPY straight into the table. Nothing is stored in their ranges and the
     // instruments are locked, so no row can meet a stored one (if one did, the key would refuse

@@ -1,0 +1,226 @@
+//! PostgreSQL's packed-block read cache: a long read returns exactly the stored rows, cold or
+//! warm, and every kind of write (a revision, a hole filled, a page over the newest bars) shows
+//! in the next read; a damaged block is packed again; a session that may not write the cache
+//! still reads.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+mod support;
+
+use candlekeep_core::{Candle, Instrument, Market, SourceId, Timeframe};
+use candlekeep_store::{PageWrite, PgStore, Replace, Store};
+use candlekeep_testkit::pg;
+use support::{H, T0, prov, sim};
+
+const BLOCK: i64 = 1_024 * H;
+
+fn write(store: &mut PgStore, id: i64, source: SourceId, bars: &[Candle]) {
+    for page in bars.chunks(5_000) {
+        store
+            .write_pages(&[PageWrite {
+                instrument_id: id,
+                timeframe: Timeframe::H1,
+                provenance: prov(source, 1),
+                candles: page,
+                covered: None,
+                replace: Replace::Any,
+            }])
+            .unwrap();
+    }
+}
+
+fn in_range(truth: &[Candle], from: i64, to: i64) -> Vec<Candle> {
+    truth
+        .iter()
+        .filter(|c| c.open_time_ms >= from && c.open_time_ms < to)
+        .cloned()
+        .collect()
+}
+
+/// (block starts, total packed bytes) of the cache.
+fn blocks(sql: &mut postgres::Client) -> (Vec<i64>, i64) {
+    let rows = sql
+        .query(
+            "SELECT block_start, length(bars)::bigint FROM candle_blocks ORDER BY block_start",
+            &[],
+        )
+        .unwrap();
+    (
+        rows.iter().map(|r| r.get(0)).collect(),
+        rows.iter().map(|r| r.get::<_, i64>(1)).sum(),
+    )
+}
+
+struct Fixture {
+    store: PgStore,
+    sql: postgres::Client,
+    btc: Instrument,
+    id: i64,
+    schema: pg::TestSchema,
+}
+
+fn fixture() -> Option<Fixture> {
+    if !pg::available() {
+        return None;
+    }
+    let schema = pg::TestSchema::create().unwrap();
+    let mut store = PgStore::connect(&schema.url).unwrap();
+    let sql = postgres::Client::connect(&schema.url, postgres::NoTls).unwrap();
+    let btc = Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap();
+    let id = store.instrument_id(&btc).unwrap();
+    Some(Fixture {
+        store,
+        sql,
+        btc,
+        id,
+        schema,
+    })
+}
+
+#[test]
+fn long_reads_equal_the_rows_through_every_kind_of_write() {
+    let Some(mut f) = fixture() else { return };
+    // Two years with a hole of three days in the middle of a block.
+    let mut truth = sim(2 * 8_760);
+    let hole = T0 + 5_000 * H..T0 + 5_072 * H;
+    let held_back: Vec<Candle> = in_range(&truth, hole.start, hole.end);
+    truth.retain(|c| !hole.contains(&c.open_time_ms));
+    write(&mut f.store, f.id, SourceId::BinanceArchive, &truth);
+    let end = T0 + 2 * 8_760 * H;
+
+    let ranges = [
+        (T0, end),
+        (T0 + 17 * H, T0 + 17 * H + 8_760 * H),
+        (T0 - 3 * BLOCK, T0 + 3 * BLOCK + 5 * H),
+        (T0 + 4_000 * H, T0 + 6_500 * H),
+    ];
+    for (from, to) in ranges {
+        let cold = f.store.candles(&f.btc, Timeframe::H1, from, to).unwrap();
+        assert_eq!(cold, in_range(&truth, from, to), "cold read of {from}..{to}");
+        let warm = f.store.candles(&f.btc, Timeframe::H1, from, to).unwrap();
+        assert_eq!(warm, cold, "warm read of {from}..{to}");
+    }
+    let (packed, _) = blocks(&mut f.sql);
+    assert!(
+        packed.len() >= 17,
+        "two years are about 17 blocks, {} packed",
+        packed.len()
+    );
+
+    // A revision inside a packed block shows in the next read.
+    let at = T0 + 3_333 * H;
+    let k = truth.iter().position(|c| c.open_time_ms == at).unwrap();
+    truth[k].close *= 1.01;
+    truth[k].high = truth[k].high.max(truth[k].close);
+    write(&mut f.store, f.id, SourceId::BinanceSpotRest, &truth[k..=k]);
+    assert_eq!(f.store.candles(&f.btc, Timeframe::H1, T0, end).unwrap(), truth);
+
+    // So does a hole filled by a fresh page (written straight into the table).
+    write(&mut f.store, f.id, SourceId::BinanceArchive, &held_back);
+    truth.extend(held_back);
+    truth.sort_by_key(|c| c.open_time_ms);
+    assert_eq!(f.store.candles(&f.btc, Timeframe::H1, T0, end).unwrap(), truth);
+
+    // A damaged block reads as missing and is packed again.
+    f.sql.execute("UPDATE candle_blocks SET bars = '\\x0102'", &[]).unwrap();
+    assert_eq!(f.store.candles(&f.btc, Timeframe::H1, T0, end).unwrap(), truth);
+    let (packed, bytes) = blocks(&mut f.sql);
+    assert!(bytes > 2 * packed.len() as i64, "the damaged blocks were packed again");
+}
+
+#[test]
+fn the_newest_open_block_is_read_as_rows_and_never_packed() {
+    let Some(mut f) = fixture() else { return };
+    let now = candlekeep_core::time::now_ms();
+    let to = Timeframe::H1.floor(now);
+    let from = to - 3 * 8_760 * H / 2;
+    let bars: Vec<Candle> = candlekeep_testkit::SimMarket::new(3)
+        .with_outages(false)
+        .candles(Market::Spot, "BTCUSDT", Timeframe::H1, from, to)
+        .iter()
+        .map(|c| c.to_candle())
+        .collect();
+    write(&mut f.store, f.id, SourceId::BinanceArchive, &bars);
+    let read = f.store.candles(&f.btc, Timeframe::H1, from, now).unwrap();
+    assert_eq!(read, bars);
+    let (packed, _) = blocks(&mut f.sql);
+    assert!(!packed.is_empty());
+    assert!(
+        packed.iter().all(|start| start + BLOCK <= now),
+        "only closed blocks are packed"
+    );
+    // The next hour arrives: the read shows it without any block being touched.
+    let newest = candlekeep_testkit::SimMarket::new(3)
+        .with_outages(false)
+        .candles(Market::Spot, "BTCUSDT", Timeframe::H1, to - H, to)
+        .iter()
+        .map(|c| {
+            let mut c = c.to_candle();
+            c.close = c.open;
+            c
+        })
+        .collect::<Vec<_>>();
+    write(&mut f.store, f.id, SourceId::BinanceSpotRest, &newest);
+    let again = f.store.candles(&f.btc, Timeframe::H1, from, now).unwrap();
+    assert_eq!(again.last(), newest.last());
+    let newest_block = (to - H).div_euclid(BLOCK) * BLOCK;
+    if newest_block + BLOCK > now {
+        assert_eq!(blocks(&mut f.sql).0, packed);
+    }
+}
+
+/// A login role that may only read the test schema; dropped with its grants when done.
+struct ReaderRole {
+    name: String,
+    admin: postgres::Client,
+}
+
+impl ReaderRole {
+    fn create(schema: &pg::TestSchema) -> Self {
+        let name = format!("{}_reader", schema.name);
+        let mut admin = postgres::Client::connect(&pg::server_url(), postgres::NoTls).unwrap();
+        admin
+            .batch_execute(&format!(
+                "CREATE ROLE {name} LOGIN PASSWORD 'reader'; \
+                 GRANT USAGE, CREATE ON SCHEMA {s} TO {name}; \
+                 GRANT SELECT ON ALL TABLES IN SCHEMA {s} TO {name};",
+                s = schema.name
+            ))
+            .unwrap();
+        Self { name, admin }
+    }
+
+    /// `url` with this role's credentials.
+    fn url(&self, url: &str) -> String {
+        let (scheme, rest) = url.split_once("://").unwrap();
+        let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+        format!("{scheme}://{}:reader@{host}", self.name)
+    }
+}
+
+impl Drop for ReaderRole {
+    fn drop(&mut self) {
+        let _ = self
+            .admin
+            .batch_execute(&format!("DROP OWNED BY {0}; DROP ROLE {0}", self.name));
+    }
+}
+
+#[test]
+fn a_session_that_may_not_write_the_cache_still_reads() {
+    let Some(mut f) = fixture() else { return };
+    let truth = sim(6_000);
+    write(&mut f.store, f.id, SourceId::BinanceArchive, &truth);
+    let role = ReaderRole::create(&f.schema);
+    let mut reader = PgStore::connect(&role.url(&f.schema.url)).unwrap();
+    let read = reader.candles(&f.btc, Timeframe::H1, T0, T0 + 6_000 * H).unwrap();
+    assert_eq!(read, truth);
+    assert!(blocks(&mut f.sql).0.is_empty(), "the reader packed nothing");
+    drop(reader);
+    // The writer's own read packs them.
+    assert_eq!(
+        f.store.candles(&f.btc, Timeframe::H1, T0, T0 + 6_000 * H).unwrap(),
+        truth
+    );
+    assert!(!blocks(&mut f.sql).0.is_empty());
+}
