@@ -1,0 +1,402 @@
+//! Moving averages: SMA, EMA, WMA, DEMA and TEMA, as TA-Lib computes them (an EMA starts from the
+//! SMA of its first period; DEMA and TEMA chain EMAs of EMAs).
+
+use crate::util::{Ring, period, same_len, warm_up};
+use crate::{Indicator, TaError};
+
+// ---- SMA ----
+
+pub fn sma_lookback(period: usize) -> usize {
+    period.saturating_sub(1)
+}
+
+/// Simple moving average (TA-Lib `SMA`, default period 30).
+pub fn sma(input: &[f64], period_: usize, out: &mut [f64]) -> Result<(), TaError> {
+    let p = period("SMA", "period", period_, 2)?;
+    same_len("SMA", input.len(), &[out.len()])?;
+    if warm_up(out, p - 1) {
+        sma_core(input, p, &mut out[p - 1..]);
+    }
+    Ok(())
+}
+
+/// The SMA of every full window of `input`, into `out` (`input.len() - p + 1` values).
+#[inline]
+pub(crate) fn sma_core(input: &[f64], p: usize, out: &mut [f64]) {
+    let pf = p as f64;
+    let mut total = 0.0;
+    for &x in &input[..p - 1] {
+        total += x;
+    }
+    for ((o, &x), &trailing) in out.iter_mut().zip(&input[p - 1..]).zip(input) {
+        total += x;
+        let t = total;
+        total -= trailing;
+        *o = t / pf;
+    }
+}
+
+/// Streaming [`sma`].
+#[derive(Debug, Clone)]
+pub struct Sma {
+    period: usize,
+    window: Ring,
+    total: f64,
+}
+
+impl Sma {
+    pub fn new(period_: usize) -> Result<Self, TaError> {
+        Self::with_min(period_, 2)
+    }
+
+    /// TA-Lib's moving-average helper also takes period 1 (STOCH's smoothing).
+    pub(crate) fn with_min(period_: usize, min: usize) -> Result<Self, TaError> {
+        let p = period("SMA", "period", period_, min)?;
+        Ok(Self {
+            period: p,
+            window: Ring::new(p),
+            total: 0.0,
+        })
+    }
+}
+
+impl Indicator for Sma {
+    type Input = f64;
+    type Output = f64;
+
+    #[inline]
+    fn update(&mut self, x: f64) -> Option<f64> {
+        self.total += x;
+        self.window.push(x);
+        if !self.window.is_full() {
+            return None;
+        }
+        let t = self.total;
+        self.total -= self.window.oldest();
+        Some(t / self.period as f64)
+    }
+
+    fn lookback(&self) -> usize {
+        self.period - 1
+    }
+
+    fn reset(&mut self) {
+        self.window.clear();
+        self.total = 0.0;
+    }
+}
+
+// ---- EMA ----
+
+pub fn ema_lookback(period: usize) -> usize {
+    period.saturating_sub(1)
+}
+
+/// TA-Lib's smoothing factor of a period: 2 / (period + 1).
+#[inline]
+pub(crate) fn per_to_k(period: usize) -> f64 {
+    2.0 / ((period + 1) as f64)
+}
+
+/// Exponential moving average (TA-Lib `EMA`, default period 30): the first value is the SMA of
+/// the first `period` inputs.
+pub fn ema(input: &[f64], period_: usize, out: &mut [f64]) -> Result<(), TaError> {
+    let p = period("EMA", "period", period_, 2)?;
+    same_len("EMA", input.len(), &[out.len()])?;
+    if warm_up(out, p - 1) {
+        ema_core(input, p, per_to_k(p), &mut out[p - 1..]);
+    }
+    Ok(())
+}
+
+/// The EMA of `input` from its first full period on (`input.len() - p + 1` values).
+#[inline]
+pub(crate) fn ema_core(input: &[f64], p: usize, k: f64, out: &mut [f64]) {
+    let mut ema = EmaStep::seeded(&input[..p], k);
+    out[0] = ema.value;
+    for (o, &x) in out[1..].iter_mut().zip(&input[p..]) {
+        *o = ema.step(x);
+    }
+}
+
+/// One EMA's recurrence.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EmaStep {
+    pub(crate) k: f64,
+    pub(crate) value: f64,
+}
+
+impl EmaStep {
+    /// Seeded with the mean of `seed`, summed in order as TA-Lib does.
+    #[inline]
+    pub(crate) fn seeded(seed: &[f64], k: f64) -> Self {
+        let mut total = 0.0;
+        for &x in seed {
+            total += x;
+        }
+        Self {
+            k,
+            value: total / seed.len() as f64,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn step(&mut self, x: f64) -> f64 {
+        self.value = ((x - self.value) * self.k) + self.value;
+        self.value
+    }
+}
+
+/// Streaming [`ema`].
+#[derive(Debug, Clone)]
+pub struct Ema {
+    period: usize,
+    k: f64,
+    seen: usize,
+    total: f64,
+    value: f64,
+}
+
+impl Ema {
+    pub fn new(period_: usize) -> Result<Self, TaError> {
+        let p = period("EMA", "period", period_, 2)?;
+        Ok(Self::unchecked(p, per_to_k(p)))
+    }
+
+    /// Any period of at least 1 with the given factor (MACD's signal line may have period 1).
+    pub(crate) fn unchecked(p: usize, k: f64) -> Self {
+        Self {
+            period: p,
+            k,
+            seen: 0,
+            total: 0.0,
+            value: 0.0,
+        }
+    }
+}
+
+impl Indicator for Ema {
+    type Input = f64;
+    type Output = f64;
+
+    #[inline]
+    fn update(&mut self, x: f64) -> Option<f64> {
+        if self.seen >= self.period {
+            self.value = ((x - self.value) * self.k) + self.value;
+            return Some(self.value);
+        }
+        self.seen += 1;
+        self.total += x;
+        if self.seen < self.period {
+            return None;
+        }
+        self.value = self.total / self.period as f64;
+        Some(self.value)
+    }
+
+    fn lookback(&self) -> usize {
+        self.period - 1
+    }
+
+    fn reset(&mut self) {
+        self.seen = 0;
+        self.total = 0.0;
+        self.value = 0.0;
+    }
+}
+
+// ---- WMA ----
+
+pub fn wma_lookback(period: usize) -> usize {
+    period.saturating_sub(1)
+}
+
+/// Linearly weighted moving average (TA-Lib `WMA`, default period 30), with TA-Lib's running
+/// sums.
+pub fn wma(input: &[f64], period_: usize, out: &mut [f64]) -> Result<(), TaError> {
+    let p = period("WMA", "period", period_, 2)?;
+    same_len("WMA", input.len(), &[out.len()])?;
+    if !warm_up(out, p - 1) {
+        return Ok(());
+    }
+    let pf = p as f64;
+    let divider = ((p * (p + 1)) >> 1) as f64;
+    let (mut sub, mut sum) = (0.0, 0.0);
+    for (i, &x) in input[..p - 1].iter().enumerate() {
+        sub += x;
+        sum += x * (i + 1) as f64;
+    }
+    let mut trailing_value = 0.0;
+    for (k, (o, &x)) in out[p - 1..].iter_mut().zip(&input[p - 1..]).enumerate() {
+        sub += x;
+        sub -= trailing_value;
+        sum += x * pf;
+        trailing_value = input[k];
+        *o = sum / divider;
+        sum -= sub;
+    }
+    Ok(())
+}
+
+/// Streaming [`wma`].
+#[derive(Debug, Clone)]
+pub struct Wma {
+    period: usize,
+    window: Ring,
+    sub: f64,
+    sum: f64,
+    trailing_value: f64,
+}
+
+impl Wma {
+    pub fn new(period_: usize) -> Result<Self, TaError> {
+        let p = period("WMA", "period", period_, 2)?;
+        Ok(Self {
+            period: p,
+            window: Ring::new(p),
+            sub: 0.0,
+            sum: 0.0,
+            trailing_value: 0.0,
+        })
+    }
+}
+
+impl Indicator for Wma {
+    type Input = f64;
+    type Output = f64;
+
+    fn update(&mut self, x: f64) -> Option<f64> {
+        self.window.push(x);
+        if !self.window.is_full() {
+            self.sub += x;
+            self.sum += x * self.window.slots().len() as f64;
+            return None;
+        }
+        let divider = ((self.period * (self.period + 1)) >> 1) as f64;
+        self.sub += x;
+        self.sub -= self.trailing_value;
+        self.sum += x * self.period as f64;
+        self.trailing_value = self.window.oldest();
+        let out = self.sum / divider;
+        self.sum -= self.sub;
+        Some(out)
+    }
+
+    fn lookback(&self) -> usize {
+        self.period - 1
+    }
+
+    fn reset(&mut self) {
+        self.window.clear();
+        self.sub = 0.0;
+        self.sum = 0.0;
+        self.trailing_value = 0.0;
+    }
+}
+
+// ---- DEMA and TEMA ----
+
+pub fn dema_lookback(period: usize) -> usize {
+    2 * period.saturating_sub(1)
+}
+
+pub fn tema_lookback(period: usize) -> usize {
+    3 * period.saturating_sub(1)
+}
+
+/// Double EMA (TA-Lib `DEMA`, default period 30): 2·EMA − EMA(EMA).
+pub fn dema(input: &[f64], period_: usize, out: &mut [f64]) -> Result<(), TaError> {
+    same_len("DEMA", input.len(), &[out.len()])?;
+    let mut d = Dema::new(period_)?;
+    crate::run(&mut d, input.iter().copied(), out);
+    Ok(())
+}
+
+/// Streaming [`dema`].
+#[derive(Debug, Clone)]
+pub struct Dema {
+    first: Ema,
+    second: Ema,
+}
+
+impl Dema {
+    pub fn new(period_: usize) -> Result<Self, TaError> {
+        let p = period("DEMA", "period", period_, 2)?;
+        Ok(Self {
+            first: Ema::unchecked(p, per_to_k(p)),
+            second: Ema::unchecked(p, per_to_k(p)),
+        })
+    }
+}
+
+impl Indicator for Dema {
+    type Input = f64;
+    type Output = f64;
+
+    #[inline]
+    fn update(&mut self, x: f64) -> Option<f64> {
+        let e1 = self.first.update(x)?;
+        let e2 = self.second.update(e1)?;
+        Some((2.0 * e1) - e2)
+    }
+
+    fn lookback(&self) -> usize {
+        2 * (self.first.period - 1)
+    }
+
+    fn reset(&mut self) {
+        self.first.reset();
+        self.second.reset();
+    }
+}
+
+/// Triple EMA (TA-Lib `TEMA`, default period 30): 3·EMA − 3·EMA(EMA) + EMA(EMA(EMA)).
+pub fn tema(input: &[f64], period_: usize, out: &mut [f64]) -> Result<(), TaError> {
+    same_len("TEMA", input.len(), &[out.len()])?;
+    let mut t = Tema::new(period_)?;
+    crate::run(&mut t, input.iter().copied(), out);
+    Ok(())
+}
+
+/// Streaming [`tema`].
+#[derive(Debug, Clone)]
+pub struct Tema {
+    first: Ema,
+    second: Ema,
+    third: Ema,
+}
+
+impl Tema {
+    pub fn new(period_: usize) -> Result<Self, TaError> {
+        let p = period("TEMA", "period", period_, 2)?;
+        let e = Ema::unchecked(p, per_to_k(p));
+        Ok(Self {
+            first: e.clone(),
+            second: e.clone(),
+            third: e,
+        })
+    }
+}
+
+impl Indicator for Tema {
+    type Input = f64;
+    type Output = f64;
+
+    #[inline]
+    fn update(&mut self, x: f64) -> Option<f64> {
+        let e1 = self.first.update(x)?;
+        let e2 = self.second.update(e1)?;
+        let e3 = self.third.update(e2)?;
+        Some(e3 + ((3.0 * e1) - (3.0 * e2)))
+    }
+
+    fn lookback(&self) -> usize {
+        3 * (self.first.period - 1)
+    }
+
+    fn reset(&mut self) {
+        self.first.reset();
+        self.second.reset();
+        self.third.reset();
+    }
+}

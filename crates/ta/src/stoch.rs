@@ -1,0 +1,361 @@
+//! Position in the recent range: STOCH, STOCHRSI, WILLR and AROON, with TA-Lib's tracking of
+//! the window's highest and lowest (the latest bar wins a tie).
+
+use crate::ma::Sma;
+use crate::momentum::Rsi;
+use crate::util::{Ring, period, same_len, warm_up};
+use crate::{Bar, Indicator, TaError, bars};
+
+/// The highest high and lowest low of the last `window` bars, and how many bars ago each was.
+#[derive(Debug, Clone)]
+struct Extremes {
+    highs: Ring,
+    lows: Ring,
+    /// Bars since the first.
+    today: usize,
+    highest: (f64, usize),
+    lowest: (f64, usize),
+    tracking: bool,
+}
+
+impl Extremes {
+    fn new(window: usize) -> Self {
+        Self {
+            highs: Ring::new(window),
+            lows: Ring::new(window),
+            today: 0,
+            highest: (0.0, 0),
+            lowest: (0.0, 0),
+            tracking: false,
+        }
+    }
+
+    /// Takes a bar; `Some((highest, lowest))` once the window is full.
+    #[inline]
+    fn push(&mut self, high: f64, low: f64) -> Option<((f64, usize), (f64, usize))> {
+        let today = self.today;
+        self.today += 1;
+        self.highs.push(high);
+        self.lows.push(low);
+        if !self.highs.is_full() {
+            return None;
+        }
+        let trailing = self.today - self.highs.slots().len();
+        if !self.tracking || self.lowest.1 < trailing {
+            self.lowest = rescan(&self.lows, trailing, |v, best| v <= best);
+        } else if low <= self.lowest.0 {
+            self.lowest = (low, today);
+        }
+        if !self.tracking || self.highest.1 < trailing {
+            self.highest = rescan(&self.highs, trailing, |v, best| v >= best);
+        } else if high >= self.highest.0 {
+            self.highest = (high, today);
+        }
+        self.tracking = true;
+        Some((self.highest, self.lowest))
+    }
+
+    fn reset(&mut self) {
+        self.highs.clear();
+        self.lows.clear();
+        self.today = 0;
+        self.tracking = false;
+    }
+}
+
+/// The extreme of a full window whose oldest value is bar `trailing`; a later equal value wins.
+#[inline]
+fn rescan(window: &Ring, trailing: usize, better: impl Fn(f64, f64) -> bool) -> (f64, usize) {
+    let mut values = window.iter();
+    let mut best = (values.next().unwrap_or(f64::NAN), trailing);
+    for (k, v) in values.enumerate() {
+        if better(v, best.0) {
+            best = (v, trailing + 1 + k);
+        }
+    }
+    best
+}
+
+/// Fast %K: where the close sits in the range, in percent.
+#[inline]
+fn fast_k(close: f64, highest: f64, lowest: f64) -> f64 {
+    let diff = (highest - lowest) / 100.0;
+    if diff != 0.0 { (close - lowest) / diff } else { 0.0 }
+}
+
+// ---- STOCH ----
+
+/// %K and %D of one bar.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StochValue {
+    pub k: f64,
+    pub d: f64,
+}
+
+pub fn stoch_lookback(fast_k: usize, slow_k: usize, slow_d: usize) -> usize {
+    fast_k.saturating_sub(1) + slow_k.saturating_sub(1) + slow_d.saturating_sub(1)
+}
+
+/// Slow stochastic (TA-Lib `STOCH` with SMA smoothing; defaults fast %K 5, slow %K 3, slow %D 3).
+#[allow(clippy::too_many_arguments)]
+pub fn stoch(
+    high: &[f64],
+    low: &[f64],
+    close: &[f64],
+    fast_k: usize,
+    slow_k: usize,
+    slow_d: usize,
+    k_out: &mut [f64],
+    d_out: &mut [f64],
+) -> Result<(), TaError> {
+    same_len("STOCH", close.len(), &[high.len(), low.len(), k_out.len(), d_out.len()])?;
+    let mut ind = Stoch::new(fast_k, slow_k, slow_d)?;
+    for (i, b) in bars(high, low, close, None).enumerate() {
+        let v = ind.update(b);
+        k_out[i] = v.map_or(f64::NAN, |v| v.k);
+        d_out[i] = v.map_or(f64::NAN, |v| v.d);
+    }
+    Ok(())
+}
+
+/// Streaming [`stoch`].
+#[derive(Debug, Clone)]
+pub struct Stoch {
+    extremes: Extremes,
+    slow_k: Sma,
+    slow_d: Sma,
+    periods: (usize, usize, usize),
+}
+
+impl Stoch {
+    pub fn new(fast_k: usize, slow_k: usize, slow_d: usize) -> Result<Self, TaError> {
+        let fast_k = period("STOCH", "fast %K period", fast_k, 1)?;
+        let slow_k = period("STOCH", "slow %K period", slow_k, 1)?;
+        let slow_d = period("STOCH", "slow %D period", slow_d, 1)?;
+        Ok(Self {
+            extremes: Extremes::new(fast_k),
+            slow_k: Sma::with_min(slow_k, 1)?,
+            slow_d: Sma::with_min(slow_d, 1)?,
+            periods: (fast_k, slow_k, slow_d),
+        })
+    }
+}
+
+impl Indicator for Stoch {
+    type Input = Bar;
+    type Output = StochValue;
+
+    #[inline]
+    fn update(&mut self, b: Bar) -> Option<StochValue> {
+        let ((highest, _), (lowest, _)) = self.extremes.push(b.high, b.low)?;
+        let k = self.slow_k.update(fast_k(b.close, highest, lowest))?;
+        let d = self.slow_d.update(k)?;
+        Some(StochValue { k, d })
+    }
+
+    fn lookback(&self) -> usize {
+        stoch_lookback(self.periods.0, self.periods.1, self.periods.2)
+    }
+
+    fn reset(&mut self) {
+        self.extremes.reset();
+        self.slow_k.reset();
+        self.slow_d.reset();
+    }
+}
+
+// ---- STOCHRSI ----
+
+pub fn stochrsi_lookback(period: usize, fast_k: usize, fast_d: usize) -> usize {
+    period + fast_k.saturating_sub(1) + fast_d.saturating_sub(1)
+}
+
+/// Stochastic RSI (TA-Lib `STOCHRSI` with SMA smoothing; defaults period 14, fast %K 5, fast %D
+/// 3): the fast stochastic of the RSI.
+#[allow(clippy::too_many_arguments)]
+pub fn stochrsi(
+    input: &[f64],
+    period_: usize,
+    fast_k: usize,
+    fast_d: usize,
+    k_out: &mut [f64],
+    d_out: &mut [f64],
+) -> Result<(), TaError> {
+    same_len("STOCHRSI", input.len(), &[k_out.len(), d_out.len()])?;
+    let mut ind = StochRsi::new(period_, fast_k, fast_d)?;
+    for (i, &x) in input.iter().enumerate() {
+        let v = ind.update(x);
+        k_out[i] = v.map_or(f64::NAN, |v| v.k);
+        d_out[i] = v.map_or(f64::NAN, |v| v.d);
+    }
+    Ok(())
+}
+
+/// Streaming [`stochrsi`].
+#[derive(Debug, Clone)]
+pub struct StochRsi {
+    rsi: Rsi,
+    extremes: Extremes,
+    fast_d: Sma,
+    periods: (usize, usize, usize),
+}
+
+impl StochRsi {
+    pub fn new(period_: usize, fast_k: usize, fast_d: usize) -> Result<Self, TaError> {
+        let p = period("STOCHRSI", "period", period_, 2)?;
+        let fast_k = period("STOCHRSI", "fast %K period", fast_k, 1)?;
+        let fast_d = period("STOCHRSI", "fast %D period", fast_d, 1)?;
+        Ok(Self {
+            rsi: Rsi::new(p)?,
+            extremes: Extremes::new(fast_k),
+            fast_d: Sma::with_min(fast_d, 1)?,
+            periods: (p, fast_k, fast_d),
+        })
+    }
+}
+
+impl Indicator for StochRsi {
+    type Input = f64;
+    type Output = StochValue;
+
+    #[inline]
+    fn update(&mut self, x: f64) -> Option<StochValue> {
+        let r = self.rsi.update(x)?;
+        let ((highest, _), (lowest, _)) = self.extremes.push(r, r)?;
+        let k = fast_k(r, highest, lowest);
+        let d = self.fast_d.update(k)?;
+        Some(StochValue { k, d })
+    }
+
+    fn lookback(&self) -> usize {
+        stochrsi_lookback(self.periods.0, self.periods.1, self.periods.2)
+    }
+
+    fn reset(&mut self) {
+        self.rsi.reset();
+        self.extremes.reset();
+        self.fast_d.reset();
+    }
+}
+
+// ---- WILLR ----
+
+/// Williams' %R (TA-Lib `WILLR`, default period 14), from 0 (at the high) to −100.
+pub fn willr(high: &[f64], low: &[f64], close: &[f64], period_: usize, out: &mut [f64]) -> Result<(), TaError> {
+    same_len("WILLR", close.len(), &[high.len(), low.len(), out.len()])?;
+    let mut ind = WillR::new(period_)?;
+    crate::run(&mut ind, bars(high, low, close, None), out);
+    Ok(())
+}
+
+/// Streaming [`willr`].
+#[derive(Debug, Clone)]
+pub struct WillR {
+    period: usize,
+    extremes: Extremes,
+}
+
+impl WillR {
+    pub fn new(period_: usize) -> Result<Self, TaError> {
+        let p = period("WILLR", "period", period_, 2)?;
+        Ok(Self {
+            period: p,
+            extremes: Extremes::new(p),
+        })
+    }
+}
+
+impl Indicator for WillR {
+    type Input = Bar;
+    type Output = f64;
+
+    #[inline]
+    fn update(&mut self, b: Bar) -> Option<f64> {
+        let ((highest, _), (lowest, _)) = self.extremes.push(b.high, b.low)?;
+        let diff = (highest - lowest) / (-100.0);
+        Some(if diff != 0.0 { (highest - b.close) / diff } else { 0.0 })
+    }
+
+    fn lookback(&self) -> usize {
+        self.period - 1
+    }
+
+    fn reset(&mut self) {
+        self.extremes.reset();
+    }
+}
+
+// ---- AROON ----
+
+/// Aroon down and up of one bar.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AroonValue {
+    pub down: f64,
+    pub up: f64,
+}
+
+/// Aroon (TA-Lib `AROON`, default period 14): how recent the highest high (up) and lowest low
+/// (down) of the last `period + 1` bars are, in percent.
+pub fn aroon(high: &[f64], low: &[f64], period_: usize, down: &mut [f64], up: &mut [f64]) -> Result<(), TaError> {
+    same_len("AROON", high.len(), &[low.len(), down.len(), up.len()])?;
+    let mut ind = Aroon::new(period_)?;
+    let p = ind.period;
+    if !warm_up(up, p) {
+        warm_up(down, p);
+        return Ok(());
+    }
+    warm_up(down, p);
+    for i in 0..high.len() {
+        if let Some(v) = ind.update(Bar {
+            high: high[i],
+            low: low[i],
+            ..Bar::default()
+        }) {
+            down[i] = v.down;
+            up[i] = v.up;
+        }
+    }
+    Ok(())
+}
+
+/// Streaming [`aroon`].
+#[derive(Debug, Clone)]
+pub struct Aroon {
+    period: usize,
+    extremes: Extremes,
+}
+
+impl Aroon {
+    pub fn new(period_: usize) -> Result<Self, TaError> {
+        let p = period("AROON", "period", period_, 2)?;
+        Ok(Self {
+            period: p,
+            extremes: Extremes::new(p + 1),
+        })
+    }
+}
+
+impl Indicator for Aroon {
+    type Input = Bar;
+    type Output = AroonValue;
+
+    #[inline]
+    fn update(&mut self, b: Bar) -> Option<AroonValue> {
+        let today = self.extremes.today;
+        let ((_, high_at), (_, low_at)) = self.extremes.push(b.high, b.low)?;
+        let factor = 100.0 / self.period as f64;
+        let p = self.period as i64;
+        Some(AroonValue {
+            down: factor * (p - (today - low_at) as i64) as f64,
+            up: factor * (p - (today - high_at) as i64) as f64,
+        })
+    }
+
+    fn lookback(&self) -> usize {
+        self.period
+    }
+
+    fn reset(&mut self) {
+        self.extremes.reset();
+    }
+}

@@ -1,0 +1,179 @@
+//! Indicators of the typical price (high + low + close) / 3: CCI and MFI, with TA-Lib's circular
+//! buffers (sums run in buffer-slot order, as TA-Lib's do).
+
+use crate::util::{Ring, period, same_len};
+use crate::{Bar, Indicator, TaError, bars, run};
+
+#[inline]
+fn typical(b: &Bar) -> f64 {
+    (b.high + b.low + b.close) / 3.0
+}
+
+// ---- CCI ----
+
+/// Commodity channel index (TA-Lib `CCI`, default period 14): the typical price's distance from
+/// its mean, over 0.015 times the mean absolute deviation; 0 where either is 0.
+pub fn cci(high: &[f64], low: &[f64], close: &[f64], period_: usize, out: &mut [f64]) -> Result<(), TaError> {
+    same_len("CCI", close.len(), &[high.len(), low.len(), out.len()])?;
+    let mut ind = Cci::new(period_)?;
+    run(&mut ind, bars(high, low, close, None), out);
+    Ok(())
+}
+
+/// Streaming [`cci`].
+#[derive(Debug, Clone)]
+pub struct Cci {
+    period: usize,
+    window: Ring,
+}
+
+impl Cci {
+    pub fn new(period_: usize) -> Result<Self, TaError> {
+        let p = period("CCI", "period", period_, 2)?;
+        Ok(Self {
+            period: p,
+            window: Ring::new(p),
+        })
+    }
+}
+
+impl Indicator for Cci {
+    type Input = Bar;
+    type Output = f64;
+
+    #[inline]
+    fn update(&mut self, b: Bar) -> Option<f64> {
+        let last = typical(&b);
+        self.window.push(last);
+        if !self.window.is_full() {
+            return None;
+        }
+        let pf = self.period as f64;
+        let slots = self.window.slots();
+        let mut mean = 0.0;
+        for &v in slots {
+            mean += v;
+        }
+        mean /= pf;
+        let mut deviation = 0.0;
+        for &v in slots {
+            deviation += (v - mean).abs();
+        }
+        let distance = last - mean;
+        Some(if distance != 0.0 && deviation != 0.0 {
+            distance / (0.015 * (deviation / pf))
+        } else {
+            0.0
+        })
+    }
+
+    fn lookback(&self) -> usize {
+        self.period - 1
+    }
+
+    fn reset(&mut self) {
+        self.window.clear();
+    }
+}
+
+// ---- MFI ----
+
+/// Money flow index (TA-Lib `MFI`, default period 14); 0 while the period's money flow is under 1.
+pub fn mfi(
+    high: &[f64],
+    low: &[f64],
+    close: &[f64],
+    volume: &[f64],
+    period_: usize,
+    out: &mut [f64],
+) -> Result<(), TaError> {
+    same_len("MFI", close.len(), &[high.len(), low.len(), volume.len(), out.len()])?;
+    let mut ind = Mfi::new(period_)?;
+    run(&mut ind, bars(high, low, close, Some(volume)), out);
+    Ok(())
+}
+
+/// Streaming [`mfi`].
+#[derive(Debug, Clone)]
+pub struct Mfi {
+    period: usize,
+    seen: usize,
+    prev: f64,
+    positive: Ring,
+    negative: Ring,
+    pos_sum: f64,
+    neg_sum: f64,
+}
+
+impl Mfi {
+    pub fn new(period_: usize) -> Result<Self, TaError> {
+        let p = period("MFI", "period", period_, 2)?;
+        Ok(Self {
+            period: p,
+            seen: 0,
+            prev: 0.0,
+            positive: Ring::new(p),
+            negative: Ring::new(p),
+            pos_sum: 0.0,
+            neg_sum: 0.0,
+        })
+    }
+}
+
+impl Indicator for Mfi {
+    type Input = Bar;
+    type Output = f64;
+
+    #[inline]
+    fn update(&mut self, b: Bar) -> Option<f64> {
+        let tp = typical(&b);
+        self.seen += 1;
+        let change = tp - self.prev;
+        self.prev = tp;
+        if self.seen == 1 {
+            return None;
+        }
+        let flow = tp * b.volume;
+        let (pos, neg) = if change < 0.0 {
+            (0.0, flow)
+        } else if change > 0.0 {
+            (flow, 0.0)
+        } else {
+            (0.0, 0.0)
+        };
+        // Once the buffers are full, the flows of the bar leaving the window come off first.
+        if self.positive.is_full() {
+            self.pos_sum -= self.positive.oldest();
+            self.neg_sum -= self.negative.oldest();
+        }
+        self.positive.push(pos);
+        self.negative.push(neg);
+        if change < 0.0 {
+            self.neg_sum += neg;
+        } else if change > 0.0 {
+            self.pos_sum += pos;
+        }
+        if self.seen <= self.period {
+            return None;
+        }
+        let total = self.pos_sum + self.neg_sum;
+        Some(if total < 1.0 {
+            0.0
+        } else {
+            100.0 * (self.pos_sum / total)
+        })
+    }
+
+    fn lookback(&self) -> usize {
+        self.period
+    }
+
+    fn reset(&mut self) {
+        self.seen = 0;
+        self.prev = 0.0;
+        self.positive.clear();
+        self.negative.clear();
+        self.pos_sum = 0.0;
+        self.neg_sum = 0.0;
+    }
+}

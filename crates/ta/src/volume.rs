@@ -1,0 +1,112 @@
+//! Volume accumulations: OBV and the Chaikin A/D line.
+
+use crate::util::same_len;
+use crate::{Bar, Indicator, TaError};
+
+/// On-balance volume (TA-Lib `OBV`): starts at the first bar's volume, then adds the volume of
+/// an up close and subtracts that of a down close.
+pub fn obv(close: &[f64], volume: &[f64], out: &mut [f64]) -> Result<(), TaError> {
+    same_len("OBV", close.len(), &[volume.len(), out.len()])?;
+    let Some((&first, &first_volume)) = close.first().zip(volume.first()) else {
+        return Ok(());
+    };
+    let (mut prev, mut total) = (first, first_volume);
+    for ((o, &c), &v) in out.iter_mut().zip(close).zip(volume) {
+        if c > prev {
+            total += v;
+        } else if c < prev {
+            total -= v;
+        }
+        *o = total;
+        prev = c;
+    }
+    Ok(())
+}
+
+/// Streaming [`obv`].
+#[derive(Debug, Clone, Default)]
+pub struct Obv {
+    prev: Option<f64>,
+    total: f64,
+}
+
+impl Obv {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Indicator for Obv {
+    type Input = Bar;
+    type Output = f64;
+
+    fn update(&mut self, b: Bar) -> Option<f64> {
+        match self.prev {
+            None => self.total = b.volume,
+            Some(prev) if b.close > prev => self.total += b.volume,
+            Some(prev) if b.close < prev => self.total -= b.volume,
+            Some(_) => {}
+        }
+        self.prev = Some(b.close);
+        Some(self.total)
+    }
+
+    fn lookback(&self) -> usize {
+        0
+    }
+
+    fn reset(&mut self) {
+        *self = Self::default();
+    }
+}
+
+#[inline]
+fn ad_step(total: f64, high: f64, low: f64, close: f64, volume: f64) -> f64 {
+    let range = high - low;
+    if range > 0.0 {
+        total + (((close - low) - (high - close)) / range) * volume
+    } else {
+        total
+    }
+}
+
+/// Chaikin accumulation/distribution line (TA-Lib `AD`).
+pub fn ad(high: &[f64], low: &[f64], close: &[f64], volume: &[f64], out: &mut [f64]) -> Result<(), TaError> {
+    same_len("AD", close.len(), &[high.len(), low.len(), volume.len(), out.len()])?;
+    let mut total = 0.0;
+    for i in 0..close.len() {
+        total = ad_step(total, high[i], low[i], close[i], volume[i]);
+        out[i] = total;
+    }
+    Ok(())
+}
+
+/// Streaming [`ad`].
+#[derive(Debug, Clone, Default)]
+pub struct Ad {
+    total: f64,
+}
+
+impl Ad {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Indicator for Ad {
+    type Input = Bar;
+    type Output = f64;
+
+    fn update(&mut self, b: Bar) -> Option<f64> {
+        self.total = ad_step(self.total, b.high, b.low, b.close, b.volume);
+        Some(self.total)
+    }
+
+    fn lookback(&self) -> usize {
+        0
+    }
+
+    fn reset(&mut self) {
+        self.total = 0.0;
+    }
+}
