@@ -2,7 +2,7 @@
 //! `period − 1` bars, then Wilder's smoothing; ADX starts as the mean of the first `period` DX).
 
 use crate::range::true_range;
-use crate::util::{is_zero, period, same_len};
+use crate::util::{is_zero, period, same_len, warm_up};
 use crate::{Bar, Indicator, TaError, bars, run};
 
 /// Smoothed +DM, −DM and true range.
@@ -19,8 +19,13 @@ struct Movement {
 /// This bar's directional moves: (+, −), each 0 unless it is the larger and positive.
 #[inline]
 fn moves(prev: &Bar, b: &Bar) -> (f64, f64) {
-    let up = b.high - prev.high;
-    let down = prev.low - b.low;
+    moves_of(prev.high, prev.low, b.high, b.low)
+}
+
+#[inline(always)]
+fn moves_of(prev_high: f64, prev_low: f64, high: f64, low: f64) -> (f64, f64) {
+    let up = high - prev_high;
+    let down = prev_low - low;
     if down > 0.0 && up < down {
         (0.0, down)
     } else if up > 0.0 && up > down {
@@ -53,30 +58,36 @@ impl Movement {
         let (up, down) = moves(&self.prev, &b);
         let tr = true_range(b.high, b.low, self.prev.close);
         self.prev = b;
-        let pf = self.period as f64;
         if self.seen < self.period + 1 {
             self.plus_dm += up;
             self.minus_dm += down;
             self.tr += tr;
             return None;
         }
-        self.plus_dm = if up > 0.0 {
-            self.plus_dm - (self.plus_dm / pf) + up
-        } else {
-            self.plus_dm - (self.plus_dm / pf)
-        };
-        self.minus_dm = if down > 0.0 {
-            self.minus_dm - (self.minus_dm / pf) + down
-        } else {
-            self.minus_dm - (self.minus_dm / pf)
-        };
-        self.tr = self.tr - (self.tr / pf) + tr;
+        let decay = decay(self.period);
+        self.plus_dm = wilder(self.plus_dm, decay, up);
+        self.minus_dm = wilder(self.minus_dm, decay, down);
+        self.tr = wilder(self.tr, decay, tr);
         Some((self.plus_dm, self.minus_dm, self.tr))
     }
 
     fn reset(&mut self) {
         *self = Self::new(self.period);
     }
+}
+
+/// What Wilder's smoothing keeps of the previous value: 1 − 1/period.
+#[inline(always)]
+fn decay(period: usize) -> f64 {
+    1.0 - 1.0 / period as f64
+}
+
+/// Wilder's smoothing step, TA-Lib's `v − v/period + x` as `v·(1 − 1/period) + x`: one multiply
+/// instead of a division on the chain of dependent steps (about twice as fast); values move by
+/// a unit or two in the last place, well inside the 1e-9 tolerance, and both forms use it.
+#[inline(always)]
+fn wilder(v: f64, decay: f64, x: f64) -> f64 {
+    (v * decay) + x
 }
 
 #[inline]
@@ -115,6 +126,29 @@ impl Directional {
     }
 }
 
+/// +DI or −DI of period 2 or more over slices: [`Movement`]'s steps for one side only.
+fn di_batch(high: &[f64], low: &[f64], close: &[f64], p: usize, plus: bool, out: &mut [f64]) {
+    if !warm_up(out, p) {
+        return;
+    }
+    let decay = decay(p);
+    let side = |i: usize| {
+        let (up, down) = moves_of(high[i - 1], low[i - 1], high[i], low[i]);
+        if plus { up } else { down }
+    };
+    let (mut dm, mut tr) = (0.0, 0.0);
+    for i in 1..p {
+        dm += side(i);
+        tr += true_range(high[i], low[i], close[i - 1]);
+    }
+    for i in p..close.len() {
+        let m = side(i);
+        dm = wilder(dm, decay, m);
+        tr = wilder(tr, decay, true_range(high[i], low[i], close[i - 1]));
+        out[i] = di(dm, tr);
+    }
+}
+
 pub fn di_lookback(period: usize) -> usize {
     period.max(1)
 }
@@ -129,7 +163,12 @@ macro_rules! di_indicator {
         pub fn $func(high: &[f64], low: &[f64], close: &[f64], period_: usize, out: &mut [f64]) -> Result<(), TaError> {
             same_len($talib, close.len(), &[high.len(), low.len(), out.len()])?;
             let mut ind = $name::new(period_)?;
-            run(&mut ind, bars(high, low, close, None), out);
+            let p = ind.0.movement.period;
+            if p == 1 {
+                run(&mut ind, bars(high, low, close, None), out);
+            } else {
+                di_batch(high, low, close, p, $plus, out);
+            }
             Ok(())
         }
 
@@ -234,7 +273,8 @@ impl Indicator for Adx {
             }
             self.value /= p as f64;
         } else if let Some(dx) = dx {
-            self.value = ((self.value * (p - 1) as f64) + dx) / p as f64;
+            // As Wilder's step above: TA-Lib's (v·(p − 1) + dx) / p with a multiply.
+            self.value = ((self.value * (p - 1) as f64) + dx) * (1.0 / p as f64);
         }
         Some(self.value)
     }

@@ -23,6 +23,7 @@ pub mod ma;
 pub mod macd;
 pub mod momentum;
 pub mod range;
+pub mod standard;
 pub mod stats;
 pub mod stoch;
 pub mod typical;

@@ -104,18 +104,60 @@ pub fn ema(input: &[f64], period_: usize, out: &mut [f64]) -> Result<(), TaError
     let p = period("EMA", "period", period_, 2)?;
     same_len("EMA", input.len(), &[out.len()])?;
     if warm_up(out, p - 1) {
-        ema_core(input, p, per_to_k(p), &mut out[p - 1..]);
+        let seed = EmaStep::seeded(&input[..p], per_to_k(p));
+        out[p - 1] = seed.value;
+        let mut ema = BlockedEma::new(seed.k, seed.value);
+        for (o, &x) in out[p..].iter_mut().zip(&input[p..]) {
+            *o = ema.step(x);
+        }
     }
     Ok(())
 }
 
-/// The EMA of `input` from its first full period on (`input.len() - p + 1` values).
-#[inline]
-pub(crate) fn ema_core(input: &[f64], p: usize, k: f64, out: &mut [f64]) {
-    let mut ema = EmaStep::seeded(&input[..p], k);
-    out[0] = ema.value;
-    for (o, &x) in out[1..].iter_mut().zip(&input[p..]) {
-        *o = ema.step(x);
+/// The EMA recurrence e = e + k·(x − e), regrouped four inputs at a time so that consecutive
+/// values do not wait on each other: with a = 1 − k and the value `base` before a block,
+/// e_j = a^j·base + p_j where p_1 = k·x_1 and p_j = a·p_(j−1) + k·x_j. Only every fourth value
+/// feeds the next block. The regrouping moves values by a few units in the last place (the
+/// tolerance against TA-Lib is 1e-9 relative), and both forms of [`Ema`] use it, so they agree
+/// bit for bit.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BlockedEma {
+    k: f64,
+    a: f64,
+    powers: [f64; 4],
+    base: f64,
+    partial: f64,
+    pos: usize,
+}
+
+impl BlockedEma {
+    pub(crate) fn new(k: f64, value: f64) -> Self {
+        let a = 1.0 - k;
+        let a2 = a * a;
+        Self {
+            k,
+            a,
+            powers: [a, a2, a2 * a, a2 * a2],
+            base: value,
+            partial: 0.0,
+            pos: 0,
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn step(&mut self, x: f64) -> f64 {
+        self.partial = if self.pos == 0 {
+            self.k * x
+        } else {
+            (self.a * self.partial) + (self.k * x)
+        };
+        let e = (self.powers[self.pos] * self.base) + self.partial;
+        self.pos += 1;
+        if self.pos == 4 {
+            self.pos = 0;
+            self.base = e;
+        }
+        e
     }
 }
 
@@ -154,7 +196,7 @@ pub struct Ema {
     k: f64,
     seen: usize,
     total: f64,
-    value: f64,
+    blocked: Option<BlockedEma>,
 }
 
 impl Ema {
@@ -163,14 +205,14 @@ impl Ema {
         Ok(Self::unchecked(p, per_to_k(p)))
     }
 
-    /// Any period of at least 1 with the given factor (MACD's signal line may have period 1).
+    /// Any period of at least 1 with the given factor.
     pub(crate) fn unchecked(p: usize, k: f64) -> Self {
         Self {
             period: p,
             k,
             seen: 0,
             total: 0.0,
-            value: 0.0,
+            blocked: None,
         }
     }
 }
@@ -181,17 +223,17 @@ impl Indicator for Ema {
 
     #[inline]
     fn update(&mut self, x: f64) -> Option<f64> {
-        if self.seen >= self.period {
-            self.value = ((x - self.value) * self.k) + self.value;
-            return Some(self.value);
+        if let Some(b) = &mut self.blocked {
+            return Some(b.step(x));
         }
         self.seen += 1;
         self.total += x;
         if self.seen < self.period {
             return None;
         }
-        self.value = self.total / self.period as f64;
-        Some(self.value)
+        let value = self.total / self.period as f64;
+        self.blocked = Some(BlockedEma::new(self.k, value));
+        Some(value)
     }
 
     fn lookback(&self) -> usize {
@@ -201,7 +243,7 @@ impl Indicator for Ema {
     fn reset(&mut self) {
         self.seen = 0;
         self.total = 0.0;
-        self.value = 0.0;
+        self.blocked = None;
     }
 }
 

@@ -19,8 +19,14 @@ fn rsi_value(gain: f64, loss: f64) -> f64 {
 pub fn rsi(input: &[f64], period_: usize, out: &mut [f64]) -> Result<(), TaError> {
     let p = period("RSI", "period", period_, 2)?;
     same_len("RSI", input.len(), &[out.len()])?;
+    rsi_into(input, p, false, out);
+    Ok(())
+}
+
+/// RSI of period `p` into `out`; with `talib_order`, TA-Lib's own operations bit for bit.
+pub(crate) fn rsi_into(input: &[f64], p: usize, talib_order: bool, out: &mut [f64]) {
     if !warm_up(out, p) {
-        return Ok(());
+        return;
     }
     let (pf, pm1) = (p as f64, (p - 1) as f64);
     let (mut gain, mut loss) = (0.0, 0.0);
@@ -37,27 +43,43 @@ pub fn rsi(input: &[f64], period_: usize, out: &mut [f64]) -> Result<(), TaError
     loss /= pf;
     gain /= pf;
     out[p] = rsi_value(gain, loss);
+    let inv = 1.0 / pf;
     for (o, &x) in out[p + 1..].iter_mut().zip(&input[p + 1..]) {
         let d = x - prev;
         prev = x;
-        loss *= pm1;
-        gain *= pm1;
-        if d < 0.0 {
-            loss -= d;
+        if talib_order {
+            loss *= pm1;
+            gain *= pm1;
+            if d < 0.0 {
+                loss -= d;
+            } else {
+                gain += d;
+            }
+            loss /= pf;
+            gain /= pf;
         } else {
-            gain += d;
+            (gain, loss) = wilder(gain, loss, d, pm1, inv);
         }
-        loss /= pf;
-        gain /= pf;
         *o = rsi_value(gain, loss);
     }
-    Ok(())
+}
+
+/// One of Wilder's smoothing steps of the average gain and loss. Multiplying by 1/period where
+/// TA-Lib divides takes the division off the chain of dependent operations (about twice as
+/// fast); values move by a unit in the last place, and both forms of [`Rsi`] do the same.
+#[inline(always)]
+fn wilder(gain: f64, loss: f64, d: f64, pm1: f64, inv: f64) -> (f64, f64) {
+    let (up, down) = if d < 0.0 { (0.0, -d) } else { (d, 0.0) };
+    (((gain * pm1) + up) * inv, ((loss * pm1) + down) * inv)
 }
 
 /// Streaming [`rsi`].
 #[derive(Debug, Clone)]
 pub struct Rsi {
     period: usize,
+    /// Divides by the period as TA-Lib does (STOCHRSI's inner RSI: its %K divides differences
+    /// of RSI values that may be a unit in the last place apart).
+    talib_order: bool,
     seen: usize,
     prev: f64,
     gain: f64,
@@ -68,10 +90,21 @@ impl Rsi {
     pub fn new(period_: usize) -> Result<Self, TaError> {
         Ok(Self {
             period: period("RSI", "period", period_, 2)?,
+            talib_order: false,
             seen: 0,
             prev: 0.0,
             gain: 0.0,
             loss: 0.0,
+        })
+    }
+}
+
+impl Rsi {
+    /// Rsi with TA-Lib's own operations, bit for bit.
+    pub(crate) fn talib_order(period_: usize) -> Result<Self, TaError> {
+        Ok(Self {
+            talib_order: true,
+            ..Self::new(period_)?
         })
     }
 }
@@ -99,7 +132,9 @@ impl Indicator for Rsi {
             if self.seen < self.period + 1 {
                 return None;
             }
-        } else {
+            self.loss /= pf;
+            self.gain /= pf;
+        } else if self.talib_order {
             let pm1 = (self.period - 1) as f64;
             self.loss *= pm1;
             self.gain *= pm1;
@@ -108,9 +143,12 @@ impl Indicator for Rsi {
             } else {
                 self.gain += d;
             }
+            self.loss /= pf;
+            self.gain /= pf;
+        } else {
+            let pm1 = (self.period - 1) as f64;
+            (self.gain, self.loss) = wilder(self.gain, self.loss, d, pm1, 1.0 / pf);
         }
-        self.loss /= pf;
-        self.gain /= pf;
         Some(rsi_value(self.gain, self.loss))
     }
 
@@ -121,6 +159,7 @@ impl Indicator for Rsi {
     fn reset(&mut self) {
         *self = Self {
             period: self.period,
+            talib_order: self.talib_order,
             seen: 0,
             prev: 0.0,
             gain: 0.0,

@@ -6,16 +6,11 @@ use crate::{Bar, Indicator, TaError};
 /// TA-Lib's true range of a bar after the previous close.
 #[inline]
 pub(crate) fn true_range(high: f64, low: f64, prev_close: f64) -> f64 {
-    let mut greatest = high - low;
-    let v = (prev_close - high).abs();
-    if v > greatest {
-        greatest = v;
-    }
-    let v = (prev_close - low).abs();
-    if v > greatest {
-        greatest = v;
-    }
-    greatest
+    // `max` without branches, so loops over it vectorise; the same value as TA-Lib's
+    // comparisons (none of the three is NaN, and an equal value is the same number).
+    (high - low)
+        .max((prev_close - high).abs())
+        .max((prev_close - low).abs())
 }
 
 /// True range (TA-Lib `TRANGE`): none for the first bar.

@@ -1,10 +1,10 @@
 //! Position in the recent range: STOCH, STOCHRSI, WILLR and AROON, with TA-Lib's tracking of
 //! the window's highest and lowest (the latest bar wins a tie).
 
-use crate::ma::Sma;
-use crate::momentum::Rsi;
+use crate::ma::{Sma, sma_core};
+use crate::momentum::{Rsi, rsi_into};
 use crate::util::{Ring, period, same_len, warm_up};
-use crate::{Bar, Indicator, TaError, bars};
+use crate::{Bar, Indicator, TaError};
 
 /// The highest high and lowest low of the last `window` bars, and how many bars ago each was.
 #[derive(Debug, Clone)]
@@ -76,9 +76,42 @@ fn rescan(window: &Ring, trailing: usize, better: impl Fn(f64, f64) -> bool) -> 
     best
 }
 
+/// TA-Lib's tracking over slices: calls `f(bar, highest, lowest)` for every bar from
+/// `window − 1` on with the highest high and lowest low (and where they are) of the `window`
+/// bars ending there; a later equal value wins.
+#[inline(always)]
+fn for_each_window(high: &[f64], low: &[f64], window: usize, mut f: impl FnMut(usize, (f64, usize), (f64, usize))) {
+    let (mut highest, mut lowest) = ((0.0, 0), (0.0, 0));
+    for today in window.saturating_sub(1)..high.len() {
+        let trailing = today + 1 - window;
+        if today + 1 == window || lowest.1 < trailing {
+            lowest = rescan_slice(&low[trailing..=today], trailing, |v, best| v <= best);
+        } else if low[today] <= lowest.0 {
+            lowest = (low[today], today);
+        }
+        if today + 1 == window || highest.1 < trailing {
+            highest = rescan_slice(&high[trailing..=today], trailing, |v, best| v >= best);
+        } else if high[today] >= highest.0 {
+            highest = (high[today], today);
+        }
+        f(today, highest, lowest);
+    }
+}
+
+#[inline(always)]
+fn rescan_slice(values: &[f64], offset: usize, better: impl Fn(f64, f64) -> bool) -> (f64, usize) {
+    let mut best = (values[0], offset);
+    for (k, &v) in values.iter().enumerate().skip(1) {
+        if better(v, best.0) {
+            best = (v, offset + k);
+        }
+    }
+    best
+}
+
 /// Fast %K: where the close sits in the range, in percent.
 #[inline]
-fn fast_k(close: f64, highest: f64, lowest: f64) -> f64 {
+fn fast_k_value(close: f64, highest: f64, lowest: f64) -> f64 {
     let diff = (highest - lowest) / 100.0;
     if diff != 0.0 { (close - lowest) / diff } else { 0.0 }
 }
@@ -109,12 +142,23 @@ pub fn stoch(
     d_out: &mut [f64],
 ) -> Result<(), TaError> {
     same_len("STOCH", close.len(), &[high.len(), low.len(), k_out.len(), d_out.len()])?;
-    let mut ind = Stoch::new(fast_k, slow_k, slow_d)?;
-    for (i, b) in bars(high, low, close, None).enumerate() {
-        let v = ind.update(b);
-        k_out[i] = v.map_or(f64::NAN, |v| v.k);
-        d_out[i] = v.map_or(f64::NAN, |v| v.d);
+    let ind = Stoch::new(fast_k, slow_k, slow_d)?;
+    let (fk, sk, sd) = ind.periods;
+    let lookback = ind.lookback();
+    let any = warm_up(k_out, lookback);
+    warm_up(d_out, lookback);
+    if !any {
+        return Ok(());
     }
+    // Raw %K into the %D output, its SMA (slow %K) into the %K output, and that one's SMA (slow
+    // %D) back into the %D output: the same sums as the streaming form's.
+    for_each_window(high, low, fk, |i, (highest, _), (lowest, _)| {
+        d_out[i] = fast_k_value(close[i], highest, lowest);
+    });
+    sma_core(&d_out[fk - 1..], sk, &mut k_out[fk + sk - 2..]);
+    sma_core(&k_out[fk + sk - 2..], sd, &mut d_out[lookback..]);
+    k_out[..lookback].fill(f64::NAN);
+    d_out[..lookback].fill(f64::NAN);
     Ok(())
 }
 
@@ -148,7 +192,7 @@ impl Indicator for Stoch {
     #[inline]
     fn update(&mut self, b: Bar) -> Option<StochValue> {
         let ((highest, _), (lowest, _)) = self.extremes.push(b.high, b.low)?;
-        let k = self.slow_k.update(fast_k(b.close, highest, lowest))?;
+        let k = self.slow_k.update(fast_k_value(b.close, highest, lowest))?;
         let d = self.slow_d.update(k)?;
         Some(StochValue { k, d })
     }
@@ -182,12 +226,23 @@ pub fn stochrsi(
     d_out: &mut [f64],
 ) -> Result<(), TaError> {
     same_len("STOCHRSI", input.len(), &[k_out.len(), d_out.len()])?;
-    let mut ind = StochRsi::new(period_, fast_k, fast_d)?;
-    for (i, &x) in input.iter().enumerate() {
-        let v = ind.update(x);
-        k_out[i] = v.map_or(f64::NAN, |v| v.k);
-        d_out[i] = v.map_or(f64::NAN, |v| v.d);
+    let ind = StochRsi::new(period_, fast_k, fast_d)?;
+    let (p, fk, fd) = ind.periods;
+    let lookback = ind.lookback();
+    let any = warm_up(k_out, lookback);
+    warm_up(d_out, lookback);
+    if !any {
+        return Ok(());
     }
+    // RSI into the %D output, its fast %K into the %K output, the %K's SMA back into %D.
+    rsi_into(input, p, true, d_out);
+    let rsi = &d_out[p..];
+    for_each_window(rsi, rsi, fk, |i, (highest, _), (lowest, _)| {
+        k_out[p + i] = fast_k_value(rsi[i], highest, lowest);
+    });
+    sma_core(&k_out[p + fk - 1..], fd, &mut d_out[lookback..]);
+    k_out[..lookback].fill(f64::NAN);
+    d_out[..lookback].fill(f64::NAN);
     Ok(())
 }
 
@@ -206,7 +261,7 @@ impl StochRsi {
         let fast_k = period("STOCHRSI", "fast %K period", fast_k, 1)?;
         let fast_d = period("STOCHRSI", "fast %D period", fast_d, 1)?;
         Ok(Self {
-            rsi: Rsi::new(p)?,
+            rsi: Rsi::talib_order(p)?,
             extremes: Extremes::new(fast_k),
             fast_d: Sma::with_min(fast_d, 1)?,
             periods: (p, fast_k, fast_d),
@@ -222,7 +277,7 @@ impl Indicator for StochRsi {
     fn update(&mut self, x: f64) -> Option<StochValue> {
         let r = self.rsi.update(x)?;
         let ((highest, _), (lowest, _)) = self.extremes.push(r, r)?;
-        let k = fast_k(r, highest, lowest);
+        let k = fast_k_value(r, highest, lowest);
         let d = self.fast_d.update(k)?;
         Some(StochValue { k, d })
     }
@@ -243,9 +298,19 @@ impl Indicator for StochRsi {
 /// Williams' %R (TA-Lib `WILLR`, default period 14), from 0 (at the high) to −100.
 pub fn willr(high: &[f64], low: &[f64], close: &[f64], period_: usize, out: &mut [f64]) -> Result<(), TaError> {
     same_len("WILLR", close.len(), &[high.len(), low.len(), out.len()])?;
-    let mut ind = WillR::new(period_)?;
-    crate::run(&mut ind, bars(high, low, close, None), out);
+    let p = period("WILLR", "period", period_, 2)?;
+    if warm_up(out, p - 1) {
+        for_each_window(high, low, p, |i, (highest, _), (lowest, _)| {
+            out[i] = willr_value(close[i], highest, lowest);
+        });
+    }
     Ok(())
+}
+
+#[inline(always)]
+fn willr_value(close: f64, highest: f64, lowest: f64) -> f64 {
+    let diff = (highest - lowest) / (-100.0);
+    if diff != 0.0 { (highest - close) / diff } else { 0.0 }
 }
 
 /// Streaming [`willr`].
@@ -272,8 +337,7 @@ impl Indicator for WillR {
     #[inline]
     fn update(&mut self, b: Bar) -> Option<f64> {
         let ((highest, _), (lowest, _)) = self.extremes.push(b.high, b.low)?;
-        let diff = (highest - lowest) / (-100.0);
-        Some(if diff != 0.0 { (highest - b.close) / diff } else { 0.0 })
+        Some(willr_value(b.close, highest, lowest))
     }
 
     fn lookback(&self) -> usize {
@@ -298,24 +362,22 @@ pub struct AroonValue {
 /// (down) of the last `period + 1` bars are, in percent.
 pub fn aroon(high: &[f64], low: &[f64], period_: usize, down: &mut [f64], up: &mut [f64]) -> Result<(), TaError> {
     same_len("AROON", high.len(), &[low.len(), down.len(), up.len()])?;
-    let mut ind = Aroon::new(period_)?;
-    let p = ind.period;
-    if !warm_up(up, p) {
-        warm_up(down, p);
-        return Ok(());
-    }
+    let p = period("AROON", "period", period_, 2)?;
+    let any = warm_up(up, p);
     warm_up(down, p);
-    for i in 0..high.len() {
-        if let Some(v) = ind.update(Bar {
-            high: high[i],
-            low: low[i],
-            ..Bar::default()
-        }) {
-            down[i] = v.down;
-            up[i] = v.up;
-        }
+    if any {
+        let factor = 100.0 / p as f64;
+        for_each_window(high, low, p + 1, |i, (_, high_at), (_, low_at)| {
+            down[i] = aroon_value(factor, p, i - low_at);
+            up[i] = aroon_value(factor, p, i - high_at);
+        });
     }
     Ok(())
+}
+
+#[inline(always)]
+fn aroon_value(factor: f64, p: usize, age: usize) -> f64 {
+    factor * (p as i64 - age as i64) as f64
 }
 
 /// Streaming [`aroon`].
@@ -344,10 +406,9 @@ impl Indicator for Aroon {
         let today = self.extremes.today;
         let ((_, high_at), (_, low_at)) = self.extremes.push(b.high, b.low)?;
         let factor = 100.0 / self.period as f64;
-        let p = self.period as i64;
         Some(AroonValue {
-            down: factor * (p - (today - low_at) as i64) as f64,
-            up: factor * (p - (today - high_at) as i64) as f64,
+            down: aroon_value(factor, self.period, today - low_at),
+            up: aroon_value(factor, self.period, today - high_at),
         })
     }
 

@@ -1,7 +1,7 @@
 //! Indicators of the typical price (high + low + close) / 3: CCI and MFI, with TA-Lib's circular
 //! buffers (sums run in buffer-slot order, as TA-Lib's do).
 
-use crate::util::{Ring, period, same_len};
+use crate::util::{Ring, period, same_len, warm_up};
 use crate::{Bar, Indicator, TaError, bars, run};
 
 #[inline]
@@ -88,9 +88,44 @@ pub fn mfi(
     out: &mut [f64],
 ) -> Result<(), TaError> {
     same_len("MFI", close.len(), &[high.len(), low.len(), volume.len(), out.len()])?;
-    let mut ind = Mfi::new(period_)?;
-    run(&mut ind, bars(high, low, close, Some(volume)), out);
+    let p = period("MFI", "period", period_, 2)?;
+    if !warm_up(out, p) {
+        return Ok(());
+    }
+    // The window's flows, (positive, negative) per bar, in TA-Lib's circular order.
+    let mut flows = vec![(0.0, 0.0); p];
+    let (mut pos_sum, mut neg_sum) = (0.0, 0.0);
+    let tp = |i: usize| (high[i] + low[i] + close[i]) / 3.0;
+    let mut prev = tp(0);
+    for (i, slot) in (1..=close.len() - 1).zip((0..p).cycle()) {
+        let t = tp(i);
+        let change = t - prev;
+        prev = t;
+        let flow = t * volume[i];
+        if i > p {
+            pos_sum -= flows[slot].0;
+            neg_sum -= flows[slot].1;
+        }
+        flows[slot] = if change < 0.0 {
+            neg_sum += flow;
+            (0.0, flow)
+        } else if change > 0.0 {
+            pos_sum += flow;
+            (flow, 0.0)
+        } else {
+            (0.0, 0.0)
+        };
+        if i >= p {
+            out[i] = mfi_value(pos_sum, neg_sum);
+        }
+    }
     Ok(())
+}
+
+#[inline(always)]
+fn mfi_value(pos_sum: f64, neg_sum: f64) -> f64 {
+    let total = pos_sum + neg_sum;
+    if total < 1.0 { 0.0 } else { 100.0 * (pos_sum / total) }
 }
 
 /// Streaming [`mfi`].
