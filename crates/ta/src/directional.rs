@@ -26,13 +26,11 @@ fn moves(prev: &Bar, b: &Bar) -> (f64, f64) {
 fn moves_of(prev_high: f64, prev_low: f64, high: f64, low: f64) -> (f64, f64) {
     let up = high - prev_high;
     let down = prev_low - low;
-    if down > 0.0 && up < down {
-        (0.0, down)
-    } else if up > 0.0 && up > down {
-        (up, 0.0)
-    } else {
-        (0.0, 0.0)
-    }
+    // Selects rather than branches: which move wins is a coin toss on real prices, and
+    // mispredicted branches cost more than the arithmetic.
+    let plus = if up > 0.0 && up > down { up } else { 0.0 };
+    let minus = if down > 0.0 && up < down { down } else { 0.0 };
+    (plus, minus)
 }
 
 impl Movement {
@@ -222,8 +220,40 @@ di_indicator!(
 /// Average directional index (TA-Lib `ADX`, default period 14).
 pub fn adx(high: &[f64], low: &[f64], close: &[f64], period_: usize, out: &mut [f64]) -> Result<(), TaError> {
     same_len("ADX", close.len(), &[high.len(), low.len(), out.len()])?;
-    let mut ind = Adx::new(period_)?;
-    run(&mut ind, bars(high, low, close, None), out);
+    let p = period("ADX", "period", period_, 2)?;
+    let lookback = adx_lookback(p);
+    if !warm_up(out, lookback) {
+        return Ok(());
+    }
+    // `Movement` and `Adx::update`'s steps over slices.
+    let (pf, decay) = (p as f64, decay(p));
+    let (mut plus, mut minus, mut tr) = (0.0, 0.0, 0.0);
+    for i in 1..p {
+        let (up, down) = moves_of(high[i - 1], low[i - 1], high[i], low[i]);
+        plus += up;
+        minus += down;
+        tr += true_range(high[i], low[i], close[i - 1]);
+    }
+    let mut value = 0.0;
+    for i in p..close.len() {
+        let (up, down) = moves_of(high[i - 1], low[i - 1], high[i], low[i]);
+        plus = wilder(plus, decay, up);
+        minus = wilder(minus, decay, down);
+        tr = wilder(tr, decay, true_range(high[i], low[i], close[i - 1]));
+        let dx = dx(plus, minus, tr);
+        if i < lookback {
+            value += dx.unwrap_or(0.0);
+        } else if i == lookback {
+            value += dx.unwrap_or(0.0);
+            value /= pf;
+            out[i] = value;
+        } else {
+            if let Some(dx) = dx {
+                value = ((value * (p - 1) as f64) + dx) * (1.0 / pf);
+            }
+            out[i] = value;
+        }
+    }
     Ok(())
 }
 

@@ -15,12 +15,23 @@ pub fn sma(input: &[f64], period_: usize, out: &mut [f64]) -> Result<(), TaError
     let p = period("SMA", "period", period_, 2)?;
     same_len("SMA", input.len(), &[out.len()])?;
     if warm_up(out, p - 1) {
-        sma_core(input, p, &mut out[p - 1..]);
+        let pf = p as f64;
+        let mut total = 0.0;
+        for &x in &input[..p] {
+            total += x;
+        }
+        out[p - 1] = total / pf;
+        for ((o, &x), &leaving) in out[p..].iter_mut().zip(&input[p..]).zip(input) {
+            total += x - leaving;
+            *o = total / pf;
+        }
     }
     Ok(())
 }
 
-/// The SMA of every full window of `input`, into `out` (`input.len() - p + 1` values).
+/// The SMA of every full window of `input`, into `out` (`input.len() - p + 1` values), with
+/// TA-Lib's own running sum: STOCH and STOCHRSI smooth values that sit at exactly 0 or 100,
+/// where a sum rounded another way leaves a residue of 1e-14 that TA-Lib does not have.
 #[inline]
 pub(crate) fn sma_core(input: &[f64], p: usize, out: &mut [f64]) {
     let pf = p as f64;
@@ -37,25 +48,38 @@ pub(crate) fn sma_core(input: &[f64], p: usize, out: &mut [f64]) {
 }
 
 /// Streaming [`sma`].
+///
+/// The window's sum moves by (new − leaving) each bar: one addition on the chain of dependent
+/// steps where TA-Lib's running sum has two (about twice as fast in batch); the sums differ from
+/// TA-Lib's by rounding only, far inside the 1e-9 tolerance for prices.
 #[derive(Debug, Clone)]
 pub struct Sma {
     period: usize,
     window: Ring,
     total: f64,
+    /// TA-Lib's own running sum, as [`sma_core`].
+    talib_order: bool,
 }
 
 impl Sma {
     pub fn new(period_: usize) -> Result<Self, TaError> {
-        Self::with_min(period_, 2)
-    }
-
-    /// TA-Lib's moving-average helper also takes period 1 (STOCH's smoothing).
-    pub(crate) fn with_min(period_: usize, min: usize) -> Result<Self, TaError> {
-        let p = period("SMA", "period", period_, min)?;
+        let p = period("SMA", "period", period_, 2)?;
         Ok(Self {
             period: p,
             window: Ring::new(p),
             total: 0.0,
+            talib_order: false,
+        })
+    }
+
+    /// The smoothing of STOCH and STOCHRSI: TA-Lib's running sum, and period 1 allowed.
+    pub(crate) fn smoothing(period_: usize) -> Result<Self, TaError> {
+        let p = period("SMA", "period", period_, 1)?;
+        Ok(Self {
+            period: p,
+            window: Ring::new(p),
+            total: 0.0,
+            talib_order: true,
         })
     }
 }
@@ -66,14 +90,27 @@ impl Indicator for Sma {
 
     #[inline]
     fn update(&mut self, x: f64) -> Option<f64> {
-        self.total += x;
-        self.window.push(x);
-        if !self.window.is_full() {
-            return None;
+        let pf = self.period as f64;
+        if self.talib_order {
+            self.total += x;
+            self.window.push(x);
+            if !self.window.is_full() {
+                return None;
+            }
+            let t = self.total;
+            self.total -= self.window.oldest();
+            return Some(t / pf);
         }
-        let t = self.total;
-        self.total -= self.window.oldest();
-        Some(t / self.period as f64)
+        match self.window.push(x) {
+            Some(leaving) => self.total += x - leaving,
+            None => {
+                self.total += x;
+                if !self.window.is_full() {
+                    return None;
+                }
+            }
+        }
+        Some(self.total / pf)
     }
 
     fn lookback(&self) -> usize {
@@ -270,14 +307,20 @@ pub fn wma(input: &[f64], period_: usize, out: &mut [f64]) -> Result<(), TaError
     }
     let mut trailing_value = 0.0;
     for (k, (o, &x)) in out[p - 1..].iter_mut().zip(&input[p - 1..]).enumerate() {
-        sub += x;
-        sub -= trailing_value;
-        sum += x * pf;
+        (sum, sub, *o) = wma_step(sum, sub, x, trailing_value, pf, divider);
         trailing_value = input[k];
-        *o = sum / divider;
-        sum -= sub;
     }
     Ok(())
+}
+
+/// One WMA step: TA-Lib's running sums regrouped so that each has one addition on its chain of
+/// dependent steps instead of two (about twice as fast); the sums differ from TA-Lib's by
+/// rounding only, and [`Wma`] takes the same steps. Returns (sum, sub, value).
+#[inline(always)]
+fn wma_step(sum: f64, sub: f64, x: f64, leaving: f64, pf: f64, divider: f64) -> (f64, f64, f64) {
+    let sub = sub + (x - leaving);
+    let weighted = x * pf;
+    ((sum + (weighted - sub)), sub, (sum + weighted) / divider)
 }
 
 /// Streaming [`wma`].
@@ -315,12 +358,9 @@ impl Indicator for Wma {
             return None;
         }
         let divider = ((self.period * (self.period + 1)) >> 1) as f64;
-        self.sub += x;
-        self.sub -= self.trailing_value;
-        self.sum += x * self.period as f64;
+        let out;
+        (self.sum, self.sub, out) = wma_step(self.sum, self.sub, x, self.trailing_value, self.period as f64, divider);
         self.trailing_value = self.window.oldest();
-        let out = self.sum / divider;
-        self.sum -= self.sub;
         Some(out)
     }
 

@@ -184,11 +184,9 @@ pub fn mom(input: &[f64], period_: usize, out: &mut [f64]) -> Result<(), TaError
 
 #[inline]
 fn roc_value(x: f64, before: f64) -> f64 {
-    if before != 0.0 {
-        ((x / before) - 1.0) * 100.0
-    } else {
-        0.0
-    }
+    // Computed before the test, so that the loop has no branch and vectorises.
+    let r = ((x / before) - 1.0) * 100.0;
+    if before != 0.0 { r } else { 0.0 }
 }
 
 /// Rate of change in percent (TA-Lib `ROC`, default period 10); 0 after a zero price.

@@ -178,8 +178,8 @@ impl Stoch {
         let slow_d = period("STOCH", "slow %D period", slow_d, 1)?;
         Ok(Self {
             extremes: Extremes::new(fast_k),
-            slow_k: Sma::with_min(slow_k, 1)?,
-            slow_d: Sma::with_min(slow_d, 1)?,
+            slow_k: Sma::smoothing(slow_k)?,
+            slow_d: Sma::smoothing(slow_d)?,
             periods: (fast_k, slow_k, slow_d),
         })
     }
@@ -263,7 +263,7 @@ impl StochRsi {
         Ok(Self {
             rsi: Rsi::talib_order(p)?,
             extremes: Extremes::new(fast_k),
-            fast_d: Sma::with_min(fast_d, 1)?,
+            fast_d: Sma::smoothing(fast_d)?,
             periods: (p, fast_k, fast_d),
         })
     }

@@ -106,20 +106,26 @@ pub fn mfi(
             pos_sum -= flows[slot].0;
             neg_sum -= flows[slot].1;
         }
-        flows[slot] = if change < 0.0 {
-            neg_sum += flow;
-            (0.0, flow)
-        } else if change > 0.0 {
-            pos_sum += flow;
-            (flow, 0.0)
-        } else {
-            (0.0, 0.0)
-        };
+        let (pos, neg) = split_flow(change, flow);
+        pos_sum += pos;
+        neg_sum += neg;
+        flows[slot] = (pos, neg);
         if i >= p {
             out[i] = mfi_value(pos_sum, neg_sum);
         }
     }
     Ok(())
+}
+
+/// A bar's money flow as (positive, negative) by the direction of the typical price. Selects,
+/// not branches (the direction is a coin toss); adding a 0 flow to a sum leaves it as it was,
+/// so the sums are TA-Lib's.
+#[inline(always)]
+fn split_flow(change: f64, flow: f64) -> (f64, f64) {
+    (
+        if change > 0.0 { flow } else { 0.0 },
+        if change < 0.0 { flow } else { 0.0 },
+    )
 }
 
 #[inline(always)]
@@ -169,13 +175,7 @@ impl Indicator for Mfi {
             return None;
         }
         let flow = tp * b.volume;
-        let (pos, neg) = if change < 0.0 {
-            (0.0, flow)
-        } else if change > 0.0 {
-            (flow, 0.0)
-        } else {
-            (0.0, 0.0)
-        };
+        let (pos, neg) = split_flow(change, flow);
         // Once the buffers are full, the flows of the bar leaving the window come off first.
         if self.positive.is_full() {
             self.pos_sum -= self.positive.oldest();
@@ -183,11 +183,8 @@ impl Indicator for Mfi {
         }
         self.positive.push(pos);
         self.negative.push(neg);
-        if change < 0.0 {
-            self.neg_sum += neg;
-        } else if change > 0.0 {
-            self.pos_sum += pos;
-        }
+        self.pos_sum += pos;
+        self.neg_sum += neg;
         if self.seen <= self.period {
             return None;
         }
