@@ -201,6 +201,18 @@ pub static TABLES: &[TableDef] = &[
         key: &["instrument_id", "timeframe", "open_time", "kind"],
     },
     TableDef {
+        name: "indicator_values",
+        columns: &[
+            ("instrument_id", Int),
+            ("timeframe", Text),
+            ("name", Text),
+            ("bar_time", Int),
+            ("value", Real),
+            ("computed_at", Int),
+        ],
+        key: &["instrument_id", "timeframe", "name"],
+    },
+    TableDef {
         name: "coverage_notes",
         columns: &[
             ("instrument_id", Int),

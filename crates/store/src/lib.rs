@@ -22,8 +22,8 @@ pub use postgres::{PgOptions, PgStore};
 pub use ranges::subtract_ranges;
 pub use sqlite::SqliteStore;
 pub use types::{
-    CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, JobId, JobRecord, JobRow, JobStatus, ListingChanges,
-    PageWrite, QualityDay, RejectRow, Replace, SeriesStatus, WriteStats,
+    CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, IndicatorValue, JobId, JobRecord, JobRow, JobStatus,
+    ListingChanges, PageWrite, QualityDay, RejectRow, Replace, SeriesStatus, WriteStats,
 };
 
 use candlekeep_core::validate::FlagRules;
@@ -185,6 +185,13 @@ pub trait Store: Send {
 
     /// Every flag raised on stored bars, in key order.
     fn flags(&mut self) -> Result<Vec<FlagRow>, StoreError>;
+
+    /// Replaces the stored latest indicator values of every series that `values` has values for
+    /// (a series' older names go), in one transaction.
+    fn save_indicators(&mut self, values: &[IndicatorValue]) -> Result<(), StoreError>;
+
+    /// Every stored latest indicator value, by series and name.
+    fn indicator_values(&mut self) -> Result<Vec<IndicatorValue>, StoreError>;
 
     /// Streams every row of `table` in key order to `sink` (a whole-store copy).
     fn read_table(

@@ -241,6 +241,20 @@ pub struct FlagRow {
     pub detail: String,
 }
 
+/// The latest value of one indicator of one series, as `candlekeep indicators` stores it for
+/// the dashboard.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IndicatorValue {
+    pub instrument_id: i64,
+    pub timeframe: Timeframe,
+    /// The indicator and its parameters, e.g. `rsi_14`.
+    pub name: String,
+    /// Open time of the bar the value is for.
+    pub bar_ms: i64,
+    pub value: f64,
+    pub computed_at_ms: i64,
+}
+
 /// One run of a command, as logged in `job_runs`.
 #[derive(Debug, Clone, Serialize)]
 pub struct JobRow {

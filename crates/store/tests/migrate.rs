@@ -31,6 +31,16 @@ fn populated(store: &mut dyn Store) {
         .iter()
         .map(|c| c.to_candle())
         .collect();
+    store
+        .save_indicators(&[candlekeep_store::IndicatorValue {
+            instrument_id: id,
+            timeframe: Timeframe::H1,
+            name: "rsi_14".into(),
+            bar_ms: T0,
+            value: 1.0 / 3.0,
+            computed_at_ms: T0 + H,
+        }])
+        .unwrap();
     bars[50].volume = None; // a venue without volume
     bars[60].high = bars[60].low - 1.0; // quarantined
     bars[70].close *= 1.5; // flagged as a jump

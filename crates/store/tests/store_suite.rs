@@ -6,7 +6,7 @@
 mod support;
 
 use candlekeep_core::{Candle, Instrument, Market, SourceId, Timeframe};
-use candlekeep_store::{PageWrite, Replace, Store};
+use candlekeep_store::{IndicatorValue, PageWrite, Replace, Store};
 use support::{Backend, H, T0, prov, sim};
 
 on_both_backends!(
@@ -18,7 +18,41 @@ on_both_backends!(
     a_lower_priority_source_never_overwrites_and_a_higher_one_takes_over_with_cross_checks,
     listings_remember_first_seen_and_delisting_and_assets_rank,
     impossible_bars_are_quarantined_and_the_rest_of_the_page_is_written_and_flagged,
+    latest_indicator_values_replace_a_series_whole,
 );
+
+fn latest_indicator_values_replace_a_series_whole(backend: Backend) {
+    let mut store = backend.store().unwrap();
+    let btc = store
+        .instrument_id(&Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap())
+        .unwrap();
+    let eth = store
+        .instrument_id(&Instrument::from_symbol(Market::Spot, "ETHUSDT").unwrap())
+        .unwrap();
+    let value = |id: i64, name: &str, v: f64| IndicatorValue {
+        instrument_id: id,
+        timeframe: Timeframe::H1,
+        name: name.into(),
+        bar_ms: T0,
+        value: v,
+        computed_at_ms: T0 + H,
+    };
+    store
+        .save_indicators(&[
+            value(btc, "rsi_14", 71.5),
+            value(btc, "atr_14", 0.1),
+            value(eth, "rsi_14", 20.0),
+        ])
+        .unwrap();
+    assert_eq!(store.indicator_values().unwrap().len(), 3);
+    // BTC's new set replaces its old one whole (atr_14 goes); ETH's stays.
+    store.save_indicators(&[value(btc, "rsi_14", 1.0 / 3.0)]).unwrap();
+    let stored = store.indicator_values().unwrap();
+    assert_eq!(
+        stored,
+        vec![value(btc, "rsi_14", 1.0 / 3.0), value(eth, "rsi_14", 20.0)]
+    );
+}
 
 fn fallback_write(
     store: &mut dyn Store,

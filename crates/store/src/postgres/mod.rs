@@ -7,6 +7,7 @@
 //! [`off_runtime`]), so the store works the same from the CLI's async code and from plain threads.
 
 mod blocks;
+mod indicators;
 mod ledger;
 pub mod queue;
 mod read;
@@ -27,8 +28,8 @@ use r2d2_postgres::PostgresConnectionManager;
 pub use schema::Timescale;
 
 use crate::{
-    CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, JobId, JobRecord, JobRow, ListingChanges, PageWrite,
-    QualityDay, RejectRow, SeriesStatus, Store, StoreError, TableDef, Value, WriteStats,
+    CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, IndicatorValue, JobId, JobRecord, JobRow, ListingChanges,
+    PageWrite, QualityDay, RejectRow, SeriesStatus, Store, StoreError, TableDef, Value, WriteStats,
 };
 
 pub(crate) type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
@@ -515,6 +516,14 @@ impl Store for PgStore {
 
     fn flags(&mut self) -> Result<Vec<FlagRow>, StoreError> {
         off_runtime(|| universe::flags(&mut self.conn))
+    }
+
+    fn save_indicators(&mut self, values: &[IndicatorValue]) -> Result<(), StoreError> {
+        off_runtime(|| indicators::save(&mut self.conn, values))
+    }
+
+    fn indicator_values(&mut self) -> Result<Vec<IndicatorValue>, StoreError> {
+        off_runtime(|| indicators::list(&mut self.conn))
     }
 
     fn read_table(

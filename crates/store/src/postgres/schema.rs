@@ -226,6 +226,18 @@ const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE candle_blocks ALTER COLUMN bars SET STORAGE EXTERNAL;
     "#,
+    // 3: the latest indicator values per series, for the dashboard.
+    r#"
+    CREATE TABLE indicator_values (
+        instrument_id BIGINT NOT NULL,
+        timeframe     TEXT COLLATE "C" NOT NULL,
+        name          TEXT COLLATE "C" NOT NULL,
+        bar_time      BIGINT NOT NULL,
+        value         DOUBLE PRECISION NOT NULL,
+        computed_at   BIGINT NOT NULL,
+        PRIMARY KEY (instrument_id, timeframe, name)
+    );
+    "#,
 ];
 
 pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -3,6 +3,7 @@
 mod candles;
 mod coverage;
 mod gaps;
+mod indicators;
 mod jobs;
 mod quality;
 mod quality_daily;
@@ -21,8 +22,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use crate::model::decode;
 use crate::{
-    CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, JobId, JobRecord, JobRow, ListingChanges, PageWrite,
-    QualityDay, RejectRow, Replace, SeriesStatus, Store, StoreError, TableDef, Value, WriteStats,
+    CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, IndicatorValue, JobId, JobRecord, JobRow, ListingChanges,
+    PageWrite, QualityDay, RejectRow, Replace, SeriesStatus, Store, StoreError, TableDef, Value, WriteStats,
 };
 
 /// The file a `sqlite:PATH` / `sqlite://PATH` URL (or a bare path) names.
@@ -185,6 +186,14 @@ impl Store for SqliteStore {
 
     fn flags(&mut self) -> Result<Vec<FlagRow>, StoreError> {
         quality::flags_list(&self.conn)
+    }
+
+    fn save_indicators(&mut self, values: &[IndicatorValue]) -> Result<(), StoreError> {
+        indicators::save(&mut self.conn, values)
+    }
+
+    fn indicator_values(&mut self) -> Result<Vec<IndicatorValue>, StoreError> {
+        indicators::list(&self.conn)
     }
 
     fn read_table(

@@ -252,6 +252,18 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (instrument_id, timeframe, open_time, kind)
     ) WITHOUT ROWID;
     "#,
+    // 5: the latest indicator values per series, for the dashboard.
+    r#"
+    CREATE TABLE indicator_values (
+        instrument_id INTEGER NOT NULL REFERENCES instruments(id),
+        timeframe     TEXT    NOT NULL,
+        name          TEXT    NOT NULL,
+        bar_time      INTEGER NOT NULL,
+        value         REAL    NOT NULL,
+        computed_at   INTEGER NOT NULL,
+        PRIMARY KEY (instrument_id, timeframe, name)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;
