@@ -48,6 +48,9 @@ enum Command {
     /// Judge each series day by day (completeness, rejects, flags, divergence, fallback
     /// share, one score), worst first, with freshness.
     Quality(commands::quality::Args),
+    /// The latest values of the standard indicator set (TA-Lib's definitions) for each stored
+    /// series, RSI marked overbought or oversold; saved for the dashboard.
+    Indicators(commands::indicators::Args),
     /// Share backfill and sync with other workers through PostgreSQL: units of work are claimed
     /// under leases, one worker plans them, and a dead worker's units move on to the others.
     Worker(commands::worker::Args),
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
         Command::Status(args) => commands::status::run(&global, args),
         Command::Gaps(args) => commands::gaps::run(&global, args),
         Command::Quality(args) => commands::quality::run(&global, args),
+        Command::Indicators(args) => commands::indicators::run(&global, args),
         Command::Worker(args) => commands::worker::run(&global, args),
         Command::Migrate(args) => commands::migrate::run(&global, args),
     };

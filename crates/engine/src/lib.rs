@@ -4,11 +4,13 @@
 //!   each page committed with its covered range in one transaction, so a run killed at any instant
 //!   resumes where it stopped and a rerun fetches nothing. `sync` is a backfill up to now.
 //! - [`import`]: load Binance archive files, each file all or nothing.
+//! - [`indicators`]: the standard indicator set over stored candles, latest values stored.
 //! - [`universe`]: the ranked assets and every venue's listings, mapped to series.
 //! - [`worker`]: several processes sharing backfill and sync through the PostgreSQL work queue.
 
 pub mod backfill;
 pub mod import;
+pub mod indicators;
 mod progress;
 mod shared_store;
 pub mod universe;
@@ -26,6 +28,8 @@ pub enum JobError {
     Source(#[from] candlekeep_sources::SourceError),
     #[error(transparent)]
     Archive(#[from] candlekeep_sources::archive::ArchiveError),
+    #[error(transparent)]
+    Indicator(#[from] candlekeep_ta::TaError),
     #[error("the store's worker thread stopped: {0}")]
     Worker(String),
 }

@@ -4,6 +4,7 @@
 pub mod collect;
 pub mod gaps;
 pub mod import;
+pub mod indicators;
 pub mod init;
 pub mod migrate;
 pub mod plan;
