@@ -109,6 +109,50 @@ fn rescan_slice(values: &[f64], offset: usize, better: impl Fn(f64, f64) -> bool
     best
 }
 
+/// Windows up to this long are scanned whole for their extremes (a few vector-friendly
+/// comparisons); longer ones are tracked as TA-Lib does.
+const SCAN_WINDOW: usize = 32;
+
+/// Calls `f(bar, highest, lowest)` for every bar from `window − 1` on with the highest high and
+/// lowest low of the `window` bars ending there: the values TA-Lib's tracking finds, without
+/// where they are.
+#[inline(always)]
+fn for_each_range(high: &[f64], low: &[f64], window: usize, mut f: impl FnMut(usize, f64, f64)) {
+    if window > SCAN_WINDOW {
+        for_each_window(high, low, window, |i, (h, _), (l, _)| f(i, h, l));
+        return;
+    }
+    for today in window.saturating_sub(1)..high.len() {
+        let from = today + 1 - window;
+        let (h, l) = extremes(&high[from..=today], &low[from..=today]);
+        f(today, h, l);
+    }
+}
+
+/// The largest of `high` and the smallest of `low` (neither holds NaN), in four lanes.
+#[inline(always)]
+fn extremes(high: &[f64], low: &[f64]) -> (f64, f64) {
+    let (mut hi, mut lo) = ([f64::NEG_INFINITY; 4], [f64::INFINITY; 4]);
+    let (hc, lc) = (high.chunks_exact(4), low.chunks_exact(4));
+    let (hr, lr) = (hc.remainder(), lc.remainder());
+    for (h, l) in hc.zip(lc) {
+        for j in 0..4 {
+            hi[j] = if h[j] > hi[j] { h[j] } else { hi[j] };
+            lo[j] = if l[j] < lo[j] { l[j] } else { lo[j] };
+        }
+    }
+    for (j, (&h, &l)) in hr.iter().zip(lr).enumerate() {
+        hi[j] = if h > hi[j] { h } else { hi[j] };
+        lo[j] = if l < lo[j] { l } else { lo[j] };
+    }
+    let max = |a: f64, b: f64| if b > a { b } else { a };
+    let min = |a: f64, b: f64| if b < a { b } else { a };
+    (
+        max(max(hi[0], hi[1]), max(hi[2], hi[3])),
+        min(min(lo[0], lo[1]), min(lo[2], lo[3])),
+    )
+}
+
 /// Fast %K: where the close sits in the range, in percent.
 #[inline]
 fn fast_k_value(close: f64, highest: f64, lowest: f64) -> f64 {
@@ -152,7 +196,7 @@ pub fn stoch(
     }
     // Raw %K into the %D output, its SMA (slow %K) into the %K output, and that one's SMA (slow
     // %D) back into the %D output: the same sums as the streaming form's.
-    for_each_window(high, low, fk, |i, (highest, _), (lowest, _)| {
+    for_each_range(high, low, fk, |i, highest, lowest| {
         d_out[i] = fast_k_value(close[i], highest, lowest);
     });
     sma_core(&d_out[fk - 1..], sk, &mut k_out[fk + sk - 2..]);
@@ -237,7 +281,7 @@ pub fn stochrsi(
     // RSI into the %D output, its fast %K into the %K output, the %K's SMA back into %D.
     rsi_into(input, p, true, d_out);
     let rsi = &d_out[p..];
-    for_each_window(rsi, rsi, fk, |i, (highest, _), (lowest, _)| {
+    for_each_range(rsi, rsi, fk, |i, highest, lowest| {
         k_out[p + i] = fast_k_value(rsi[i], highest, lowest);
     });
     sma_core(&k_out[p + fk - 1..], fd, &mut d_out[lookback..]);
@@ -300,7 +344,7 @@ pub fn willr(high: &[f64], low: &[f64], close: &[f64], period_: usize, out: &mut
     same_len("WILLR", close.len(), &[high.len(), low.len(), out.len()])?;
     let p = period("WILLR", "period", period_, 2)?;
     if warm_up(out, p - 1) {
-        for_each_window(high, low, p, |i, (highest, _), (lowest, _)| {
+        for_each_range(high, low, p, |i, highest, lowest| {
             out[i] = willr_value(close[i], highest, lowest);
         });
     }

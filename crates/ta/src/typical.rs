@@ -2,7 +2,7 @@
 //! buffers (sums run in buffer-slot order, as TA-Lib's do).
 
 use crate::util::{Ring, period, same_len, warm_up};
-use crate::{Bar, Indicator, TaError, bars, run};
+use crate::{Bar, Indicator, TaError};
 
 #[inline]
 fn typical(b: &Bar) -> f64 {
@@ -15,9 +15,65 @@ fn typical(b: &Bar) -> f64 {
 /// its mean, over 0.015 times the mean absolute deviation; 0 where either is 0.
 pub fn cci(high: &[f64], low: &[f64], close: &[f64], period_: usize, out: &mut [f64]) -> Result<(), TaError> {
     same_len("CCI", close.len(), &[high.len(), low.len(), out.len()])?;
-    let mut ind = Cci::new(period_)?;
-    run(&mut ind, bars(high, low, close, None), out);
+    let p = period("CCI", "period", period_, 2)?;
+    if !warm_up(out, p - 1) {
+        return Ok(());
+    }
+    // TA-Lib's circular buffer: bar b sits in slot b % p, and every sum runs over the slots in
+    // order. Two consecutive bars are computed together: their windows differ in one slot only,
+    // and their two chains of additions overlap instead of waiting on each other.
+    let tp = |i: usize| (high[i] + low[i] + close[i]) / 3.0;
+    let mut slots = vec![0.0; p];
+    for (i, slot) in slots.iter_mut().enumerate().take(p - 1) {
+        *slot = tp(i);
+    }
+    let n = close.len();
+    let mut i = p - 1;
+    while i < n {
+        let (k_a, last_a) = (i % p, tp(i));
+        slots[k_a] = last_a;
+        if i + 1 == n {
+            out[i] = cci_value(&slots, last_a, None).0;
+            break;
+        }
+        let (k_b, last_b) = ((i + 1) % p, tp(i + 1));
+        let (a, b) = cci_value(&slots, last_a, Some((k_b, last_b)));
+        out[i] = a;
+        out[i + 1] = b.unwrap_or(f64::NAN);
+        slots[k_b] = last_b;
+        i += 2;
+    }
     Ok(())
+}
+
+/// CCI of the window in `slots` whose newest value is `last`; with `next = (slot, value)`, also
+/// that of the window where `slot` holds `value` instead (the next bar's), computed alongside.
+#[inline(always)]
+fn cci_value(slots: &[f64], last: f64, next: Option<(usize, f64)>) -> (f64, Option<f64>) {
+    let pf = slots.len() as f64;
+    let (k, v) = next.unwrap_or((usize::MAX, 0.0));
+    let other = |s: usize, x: f64| if s == k { v } else { x };
+    let (mut mean_a, mut mean_b) = (0.0, 0.0);
+    for (s, &x) in slots.iter().enumerate() {
+        mean_a += x;
+        mean_b += other(s, x);
+    }
+    mean_a /= pf;
+    mean_b /= pf;
+    let (mut dev_a, mut dev_b) = (0.0, 0.0);
+    for (s, &x) in slots.iter().enumerate() {
+        dev_a += (x - mean_a).abs();
+        dev_b += (other(s, x) - mean_b).abs();
+    }
+    let value = |last: f64, mean: f64, dev: f64| {
+        let distance = last - mean;
+        if distance != 0.0 && dev != 0.0 {
+            distance / (0.015 * (dev / pf))
+        } else {
+            0.0
+        }
+    };
+    (value(last, mean_a, dev_a), next.map(|(_, v)| value(v, mean_b, dev_b)))
 }
 
 /// Streaming [`cci`].
@@ -48,23 +104,7 @@ impl Indicator for Cci {
         if !self.window.is_full() {
             return None;
         }
-        let pf = self.period as f64;
-        let slots = self.window.slots();
-        let mut mean = 0.0;
-        for &v in slots {
-            mean += v;
-        }
-        mean /= pf;
-        let mut deviation = 0.0;
-        for &v in slots {
-            deviation += (v - mean).abs();
-        }
-        let distance = last - mean;
-        Some(if distance != 0.0 && deviation != 0.0 {
-            distance / (0.015 * (deviation / pf))
-        } else {
-            0.0
-        })
+        Some(cci_value(self.window.slots(), last, None).0)
     }
 
     fn lookback(&self) -> usize {
