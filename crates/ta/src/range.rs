@@ -6,19 +6,20 @@ use crate::{Bar, Indicator, TaError};
 /// TA-Lib's true range of a bar after the previous close.
 #[inline]
 pub(crate) fn true_range(high: f64, low: f64, prev_close: f64) -> f64 {
-    // `max` without branches, so loops over it vectorise; the same value as TA-Lib's
-    // comparisons (none of the three is NaN, and an equal value is the same number).
-    (high - low)
-        .max((prev_close - high).abs())
-        .max((prev_close - low).abs())
+    // TA-Lib's comparisons as selects, which loops over it turn into vector max instructions.
+    let greatest = high - low;
+    let v = (prev_close - high).abs();
+    let greatest = if v > greatest { v } else { greatest };
+    let v = (prev_close - low).abs();
+    if v > greatest { v } else { greatest }
 }
 
 /// True range (TA-Lib `TRANGE`): none for the first bar.
 pub fn trange(high: &[f64], low: &[f64], close: &[f64], out: &mut [f64]) -> Result<(), TaError> {
     same_len("TRANGE", close.len(), &[high.len(), low.len(), out.len()])?;
     if warm_up(out, 1) {
-        for i in 1..close.len() {
-            out[i] = true_range(high[i], low[i], close[i - 1]);
+        for (((o, &h), &l), &c) in out[1..].iter_mut().zip(&high[1..]).zip(&low[1..]).zip(close) {
+            *o = true_range(h, l, c);
         }
     }
     Ok(())

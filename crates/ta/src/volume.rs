@@ -7,32 +7,24 @@ use crate::{Bar, Indicator, TaError};
 /// an up close and subtracts that of a down close.
 pub fn obv(close: &[f64], volume: &[f64], out: &mut [f64]) -> Result<(), TaError> {
     same_len("OBV", close.len(), &[volume.len(), out.len()])?;
-    let Some(&first_volume) = volume.first() else {
+    let Some((&first, &first_volume)) = close.first().zip(volume.first()) else {
         return Ok(());
     };
-    // Two passes: each bar's signed volume (no branch, so it vectorises), then the running sum
-    // (adding 0 where the close did not move leaves the sum as TA-Lib's).
-    out[0] = first_volume;
-    for i in 1..close.len() {
-        out[i] = signed_volume(close[i], close[i - 1], volume[i]);
-    }
-    let mut total = 0.0;
-    for (k, o) in out.iter_mut().enumerate() {
-        total = if k == 0 { *o } else { total + *o };
+    let (mut prev, mut total) = (first, first_volume);
+    for ((o, &c), &v) in out.iter_mut().zip(close).zip(volume) {
+        total += signed_volume(c, prev, v);
         *o = total;
+        prev = c;
     }
     Ok(())
 }
 
+/// A bar's volume signed by the close's move: selects, not branches (the move is a coin toss on
+/// real prices); adding 0 where the close did not move leaves the sum as TA-Lib's.
 #[inline(always)]
 fn signed_volume(close: f64, prev: f64, volume: f64) -> f64 {
-    if close > prev {
-        volume
-    } else if close < prev {
-        -volume
-    } else {
-        0.0
-    }
+    let up = if close > prev { volume } else { 0.0 };
+    if close < prev { -volume } else { up }
 }
 
 /// Streaming [`obv`].
@@ -70,26 +62,23 @@ impl Indicator for Obv {
     }
 }
 
-/// A bar's money-flow volume; 0 for a bar without range (adding it leaves the sum as TA-Lib's,
-/// which skips such bars).
-#[inline(always)]
-fn ad_flow(high: f64, low: f64, close: f64, volume: f64) -> f64 {
+#[inline]
+fn ad_step(total: f64, high: f64, low: f64, close: f64, volume: f64) -> f64 {
     let range = high - low;
-    let flow = (((close - low) - (high - close)) / range) * volume;
-    if range > 0.0 { flow } else { 0.0 }
+    if range > 0.0 {
+        total + (((close - low) - (high - close)) / range) * volume
+    } else {
+        total
+    }
 }
 
 /// Chaikin accumulation/distribution line (TA-Lib `AD`).
 pub fn ad(high: &[f64], low: &[f64], close: &[f64], volume: &[f64], out: &mut [f64]) -> Result<(), TaError> {
     same_len("AD", close.len(), &[high.len(), low.len(), volume.len(), out.len()])?;
-    // Two passes: each bar's money-flow volume (divisions side by side), then the running sum.
-    for i in 0..close.len() {
-        out[i] = ad_flow(high[i], low[i], close[i], volume[i]);
-    }
     let mut total = 0.0;
-    for o in out.iter_mut() {
-        total += *o;
-        *o = total;
+    for i in 0..close.len() {
+        total = ad_step(total, high[i], low[i], close[i], volume[i]);
+        out[i] = total;
     }
     Ok(())
 }
@@ -111,7 +100,7 @@ impl Indicator for Ad {
     type Output = f64;
 
     fn update(&mut self, b: Bar) -> Option<f64> {
-        self.total += ad_flow(b.high, b.low, b.close, b.volume);
+        self.total = ad_step(self.total, b.high, b.low, b.close, b.volume);
         Some(self.total)
     }
 
