@@ -175,8 +175,24 @@ pub fn mom(input: &[f64], period_: usize, out: &mut [f64]) -> Result<(), TaError
     let p = period("MOM", "period", period_, 1)?;
     same_len("MOM", input.len(), &[out.len()])?;
     if warm_up(out, p) {
-        for ((o, &x), &before) in out[p..].iter_mut().zip(&input[p..]).zip(input) {
-            *o = x - before;
+        let n = input.len();
+        // Eight at a time: the loop the compiler turns into the widest vector code.
+        let (now, then) = (&input[p..], &input[..n - p]);
+        let mut outs = out[p..].chunks_exact_mut(8);
+        let mut nows = now.chunks_exact(8);
+        let mut thens = then.chunks_exact(8);
+        for ((o, a), b) in (&mut outs).zip(&mut nows).zip(&mut thens) {
+            for j in 0..8 {
+                o[j] = a[j] - b[j];
+            }
+        }
+        for ((o, &a), &b) in outs
+            .into_remainder()
+            .iter_mut()
+            .zip(nows.remainder())
+            .zip(thens.remainder())
+        {
+            *o = a - b;
         }
     }
     Ok(())
