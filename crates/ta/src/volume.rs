@@ -76,11 +76,21 @@ fn ad_step(total: f64, high: f64, low: f64, close: f64, volume: f64) -> f64 {
 pub fn ad(high: &[f64], low: &[f64], close: &[f64], volume: &[f64], out: &mut [f64]) -> Result<(), TaError> {
     same_len("AD", close.len(), &[high.len(), low.len(), volume.len(), out.len()])?;
     let mut total = 0.0;
-    for i in 0..close.len() {
-        total = ad_step(total, high[i], low[i], close[i], volume[i]);
-        out[i] = total;
+    let bars = high.iter().zip(low).zip(close).zip(volume);
+    for (o, (((&h, &l), &c), &v)) in out.iter_mut().zip(bars) {
+        total += ad_flow(h, l, c, v);
+        *o = total;
     }
     Ok(())
+}
+
+/// A bar's money-flow volume, 0 for a bar without range; a select, not a branch, so that a
+/// tile's flows compute as vectors.
+#[inline(always)]
+fn ad_flow(high: f64, low: f64, close: f64, volume: f64) -> f64 {
+    let range = high - low;
+    let flow = (((close - low) - (high - close)) / range) * volume;
+    if range > 0.0 { flow } else { 0.0 }
 }
 
 /// Streaming [`ad`].
