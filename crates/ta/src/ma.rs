@@ -63,23 +63,21 @@ pub struct Sma {
 
 impl Sma {
     pub fn new(period_: usize) -> Result<Self, TaError> {
-        let p = period("SMA", "period", period_, 2)?;
-        Ok(Self {
-            period: p,
-            window: Ring::new(p),
-            total: 0.0,
-            talib_order: false,
-        })
+        Self::build(period_, 2, false)
     }
 
     /// The smoothing of STOCH and STOCHRSI: TA-Lib's running sum, and period 1 allowed.
     pub(crate) fn smoothing(period_: usize) -> Result<Self, TaError> {
-        let p = period("SMA", "period", period_, 1)?;
+        Self::build(period_, 1, true)
+    }
+
+    fn build(period_: usize, min: usize, talib_order: bool) -> Result<Self, TaError> {
+        let p = period("SMA", "period", period_, min)?;
         Ok(Self {
             period: p,
             window: Ring::new(p),
             total: 0.0,
-            talib_order: true,
+            talib_order,
         })
     }
 }
