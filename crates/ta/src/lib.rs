@@ -73,7 +73,8 @@ pub(crate) fn run<I: Indicator<Output = f64>>(ind: &mut I, inputs: impl Iterator
     }
 }
 
-/// The bars of parallel slices (volume 0 where the indicator reads none).
+/// The bars of parallel slices; no indicator reads the open (NaN here), and volume is 0 where
+/// the indicator reads none.
 pub(crate) fn bars<'a>(
     high: &'a [f64],
     low: &'a [f64],
@@ -81,7 +82,7 @@ pub(crate) fn bars<'a>(
     volume: Option<&'a [f64]>,
 ) -> impl Iterator<Item = Bar> + 'a {
     (0..close.len()).map(move |i| Bar {
-        open: close[i],
+        open: f64::NAN,
         high: high[i],
         low: low[i],
         close: close[i],
