@@ -23,22 +23,29 @@ impl Moments {
         }
     }
 
-    /// The variance of the window ending at `x`, once full.
+    /// Takes `x`; once the window is full, its mean and the sum of its squares (the leaving
+    /// value comes off both sums afterwards, as in TA-Lib's loops).
     #[inline]
-    fn update(&mut self, x: f64) -> Option<f64> {
+    fn push(&mut self, x: f64) -> Option<(f64, f64)> {
         self.total += x;
         self.squares += x * x;
         self.window.push(x);
         if !self.window.is_full() {
             return None;
         }
-        let pf = self.period as f64;
-        let mean = self.total / pf;
-        let mean_sq = self.squares / pf;
+        let mean = self.total / self.period as f64;
+        let squares = self.squares;
         let t = self.window.oldest();
         self.total -= t;
         self.squares -= t * t;
-        Some(mean_sq - (mean * mean))
+        Some((mean, squares))
+    }
+
+    /// The variance of the window ending at `x`, once full.
+    #[inline]
+    fn update(&mut self, x: f64) -> Option<f64> {
+        let (mean, squares) = self.push(x)?;
+        Some((squares / self.period as f64) - (mean * mean))
     }
 
     fn reset(&mut self) {
@@ -242,19 +249,8 @@ impl Indicator for Bbands {
     type Output = Bands;
 
     fn update(&mut self, x: f64) -> Option<Bands> {
-        let m = &mut self.moments;
-        m.total += x;
-        m.squares += x * x;
-        m.window.push(x);
-        if !m.window.is_full() {
-            return None;
-        }
-        let pf = m.period as f64;
-        let mean = m.total / pf;
-        let t = m.window.oldest();
-        m.total -= t;
-        let (upper, middle, lower) = bands(mean, m.squares, pf, self.up, self.down);
-        m.squares -= t * t;
+        let (mean, squares) = self.moments.push(x)?;
+        let (upper, middle, lower) = bands(mean, squares, self.moments.period as f64, self.up, self.down);
         Some(Bands { upper, middle, lower })
     }
 

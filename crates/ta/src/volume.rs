@@ -62,16 +62,6 @@ impl Indicator for Obv {
     }
 }
 
-#[inline]
-fn ad_step(total: f64, high: f64, low: f64, close: f64, volume: f64) -> f64 {
-    let range = high - low;
-    if range > 0.0 {
-        total + (((close - low) - (high - close)) / range) * volume
-    } else {
-        total
-    }
-}
-
 /// Chaikin accumulation/distribution line (TA-Lib `AD`).
 pub fn ad(high: &[f64], low: &[f64], close: &[f64], volume: &[f64], out: &mut [f64]) -> Result<(), TaError> {
     same_len("AD", close.len(), &[high.len(), low.len(), volume.len(), out.len()])?;
@@ -84,8 +74,8 @@ pub fn ad(high: &[f64], low: &[f64], close: &[f64], volume: &[f64], out: &mut [f
     Ok(())
 }
 
-/// A bar's money-flow volume, 0 for a bar without range; a select, not a branch, so that a
-/// tile's flows compute as vectors.
+/// A bar's money-flow volume, 0 for a bar without range (adding it leaves the sum as TA-Lib's,
+/// which skips such bars); chosen before it is added, so the running sum waits on one addition.
 #[inline(always)]
 fn ad_flow(high: f64, low: f64, close: f64, volume: f64) -> f64 {
     let range = high - low;
@@ -110,7 +100,7 @@ impl Indicator for Ad {
     type Output = f64;
 
     fn update(&mut self, b: Bar) -> Option<f64> {
-        self.total = ad_step(self.total, b.high, b.low, b.close, b.volume);
+        self.total += ad_flow(b.high, b.low, b.close, b.volume);
         Some(self.total)
     }
 
