@@ -41,6 +41,9 @@ pub struct QualitySection {
     pub jump_pct: f64,
     /// This many flat bars in a row (open = high = low = close) are flagged.
     pub flat_run: u32,
+    /// Quarantined, not flagged: a bar whose high is more than this many times its low, or whose
+    /// close is this many times above (or below one this-many-th of) its neighbour's.
+    pub max_move_ratio: f64,
     /// A series whose newest bar closed longer ago than this is stale.
     pub stale_after_hours: u32,
     /// Days `candlekeep quality` looks back.
@@ -159,6 +162,7 @@ impl Default for Config {
             quality: QualitySection {
                 jump_pct: 20.0,
                 flat_run: 3,
+                max_move_ratio: 100.0,
                 stale_after_hours: 2,
                 days: 30,
             },
@@ -346,6 +350,10 @@ repair_days = 30
 # quarantined in the rejects table.
 jump_pct = 20.0
 flat_run = 3
+# Quarantined as impossible: a bar whose high is more than max_move_ratio times its low, or whose
+# close is more than max_move_ratio times above (or below 1/max_move_ratio of) the close of the
+# nearest accepted bar before it (a zero price is always quarantined).
+max_move_ratio = 100.0
 # A series whose newest bar closed longer ago than this is reported stale.
 stale_after_hours = 2
 # Days `candlekeep quality` looks back.
@@ -433,6 +441,12 @@ impl Config {
         }
         if self.quality.jump_pct.is_nan() || self.quality.jump_pct <= 0.0 || self.quality.days == 0 {
             bail!("quality.jump_pct must be above 0 and quality.days at least 1");
+        }
+        if !(self.quality.max_move_ratio.is_finite() && self.quality.max_move_ratio > 1.0) {
+            bail!(
+                "quality.max_move_ratio must be a number above 1 (it is {})",
+                self.quality.max_move_ratio
+            );
         }
         if self.cryptocompare.requests_per_minute == 0 {
             bail!("cryptocompare.requests_per_minute must be at least 1");

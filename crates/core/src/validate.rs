@@ -28,6 +28,11 @@ pub enum Reject {
     Future,
     /// The open time is far too small or too large for milliseconds: seconds or microseconds.
     TimestampUnit,
+    /// A price of zero: no market trades at nothing (an all-zero bar is a placeholder row).
+    ZeroPrice,
+    /// The bar's prices are beyond any plausible move: its high and low, or its close and its
+    /// neighbours' closes, lie more than [`FlagRules::max_move_ratio`] apart.
+    ImplausibleMove,
 }
 
 impl Reject {
@@ -40,6 +45,8 @@ impl Reject {
             Self::Misaligned => "open-time-off-grid",
             Self::Future => "not-closed-yet",
             Self::TimestampUnit => "timestamp-unit",
+            Self::ZeroPrice => "zero-price",
+            Self::ImplausibleMove => "implausible-move",
         }
     }
 }
@@ -78,6 +85,9 @@ pub fn check(c: &Candle, tf: Timeframe, now_ms: i64) -> Result<(), Reject> {
             return Err(Reject::BadNumber(name));
         }
     }
+    if [c.open, c.high, c.low, c.close].contains(&0.0) {
+        return Err(Reject::ZeroPrice);
+    }
     if c.high < c.open.max(c.close) {
         return Err(Reject::HighBelowBody);
     }
@@ -94,6 +104,10 @@ pub struct FlagRules {
     pub jump_pct: f64,
     /// This many consecutive bars with open = high = low = close at one price make a flat run.
     pub flat_run: usize,
+    /// Not a flag but a rejection: a bar whose high is more than this many times its low, or
+    /// whose close is more than this many times (or less than one this-many-th of) the close of
+    /// the nearest accepted bar before it, cannot be true of one bar ([`implausible`]).
+    pub max_move_ratio: f64,
 }
 
 impl Default for FlagRules {
@@ -101,8 +115,58 @@ impl Default for FlagRules {
         Self {
             jump_pct: 20.0,
             flat_run: 3,
+            max_move_ratio: 100.0,
         }
     }
+}
+
+/// Bars further apart than this are not judged against each other: over a month a price can
+/// truly move any amount.
+const MAX_NEIGHBOUR_DISTANCE_MS: i64 = 30 * 86_400_000;
+
+/// How far apart two positive prices are, as a factor ≥ 1 (infinite when one is not positive).
+fn move_ratio(a: f64, b: f64) -> f64 {
+    if a > 0.0 && b > 0.0 {
+        if a > b { a / b } else { b / a }
+    } else {
+        f64::INFINITY
+    }
+}
+
+/// Which of `bars` (checked, ascending, one series) are beyond any plausible move, given the
+/// stored bars just before (`prev`) and just after (`next`) them. A bar is judged against the
+/// nearest accepted bar before it; the first bar of a series, with nothing before it, against
+/// the median close of the bars that follow it (so a lone absurd first bar cannot make every
+/// true bar after it look absurd). Returns one verdict per bar.
+pub fn implausible(prev: Option<&Candle>, bars: &[Candle], next: Option<&Candle>, max_ratio: f64) -> Vec<bool> {
+    let mut out = Vec::with_capacity(bars.len());
+    let mut last: Option<(i64, f64)> = prev.map(|p| (p.open_time_ms, p.close));
+    for (i, c) in bars.iter().enumerate() {
+        let mut bad = move_ratio(c.high, c.low) > max_ratio;
+        if !bad {
+            let reference = match last {
+                Some((t, close)) if c.open_time_ms.saturating_sub(t) <= MAX_NEIGHBOUR_DISTANCE_MS => Some(close),
+                Some(_) => None,
+                None => {
+                    let mut ahead: Vec<f64> = bars[i + 1..]
+                        .iter()
+                        .chain(next)
+                        .take_while(|n| n.open_time_ms.saturating_sub(c.open_time_ms) <= MAX_NEIGHBOUR_DISTANCE_MS)
+                        .take(5)
+                        .map(|n| n.close)
+                        .collect();
+                    ahead.sort_by(f64::total_cmp);
+                    ahead.get(ahead.len() / 2).copied()
+                }
+            };
+            bad = reference.is_some_and(|r| move_ratio(c.close, r) > max_ratio);
+        }
+        if !bad {
+            last = Some((c.open_time_ms, c.close));
+        }
+        out.push(bad);
+    }
+    out
 }
 
 /// Something odd about a bar that can still be true.
@@ -222,6 +286,42 @@ mod tests {
             ..ok
         };
         assert_eq!(check(&no_volume, Timeframe::H1, now), Ok(()));
+    }
+
+    #[test]
+    fn zero_prices_are_rejected() {
+        let now = T + 100 * H;
+        assert_eq!(
+            check(&bar(T, 0.0, 0.0, 0.0, 0.0, 0.0), Timeframe::H1, now),
+            Err(Reject::ZeroPrice)
+        );
+        assert_eq!(
+            check(&bar(T, 1.0, 2.0, 0.0, 1.0, 1.0), Timeframe::H1, now),
+            Err(Reject::ZeroPrice)
+        );
+        // Zero volume is odd, not impossible.
+        assert_eq!(check(&bar(T, 1.0, 2.0, 0.5, 1.0, 0.0), Timeframe::H1, now), Ok(()));
+    }
+
+    #[test]
+    fn absurd_moves_are_implausible_but_a_real_crash_is_not() {
+        let prev = bar(T, 100.0, 101.0, 99.0, 100.0, 1.0);
+        let b = |h: i64, c: f64| bar(T + h * H, c, c, c, c, 1.0);
+        let bars = [b(1, 1e300), b(2, 101.0), b(3, 1e308), b(4, 60.0), b(5, 0.5), b(6, 55.0)];
+        let got = implausible(Some(&prev), &bars, None, 100.0);
+        assert_eq!(got, vec![true, false, true, false, true, false]);
+        // A lone absurd first bar of a series: the bars after it decide.
+        let got = implausible(None, &[b(1, 1e300), b(2, 101.0), b(3, 99.0)], None, 100.0);
+        assert_eq!(got, vec![true, false, false]);
+        // High and low of one bar too far apart.
+        let wide = bar(T + H, 100.0, 1e6, 99.0, 100.0, 1.0);
+        assert_eq!(implausible(Some(&prev), &[wide], None, 100.0), vec![true]);
+        // A month apart nothing is judged; a 90% crash in an hour is true.
+        assert_eq!(implausible(Some(&prev), &[b(24 * 31, 1e5)], None, 100.0), vec![false]);
+        assert_eq!(implausible(Some(&prev), &[b(1, 10.0)], None, 100.0), vec![false]);
+        // The stored bar after the page speaks for a page of one.
+        let next = b(2, 100.0);
+        assert_eq!(implausible(None, &[b(1, 1e300)], Some(&next), 100.0), vec![true]);
     }
 
     #[test]

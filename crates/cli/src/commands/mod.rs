@@ -66,6 +66,7 @@ pub fn open_postgres(config: &Config) -> Result<PgStore> {
 fn flag_rules(config: &Config) -> FlagRules {
     FlagRules {
         jump_pct: config.quality.jump_pct,
+        max_move_ratio: config.quality.max_move_ratio,
         flat_run: config.quality.flat_run as usize,
     }
 }

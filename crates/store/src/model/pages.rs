@@ -24,6 +24,67 @@ pub(crate) fn split(candles: &[Candle], tf: Timeframe, now_ms: i64) -> (Cow<'_, 
     (Cow::Owned(valid), rejected)
 }
 
+/// The stored bars just before `$3` and just after `$4` of one series, as `(open_time, close)`:
+/// what a page's first and last bars are judged against ([`screen_moves`]). Written once for
+/// both backends (SQLite numbers `$n` parameters in order of appearance).
+pub(crate) const NEIGHBOURS_SQL: &str = "SELECT open_time, close FROM (SELECT open_time, close FROM candles \
+     WHERE instrument_id = $1 AND timeframe = $2 AND open_time < $3 ORDER BY open_time DESC LIMIT 1) AS before_page \
+     UNION ALL SELECT open_time, close FROM (SELECT open_time, close FROM candles \
+     WHERE instrument_id = $1 AND timeframe = $2 AND open_time > $4 ORDER BY open_time LIMIT 1) AS after_page";
+
+/// The open-time span `[lo, hi]` of a page's bars, if it has any.
+pub(crate) fn span(candles: &[Candle]) -> Option<(i64, i64)> {
+    let lo = candles.iter().map(|c| c.open_time_ms).min()?;
+    let hi = candles.iter().map(|c| c.open_time_ms).max()?;
+    Some((lo, hi))
+}
+
+/// Moves the bars of `valid` whose prices are beyond any plausible move from their neighbours
+/// (the stored bars `neighbours` returned by [`NEIGHBOURS_SQL`] for the page's span, and each
+/// other) into `rejected`.
+pub(crate) fn screen_moves<'a>(
+    valid: Cow<'a, [Candle]>,
+    neighbours: &[(i64, f64)],
+    max_ratio: f64,
+    rejected: &mut Vec<(Candle, Reject)>,
+) -> Cow<'a, [Candle]> {
+    let Some((lo, hi)) = span(&valid) else {
+        return valid;
+    };
+    let as_bar = |&(t, close): &(i64, f64)| Candle {
+        open_time_ms: t,
+        open: close,
+        high: close,
+        low: close,
+        close,
+        volume: None,
+        quote_volume: None,
+        trades: None,
+    };
+    let prev = neighbours.iter().find(|(t, _)| *t < lo).map(as_bar);
+    let next = neighbours.iter().find(|(t, _)| *t > hi).map(as_bar);
+    let mut order: Vec<usize> = (0..valid.len()).collect();
+    order.sort_by_key(|&i| valid[i].open_time_ms);
+    let ascending: Vec<Candle> = order.iter().map(|&i| valid[i]).collect();
+    let verdicts = validate::implausible(prev.as_ref(), &ascending, next.as_ref(), max_ratio);
+    if !verdicts.contains(&true) {
+        return valid;
+    }
+    let mut bad = vec![false; valid.len()];
+    for (&i, verdict) in order.iter().zip(verdicts) {
+        bad[i] = verdict;
+    }
+    let mut kept = Vec::with_capacity(valid.len());
+    for (c, bad) in valid.iter().zip(bad) {
+        if bad {
+            rejected.push((*c, Reject::ImplausibleMove));
+        } else {
+            kept.push(*c);
+        }
+    }
+    Cow::Owned(kept)
+}
+
 /// Runs of consecutive bars among `open_times` (ascending) as `[start, end)` ranges.
 pub(crate) fn islands(tf: Timeframe, open_times: impl Iterator<Item = i64>) -> Vec<(i64, i64)> {
     let mut out: Vec<(i64, i64)> = Vec::new();

@@ -14,7 +14,7 @@ use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{ToSql, Type};
 
 use super::{Conn, PgStore, blocks, read};
-use crate::model::pages::{finite, islands, split};
+use crate::model::pages::{NEIGHBOURS_SQL, finite, islands, screen_moves, span, split};
 use crate::model::summary::{compare, may_replace};
 use crate::ranges::union_ranges;
 use crate::{PageWrite, Replace, StoreError, WriteStats};
@@ -147,7 +147,16 @@ pub(crate) fn write_pages(store: &mut PgStore, pages: &[PageWrite<'_>]) -> Resul
             fetched_at_ms: p.provenance.fetched_at_ms,
             replace_mask,
         };
-        let (valid, rejected) = split(p.candles, p.timeframe, now);
+        let (valid, mut rejected) = split(p.candles, p.timeframe, now);
+        let neighbours = match span(&valid) {
+            Some((lo, hi)) => tx
+                .query(NEIGHBOURS_SQL, &[&p.instrument_id, &p.timeframe.as_str(), &lo, &hi])?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect(),
+            None => Vec::new(),
+        };
+        let valid = screen_moves(valid, &neighbours, rules.max_move_ratio, &mut rejected);
         quarantine(&mut tx, shared, &rejected)?;
         let mut valid = valid.into_owned();
         let sorted = valid.windows(2).all(|w| w[0].open_time_ms < w[1].open_time_ms);

@@ -205,6 +205,19 @@ fn cross_check(
     Ok(n)
 }
 
+/// The stored bars just before `lo` and just after `hi`, as `(open_time, close)`.
+pub(crate) fn neighbours(
+    conn: &Connection,
+    instrument_id: i64,
+    tf: Timeframe,
+    lo: i64,
+    hi: i64,
+) -> Result<Vec<(i64, f64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(crate::model::pages::NEIGHBOURS_SQL)?;
+    let rows = stmt.query_map((instrument_id, tf.as_str(), lo, hi), |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 pub(crate) fn select(
     conn: &Connection,
     instrument_id: i64,

@@ -258,7 +258,12 @@ impl Store for SqliteStore {
                 fetched_at_ms: p.provenance.fetched_at_ms,
                 replace_mask,
             };
-            let (valid, rejected) = crate::model::pages::split(p.candles, tf, now);
+            let (valid, mut rejected) = crate::model::pages::split(p.candles, tf, now);
+            let neighbours = match crate::model::pages::span(&valid) {
+                Some((lo, hi)) => candles::neighbours(&tx, id, tf, lo, hi)?,
+                None => Vec::new(),
+            };
+            let valid = crate::model::pages::screen_moves(valid, &neighbours, flag_rules.max_move_ratio, &mut rejected);
             quality::quarantine(&tx, shared, &rejected)?;
             let (mut st, fresh) = candles::upsert(&tx, shared, &valid)?;
             st.rejected = rejected.len() as u64;
