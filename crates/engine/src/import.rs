@@ -2,6 +2,8 @@
 //! written, each file stored in one transaction (all of it or none of it).
 
 use std::{
+    collections::HashMap,
+    fmt::Display,
     path::{Path, PathBuf},
     sync::mpsc,
 };
@@ -12,12 +14,64 @@ use candlekeep_store::{PageWrite, Replace, StoreError, WriteStats};
 
 use crate::{JobError, Progress, SharedStore};
 
-/// What the user said about files whose names or folders do not say it.
+/// What the user said about files whose names or folders do not say it, and which stored bars
+/// the archive's values may replace.
 #[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
     pub market: Option<Market>,
     pub timeframe: Option<Timeframe>,
     pub symbol: Option<String>,
+    pub overwrite: Overwrite,
+}
+
+/// Which stored bars an archive bar with different values replaces.
+#[derive(Debug, Clone)]
+pub enum Overwrite {
+    /// The fallback chains' rule. The archive is Binance's own record of the market, so it
+    /// ranks where that market's Binance REST source stands in the asset's chain: it replaces
+    /// bars of the sources ranked below it and its own earlier import; a bar of any other source
+    /// (the REST source itself included: equal rank) stays, and the pair goes to `cross_checks`.
+    /// A backfill treats archive bars the same way (no chain lists the archive, so no REST
+    /// source replaces them), so neither side silently undoes the other.
+    Chains(Chains),
+    /// Every stored bar (`--replace`: the user says the files are right).
+    Any,
+}
+
+impl Default for Overwrite {
+    /// With no chains known, the archive outranks nothing: stored bars of other sources stay.
+    fn default() -> Self {
+        Self::Chains(Chains::default())
+    }
+}
+
+/// Fallback chains: per asset (base symbol), else the default.
+#[derive(Debug, Clone, Default)]
+pub struct Chains {
+    pub per_asset: HashMap<String, Vec<SourceId>>,
+    pub default: Vec<SourceId>,
+}
+
+impl Overwrite {
+    /// The sources whose stored bars of `instrument` an import may replace (besides its own),
+    /// or `None` for any source.
+    fn outranked(&self, instrument: &Instrument) -> Option<Vec<SourceId>> {
+        let chains = match self {
+            Self::Any => return None,
+            Self::Chains(chains) => chains,
+        };
+        let chain = chains.per_asset.get(&instrument.base).unwrap_or(&chains.default);
+        let peer = match instrument.market {
+            Market::Spot => SourceId::BinanceSpotRest,
+            Market::UsdM => SourceId::BinanceUsdmRest,
+        };
+        Some(
+            chain
+                .iter()
+                .position(|s| *s == peer)
+                .map_or_else(Vec::new, |rank| chain[rank + 1..].to_vec()),
+        )
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -26,6 +80,8 @@ pub struct FileOutcome {
     pub instrument: Option<Instrument>,
     pub rows: u64,
     pub written: u64,
+    /// Rows that met a stored bar of another source; each pair is in `cross_checks`.
+    pub cross_checked: u64,
     pub checksum_verified: bool,
     pub micros: bool,
     pub error: Option<String>,
@@ -45,28 +101,28 @@ struct Identity {
     period: Option<(i64, i64)>,
 }
 
-/// What the file is a series of, from its name and folders, with the user's overrides.
+/// A flag fills in what the path does not say. It never overrides what the path says: a
+/// `…/spot/…` file imported with `--market usdm` would store spot prices as the perpetual's.
+fn pick<T: PartialEq + Display>(what: &str, from_path: Option<T>, flag: Option<T>) -> Result<Option<T>, String> {
+    match (from_path, flag) {
+        (Some(p), Some(f)) if p != f => Err(format!("the path says {what} {p} but --{what} says {f}")),
+        (p, f) => Ok(p.or(f)),
+    }
+}
+
+/// What the file is a series of, from its name and folders, completed by the user's flags.
 fn identify(path: &Path, opts: &ImportOptions) -> Result<Identity, String> {
     let named = archive::describe(path);
-    let symbol = opts.symbol.clone().or_else(|| named.as_ref().map(|n| n.symbol.clone())).ok_or(
+    let symbol = pick("symbol", named.as_ref().map(|n| n.symbol.clone()), opts.symbol.clone())?.ok_or(
         "cannot tell the symbol and timeframe from the file name (expected SYMBOL-1h-YYYY-MM[-DD].zip); pass --symbol and --timeframe",
     )?;
-    let timeframe = opts
-        .timeframe
-        .or(named.as_ref().map(|n| n.timeframe))
+    let timeframe = pick("timeframe", named.as_ref().map(|n| n.timeframe), opts.timeframe)?
         .ok_or("cannot tell the timeframe; pass --timeframe")?;
-    let market = opts.market.or(named.as_ref().and_then(|n| n.market)).ok_or(
+    let market = pick("market", named.as_ref().and_then(|n| n.market), opts.market)?.ok_or(
         "cannot tell whether this is a spot or a USD-M file: keep Binance's folders (…/spot/… or …/futures/um/…) or pass --market spot|usdm",
     )?;
     let instrument = Instrument::from_symbol(market, &symbol).map_err(|e| e.to_string())?;
-    let period = if opts
-        .timeframe
-        .is_some_and(|t| Some(t) != named.as_ref().map(|n| n.timeframe))
-    {
-        None
-    } else {
-        named.and_then(|n| n.period)
-    };
+    let period = named.and_then(|n| n.period);
     Ok(Identity {
         instrument,
         timeframe,
@@ -136,6 +192,7 @@ pub fn import_files(
                 instrument: None,
                 rows: 0,
                 written: 0,
+                cross_checked: 0,
                 checksum_verified: false,
                 micros: false,
                 error: None,
@@ -156,7 +213,7 @@ pub fn import_files(
                 }
             }
             if !batch.is_empty() && (batch_rows >= BATCH_ROWS || incoming.peek().is_none()) {
-                write_batch(store, &mut batch, progress)?;
+                write_batch(store, &mut batch, &opts.overwrite, progress)?;
                 outcomes.extend(batch.drain(..).map(|(o, _)| o));
                 batch_rows = 0;
             }
@@ -169,12 +226,14 @@ pub fn import_files(
 fn write_batch(
     store: &SharedStore,
     batch: &mut [(FileOutcome, Parsed)],
+    overwrite: &Overwrite,
     progress: &dyn Progress,
 ) -> Result<(), JobError> {
     let provenance = Provenance {
         source: SourceId::BinanceArchive,
         fetched_at_ms: now_ms(),
     };
+    let outranked: Vec<Option<Vec<SourceId>>> = batch.iter().map(|(_, p)| overwrite.outranked(&p.instrument)).collect();
     let stats = store.with_blocking(|s| -> Result<Vec<WriteStats>, StoreError> {
         let mut ids = Vec::with_capacity(batch.len());
         for (_, p) in batch.iter() {
@@ -183,20 +242,21 @@ fn write_batch(
         let pages: Vec<PageWrite<'_>> = batch
             .iter()
             .zip(ids)
-            .map(|((_, p), instrument_id)| PageWrite {
+            .zip(&outranked)
+            .map(|(((_, p), instrument_id), outranked)| PageWrite {
                 instrument_id,
                 timeframe: p.timeframe,
                 provenance,
                 candles: &p.rows.candles,
                 covered: Some(p.covered),
-                // An explicit import of the venue's own archive: its values win.
-                replace: Replace::Any,
+                replace: outranked.as_deref().map_or(Replace::Any, Replace::Outranked),
             })
             .collect();
         s.write_pages(&pages)
     })??;
     for ((outcome, _), st) in batch.iter_mut().zip(stats) {
         outcome.written = st.written;
+        outcome.cross_checked = st.cross_checked;
         progress.advance(1, &format!("{} ({} rows)", outcome.path.display(), outcome.rows));
     }
     Ok(())

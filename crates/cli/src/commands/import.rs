@@ -1,6 +1,7 @@
 //! `candlekeep import`.
 
 use std::{
+    collections::HashMap,
     path::{Path, PathBuf},
     process::ExitCode,
     time::Instant,
@@ -10,27 +11,53 @@ use anyhow::{Context, Result, bail};
 use candlekeep_core::{Market, Timeframe};
 use candlekeep_engine::{
     SharedStore,
-    import::{ImportOptions, import_files},
+    import::{Chains, ImportOptions, Overwrite, import_files},
 };
 use candlekeep_store::JobStatus;
 
 use super::{Global, finish_job, invocation, open_store};
-use crate::progress::CliProgress;
+use crate::{
+    config::{Config, parse_chain},
+    progress::CliProgress,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Archive files (.zip, .csv) or folders holding them.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-    /// spot or usdm, for files outside Binance's folder layout.
+    /// spot or usdm, for files outside Binance's folder layout (a file whose folders say
+    /// otherwise is refused).
     #[arg(long)]
     market: Option<Market>,
-    /// Timeframe, for files whose names do not say it.
+    /// Timeframe, for files whose names do not say it (a file whose name says otherwise is
+    /// refused).
     #[arg(long)]
     timeframe: Option<Timeframe>,
-    /// Symbol (e.g. BTCUSDT), for files whose names do not say it.
+    /// Symbol (e.g. BTCUSDT), for files whose names do not say it (a file whose name says
+    /// otherwise is refused).
     #[arg(long)]
     symbol: Option<String>,
+    /// Replace every stored bar whose values differ, whatever its source. Without it, a bar
+    /// from a source ranked as high as Binance's in the fallback chain stays, and the
+    /// difference goes to `cross_checks`.
+    #[arg(long)]
+    replace: bool,
+}
+
+/// What the archive may replace: everything with `--replace`, else by the fallback chains.
+fn overwrite(config: &Config, replace: bool) -> Result<Overwrite> {
+    if replace {
+        return Ok(Overwrite::Any);
+    }
+    let mut per_asset = HashMap::new();
+    for asset in config.asset_sources.keys() {
+        per_asset.insert(asset.clone(), config.chain(asset)?);
+    }
+    Ok(Overwrite::Chains(Chains {
+        per_asset,
+        default: parse_chain("collect.sources", &config.collect.sources)?,
+    }))
 }
 
 /// Files under `path` (or `path` itself) that can be archives, in name order.
@@ -80,6 +107,7 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
         market: args.market,
         timeframe: args.timeframe,
         symbol: args.symbol.map(|s| s.to_ascii_uppercase()),
+        overwrite: overwrite(&config, args.replace)?,
     };
     let mut store = open_store(&config)?;
     let job = store.job_started("import", &invocation())?;
@@ -105,6 +133,13 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
         ok.len(),
         started.elapsed().as_secs_f64()
     );
+    let cross_checked: u64 = ok.iter().map(|o| o.cross_checked).sum();
+    if cross_checked > 0 {
+        println!(
+            "{cross_checked} row(s) met a stored bar of another source: where they differ, the better-ranked \
+             bar stays and the pair is in cross_checks (`status --cross-check`; `--replace` overwrites)"
+        );
+    }
     let (status, error) = if failed.is_empty() {
         (JobStatus::Ok, None)
     } else {

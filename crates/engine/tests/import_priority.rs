@@ -1,0 +1,232 @@
+//! Archive import against stored bars: the path's market and symbol are not overridden by the
+//! flags, and an archive bar replaces a stored bar only where the fallback chain ranks the
+//! archive above the bar's source (or with `--replace`); otherwise the stored bar stays and
+//! the pair is cross-checked. Run on SQLite and, when a server answers, PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+use std::path::{Path, PathBuf};
+
+use candlekeep_core::{Candle, Instrument, Market, Provenance, SourceId, Timeframe};
+use candlekeep_engine::{
+    NoProgress, SharedStore,
+    import::{Chains, ImportOptions, Overwrite, import_files},
+};
+use candlekeep_store::{PgStore, SqliteStore, Store};
+use candlekeep_testkit::{archive::write_zip, pg::TestSchema};
+
+const H: i64 = 3_600_000;
+/// 2024-03-01T00:00:00Z: the day the archive files below cover.
+const DAY0: i64 = 1_709_251_200_000;
+
+/// A day of bars around `level`.
+fn bars(level: f64) -> Vec<Candle> {
+    (0..24)
+        .map(|i| Candle {
+            open_time_ms: DAY0 + i * H,
+            open: level,
+            high: level + 2.0,
+            low: level - 2.0,
+            close: level + 1.0,
+            volume: Some(10.0),
+            quote_volume: Some(10.0 * level),
+            trades: Some(100),
+        })
+        .collect()
+}
+
+/// Writes `dir/<layout>/BTCUSDT-1h-2024-03-01.zip` (and its checksum) holding `bars`.
+fn archive(dir: &Path, layout: &str, bars: &[Candle]) -> PathBuf {
+    let folder = dir.join(layout);
+    std::fs::create_dir_all(&folder).unwrap();
+    let csv: String = bars
+        .iter()
+        .map(|c| {
+            format!(
+                "{},{},{},{},{},10,{},{},100,5,{},0\n",
+                c.open_time_ms,
+                c.open,
+                c.high,
+                c.low,
+                c.close,
+                c.open_time_ms + H - 1,
+                10.0 * c.open,
+                5.0 * c.open
+            )
+        })
+        .collect();
+    write_zip(&folder, "BTCUSDT-1h-2024-03-01", csv.as_bytes()).unwrap()
+}
+
+/// The default chain: Binance USD-M, Binance spot, OKX, Bybit.
+fn chains() -> Overwrite {
+    Overwrite::Chains(Chains {
+        per_asset: Default::default(),
+        default: vec![
+            SourceId::BinanceUsdmRest,
+            SourceId::BinanceSpotRest,
+            SourceId::OkxRest,
+            SourceId::BybitRest,
+        ],
+    })
+}
+
+struct Fixture {
+    store: SharedStore,
+    _schema: Option<TestSchema>,
+}
+
+fn stores() -> Vec<(&'static str, Fixture)> {
+    let mut out = vec![(
+        "sqlite",
+        Fixture {
+            store: SharedStore::new(Box::new(SqliteStore::in_memory().unwrap())),
+            _schema: None,
+        },
+    )];
+    if candlekeep_testkit::pg::available() {
+        let schema = TestSchema::create().unwrap();
+        let store: Box<dyn Store> = Box::new(PgStore::connect(&schema.url).unwrap());
+        out.push((
+            "postgres",
+            Fixture {
+                store: SharedStore::new(store),
+                _schema: Some(schema),
+            },
+        ));
+    }
+    out
+}
+
+fn store_rest(store: &SharedStore, instrument: &Instrument, source: SourceId, candles: &[Candle]) {
+    store
+        .with_blocking(|s| {
+            let id = s.instrument_id(instrument).unwrap();
+            let prov = Provenance {
+                source,
+                fetched_at_ms: DAY0 + 30 * H,
+            };
+            s.write_page(id, Timeframe::H1, prov, candles, Some((DAY0, DAY0 + 24 * H)))
+                .unwrap();
+        })
+        .unwrap();
+}
+
+fn stored(store: &SharedStore, instrument: &Instrument) -> (Vec<Candle>, Vec<SourceId>) {
+    store
+        .with_blocking(|s| {
+            let id = s.instrument_id(instrument).unwrap();
+            let candles = s.candles(instrument, Timeframe::H1, DAY0, DAY0 + 24 * H).unwrap();
+            let sources = s
+                .stored_sources(id, Timeframe::H1, DAY0, DAY0 + 24 * H)
+                .unwrap()
+                .into_iter()
+                .map(|(_, s)| s)
+                .collect();
+            (candles, sources)
+        })
+        .unwrap()
+}
+
+#[test]
+fn a_flag_never_overrides_the_market_the_path_states() {
+    let usdm = Instrument::from_symbol(Market::UsdM, "BTCUSDT").unwrap();
+    for (backend, f) in stores() {
+        let dir = tempfile::tempdir().unwrap();
+        store_rest(&f.store, &usdm, SourceId::BinanceUsdmRest, &bars(15_000.0));
+        let spot_file = archive(dir.path(), "data/spot/daily/klines/BTCUSDT/1h", &bars(49_000.0));
+        let opts = ImportOptions {
+            market: Some(Market::UsdM),
+            overwrite: Overwrite::Any,
+            ..ImportOptions::default()
+        };
+        let outcomes = import_files(&f.store, &[spot_file], &opts, &NoProgress).unwrap();
+        let error = outcomes[0]
+            .error
+            .as_deref()
+            .expect("a spot file imported as usdm is refused");
+        assert!(error.contains("spot") && error.contains("usdm"), "{backend}: {error}");
+        assert_eq!(stored(&f.store, &usdm).0, bars(15_000.0), "{backend}");
+
+        // Where the path does not say, the flag does.
+        let bare = archive(dir.path(), "loose", &bars(15_000.5));
+        let outcomes = import_files(&f.store, &[bare], &opts, &NoProgress).unwrap();
+        assert_eq!(outcomes[0].error, None, "{backend}");
+        assert_eq!(outcomes[0].instrument.as_ref(), Some(&usdm), "{backend}");
+    }
+}
+
+#[test]
+fn an_archive_keeps_an_equal_source_s_bars_replaces_lower_ones_and_replace_overrides() {
+    let spot = Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap();
+    for (backend, f) in stores() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = archive(dir.path(), "data/spot/daily/klines/BTCUSDT/1h", &bars(49_010.0));
+        let opts = ImportOptions {
+            overwrite: chains(),
+            ..ImportOptions::default()
+        };
+
+        // Binance spot's REST bars rank with the archive: they stay, every pair is compared.
+        store_rest(&f.store, &spot, SourceId::BinanceSpotRest, &bars(49_000.0));
+        let outcomes = import_files(&f.store, std::slice::from_ref(&path), &opts, &NoProgress).unwrap();
+        assert_eq!((outcomes[0].written, outcomes[0].cross_checked), (0, 24), "{backend}");
+        let (candles, sources) = stored(&f.store, &spot);
+        assert_eq!(candles, bars(49_000.0), "{backend}");
+        assert!(sources.iter().all(|s| *s == SourceId::BinanceSpotRest), "{backend}");
+        let checks = f.store.with_blocking(|s| s.cross_check_summary().unwrap()).unwrap();
+        assert_eq!(checks.len(), 1, "{backend}");
+        assert_eq!(
+            (
+                checks[0].kept_source.as_str(),
+                checks[0].other_source.as_str(),
+                checks[0].bars
+            ),
+            ("binance-spot-rest", "binance-archive", 24),
+            "{backend}"
+        );
+
+        // A later backfill page from Binance spot (same values again) keeps them too.
+        store_rest(&f.store, &spot, SourceId::BinanceSpotRest, &bars(49_000.0));
+        assert_eq!(stored(&f.store, &spot).0, bars(49_000.0), "{backend}");
+
+        // `--replace`: the user says the archive is right.
+        let any = ImportOptions {
+            overwrite: Overwrite::Any,
+            ..ImportOptions::default()
+        };
+        let outcomes = import_files(&f.store, std::slice::from_ref(&path), &any, &NoProgress).unwrap();
+        assert_eq!(outcomes[0].written, 24, "{backend}");
+        let (candles, sources) = stored(&f.store, &spot);
+        assert_eq!(candles.len(), 24, "{backend}");
+        assert_eq!(candles[0].close, 49_011.0, "{backend}");
+        assert!(sources.iter().all(|s| *s == SourceId::BinanceArchive), "{backend}");
+    }
+}
+
+#[test]
+fn an_archive_replaces_bars_of_sources_ranked_below_binance() {
+    let btc = Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap();
+    for (backend, f) in stores() {
+        let dir = tempfile::tempdir().unwrap();
+        store_rest(&f.store, &btc, SourceId::OkxRest, &bars(48_990.0));
+        let path = archive(dir.path(), "data/spot/daily/klines/BTCUSDT/1h", &bars(49_010.0));
+        let opts = ImportOptions {
+            overwrite: chains(),
+            ..ImportOptions::default()
+        };
+        let outcomes = import_files(&f.store, &[path], &opts, &NoProgress).unwrap();
+        assert_eq!(outcomes[0].written, 24, "{backend}");
+        let (candles, sources) = stored(&f.store, &btc);
+        assert_eq!(candles[5].close, 49_011.0, "{backend}");
+        assert!(sources.iter().all(|s| *s == SourceId::BinanceArchive), "{backend}");
+
+        // With no chain that ranks Binance, the archive outranks nothing.
+        let f2 = stores().remove(0).1;
+        store_rest(&f2.store, &btc, SourceId::OkxRest, &bars(48_990.0));
+        let path = archive(dir.path(), "again/spot", &bars(49_010.0));
+        let outcomes = import_files(&f2.store, &[path], &ImportOptions::default(), &NoProgress).unwrap();
+        assert_eq!(outcomes[0].written, 0, "{backend}");
+        assert_eq!(stored(&f2.store, &btc).0, bars(48_990.0), "{backend}");
+    }
+}
