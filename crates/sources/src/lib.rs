@@ -24,6 +24,9 @@ mod numbers;
 pub mod okx;
 mod window;
 
+#[cfg(test)]
+mod page_props;
+
 pub use error::SourceError;
 
 use candlekeep_core::{Candle, Instrument, Market, MarketPoint, SourceId, Timeframe};
@@ -44,6 +47,9 @@ pub struct Page {
     /// Why bars are absent in parts of the covered range, when the source says:
     /// `(start, end, note)` with a note from [`notes`].
     pub notes: Vec<(i64, i64, &'static str)>,
+    /// Rows of the answer that opened outside the requested range and were dropped: a venue
+    /// that ignores its range parameters shows here (and in a warning), not in the coverage.
+    pub dropped_out_of_window: u64,
 }
 
 /// What a source can say about the bars it does not have.

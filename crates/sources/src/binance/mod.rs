@@ -14,11 +14,8 @@ use crate::{
     CandleSource, Page, SourceError,
     http::{BodyError, HttpConfig, VenueClient, WeightBudget},
     listings::{ListingSource, parse_binance_exchange_info},
+    window::{CLOSE_GRACE_MS, closed_before, drop_outside},
 };
-
-/// A bar counts as closed once its close time is this far in the past: a bar the venue still
-/// considers open is never stored as final.
-const CLOSE_GRACE_MS: i64 = 1_000;
 
 #[derive(Debug, Clone)]
 pub struct BinanceConfig {
@@ -116,28 +113,46 @@ impl BinanceKlines {
                 parse_klines(body, tf).map_err(|e| BodyError::Malformed(e.to_string()))
             })
             .await?;
-        Ok(page_from_rows(rows, tf, start, end, limit, now_ms()))
+        Ok(page_from_rows(
+            rows,
+            tf,
+            (start, end),
+            limit,
+            now_ms(),
+            self.client.venue(),
+        ))
     }
 }
 
-/// Keeps the closed bars inside `[start, end)` and works out how far the answer reaches.
-fn page_from_rows(mut rows: Vec<RawKline>, tf: Timeframe, start: i64, end: i64, limit: usize, now: i64) -> Page {
+/// Keeps the closed bars inside `[start, end)` and works out how far the answer reaches. A full
+/// page reaches exactly to its last bar inside the request: rows outside the request (a venue
+/// ignoring `endTime`, a stray row) are dropped and counted, never taken as coverage.
+pub(crate) fn page_from_rows(
+    mut rows: Vec<RawKline>,
+    tf: Timeframe,
+    (start, end): (i64, i64),
+    limit: usize,
+    now: i64,
+    venue: &str,
+) -> Page {
+    // Full means the venue may have cut the answer at `limit` rows, whatever they hold.
     let full = rows.len() >= limit;
+    let dropped = drop_outside(&mut rows, |r| r.candle.open_time_ms, start, end, venue, true);
     rows.sort_by_key(|r| r.candle.open_time_ms);
     rows.dedup_by_key(|r| r.candle.open_time_ms);
-    // First open time whose bar has not closed (with the grace) yet.
-    let closed_before = tf.floor(now - CLOSE_GRACE_MS - tf.millis()) + tf.millis();
+    let closed_before = closed_before(tf, now);
     let reach = if full {
-        rows.last().map_or(start, |r| r.candle.open_time_ms + tf.millis())
+        rows.last()
+            .map_or(start, |r| r.candle.open_time_ms.saturating_add(tf.millis()))
     } else {
         end
     };
     let covered_until = reach.min(end).min(closed_before).max(start);
     let candles = rows
         .into_iter()
-        .filter(|r| r.close_time_ms + CLOSE_GRACE_MS < now)
+        .filter(|r| r.close_time_ms.saturating_add(CLOSE_GRACE_MS) < now)
         .map(|r| r.candle)
-        .filter(|c| c.open_time_ms >= start && c.open_time_ms < covered_until)
+        .filter(|c| c.open_time_ms < covered_until)
         .collect();
     Page {
         candles,
@@ -145,6 +160,7 @@ fn page_from_rows(mut rows: Vec<RawKline>, tf: Timeframe, start: i64, end: i64, 
         exhausted: !full || covered_until >= end || covered_until >= closed_before,
         points: Vec::new(),
         notes: Vec::new(),
+        dropped_out_of_window: dropped,
     }
 }
 
@@ -227,7 +243,7 @@ mod tests {
 
     #[test]
     fn full_page_covers_up_to_its_last_bar() {
-        let p = page_from_rows(rows(&[0, H, 3 * H]), Timeframe::H1, 0, 100 * H, 3, 1000 * H);
+        let p = page_from_rows(rows(&[0, H, 3 * H]), Timeframe::H1, (0, 100 * H), 3, 1000 * H, "test");
         assert_eq!(p.candles.len(), 3);
         assert_eq!(p.covered_until, 4 * H);
         assert!(!p.exhausted);
@@ -237,7 +253,14 @@ mod tests {
     fn short_page_covers_the_whole_request_but_not_the_open_bar() {
         // now is 10h30: the 10h bar is open, and the request reaches beyond now.
         let now = 10 * H + H / 2;
-        let p = page_from_rows(rows(&[8 * H, 9 * H, 10 * H]), Timeframe::H1, 8 * H, 20 * H, 1000, now);
+        let p = page_from_rows(
+            rows(&[8 * H, 9 * H, 10 * H]),
+            Timeframe::H1,
+            (8 * H, 20 * H),
+            1000,
+            now,
+            "test",
+        );
         assert_eq!(
             p.candles.iter().map(|c| c.open_time_ms).collect::<Vec<_>>(),
             vec![8 * H, 9 * H]
@@ -245,14 +268,32 @@ mod tests {
         assert_eq!(p.covered_until, 10 * H);
         assert!(p.exhausted);
         // A bar that closed less than the grace ago is still treated as open.
-        let p = page_from_rows(rows(&[9 * H]), Timeframe::H1, 8 * H, 20 * H, 1000, 10 * H + 10);
+        let p = page_from_rows(
+            rows(&[9 * H]),
+            Timeframe::H1,
+            (8 * H, 20 * H),
+            1000,
+            10 * H + 10,
+            "test",
+        );
         assert!(p.candles.is_empty());
         assert_eq!(p.covered_until, 9 * H);
     }
 
+    /// Issue 12 item 1: one row past `endTime` in a full page used to set the coverage to that
+    /// row, recording the rest of the request as answered with no bars.
+    #[test]
+    fn a_stray_row_past_the_end_of_a_full_page_covers_nothing() {
+        let p = page_from_rows(rows(&[0, H, 90 * H]), Timeframe::H1, (0, 10 * H), 3, 1000 * H, "test");
+        assert_eq!(p.candles.len(), 2);
+        assert_eq!(p.covered_until, 2 * H, "only up to the last in-window row");
+        assert_eq!(p.dropped_out_of_window, 1);
+        assert!(!p.exhausted);
+    }
+
     #[test]
     fn empty_answer_before_listing_covers_the_range() {
-        let p = page_from_rows(vec![], Timeframe::H1, 0, 50 * H, 1000, 1000 * H);
+        let p = page_from_rows(vec![], Timeframe::H1, (0, 50 * H), 1000, 1000 * H, "test");
         assert_eq!((p.covered_until, p.exhausted), (50 * H, true));
     }
 

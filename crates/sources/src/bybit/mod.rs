@@ -5,7 +5,7 @@
 //! Bybit's public limit is 600 requests per 5 s per IP, and breaching it gets HTTP 403 and a ban
 //! of at least 10 minutes, so the default budget keeps to half of it and every 403 is a ban.
 
-mod parse;
+pub(crate) mod parse;
 
 use std::{sync::Arc, time::Duration};
 
@@ -20,8 +20,8 @@ use crate::{
 };
 use parse::parse_klines;
 
-const LIMIT: usize = 1000;
-const WINDOW_BARS: i64 = LIMIT as i64 - 2;
+pub(crate) const LIMIT: usize = 1000;
+pub(crate) const WINDOW_BARS: i64 = LIMIT as i64 - 2;
 /// How long Bybit's rate-limit ban lasts when it does not say.
 const BAN: Duration = Duration::from_secs(600);
 
@@ -100,7 +100,7 @@ impl BybitKlines {
                 fitting(parse_klines(body)?, WINDOW_BARS)
             })
             .await?;
-        Ok(window_page(rows, tf, start, wend, end, now))
+        Ok(window_page(rows, tf, (start, wend, end), now, "bybit", true))
     }
 }
 

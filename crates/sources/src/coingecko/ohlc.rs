@@ -152,6 +152,7 @@ impl CoinGeckoOhlc {
                 exhausted: reach_start >= end,
                 points: Vec::new(),
                 notes: vec![(start, reach_start.min(end), crate::notes::HISTORY_CAP)],
+                dropped_out_of_window: 0,
             });
         }
         let vs = match instrument.quote.as_str() {
@@ -166,7 +167,7 @@ impl CoinGeckoOhlc {
             .client
             .get(&path, &query, 1, context, |body| bars_from_ohlc(&parse_ohlc(body)?, tf))
             .await?;
-        let mut page = window_page(rows, tf, start, end, end, now);
+        let mut page = window_page(rows, tf, (start, end, end), now, "coingecko", false);
         // The chart of the same span (hourly points from 2 days on) comes along, kept as points.
         let chart_days = days.max(2);
         let query = [("vs_currency", vs), ("days", chart_days.to_string())];

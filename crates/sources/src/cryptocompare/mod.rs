@@ -5,7 +5,7 @@
 //! A request for `limit` returns `limit + 1` rows ending at `toTs`; the newest may be the period
 //! in progress. Requests ask for fixed windows of at most 2,000 hours (see [`crate::window`]).
 
-mod parse;
+pub(crate) mod parse;
 
 use std::{sync::Arc, time::Duration};
 
@@ -22,7 +22,7 @@ use parse::parse_history;
 
 /// Source bars per window: the documented maximum `limit` is 2000 (2001 rows), and the server
 /// lowers `limit` when `limit × aggregate` exceeds 2000, so aggregated windows are shorter.
-const WINDOW_BARS: i64 = 2000;
+pub(crate) const WINDOW_BARS: i64 = 2000;
 
 #[derive(Debug, Clone)]
 pub struct CryptoCompareConfig {
@@ -95,7 +95,7 @@ impl CryptoCompareHistory {
             )
         };
         let history = self.client.get(path, &query, 1, context, parse_history).await?;
-        let mut page = window_page(history.rows, tf, start, wend, end, now);
+        let mut page = window_page(history.rows, tf, (start, wend, end), now, "cryptocompare", true);
         let covered = start..page.covered_until;
         for (times, note) in [
             (history.no_trades, notes::NO_TRADES),

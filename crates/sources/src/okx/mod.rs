@@ -5,7 +5,7 @@
 //! [`WINDOW_BARS`] bars between `before` and `after` (see [`crate::window`]). Each endpoint has its
 //! own budget (40 and 20 requests per 2 s per IP).
 
-mod parse;
+pub(crate) mod parse;
 
 use std::{sync::Arc, time::Duration};
 
@@ -23,9 +23,9 @@ use crate::{
 
 /// Rows asked per request: 100 is the smallest maximum OKX has documented for history-candles,
 /// so the answer is never cut short by the venue.
-const LIMIT: usize = 100;
+pub(crate) const LIMIT: usize = 100;
 /// Bars per window: below the limit, so a window fits whether the bounds are inclusive or not.
-const WINDOW_BARS: i64 = LIMIT as i64 - 2;
+pub(crate) const WINDOW_BARS: i64 = LIMIT as i64 - 2;
 /// `/market/candles` reaches this many bars back; older windows go to history-candles.
 const RECENT_BARS: i64 = 1_440;
 
@@ -107,7 +107,7 @@ impl OkxCandles {
                 fitting(parse_candles(body, market)?, WINDOW_BARS)
             })
             .await?;
-        Ok(window_page(rows, tf, start, wend, end, now))
+        Ok(window_page(rows, tf, (start, wend, end), now, "okx", true))
     }
 }
 
