@@ -13,6 +13,7 @@ pub mod queue;
 mod read;
 mod schema;
 mod tables;
+mod timescale;
 mod universe;
 mod write;
 
@@ -25,7 +26,7 @@ use candlekeep_core::{
 use postgres::{GenericClient, NoTls, Statement};
 use r2d2_postgres::PostgresConnectionManager;
 
-pub use schema::Timescale;
+pub use timescale::Timescale;
 
 use crate::{
     CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, IndicatorValue, JobId, JobRecord, JobRow, ListingChanges,
@@ -135,6 +136,8 @@ pub struct PgStore {
     /// The URL without its password, for messages.
     url: String,
     timescale_note: Option<String>,
+    /// This session's staging table for the write path exists (see `write::prepare_staging`).
+    staging: bool,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -200,10 +203,7 @@ impl PgStore {
             .build(manager)
             .map_err(|e| fail(e.to_string()))?;
         let mut conn = pool.get().map_err(|e| fail(e.to_string()))?;
-        let timescale_note = schema::migrate(&mut conn)?;
-        if schema::timescale_version(&mut conn)?.is_some() {
-            schema::set_compression(&mut conn, options.timescale)?;
-        }
+        let timescale_note = schema::open(&mut conn, options.timescale)?;
         write::prepare_session(&mut conn)?;
         Ok(Self {
             pool: DropOffRuntime::new(pool),
@@ -214,6 +214,7 @@ impl PgStore {
             flag_rules: FlagRules::default(),
             url: redacted,
             timescale_note,
+            staging: false,
         })
     }
 
@@ -237,6 +238,7 @@ impl PgStore {
             flag_rules: self.flag_rules,
             url: self.url.clone(),
             timescale_note: self.timescale_note.clone(),
+            staging: false,
         })
     }
 
@@ -266,11 +268,20 @@ impl PgStore {
         Ok(id)
     }
 
+    /// The sources stored rows name, by id. Only reads, so a role that may only read can
+    /// decode rows; a name this build does not know is left out (and reported where a row
+    /// names it).
     fn source_names(&mut self) -> Result<HashMap<i64, SourceId>, StoreError> {
-        for source in SourceId::ALL {
-            self.source_id(source)?;
+        let rows = self.conn.query("SELECT id, name FROM sources", &[])?;
+        let mut names = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let (id, name): (i64, String) = (row.get(0), row.get(1));
+            if let Some(source) = SourceId::ALL.into_iter().find(|s| s.as_str() == name) {
+                self.source_ids.insert(source, id);
+                names.insert(id, source);
+            }
         }
-        Ok(self.source_ids.iter().map(|(s, id)| (*id, *s)).collect())
+        Ok(names)
     }
 
     fn find_instrument(&mut self, i: &Instrument) -> Result<Option<i64>, StoreError> {
@@ -318,7 +329,7 @@ impl Store for PgStore {
         off_runtime(|| {
             let version: String = self.conn.query_one("SHOW server_version", &[])?.get(0);
             let version = version.split_whitespace().next().unwrap_or("").to_owned();
-            let mode = match schema::timescale_version(&mut self.conn)? {
+            let mode = match timescale::read_state(&mut **self.conn)?.hypertable_version() {
                 Some(ts) => format!("timescaledb {ts} on postgresql {version} (candles hypertable, compressed chunks)"),
                 None => format!("postgresql {version} (plain tables; timescaledb not installed)"),
             };
@@ -330,12 +341,7 @@ impl Store for PgStore {
     }
 
     fn schema_version(&mut self) -> Result<i64, StoreError> {
-        off_runtime(|| {
-            Ok(self
-                .conn
-                .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])?
-                .get(0))
-        })
+        off_runtime(|| schema::version(&mut **self.conn))
     }
 
     fn set_flag_rules(&mut self, rules: FlagRules) {

@@ -1,13 +1,18 @@
 //! PostgreSQL schema and forward migrations: the same tables and meaning as the SQLite file,
 //! plus the work queue several workers share. With the `timescaledb` extension available the
-//! candles table becomes a hypertable whose older chunks are compressed.
+//! candles table becomes a hypertable whose older chunks are compressed (see [`super::timescale`]).
+//!
+//! Opening a store only reads when the schema and the TimescaleDB setup are as wanted, so a role
+//! that may only read (or a standby) can open it; anything to change is done under one advisory
+//! lock, by one process at a time, after reading the state again under that lock.
 //!
 //! Text columns use the "C" collation, so key order (and with it every hash and listing) is
 //! bytewise, as in SQLite, whatever the database's locale.
 
-use postgres::Transaction;
+use postgres::GenericClient;
 
 use super::Conn;
+use super::timescale::{self, Timescale};
 use crate::StoreError;
 
 const MIGRATIONS: &[&str] = &[
@@ -242,26 +247,42 @@ const MIGRATIONS: &[&str] = &[
 
 pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;
 
-/// Migrations run under a transaction-scoped advisory lock, so processes starting together never
-/// apply the same migration twice.
+/// Migrations and the TimescaleDB setup run under a transaction-scoped advisory lock, so
+/// processes starting together never apply the same change twice.
 const MIGRATION_LOCK: i64 = 0x4341_4e44_4c45_0001;
 
-/// Brings the schema up to date; says why TimescaleDB is not used when it is available but could
-/// not be enabled (the store then runs on plain PostgreSQL).
-pub(crate) fn migrate(conn: &mut Conn) -> Result<Option<String>, StoreError> {
+const VERSION: &str = "SELECT COALESCE(MAX(version), 0) FROM schema_version";
+
+/// The schema version: 0 before the first migration.
+pub(crate) fn version(client: &mut impl GenericClient) -> Result<i64, StoreError> {
+    // `to_regclass` reads the catalog only, so a database never opened before answers too.
+    let exists: Option<String> = client
+        .query_one("SELECT to_regclass('schema_version')::text", &[])?
+        .get(0);
+    if exists.is_none() {
+        return Ok(0);
+    }
+    Ok(client.query_one(VERSION, &[])?.get(0))
+}
+
+/// Brings the schema and the TimescaleDB setup up to date, writing only when something differs;
+/// says why TimescaleDB is not used (or not as configured) when setting it up failed: the store
+/// then runs on what is there.
+pub(crate) fn open(conn: &mut Conn, settings: Timescale) -> Result<Option<String>, StoreError> {
+    let current = version(&mut **conn)?;
+    check_not_newer(current)?;
+    if current == LATEST && timescale::plan(&timescale::read_state(&mut **conn)?, settings).is_empty() {
+        return Ok(None);
+    }
     let mut tx = conn.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-    tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL, applied_at BIGINT NOT NULL)",
-    )?;
-    let current: i64 = tx
-        .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])?
-        .get(0);
-    if current > LATEST {
-        return Err(StoreError::SchemaTooNew {
-            found: current,
-            supported: LATEST,
-        });
+    // Another process may have done it all while this one waited for the lock.
+    let current = version(&mut tx)?;
+    check_not_newer(current)?;
+    if current < LATEST {
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL, applied_at BIGINT NOT NULL)",
+        )?;
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         tx.batch_execute(sql)?;
@@ -270,96 +291,34 @@ pub(crate) fn migrate(conn: &mut Conn) -> Result<Option<String>, StoreError> {
             &[&(i as i64 + 1), &candlekeep_core::time::now_ms()],
         )?;
     }
-    let mut savepoint = tx.transaction()?;
-    let note = match timescale(&mut savepoint) {
-        Ok(()) => {
-            savepoint.commit()?;
-            None
+    let plan = timescale::plan(&timescale::read_state(&mut tx)?, settings);
+    let mut note = None;
+    if !plan.is_empty() {
+        let mut savepoint = tx.transaction()?;
+        match timescale::apply(&mut savepoint, plan, settings) {
+            Ok(()) => savepoint.commit()?,
+            // Dropping the savepoint rolls the attempt back; the tables stay as they were (plain
+            // PostgreSQL, or the policy another process set), and this one works on them.
+            Err(e) => {
+                drop(savepoint);
+                note = Some(if plan.convert {
+                    format!("timescaledb is available but could not be enabled: {e}")
+                } else {
+                    format!("the compression policy was left as it is: {e}")
+                });
+            }
         }
-        // Dropping the savepoint rolls the attempt back; the tables stay plain PostgreSQL.
-        Err(e) => {
-            drop(savepoint);
-            Some(format!("timescaledb is available but could not be enabled: {e}"))
-        }
-    };
+    }
     tx.commit()?;
     Ok(note)
 }
 
-/// TimescaleDB settings: the candles hypertable (30-day chunks of open time) with compression
-/// after `compress_after_days`.
-#[derive(Debug, Clone, Copy)]
-pub struct Timescale {
-    pub compress_after_days: i64,
-}
-
-impl Default for Timescale {
-    fn default() -> Self {
-        Self {
-            compress_after_days: 30,
-        }
+fn check_not_newer(found: i64) -> Result<(), StoreError> {
+    if found > LATEST {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: LATEST,
+        });
     }
-}
-
-const CHUNK_MS: i64 = 30 * 86_400_000;
-
-/// Makes `candles` a hypertable when the extension can be had and it is not one yet.
-fn timescale(tx: &mut Transaction<'_>) -> Result<(), StoreError> {
-    let available = tx
-        .query_opt("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'", &[])?
-        .is_some();
-    if !available {
-        return Ok(());
-    }
-    tx.batch_execute("CREATE EXTENSION IF NOT EXISTS timescaledb")?;
-    let is_hypertable = tx
-        .query_opt(
-            "SELECT 1 FROM timescaledb_information.hypertables WHERE hypertable_name = 'candles' \
-             AND hypertable_schema = current_schema()",
-            &[],
-        )?
-        .is_some();
-    if is_hypertable {
-        return Ok(());
-    }
-    tx.execute(
-        "SELECT create_hypertable('candles', 'open_time', chunk_time_interval => $1::bigint, migrate_data => true)",
-        &[&CHUNK_MS],
-    )?;
-    // Integer time needs a "now" in the same unit for the compression policy.
-    tx.batch_execute(
-        "CREATE OR REPLACE FUNCTION candlekeep_now_ms() RETURNS BIGINT LANGUAGE SQL STABLE AS \
-         $$ SELECT (extract(epoch FROM now()) * 1000)::bigint $$; \
-         SELECT set_integer_now_func('candles', 'candlekeep_now_ms'); \
-         ALTER TABLE candles SET (timescaledb.compress, timescaledb.compress_segmentby = 'instrument_id, timeframe', \
-                                  timescaledb.compress_orderby = 'open_time');",
-    )?;
     Ok(())
-}
-
-/// Sets (or replaces) the compression policy of a hypertable `candles`.
-pub(crate) fn set_compression(conn: &mut Conn, settings: Timescale) -> Result<(), StoreError> {
-    let mut tx = conn.transaction()?;
-    tx.execute("SELECT remove_compression_policy('candles', if_exists => true)", &[])?;
-    tx.execute(
-        "SELECT add_compression_policy('candles', compress_after => $1::bigint)",
-        &[&(settings.compress_after_days * 86_400_000)],
-    )?;
-    tx.commit()?;
-    Ok(())
-}
-
-/// `Some(version)` when `candles` is a hypertable of the installed TimescaleDB.
-pub(crate) fn timescale_version(conn: &mut Conn) -> Result<Option<String>, StoreError> {
-    let installed = conn.query_opt("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'", &[])?;
-    let Some(row) = installed else { return Ok(None) };
-    let version: String = row.get(0);
-    let hyper = conn
-        .query_opt(
-            "SELECT 1 FROM timescaledb_information.hypertables WHERE hypertable_name = 'candles' \
-             AND hypertable_schema = current_schema()",
-            &[],
-        )?
-        .is_some();
-    Ok(hyper.then_some(version))
 }

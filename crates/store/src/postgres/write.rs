@@ -19,12 +19,22 @@ use crate::model::summary::{compare, may_replace};
 use crate::ranges::union_ranges;
 use crate::{PageWrite, Replace, StoreError, WriteStats};
 
-/// The staging table lives as long as the session and empties itself at every commit.
+/// Session settings of every connection a store holds; writes nothing.
 pub(crate) fn prepare_session(conn: &mut Conn) -> Result<(), StoreError> {
-    conn.batch_execute(
-        "SET client_min_messages = warning; \
-         CREATE TEMP TABLE IF NOT EXISTS candles_in (LIKE candles INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
-    )?;
+    conn.batch_execute("SET client_min_messages = warning")?;
+    Ok(())
+}
+
+/// Creates the session's staging table before its first write. Not at open: creating a table,
+/// even a temporary one, is a write, which a role that may only read (or a standby) may not do.
+/// The table lives as long as the session and empties itself at every commit.
+fn prepare_staging(store: &mut PgStore) -> Result<(), StoreError> {
+    if !store.staging {
+        store.conn.batch_execute(
+            "CREATE TEMP TABLE IF NOT EXISTS candles_in (LIKE candles INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+        )?;
+        store.staging = true;
+    }
     Ok(())
 }
 
@@ -127,6 +137,7 @@ pub(crate) fn write_pages(store: &mut PgStore, pages: &[PageWrite<'_>]) -> Resul
         };
         masks.push((source_id, mask));
     }
+    prepare_staging(store)?;
     let now = candlekeep_core::time::now_ms();
     let rules = store.flag_rules;
     let mut tx = store.conn.transaction()?;
