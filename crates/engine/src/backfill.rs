@@ -14,7 +14,7 @@ use std::{
 
 use candlekeep_core::{Instrument, Provenance, SourceId, Timeframe, time::format_ms, time::now_ms};
 use candlekeep_sources::CandleSource;
-use candlekeep_store::{PageWrite, Replace, subtract_ranges};
+use candlekeep_store::{FETCH_FAILED, PageWrite, Replace, subtract_ranges};
 use futures::{StreamExt, future::join_all, stream};
 
 use crate::{JobError, Progress, SharedStore};
@@ -205,7 +205,19 @@ async fn fill_series(
             outcome.source_errors.push((source.id(), e.to_string()));
         }
     }
-    outcome.unfetched = unfetched(store, &w, tf, chain).await?;
+    let primary = chain.first().copied();
+    let failed = unfetched(store, &w, tf, chain).await?;
+    outcome.unfetched = failed.iter().map(|(a, b)| tf.bars_between(*a, *b)).sum();
+    if let (Some(primary), false) = (primary, failed.is_empty()) {
+        // Asked and failed, as opposed to never asked: the gap ledger tells the two apart.
+        let id = w.instrument_id;
+        store
+            .with(move |s| {
+                let notes: Vec<(i64, i64, &str)> = failed.iter().map(|&(a, b)| (a, b, FETCH_FAILED)).collect();
+                s.write_notes(id, tf, primary, &notes)
+            })
+            .await?;
+    }
     if outcome.unfetched > 0 {
         let why: Vec<_> = outcome.source_errors.iter().map(|(s, e)| format!("{s}: {e}")).collect();
         outcome.error = Some(format!(
@@ -267,8 +279,13 @@ fn with_seams(holes: Vec<(i64, i64)>, tf: Timeframe, from: i64, end: i64) -> Vec
     out
 }
 
-/// Bars of the range that are neither stored nor answered for by any source of the chain.
-async fn unfetched(store: &SharedStore, w: &Work, tf: Timeframe, chain: Vec<SourceId>) -> Result<i64, JobError> {
+/// Ranges that are neither stored nor answered for by any source of the chain.
+async fn unfetched(
+    store: &SharedStore,
+    w: &Work,
+    tf: Timeframe,
+    chain: Vec<SourceId>,
+) -> Result<Vec<(i64, i64)>, JobError> {
     let (id, from, end) = (w.instrument_id, w.from, w.end);
     store
         .with(move |s| {
@@ -288,8 +305,7 @@ async fn unfetched(store: &SharedStore, w: &Work, tf: Timeframe, chain: Vec<Sour
             Ok(open
                 .into_iter()
                 .flat_map(|(a, b)| subtract_ranges(a, b, &stored))
-                .map(|(a, b)| tf.bars_between(a, b))
-                .sum())
+                .collect())
         })
         .await
 }

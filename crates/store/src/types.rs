@@ -168,8 +168,9 @@ pub struct Gap {
     pub timeframe: Timeframe,
     pub start_ms: i64,
     pub end_ms: i64,
-    /// `venue-outage` (sources answered for these hours and none had a bar), `fetch-error` (no
-    /// source has answered for them yet: never asked, or every source failed), `no-trades`,
+    /// `venue-outage` (sources answered for these hours and none had a bar), `fetch-error` (they
+    /// were asked for and every source failed), `not-requested` (no source was asked yet: before
+    /// the first or after the last hour a backfill or sync asked for), `no-trades`,
     /// `not-listed-yet` or `provider-history-cap` (what the sources said).
     pub cause: String,
     pub status: GapStatus,
@@ -189,9 +190,13 @@ impl Gap {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct GapRefresh {
     pub series: u64,
-    /// Open gaps now, and missing bars in them.
+    /// Open gaps now, and missing bars in them (hours some source was asked for).
     pub open: u64,
     pub open_bars: i64,
+    /// Gaps no source was ever asked for yet (cause `not-requested`), and their bars: what a
+    /// backfill or sync would fetch, not a failure.
+    pub not_requested: u64,
+    pub not_requested_bars: i64,
     pub new: u64,
     pub repaired: u64,
 }

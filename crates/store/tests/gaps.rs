@@ -138,7 +138,106 @@ proptest! {
 on_both_backends!(
     gaps_are_repaired_in_whole_or_in_part_and_unrepairable_ones_are_kept,
     causes_follow_what_the_sources_said,
+    a_partial_repair_from_a_later_day_keeps_one_truthful_ledger,
+    hours_never_requested_are_not_fetch_errors,
 );
+
+/// `gaps --fill --since D` on a gap that starts before D fills only the hours from D: the ledger
+/// then holds the filled hours as repaired and the rest as one open gap, never an hour twice.
+fn a_partial_repair_from_a_later_day_keeps_one_truthful_ledger(backend: Backend) {
+    let mut store = backend.store().unwrap();
+    let i = Instrument::new(Market::Spot, "BTC", "USDT").unwrap();
+    let id = store.instrument_id(&i).unwrap();
+    let write = |store: &mut dyn Store, hours: std::ops::Range<i64>, source: SourceId| {
+        let bars: Vec<Candle> = hours.map(|h| bar(T0 + h * H)).collect();
+        store.write_page(id, Timeframe::H1, prov(source), &bars, None).unwrap();
+    };
+    write(&mut *store, 0..10, SourceId::BinanceSpotRest);
+    write(&mut *store, 100..300, SourceId::BinanceSpotRest);
+    store
+        .write_page(
+            id,
+            Timeframe::H1,
+            prov(SourceId::BinanceSpotRest),
+            &[],
+            Some((T0 + 10 * H, T0 + 100 * H)),
+        )
+        .unwrap();
+    store.refresh_gaps(NOW).unwrap();
+    let open = store.gaps(Some(GapStatus::Open), 0).unwrap();
+    store.gap_attempted(&open[0], false).unwrap();
+    // The repair from hour 60 on: OKX has 60..100.
+    write(&mut *store, 60..100, SourceId::OkxRest);
+    let after = store.refresh_gaps(NOW).unwrap();
+    assert_eq!((after.repaired, after.open, after.open_bars), (1, 1, 50));
+    let ledger: Vec<(i64, i64, GapStatus, i64)> = store
+        .gaps(None, 0)
+        .unwrap()
+        .iter()
+        .map(|g| ((g.start_ms - T0) / H, (g.end_ms - T0) / H, g.status, g.attempts))
+        .collect();
+    assert_eq!(
+        ledger,
+        vec![(10, 60, GapStatus::Open, 1), (60, 100, GapStatus::Repaired, 1)]
+    );
+    // Refreshing again changes nothing.
+    assert_eq!(store.refresh_gaps(NOW).unwrap().repaired, 0);
+    assert_eq!(store.gaps(None, 0).unwrap().len(), 2);
+}
+
+/// After a backfill that stopped at some day, the hours after it were never asked for: they are
+/// `not-requested` and counted apart from missing hours, not reported as fetch errors.
+fn hours_never_requested_are_not_fetch_errors(backend: Backend) {
+    let mut store = backend.store().unwrap();
+    let i = Instrument::new(Market::Spot, "ETH", "USDT").unwrap();
+    let id = store.instrument_id(&i).unwrap();
+    let bars: Vec<Candle> = (0..100).map(|h| bar(T0 + h * H)).collect();
+    store
+        .write_page(
+            id,
+            Timeframe::H1,
+            prov(SourceId::BinanceSpotRest),
+            &bars,
+            Some((T0, T0 + 100 * H)),
+        )
+        .unwrap();
+    let now = T0 + 400 * H;
+    let r = store.refresh_gaps(now).unwrap();
+    assert_eq!(
+        (r.open, r.open_bars, r.not_requested, r.not_requested_bars),
+        (0, 0, 1, 300)
+    );
+    let gaps = store.gaps(None, 0).unwrap();
+    assert_eq!(gaps.len(), 1);
+    assert_eq!(
+        ((gaps[0].start_ms - T0) / H, gaps[0].cause.as_str()),
+        (100, "not-requested")
+    );
+    // A sync that then asks for 100..200 and finds an outage at 150..200: that part is missing
+    // at the venue, the rest is still not requested.
+    let more: Vec<Candle> = (100..150).map(|h| bar(T0 + h * H)).collect();
+    store
+        .write_page(
+            id,
+            Timeframe::H1,
+            prov(SourceId::BinanceSpotRest),
+            &more,
+            Some((T0 + 100 * H, T0 + 200 * H)),
+        )
+        .unwrap();
+    let r = store.refresh_gaps(now).unwrap();
+    assert_eq!((r.open, r.open_bars, r.not_requested_bars), (1, 50, 200));
+    let causes: Vec<(i64, String)> = store
+        .gaps(Some(GapStatus::Open), 0)
+        .unwrap()
+        .into_iter()
+        .map(|g| ((g.start_ms - T0) / H, g.cause))
+        .collect();
+    assert_eq!(
+        causes,
+        vec![(150, "venue-outage".to_owned()), (200, "not-requested".to_owned())]
+    );
+}
 
 fn gaps_are_repaired_in_whole_or_in_part_and_unrepairable_ones_are_kept(backend: Backend) {
     let mut store = backend.store().unwrap();
@@ -151,7 +250,7 @@ fn gaps_are_repaired_in_whole_or_in_part_and_unrepairable_ones_are_kept(backend:
     write(&mut *store, 0..10, SourceId::BinanceUsdmRest);
     write(&mut *store, 20..30, SourceId::BinanceUsdmRest);
     write(&mut *store, 40..300, SourceId::BinanceUsdmRest);
-    // Binance answered for 10..20 (an outage) but not for 30..40.
+    // Binance answered for 10..20 (an outage) but failed for 30..40.
     store
         .write_page(
             id,
@@ -159,6 +258,14 @@ fn gaps_are_repaired_in_whole_or_in_part_and_unrepairable_ones_are_kept(backend:
             prov(SourceId::BinanceUsdmRest),
             &[],
             Some((T0 + 10 * H, T0 + 20 * H)),
+        )
+        .unwrap();
+    store
+        .write_notes(
+            id,
+            Timeframe::H1,
+            SourceId::BinanceUsdmRest,
+            &[(T0 + 30 * H, T0 + 40 * H, candlekeep_store::FETCH_FAILED)],
         )
         .unwrap();
     let first = store.refresh_gaps(NOW).unwrap();
@@ -188,8 +295,9 @@ fn gaps_are_repaired_in_whole_or_in_part_and_unrepairable_ones_are_kept(backend:
         summary,
         vec![
             (10, 20, GapStatus::Repaired, Some("okx-rest")),
-            // Half filled: the entry is repaired, and the rest is carried as an open gap.
-            (30, 40, GapStatus::Repaired, Some("okx-rest")),
+            // Half filled: the filled half is repaired, the rest is carried as an open gap; no
+            // hour is both repaired and missing.
+            (30, 35, GapStatus::Repaired, Some("okx-rest")),
             (35, 40, GapStatus::Open, None),
         ]
     );
@@ -208,7 +316,7 @@ fn causes_follow_what_the_sources_said(backend: Backend) {
     let i = Instrument::new(Market::Spot, "SOL", "USDT").unwrap();
     let id = store.instrument_id(&i).unwrap();
     // Bars at 0..10, 12..20, 22..30, 32..40, 42..300: gaps at 10..12, 20..22, 30..32, 40..42.
-    for (a, b) in [(0, 10), (12, 20), (22, 30), (32, 40), (42, 300)] {
+    for (a, b) in [(0, 10), (12, 20), (22, 30), (32, 40), (42, 50), (52, 300)] {
         let bars: Vec<Candle> = (a..b).map(|h| bar(T0 + h * H)).collect();
         store
             .write_page(id, Timeframe::H1, prov(SourceId::BinanceSpotRest), &bars, None)
@@ -234,7 +342,14 @@ fn causes_follow_what_the_sources_said(backend: Backend) {
     cover(&mut *store, SourceId::BinanceSpotRest, (30, 32));
     cover(&mut *store, SourceId::CoinGecko, (30, 32));
     note(&mut *store, SourceId::CoinGecko, (30, 32), "history-cap");
-    // 40..42: nobody answered.
+    // 40..42: asked, and every source failed.
+    note(
+        &mut *store,
+        SourceId::BinanceSpotRest,
+        (40, 42),
+        candlekeep_store::FETCH_FAILED,
+    );
+    // 50..52: nobody was ever asked.
     store.refresh_gaps(NOW).unwrap();
     let causes: Vec<(i64, String)> = store
         .gaps(Some(GapStatus::Open), 0)
@@ -249,6 +364,7 @@ fn causes_follow_what_the_sources_said(backend: Backend) {
             (20, "provider-history-cap".to_owned()),
             (30, "venue-outage".to_owned()),
             (40, "fetch-error".to_owned()),
+            (50, "not-requested".to_owned()),
         ]
     );
 

@@ -126,15 +126,29 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
                     })
                 })
                 .collect();
-            let summary = json!({ "series": after.series, "open": after.open, "open_bars": after.open_bars });
+            let summary = json!({
+                "series": after.series,
+                "open": after.open,
+                "open_bars": after.open_bars,
+                "not_requested": after.not_requested,
+                "not_requested_bars": after.not_requested_bars,
+            });
             println!("{}", serde_json::to_string_pretty(&json!({ "summary": summary, "gaps": rows }))?);
             return Ok(ExitCode::SUCCESS);
         }
         println!(
-            "{} series; {} open gap(s), {} missing bar(s){}",
+            "{} series; {} open gap(s), {} missing bar(s){}{}",
             after.series,
             after.open,
             after.open_bars,
+            if after.not_requested > 0 {
+                format!(
+                    "; {} bar(s) in {} range(s) not requested yet (backfill or sync fetches them)",
+                    after.not_requested_bars, after.not_requested
+                )
+            } else {
+                String::new()
+            },
             if before.new > 0 { format!("; {} new since the last look", before.new) } else { String::new() }
         );
         if gaps.is_empty() {

@@ -69,15 +69,24 @@ fn human_age(secs: i64) -> String {
 pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
     let config = global.load_config()?;
     let mut store = open_store(&config)?;
-    let job = store.job_started("status", &invocation())?;
+    // A role that may only read can still look: the run just goes unrecorded.
+    let job = store.job_started("status", &invocation()).ok();
+    let finish = |store: &mut dyn candlekeep_store::Store| {
+        if let Some(job) = job {
+            finish_job(store, job, JobStatus::Ok, 0, vec![], None);
+        }
+    };
     if args.cross_check {
         let code = cross_check(&mut *store, args.json);
-        finish_job(&mut *store, job, JobStatus::Ok, 0, vec![], None);
+        finish(&mut *store);
         return code;
     }
     let series = store.series_status()?;
     let backend = store.describe()?;
-    finish_job(&mut *store, job, JobStatus::Ok, 0, vec![], None);
+    // The same ledger `candlekeep gaps` shows, brought up to date (when the role may write), so
+    // both tell one story: missing hours that were asked for, and hours not requested yet.
+    let ledger = store.refresh_gaps(now_ms()).ok();
+    finish(&mut *store);
     let database = redact(&config.database.url);
     let now = now_ms();
     if args.json {
@@ -106,7 +115,17 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
             .collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(&json!({ "database": database, "backend": backend, "series": rows }))?
+            serde_json::to_string_pretty(&json!({
+                "database": database,
+                "backend": backend,
+                "series": rows,
+                "gaps": ledger.map(|g| json!({
+                    "open": g.open,
+                    "open_bars": g.open_bars,
+                    "not_requested": g.not_requested,
+                    "not_requested_bars": g.not_requested_bars,
+                })),
+            }))?
         );
         return Ok(ExitCode::SUCCESS);
     }
@@ -137,6 +156,14 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
                 .collect::<Vec<_>>()
                 .join(", "),
         );
+    }
+    match ledger {
+        Some(g) => println!(
+            "gaps: {} open gap(s), {} missing bar(s) that were asked for; {} bar(s) not requested yet \
+             (before the first or after the last hour fetched: backfill or sync fetches them) — `candlekeep gaps` lists them",
+            g.open, g.open_bars, g.not_requested_bars
+        ),
+        None => println!("gaps: the gap ledger could not be refreshed (read-only access); `candlekeep gaps` lists it"),
     }
     Ok(ExitCode::SUCCESS)
 }

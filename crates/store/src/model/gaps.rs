@@ -81,7 +81,44 @@ fn all_of(gap: (i64, i64), ranges: &[(i64, i64)]) -> bool {
     subtract_ranges(gap.0, gap.1, ranges).is_empty()
 }
 
+/// The note a job leaves on the hours it asked every source of a chain for and none answered:
+/// what tells a failed fetch from hours never asked for.
+pub const FETCH_FAILED: &str = "fetch-failed";
+
 impl Facts {
+    /// Hours some source was asked for: answered (covered), or asked and failed.
+    fn requested(&self) -> Vec<(i64, i64)> {
+        let mut all: Vec<(i64, i64)> = self
+            .covered
+            .iter()
+            .map(|(_, a, b)| (*a, *b))
+            .chain(self.noted(FETCH_FAILED, None))
+            .collect();
+        all.sort_unstable();
+        let mut out: Vec<(i64, i64)> = Vec::with_capacity(all.len());
+        for (a, b) in all {
+            match out.last_mut() {
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => out.push((a, b)),
+            }
+        }
+        out
+    }
+
+    /// Each gap cut where requested hours meet hours never requested, so that a gap is either
+    /// wholly `not-requested` or wholly asked for.
+    pub fn split_at_requests(&self, gaps: &[(i64, i64)]) -> Vec<(i64, i64)> {
+        let requested = self.requested();
+        let mut out = Vec::with_capacity(gaps.len());
+        for &(a, b) in gaps {
+            let mut parts = intersect((a, b), &requested);
+            parts.extend(subtract_ranges(a, b, &requested));
+            parts.sort_unstable();
+            out.extend(parts);
+        }
+        out
+    }
+
     fn noted(&self, note: &str, source: Option<&str>) -> Vec<(i64, i64)> {
         self.notes
             .iter()
@@ -94,8 +131,10 @@ impl Facts {
     /// - `no-trades`: a source said nothing traded in any of its hours;
     /// - `not-listed-yet`: before every listing the universe knows, or a source said the pair
     ///   did not exist yet;
-    /// - `fetch-error`: some of its hours no source has answered for (never asked, or every
-    ///   source failed);
+    /// - `not-requested`: no source was ever asked for it (before the first or after the last
+    ///   hour a backfill or sync asked for): not a failure, just not fetched yet;
+    /// - `fetch-error`: some of its hours no source has answered for though they were asked
+    ///   (every source failed);
     /// - `provider-history-cap`: every source that answered for all of it only said "beyond my
     ///   history";
     /// - `venue-outage`: sources answered for it and had no bars.
@@ -105,6 +144,9 @@ impl Facts {
         }
         if listed_at.is_some_and(|l| gap.1 <= l) || all_of(gap, &self.noted("not-listed", None)) {
             return "not-listed-yet";
+        }
+        if intersect(gap, &self.requested()).is_empty() {
+            return NOT_REQUESTED;
         }
         let covered: Vec<(i64, i64)> = self.covered.iter().map(|(_, a, b)| (*a, *b)).collect();
         if !all_of(gap, &covered) {
@@ -130,6 +172,9 @@ impl Facts {
     }
 }
 
+/// The cause of hours no source was ever asked for.
+pub const NOT_REQUESTED: &str = "not-requested";
+
 /// A ledger entry that is not repaired yet: (start, end, status, attempts, first_seen).
 pub(crate) type LedgerRow = (i64, i64, GapStatus, i64, i64);
 
@@ -143,11 +188,19 @@ pub(crate) struct CurrentGap {
     pub new: bool,
 }
 
+/// A ledger entry that no longer matches a current gap.
+pub(crate) struct Superseded {
+    pub entry: (i64, i64),
+    /// The parts of it that are stored now: these are what is marked repaired (a partial repair
+    /// never marks hours repaired that are still missing). Empty when the entry was only cut.
+    pub filled: Vec<(i64, i64)>,
+}
+
 /// How a refresh changes one series' ledger.
 #[derive(Default)]
 pub(crate) struct Reconciled {
-    /// Entries now filled wholly or in part: marked repaired.
-    pub repaired: Vec<(i64, i64)>,
+    /// Entries now filled wholly or in part, or cut into parts.
+    pub superseded: Vec<Superseded>,
     pub gaps: Vec<CurrentGap>,
 }
 
@@ -160,8 +213,8 @@ fn intersect(a: (i64, i64), ranges: &[(i64, i64)]) -> Vec<(i64, i64)> {
 }
 
 /// Carries the ledger's open and unrepairable entries over to the current gaps: an entry still
-/// missing whole keeps its status and attempts; one filled in part is repaired and what is still
-/// missing carries its attempts on as open.
+/// missing whole keeps its status and attempts; of one filled in part, the filled hours are
+/// repaired and what is still missing carries its attempts on as open.
 pub(crate) fn reconcile(current: &[(i64, i64)], ledger: Vec<LedgerRow>, now_ms: i64) -> Reconciled {
     let mut known: HashMap<(i64, i64), (GapStatus, i64, i64)> = HashMap::new();
     let mut out = Reconciled::default();
@@ -171,7 +224,10 @@ pub(crate) fn reconcile(current: &[(i64, i64)], ledger: Vec<LedgerRow>, now_ms: 
             known.insert((a, b), (status, attempts, first_seen));
             continue;
         }
-        out.repaired.push((a, b));
+        out.superseded.push(Superseded {
+            entry: (a, b),
+            filled: subtract_ranges(a, b, &remaining),
+        });
         for part in remaining {
             known.insert(part, (GapStatus::Open, attempts, first_seen));
         }
@@ -198,6 +254,10 @@ pub(crate) trait LedgerRows {
     fn ledger(&mut self, id: i64, tf: Timeframe) -> Result<Vec<LedgerRow>, StoreError>;
     /// Marks an entry repaired, naming the source of most of its bars now.
     fn mark_repaired(&mut self, id: i64, tf: Timeframe, gap: (i64, i64), now_ms: i64) -> Result<(), StoreError>;
+    /// Adds an entry for `part` with `entry`'s cause, status, attempts and first sighting.
+    fn copy_entry(&mut self, id: i64, tf: Timeframe, entry: (i64, i64), part: (i64, i64)) -> Result<(), StoreError>;
+    /// Removes an entry.
+    fn drop_entry(&mut self, id: i64, tf: Timeframe, entry: (i64, i64)) -> Result<(), StoreError>;
     fn facts(&mut self, id: i64, tf: Timeframe) -> Result<Facts, StoreError>;
     fn put_gap(&mut self, id: i64, tf: Timeframe, gap: &CurrentGap, cause: &str, now_ms: i64)
     -> Result<(), StoreError>;
@@ -212,22 +272,39 @@ pub(crate) fn refresh(db: &mut impl LedgerRows, all: &[Series], now_ms: i64) -> 
     for s in all {
         let (id, tf) = (s.id, s.tf);
         let current = s.gaps(now_ms);
-        let plan = reconcile(&current, db.ledger(id, tf)?, now_ms);
-        for &gap in &plan.repaired {
-            db.mark_repaired(id, tf, gap, now_ms)?;
-            summary.repaired += 1;
-        }
-        let facts = if plan.gaps.is_empty() {
+        let facts = if current.is_empty() {
             Facts::default()
         } else {
             db.facts(id, tf)?
         };
+        let current = facts.split_at_requests(&current);
+        let plan = reconcile(&current, db.ledger(id, tf)?, now_ms);
+        for old in &plan.superseded {
+            if old.filled == [old.entry] {
+                db.mark_repaired(id, tf, old.entry, now_ms)?;
+            } else {
+                for &part in &old.filled {
+                    db.copy_entry(id, tf, old.entry, part)?;
+                    db.mark_repaired(id, tf, part, now_ms)?;
+                }
+                db.drop_entry(id, tf, old.entry)?;
+            }
+            summary.repaired += u64::from(!old.filled.is_empty());
+        }
         for g in &plan.gaps {
-            db.put_gap(id, tf, g, facts.cause(s.listed_at, g.range), now_ms)?;
+            let cause = facts.cause(s.listed_at, g.range);
+            db.put_gap(id, tf, g, cause, now_ms)?;
             summary.new += u64::from(g.new);
-            if g.status == GapStatus::Open {
+            if g.status != GapStatus::Open {
+                continue;
+            }
+            let bars = tf.bars_between(g.range.0, g.range.1);
+            if cause == NOT_REQUESTED {
+                summary.not_requested += 1;
+                summary.not_requested_bars += bars;
+            } else {
                 summary.open += 1;
-                summary.open_bars += tf.bars_between(g.range.0, g.range.1);
+                summary.open_bars += bars;
             }
         }
     }

@@ -68,6 +68,25 @@ impl LedgerRows for Ledger<'_, '_> {
         Ok(())
     }
 
+    fn copy_entry(&mut self, id: i64, tf: Timeframe, (a, b): (i64, i64), (x, y): (i64, i64)) -> Result<(), StoreError> {
+        self.0.execute(
+            "INSERT INTO gaps (instrument_id, timeframe, start_ms, end_ms, cause, status, attempts, first_seen, updated_at) \
+             SELECT instrument_id, timeframe, $5, $6, cause, status, attempts, first_seen, updated_at FROM gaps \
+              WHERE instrument_id = $1 AND timeframe = $2 AND start_ms = $3 AND end_ms = $4 \
+             ON CONFLICT (instrument_id, timeframe, start_ms, end_ms) DO NOTHING",
+            &[&id, &tf.as_str(), &a, &b, &x, &y],
+        )?;
+        Ok(())
+    }
+
+    fn drop_entry(&mut self, id: i64, tf: Timeframe, (a, b): (i64, i64)) -> Result<(), StoreError> {
+        self.0.execute(
+            "DELETE FROM gaps WHERE instrument_id = $1 AND timeframe = $2 AND start_ms = $3 AND end_ms = $4",
+            &[&id, &tf.as_str(), &a, &b],
+        )?;
+        Ok(())
+    }
+
     fn facts(&mut self, id: i64, tf: Timeframe) -> Result<Facts, StoreError> {
         let covered = self
             .0
