@@ -25,6 +25,8 @@ pub mod okx;
 mod window;
 
 #[cfg(test)]
+mod fuzz_props;
+#[cfg(test)]
 mod page_props;
 
 pub use error::SourceError;

@@ -32,7 +32,8 @@ fn ms(v: &Value, key: &str) -> Option<i64> {
         Value::String(s) => s.trim().parse().ok()?,
         _ => return None,
     };
-    (t > 0).then_some(t)
+    // A listing date beyond any plausible time is no date, like 0.
+    (t > 0 && t <= crate::numbers::MAX_TIME_MS).then_some(t)
 }
 
 #[derive(Deserialize)]

@@ -75,3 +75,35 @@ impl<'de> de::Deserialize<'de> for Int {
         d.deserialize_any(V)
     }
 }
+
+/// Latest instant a venue may name, 9999-12-31T23:59:59.999Z: anything later (or before 1970)
+/// is garbage, refused before bar arithmetic (`open + one bar`, grid checks) can overflow on it.
+pub(crate) const MAX_TIME_MS: i64 = 253_402_300_799_999;
+
+/// A venue's epoch-millisecond time, range-checked.
+pub(crate) fn time_ms(t: i64) -> Result<i64, String> {
+    if (0..=MAX_TIME_MS).contains(&t) {
+        Ok(t)
+    } else {
+        Err(format!("time {t} ms is out of range"))
+    }
+}
+
+/// A venue's epoch-millisecond time sent as a JSON float (CoinGecko) or parsed as a decimal
+/// (OKX): finite, whole and in range, so that the cast to `i64` loses nothing.
+pub(crate) fn time_ms_f64(t: f64) -> Result<i64, String> {
+    if t.is_finite() && t.fract() == 0.0 && (0.0..=MAX_TIME_MS as f64).contains(&t) {
+        Ok(t as i64)
+    } else {
+        Err(format!("time {t} ms is out of range"))
+    }
+}
+
+/// A venue's epoch-second time (CryptoCompare), range-checked and turned into milliseconds.
+pub(crate) fn time_s(t: i64) -> Result<i64, String> {
+    if (0..=MAX_TIME_MS / 1000).contains(&t) {
+        Ok(t * 1000)
+    } else {
+        Err(format!("time {t} s is out of range"))
+    }
+}

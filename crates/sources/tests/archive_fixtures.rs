@@ -143,3 +143,62 @@ fn shared_reference_samples_when_present() {
         assert_eq!((rows.micros, rows.had_header), (micros, header), "{name}");
     }
 }
+
+/// Issue 12 item 19: a `.csv.CHECKSUM` beside a bare `.csv` used to be ignored.
+#[test]
+fn a_csv_checksum_beside_a_csv_is_verified() {
+    use sha2::{Digest, Sha256};
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "BTCUSDT-1h-2023-10-27.csv", SPOT_MS);
+    let sum = dir.path().join("BTCUSDT-1h-2023-10-27.csv.CHECKSUM");
+    std::fs::write(&sum, format!("{}  BTCUSDT-1h-2023-10-27.csv", "0".repeat(64))).unwrap();
+    assert!(matches!(
+        read_archive(&csv, Timeframe::H1),
+        Err(ArchiveError::ChecksumMismatch { .. })
+    ));
+    let good = hex::encode(Sha256::digest(SPOT_MS.as_bytes()));
+    std::fs::write(&sum, format!("{good}  BTCUSDT-1h-2023-10-27.csv")).unwrap();
+    assert!(read_archive(&csv, Timeframe::H1).unwrap().checksum_verified);
+}
+
+/// Issue 12 item 19: an upper-case `.ZIP` (and its `.ZIP.CHECKSUM`) is read like a `.zip`.
+#[test]
+fn an_upper_case_zip_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = write_zip(dir.path(), "BTCUSDT-1h-2023-10-27", SPOT_MS.as_bytes()).unwrap();
+    let upper = dir.path().join("BTCUSDT-1h-2023-10-27.ZIP");
+    std::fs::rename(&zip, &upper).unwrap();
+    let rows = read_archive(&upper, Timeframe::H1).unwrap();
+    assert_eq!(rows.candles.len(), 3);
+    assert!(candlekeep_sources::archive::describe(&upper).is_some());
+}
+
+/// Issue 12 item 19: seconds used to be reported as "not on the 1h grid".
+#[test]
+fn seconds_timestamps_are_called_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let body =
+        "1698364800,34151.66,34171.28,33972.39,34015.27,908.27,1698368399,30937869.62,41459,416.48,14187002.70,0\n";
+    let err = read_archive(&write(dir.path(), "s.csv", body), Timeframe::H1)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("looks like seconds, expected milliseconds or microseconds"),
+        "{err}"
+    );
+}
+
+/// Issue 12 item 9: times far out of range are refused, never overflowed on.
+#[test]
+fn out_of_range_times_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for open in [i64::MIN, -3_600_000, i64::MAX, 9_223_372_036_854_775_000] {
+        let body = format!("{open},1,1,1,1,1,{},1,1,0,0,0\n", open.wrapping_add(3_599_999));
+        let err = read_archive(&write(dir.path(), "x.csv", &body), Timeframe::H1).unwrap_err();
+        // A negative first field reads as a header, leaving no rows: refused either way.
+        assert!(
+            matches!(err, ArchiveError::Row { .. } | ArchiveError::Unknown { .. }),
+            "{err}"
+        );
+    }
+}

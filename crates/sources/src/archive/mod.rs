@@ -1,7 +1,7 @@
 //! Binance public-archive files (data.binance.vision): `.zip` holding one CSV, or a bare `.csv`.
 //!
-//! - A `.zip` with a sibling `.zip.CHECKSUM` (`<sha256>  <name>`) is verified first; a mismatch
-//!   refuses the whole file.
+//! - A `.zip` (or `.csv`) with a sibling `.zip.CHECKSUM` (`.csv.CHECKSUM`, `<sha256>  <name>`)
+//!   is verified first; a mismatch refuses the whole file. Extensions match in any case.
 //! - A header row (futures files since 2022) is detected and skipped.
 //! - Millisecond or microsecond timestamps (spot files from 2025) are detected per file.
 //! - Every row must parse and belong to the file's timeframe, or the whole file is refused with
@@ -62,12 +62,9 @@ pub fn read_archive(path: &Path, tf: Timeframe) -> Result<ArchiveRows, ArchiveEr
     };
     let bytes = std::fs::read(path).map_err(io)?;
     let is_zip = bytes.starts_with(b"PK") || path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"));
-    let (csv, checksum_verified) = if is_zip {
-        let verified = verify_checksum(path, &bytes)?;
-        (unzip_csv(path, &bytes)?, verified)
-    } else {
-        (bytes, false)
-    };
+    // A bare `.csv` with a `.csv.CHECKSUM` beside it is verified just like a `.zip`.
+    let checksum_verified = verify_checksum(path, &bytes)?;
+    let csv = if is_zip { unzip_csv(path, &bytes)? } else { bytes };
     let mut rows = parse_csv(path, &csv, tf)?;
     rows.checksum_verified = checksum_verified;
     Ok(rows)
@@ -142,7 +139,7 @@ fn field(rec: &csv::ByteRecord, i: usize) -> Result<&str, String> {
         .map_err(|_| format!("column {} is not text", i + 1))
 }
 
-fn parse_csv(path: &Path, csv: &[u8], tf: Timeframe) -> Result<ArchiveRows, ArchiveError> {
+pub(crate) fn parse_csv(path: &Path, csv: &[u8], tf: Timeframe) -> Result<ArchiveRows, ArchiveError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -206,6 +203,9 @@ fn parse_csv(path: &Path, csv: &[u8], tf: Timeframe) -> Result<ArchiveRows, Arch
     })
 }
 
+/// An open time below this (1973 in milliseconds) is taken for seconds.
+const SECONDS_BELOW: i64 = 100_000_000_000;
+
 fn parse_row(rec: &csv::ByteRecord, micros: &mut Option<bool>) -> Result<RawKline, String> {
     let int = |i: usize| -> Result<i64, String> {
         let s = field(rec, i)?;
@@ -218,18 +218,27 @@ fn parse_row(rec: &csv::ByteRecord, micros: &mut Option<bool>) -> Result<RawKlin
     };
     let open_raw = int(0)?;
     let close_raw = int(6)?;
-    // 16-digit times are microseconds (spot files from 2025-01-01), 13-digit ones milliseconds.
+    // 16-digit times are microseconds (spot files from 2025-01-01), 13-digit ones milliseconds;
+    // 10 digits are seconds, which no Binance file has: a converted or hand-made file.
+    if (0..SECONDS_BELOW).contains(&open_raw) {
+        return Err(format!(
+            "open time {open_raw} looks like seconds, expected milliseconds or microseconds"
+        ));
+    }
     let is_micros = open_raw > 100_000_000_000_000;
     match *micros {
         None => *micros = Some(is_micros),
         Some(m) if m != is_micros => return Err("timestamp unit changes inside the file (ms and µs mixed)".into()),
         Some(_) => {}
     }
-    let to_ms = |v: i64| if is_micros { v.div_euclid(1000) } else { v };
+    let to_ms = |v: i64| {
+        let ms = if is_micros { v.div_euclid(1000) } else { v };
+        crate::numbers::time_ms(ms)
+    };
     let trades = int(8)?;
     Ok(RawKline {
         candle: Candle {
-            open_time_ms: to_ms(open_raw),
+            open_time_ms: to_ms(open_raw)?,
             open: num(1)?,
             high: num(2)?,
             low: num(3)?,
@@ -238,6 +247,6 @@ fn parse_row(rec: &csv::ByteRecord, micros: &mut Option<bool>) -> Result<RawKlin
             quote_volume: Some(num(7)?),
             trades: Some(u64::try_from(trades).map_err(|_| format!("negative trade count {trades}"))?),
         },
-        close_time_ms: to_ms(close_raw),
+        close_time_ms: to_ms(close_raw)?,
     })
 }

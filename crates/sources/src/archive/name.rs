@@ -17,11 +17,16 @@ pub struct ArchiveName {
 
 /// Parses `SYMBOL-INTERVAL-YYYY-MM[-DD].(zip|csv)`; `None` when the name is not in that form.
 pub fn describe(path: &Path) -> Option<ArchiveName> {
-    let stem = path.file_name()?.to_str()?;
-    let stem = stem
-        .strip_suffix(".zip")
-        .or_else(|| stem.strip_suffix(".csv"))
-        .unwrap_or(stem);
+    let name = path.file_name()?.to_str()?;
+    // Extensions in any case: a `.ZIP` copied from another system is the same file.
+    let stem = [".zip", ".csv"]
+        .iter()
+        .find_map(|ext| {
+            let cut = name.len().checked_sub(ext.len())?;
+            let tail = name.get(cut..)?;
+            tail.eq_ignore_ascii_case(ext).then(|| &name[..cut])
+        })
+        .unwrap_or(name);
     let mut parts = stem.split('-');
     let symbol = parts.next()?.to_owned();
     let timeframe: Timeframe = parts.next()?.parse().ok()?;
@@ -59,6 +64,10 @@ pub fn describe(path: &Path) -> Option<ArchiveName> {
 
 fn period_ms(year: i32, month: u32, day: Option<u32>) -> Option<(i64, i64)> {
     use candlekeep_core::time::{date_ms, month_ms};
+    // A year far outside any archive is a mistaken name; it would also overflow `year + 1`.
+    if !(1970..=9998).contains(&year) {
+        return None;
+    }
     match day {
         Some(d) => date_ms(year, month, d).map(|start| (start, start + 86_400_000)),
         None => month_ms(year, month),
@@ -84,6 +93,12 @@ mod tests {
         assert_eq!(d.period, Some((1_698_364_800_000, 1_698_451_200_000)));
         assert_eq!(describe(Path::new("BTCUSDT-1h-2024-01.zip")).unwrap().market, None);
         assert!(describe(Path::new("prices.csv")).is_none());
+        // Issue 12 item 19: an upper-case extension used to leave the name undescribed.
+        assert_eq!(describe(Path::new("BTCUSDT-1h-2024-01.ZIP")).unwrap().symbol, "BTCUSDT");
+        assert_eq!(
+            describe(Path::new("BTCUSDT-1h-2024-01-02.Csv")).unwrap().timeframe,
+            Timeframe::H1
+        );
         assert!(describe(Path::new("BTCUSDT-1s-2024-01.zip")).is_none());
         assert!(describe(Path::new("BTCUSDT-1h-2024-13.zip")).unwrap().period.is_none());
     }

@@ -3,7 +3,7 @@
 use candlekeep_core::{Candle, Timeframe};
 use serde::{Deserialize, de::IgnoredAny};
 
-use crate::numbers::{Int, Num};
+use crate::numbers::{Int, Num, time_ms};
 
 /// One parsed kline row: the candle plus the close time the venue sent.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -44,9 +44,10 @@ pub fn parse_klines(body: &[u8], tf: Timeframe) -> Result<Vec<RawKline>, KlineEr
     rows.into_iter()
         .enumerate()
         .map(|(i, r)| {
+            let row_err = |what| KlineError::Row { row: i, what };
             let k = RawKline {
                 candle: Candle {
-                    open_time_ms: r.0.0,
+                    open_time_ms: time_ms(r.0.0).map_err(row_err)?,
                     open: r.1.0,
                     high: r.2.0,
                     low: r.3.0,
@@ -58,11 +59,11 @@ pub fn parse_klines(body: &[u8], tf: Timeframe) -> Result<Vec<RawKline>, KlineEr
                         what: "negative trade count".into(),
                     })?),
                 },
-                close_time_ms: r.6.0,
+                close_time_ms: time_ms(r.6.0).map_err(row_err)?,
             };
             // A row of another interval means a wrong answer; an off-grid open time with a
             // consistent span is a bad bar, quarantined by validation, not a bad page.
-            check_span(&k, tf).map_err(|what| KlineError::Row { row: i, what })?;
+            check_span(&k, tf).map_err(row_err)?;
             Ok(k)
         })
         .collect()
@@ -148,6 +149,16 @@ mod tests {
         assert!(parse_klines(nan, Timeframe::H1).unwrap()[0].candle.open.is_nan());
         let garbage = br#"[[1578877200000,"1.2.3","1","1","1","1",1578880799999,"1",1,"0","0","0"]]"#;
         assert!(parse_klines(garbage, Timeframe::H1).is_err());
+    }
+
+    /// Issue 12 item 9: `open_time + one bar` used to overflow (a panic) on a time near `i64::MAX`.
+    #[test]
+    fn times_out_of_range_are_refused_not_overflowed() {
+        for (open, close) in [(i64::MAX, i64::MAX), (i64::MIN, i64::MIN), (-3_600_000, -1)] {
+            let body = format!(r#"[[{open},"1","1","1","1","1",{close},"1",1,"0","0","0"]]"#);
+            let err = parse_klines(body.as_bytes(), Timeframe::H1).unwrap_err().to_string();
+            assert!(err.contains("out of range"), "{err}");
+        }
     }
 
     /// The real samples, when `../shared` is beside the repository.

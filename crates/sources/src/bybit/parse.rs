@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use crate::{
     http::BodyError,
-    numbers::{Int, Num},
+    numbers::{Int, Num, time_ms},
     window::WindowRow,
 };
 
@@ -54,9 +54,10 @@ pub(crate) fn parse_klines(body: &[u8]) -> Result<Vec<WindowRow>, BodyError> {
     result
         .list
         .into_iter()
-        .map(|r| {
+        .enumerate()
+        .map(|(i, r)| {
             let candle = Candle {
-                open_time_ms: r.0.0,
+                open_time_ms: time_ms(r.0.0).map_err(|e| BodyError::Malformed(format!("row {i}: {e}")))?,
                 open: r.1.0,
                 high: r.2.0,
                 low: r.3.0,

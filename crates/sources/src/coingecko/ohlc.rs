@@ -18,6 +18,7 @@ use super::CoinGecko;
 use crate::{
     CandleSource, Page, SourceError,
     http::BodyError,
+    numbers::time_ms_f64,
     window::{WindowRow, window_page},
 };
 
@@ -43,7 +44,7 @@ pub(crate) fn parse_market_chart(body: &[u8]) -> Result<Vec<MarketPoint>, BodyEr
         .prices
         .iter()
         .map(|(t, price)| {
-            let at_ms = *t as i64;
+            let at_ms = time_ms_f64(*t).map_err(BodyError::Malformed)?;
             if !price.is_finite() || *price < 0.0 {
                 return Err(BodyError::Malformed(format!("price {price} at {at_ms}")));
             }
@@ -62,9 +63,10 @@ pub(crate) fn parse_ohlc(body: &[u8]) -> Result<Vec<[f64; 5]>, BodyError> {
     serde_json::from_slice(body).map_err(|e| BodyError::Malformed(format!("not a /coins/{{id}}/ohlc array: {e}")))
 }
 
-/// Hourly bars from 30-minute candles (by close time): an hour with both halves only.
-fn hourly_from_halves(rows: &[[f64; 5]]) -> Vec<Candle> {
-    let halves: HashMap<i64, [f64; 5]> = rows.iter().map(|r| (r[0] as i64 - HALF_HOUR_MS, *r)).collect();
+/// Hourly bars from 30-minute candles (by close time): an hour with both halves only. Close
+/// times are range-checked already, so `close - 30 min` and `open + 30 min` cannot overflow.
+fn hourly_from_halves(rows: &[(i64, [f64; 5])]) -> Vec<Candle> {
+    let halves: HashMap<i64, [f64; 5]> = rows.iter().map(|(close, r)| (close - HALF_HOUR_MS, *r)).collect();
     let mut opens: Vec<i64> = halves.keys().copied().filter(|t| t % (2 * HALF_HOUR_MS) == 0).collect();
     opens.sort_unstable();
     opens
@@ -87,12 +89,16 @@ fn hourly_from_halves(rows: &[[f64; 5]]) -> Vec<Candle> {
 
 /// Bars of `tf` from one `/ohlc` answer of the matching `days`.
 pub(crate) fn bars_from_ohlc(rows: &[[f64; 5]], tf: Timeframe) -> Result<Vec<WindowRow>, BodyError> {
+    let rows = rows
+        .iter()
+        .map(|r| Ok((time_ms_f64(r[0]).map_err(BodyError::Malformed)?, *r)))
+        .collect::<Result<Vec<_>, BodyError>>()?;
     let candles = match tf {
-        Timeframe::H1 => hourly_from_halves(rows),
+        Timeframe::H1 => hourly_from_halves(&rows),
         _ => rows
             .iter()
-            .map(|r| Candle {
-                open_time_ms: r[0] as i64 - tf.millis(),
+            .map(|(close, r)| Candle {
+                open_time_ms: close - tf.millis(),
                 open: r[1],
                 high: r[2],
                 low: r[3],
@@ -233,6 +239,19 @@ mod tests {
         let bars = bars_from_ohlc(&parse_ohlc(body).unwrap(), Timeframe::H4).unwrap();
         assert_eq!(bars[0].candle.open_time_ms, 1_709_395_200_000 - 4 * H);
         assert_eq!(bars[1].candle.close, 62139.0);
+    }
+
+    /// Issue 12 item 9: `close as i64 - 30 min` used to overflow on a huge or negative close time.
+    #[test]
+    fn close_times_out_of_range_are_malformed() {
+        for body in [&b"[[-9.3e18,1,1,1,1]]"[..], b"[[1e300,1,1,1,1]]", b"[[1.5,1,1,1,1]]"] {
+            for tf in [Timeframe::H1, Timeframe::H4] {
+                assert!(matches!(
+                    bars_from_ohlc(&parse_ohlc(body).unwrap(), tf),
+                    Err(BodyError::Malformed(_))
+                ));
+            }
+        }
     }
 
     #[test]

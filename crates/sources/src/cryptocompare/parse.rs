@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use crate::{
     http::BodyError,
-    numbers::{Int, Num},
+    numbers::{Int, Num, time_s},
     window::WindowRow,
 };
 
@@ -64,7 +64,7 @@ pub(crate) fn parse_history(body: &[u8]) -> Result<History, BodyError> {
     let rows: Vec<Row> = Vec::deserialize(rows).map_err(|e| BodyError::Malformed(format!("history rows: {e}")))?;
     let mut out = History::default();
     for r in rows {
-        let t = r.time.0.saturating_mul(1000);
+        let t = time_s(r.time.0).map_err(BodyError::Malformed)?;
         if r.volumefrom.0 == 0.0 && r.volumeto.0 == 0.0 {
             if [r.open.0, r.high.0, r.low.0, r.close.0].iter().all(|v| *v == 0.0) {
                 out.not_listed.push(t);

@@ -23,6 +23,9 @@ pub struct WeightBudget {
     state: Mutex<State>,
 }
 
+/// The longest pause the budget keeps (a week): longer waits end in an error before this.
+pub const MAX_PAUSE: Duration = Duration::from_secs(7 * 86_400);
+
 /// Sent a little after the window turns, so that a venue clock slightly behind ours has turned too.
 const TURN_MARGIN_MS: i64 = 50;
 
@@ -90,10 +93,12 @@ impl WeightBudget {
         }
     }
 
-    /// No request at all until `d` has passed (429 Retry-After, 418 ban).
+    /// No request at all until `d` has passed (429 Retry-After, 418 ban). A pause is at most
+    /// [`MAX_PAUSE`]: a venue's figure must never overflow the clock.
     pub fn pause(&self, d: Duration) {
         if let Ok(mut s) = self.state.lock() {
-            let until = Instant::now() + d;
+            let now = Instant::now();
+            let until = now.checked_add(d.min(MAX_PAUSE)).unwrap_or(now);
             s.paused_until = Some(s.paused_until.map_or(until, |p| p.max(until)));
         }
     }
@@ -112,6 +117,14 @@ mod tests {
         let next = b.acquire(1).await;
         assert!(next > first && same == first || next > same);
         assert!(t.elapsed() > Duration::ZERO);
+    }
+
+    /// Issue 12 item 9: `Retry-After: 18446744073709551615` used to panic here (`Instant + d`).
+    #[test]
+    fn an_endless_pause_does_not_overflow_the_clock() {
+        let b = WeightBudget::new(1, Duration::from_secs(1));
+        b.pause(Duration::MAX);
+        b.pause(Duration::from_secs(u64::MAX));
     }
 
     #[tokio::test]

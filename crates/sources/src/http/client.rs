@@ -60,9 +60,19 @@ pub struct VenueClient {
     headers: HeaderMap,
 }
 
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+/// The longest `Retry-After` taken at its word: a larger one is clamped to it, so no figure a
+/// venue sends can overflow a deadline (and it ends in the wait budget's error anyway).
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(7 * 86_400);
+
+/// `Retry-After` in seconds (the HTTP-date form is not used by these venues: ignored). A number
+/// too large for a `u64` is as good as infinite.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let secs = v.parse::<u64>().unwrap_or(u64::MAX);
+    Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
 }
 
 /// The used-weight header, whatever its case: prefer the per-minute one.

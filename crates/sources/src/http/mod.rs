@@ -7,3 +7,5 @@ mod client;
 pub use body::{BodyError, error_fields};
 pub use budget::WeightBudget;
 pub use client::{HttpConfig, VenueClient};
+#[cfg(test)]
+pub(crate) use client::{MAX_RETRY_AFTER, retry_after};

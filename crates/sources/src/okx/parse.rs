@@ -3,7 +3,11 @@
 use candlekeep_core::{Candle, Market};
 use serde::Deserialize;
 
-use crate::{http::BodyError, numbers::Num, window::WindowRow};
+use crate::{
+    http::BodyError,
+    numbers::{Num, time_ms_f64},
+    window::WindowRow,
+};
 
 /// `{"code":"0","msg":"","data":[…]}`; `code` ≠ "0" is an error even with HTTP 200.
 #[derive(Deserialize)]
@@ -51,7 +55,7 @@ fn parse_row(row: &[serde_json::Value], market: Market) -> Result<WindowRow, Str
     if row.len() < 7 {
         return Err(format!("{} fields, expected at least 7", row.len()));
     }
-    let ts = num(row, 0, "ts")?;
+    let ts = time_ms_f64(num(row, 0, "ts")?).map_err(|e| format!("ts: {e}"))?;
     let quote_volume = match (market, row.len()) {
         (_, 8..) => Some(num(row, 7, "volCcyQuote")?),
         (Market::Spot, _) => Some(num(row, 6, "volCcy")?),
@@ -59,7 +63,7 @@ fn parse_row(row: &[serde_json::Value], market: Market) -> Result<WindowRow, Str
         (Market::UsdM, _) => None,
     };
     let candle = Candle {
-        open_time_ms: ts as i64,
+        open_time_ms: ts,
         open: num(row, 1, "open")?,
         high: num(row, 2, "high")?,
         low: num(row, 3, "low")?,
