@@ -5,12 +5,19 @@
 //!
 //! A write locks the rows of the instruments it touches first (in id order), so two workers
 //! writing the same series take turns and the range tables stay merged.
+//!
+//! A write transaction the server aborts only to resolve a conflict with another (a deadlock with
+//! TimescaleDB's compression job or another worker, a serialization failure) is run again whole,
+//! a few times with a growing wait ([`retrying`]): such an abort is routine under concurrency,
+//! never a reason to end a backfill.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 use candlekeep_core::{Candle, MarketPoint, Provenance, SourceId, Timeframe, validate};
 use postgres::Transaction;
 use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::error::SqlState;
 use postgres::types::{ToSql, Type};
 
 use super::{Conn, PgStore, blocks, read};
@@ -18,6 +25,54 @@ use crate::model::pages::{NEIGHBOURS_SQL, finite, islands, screen_moves, span, s
 use crate::model::summary::{compare, may_replace};
 use crate::ranges::union_ranges;
 use crate::{PageWrite, Replace, StoreError, WriteStats};
+
+/// Attempts of one write transaction before a conflict the server keeps resolving against it is
+/// reported.
+const ATTEMPTS: u32 = 5;
+/// The wait before the second attempt; it doubles for each one after.
+const FIRST_BACKOFF: Duration = Duration::from_millis(20);
+
+impl StoreError {
+    /// The server rolled the transaction back only to resolve a conflict with another one (a
+    /// deadlock, `40P01`, or a serialization failure, `40001`): the same transaction, run again,
+    /// may well succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            StoreError::Postgres(e) => e.code().is_some_and(retryable_state),
+            _ => false,
+        }
+    }
+}
+
+fn retryable_state(code: &SqlState) -> bool {
+    *code == SqlState::T_R_DEADLOCK_DETECTED || *code == SqlState::T_R_SERIALIZATION_FAILURE
+}
+
+/// Runs `attempt`, one whole transaction, until it succeeds, fails in a way that is not
+/// `retryable`, or has failed [`ATTEMPTS`] times (the last error is returned). Between attempts
+/// it waits with `sleep`, twice as long each time, plus up to as much again chosen from the
+/// clock: writers that deadlocked with each other then do not meet again at the same instant.
+fn retrying<T, E>(
+    retryable: impl Fn(&E) -> bool,
+    mut sleep: impl FnMut(Duration),
+    mut attempt: impl FnMut() -> Result<T, E>,
+) -> Result<T, E> {
+    let mut backoff = FIRST_BACKOFF;
+    let mut tries = 1;
+    loop {
+        match attempt() {
+            Err(e) if tries < ATTEMPTS && retryable(&e) => {
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_nanos());
+                sleep(backoff + backoff.mul_f64(f64::from(nanos % 1_000) / 1_000.0));
+                backoff *= 2;
+                tries += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
 
 /// Session settings of every connection a store holds; writes nothing.
 pub(crate) fn prepare_session(conn: &mut Conn) -> Result<(), StoreError> {
@@ -138,9 +193,22 @@ pub(crate) fn write_pages(store: &mut PgStore, pages: &[PageWrite<'_>]) -> Resul
         masks.push((source_id, mask));
     }
     prepare_staging(store)?;
-    let now = candlekeep_core::time::now_ms();
     let rules = store.flag_rules;
-    let mut tx = store.conn.transaction()?;
+    retrying(StoreError::is_retryable, std::thread::sleep, || {
+        write_once(&mut store.conn, pages, &masks, rules)
+    })
+}
+
+/// One attempt at the transaction of [`write_pages`]: everything it writes, from the instrument
+/// locks to the commit. `masks` are each page's source id and replace mask.
+fn write_once(
+    conn: &mut Conn,
+    pages: &[PageWrite<'_>],
+    masks: &[(i64, i64)],
+    rules: validate::FlagRules,
+) -> Result<Vec<WriteStats>, StoreError> {
+    let now = candlekeep_core::time::now_ms();
+    let mut tx = conn.transaction()?;
     let mut ids: Vec<i64> = pages.iter().map(|p| p.instrument_id).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -150,7 +218,7 @@ pub(crate) fn write_pages(store: &mut PgStore, pages: &[PageWrite<'_>]) -> Resul
     )?;
 
     let mut prepared = Vec::with_capacity(pages.len());
-    for (p, (source_id, replace_mask)) in pages.iter().zip(masks) {
+    for (p, &(source_id, replace_mask)) in pages.iter().zip(masks) {
         let shared = Shared {
             instrument_id: p.instrument_id,
             timeframe: p.timeframe.as_str(),
@@ -492,7 +560,19 @@ pub(crate) fn points(
     points: &[MarketPoint],
 ) -> Result<(), StoreError> {
     let source_id = store.source_id(provenance.source)?;
-    let mut tx = store.conn.transaction()?;
+    retrying(StoreError::is_retryable, std::thread::sleep, || {
+        points_once(&mut store.conn, instrument_id, source_id, provenance, points)
+    })
+}
+
+fn points_once(
+    conn: &mut Conn,
+    instrument_id: i64,
+    source_id: i64,
+    provenance: Provenance,
+    points: &[MarketPoint],
+) -> Result<(), StoreError> {
+    let mut tx = conn.transaction()?;
     let stmt = tx.prepare(
         "INSERT INTO market_points (instrument_id, source_id, at_ms, price, market_cap, volume_24h, fetched_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (instrument_id, source_id, at_ms) DO UPDATE SET \
@@ -524,6 +604,18 @@ pub(crate) fn notes(
     source: SourceId,
     notes: &[(i64, i64, &str)],
 ) -> Result<(), StoreError> {
+    retrying(StoreError::is_retryable, std::thread::sleep, || {
+        notes_once(conn, instrument_id, tf, source, notes)
+    })
+}
+
+fn notes_once(
+    conn: &mut Conn,
+    instrument_id: i64,
+    tf: Timeframe,
+    source: SourceId,
+    notes: &[(i64, i64, &str)],
+) -> Result<(), StoreError> {
     let mut tx = conn.transaction()?;
     let stmt = tx.prepare(
         "INSERT INTO coverage_notes (instrument_id, timeframe, source, start_ms, end_ms, note) \
@@ -535,4 +627,67 @@ pub(crate) fn notes(
     }
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlocks_and_serialization_failures_are_retryable_and_nothing_else() {
+        assert!(retryable_state(&SqlState::T_R_DEADLOCK_DETECTED));
+        assert!(retryable_state(&SqlState::T_R_SERIALIZATION_FAILURE));
+        assert!(!retryable_state(&SqlState::UNIQUE_VIOLATION));
+        assert!(!retryable_state(&SqlState::READ_ONLY_SQL_TRANSACTION));
+        assert!(!retryable_state(&SqlState::QUERY_CANCELED));
+        assert!(!StoreError::Busy.is_retryable());
+        assert!(!StoreError::Corrupt("x".into()).is_retryable());
+    }
+
+    /// An error of the test's own: whether it is retryable.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    struct Conflict(bool);
+
+    fn run(outcomes: &[Result<u32, Conflict>]) -> (Result<u32, Conflict>, usize, Vec<Duration>) {
+        let mut next = outcomes.iter();
+        let mut calls = 0;
+        let mut waits = Vec::new();
+        let got = retrying(
+            |e: &Conflict| e.0,
+            |d| waits.push(d),
+            || {
+                calls += 1;
+                next.next().copied().unwrap_or(Ok(0))
+            },
+        );
+        (got, calls, waits)
+    }
+
+    #[test]
+    fn a_retryable_failure_is_retried_until_the_transaction_succeeds() {
+        let (got, calls, waits) = run(&[Err(Conflict(true)), Err(Conflict(true)), Ok(7)]);
+        assert_eq!((got, calls), (Ok(7), 3));
+        assert_eq!(waits.len(), 2);
+        // Each wait is its backoff plus less than as much again, and the backoff doubles.
+        assert!(waits[0] >= FIRST_BACKOFF && waits[0] < FIRST_BACKOFF * 2, "{waits:?}");
+        assert!(
+            waits[1] >= FIRST_BACKOFF * 2 && waits[1] < FIRST_BACKOFF * 4,
+            "{waits:?}"
+        );
+    }
+
+    #[test]
+    fn retries_are_bounded_and_the_last_error_is_returned() {
+        let (got, calls, waits) = run(&[Err(Conflict(true)); 9]);
+        assert_eq!((got, calls), (Err(Conflict(true)), ATTEMPTS as usize));
+        assert_eq!(waits.len(), ATTEMPTS as usize - 1);
+    }
+
+    #[test]
+    fn any_other_failure_ends_at_once() {
+        let (got, calls, waits) = run(&[Err(Conflict(false)), Ok(1)]);
+        assert_eq!((got, calls), (Err(Conflict(false)), 1));
+        assert!(waits.is_empty());
+        assert_eq!(run(&[Ok(3)]).1, 1);
+    }
 }
