@@ -4,6 +4,9 @@
 //!   truncated or garbled answer is usually a network fault), up to the attempt limit.
 //! - 429: wait `Retry-After` (all requests to the venue pause), then try again. Does not use up
 //!   an attempt, but at most `max_rate_limit_waits` times.
+//! - every wait (429, ban, backoff) is logged with venue, status and length, and all of one
+//!   request's waits together stay within `max_total_wait`: past it the request fails with an
+//!   error naming venue, status and the time waited.
 //! - a business error inside a 2xx body (OKX, Bybit, CryptoCompare): the parser says which kind
 //!   ([`BodyError`]), and it is treated like the matching status.
 //! - 418 / 403 with Retry-After (or any 403 at a venue that bans with it, Bybit): an IP ban. Pause the whole venue for the ban, or give up at once
@@ -30,6 +33,9 @@ pub struct HttpConfig {
     pub max_rate_limit_waits: u32,
     /// Longest ban worth waiting out; a longer one ends the job with an error.
     pub max_ban_wait: Duration,
+    /// Longest one request waits in total (429 pauses, bans, retry backoff) before it fails
+    /// with [`SourceError::WaitBudgetSpent`]; no answer of a venue can keep it waiting longer.
+    pub max_total_wait: Duration,
 }
 
 impl Default for HttpConfig {
@@ -41,6 +47,8 @@ impl Default for HttpConfig {
             backoff_max: Duration::from_secs(30),
             max_rate_limit_waits: 30,
             max_ban_wait: Duration::from_secs(600),
+            // Room for one whole ban of the longest length waited out, and then some.
+            max_total_wait: Duration::from_secs(1200),
         }
     }
 }
@@ -85,6 +93,53 @@ fn used_weight(headers: &HeaderMap) -> Option<u32> {
 fn snippet(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(300)]);
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The waits of one request, against its total budget.
+struct Waits<'a> {
+    venue: &'a str,
+    total: Duration,
+    budget: Duration,
+}
+
+impl Waits<'_> {
+    /// Books a wait of `d` after an answer of `status`, and says so when `what` is given (a
+    /// retry's backoff is announced by the retry itself); an error instead when it would take
+    /// the request past its budget.
+    fn spend(
+        &mut self,
+        status: Option<u16>,
+        d: Duration,
+        what: Option<&str>,
+        context: &impl Fn() -> String,
+    ) -> Result<(), SourceError> {
+        let after = self.total.saturating_add(d);
+        if after > self.budget {
+            return Err(SourceError::WaitBudgetSpent {
+                context: context(),
+                venue: self.venue.to_owned(),
+                status,
+                waited: self.total,
+                budget: self.budget,
+            });
+        }
+        self.total = after;
+        let Some(what) = what else { return Ok(()) };
+        warn!(
+            venue = %self.venue,
+            status = status.unwrap_or(0),
+            wait_s = d.as_secs_f64(),
+            waited_s = self.total.as_secs_f64(),
+            budget_s = self.budget.as_secs_f64(),
+            "{}: {what} ({}): waiting {:.1} s ({:.0} s of {:.0} s waited)",
+            self.venue,
+            status.map_or_else(|| "no answer".to_owned(), |s| format!("HTTP {s}")),
+            d.as_secs_f64(),
+            self.total.as_secs_f64(),
+            self.budget.as_secs_f64()
+        );
+        Ok(())
+    }
 }
 
 impl VenueClient {
@@ -162,6 +217,11 @@ impl VenueClient {
             .build();
         let mut attempts = 0;
         let mut rate_limit_waits = 0;
+        let mut waits = Waits {
+            venue: &self.venue,
+            total: Duration::ZERO,
+            budget: self.config.max_total_wait,
+        };
         loop {
             attempts += 1;
             let window = self.budget.acquire(weight).await;
@@ -180,18 +240,42 @@ impl VenueClient {
                             last: Box::new(SourceError::RateLimited { venue, retry_after }),
                         });
                     }
-                    warn!(venue = %self.venue, wait_s = retry_after.as_secs_f64(), "rate limited (429): pausing the venue");
+                    waits.spend(
+                        Some(429),
+                        retry_after,
+                        Some("rate limited: pausing the venue"),
+                        &context,
+                    )?;
                     self.budget.pause(retry_after);
                 }
                 SourceError::Banned {
+                    venue,
                     status,
                     retry_after,
                     max_wait,
-                    ..
                 } if retry_after <= max_wait => {
+                    // A ban short enough to wait out is still a rate-limit wait: counted, and
+                    // bounded like the others (it used to be waited out again and again).
                     rate_limit_waits += 1;
                     attempts -= 1;
-                    warn!(venue = %self.venue, wait_s = retry_after.as_secs_f64(), "IP banned (HTTP {status}): pausing the venue for the whole ban");
+                    if rate_limit_waits > self.config.max_rate_limit_waits {
+                        return Err(SourceError::GaveUp {
+                            context: context(),
+                            attempts: rate_limit_waits,
+                            last: Box::new(SourceError::Banned {
+                                venue,
+                                status,
+                                retry_after,
+                                max_wait,
+                            }),
+                        });
+                    }
+                    waits.spend(
+                        Some(status),
+                        retry_after,
+                        Some("IP banned: pausing the venue for the whole ban"),
+                        &context,
+                    )?;
                     self.budget.pause(retry_after);
                 }
                 e if !e.is_retryable() => {
@@ -201,7 +285,9 @@ impl VenueClient {
                     });
                 }
                 e => {
+                    let status = e.status();
                     let delay = self.next_delay(&mut backoff, e, attempts, &context)?;
+                    waits.spend(status, delay, None, &context)?;
                     tokio::time::sleep(delay).await;
                 }
             }
