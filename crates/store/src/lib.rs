@@ -24,7 +24,7 @@ pub use ranges::subtract_ranges;
 pub use sqlite::SqliteStore;
 pub use types::{
     CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, IndicatorValue, JobId, JobRecord, JobRow, JobStatus,
-    ListingChanges, PageWrite, QualityDay, RejectRow, Replace, SeriesStatus, WriteStats,
+    ListingChanges, PageWrite, QualityDay, RangeDrift, RejectRow, Replace, SeriesStatus, WriteStats,
 };
 
 use candlekeep_core::validate::FlagRules;
@@ -139,6 +139,10 @@ pub trait Store: Send {
     /// its listed lifetime (from its earliest listing, or its first bar, to the newest closed
     /// bar) is an open gap; a gap whose bars are now stored is marked repaired.
     fn refresh_gaps(&mut self, now_ms: i64) -> Result<GapRefresh, StoreError>;
+
+    /// Recomputes every series' stored ranges from its candles and returns the series whose
+    /// index differs; with `repair`, rebuilds their index in the same transaction.
+    fn verify_stored_ranges(&mut self, repair: bool) -> Result<Vec<RangeDrift>, StoreError>;
 
     /// The ledger: gaps of `status` (all when `None`) ending after `since_ms`, by series and time.
     fn gaps(&mut self, status: Option<GapStatus>, since_ms: i64) -> Result<Vec<Gap>, StoreError>;

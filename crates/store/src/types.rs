@@ -186,6 +186,20 @@ impl Gap {
     }
 }
 
+/// A series whose stored-range index differs from its candles (see `Store::verify_stored_ranges`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RangeDrift {
+    pub instrument_id: i64,
+    pub instrument: Instrument,
+    pub timeframe: Timeframe,
+    /// Stored bars the index does not list (gaps would call them missing).
+    pub unindexed_bars: i64,
+    /// Bars the index lists that are not stored (gaps and status would miss these holes).
+    pub phantom_bars: i64,
+    /// The islands of stored bars, as the candles have them: what the index is rebuilt to.
+    pub actual: Vec<(i64, i64)>,
+}
+
 /// What a ledger refresh found.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct GapRefresh {

@@ -30,6 +30,27 @@ pub struct Args {
     /// Repair the open gaps through each series' fallback chain, then list what is left.
     #[arg(long)]
     fill: bool,
+    /// First check the stored-range index against the candles (it drifts when rows are deleted
+    /// or restored outside candlekeep), report any drift and rebuild the drifted series' index.
+    #[arg(long)]
+    verify: bool,
+}
+
+/// Reports and repairs drift of the stored-range index (also run by `candlekeep quality`).
+pub fn verify_index(store: &mut dyn candlekeep_store::Store) -> Result<usize> {
+    let drift = store
+        .verify_stored_ranges(true)
+        .context("verifying the stored-range index against the candles")?;
+    if drift.is_empty() {
+        eprintln!("verify: the stored-range index matches the candles");
+    }
+    for d in &drift {
+        eprintln!(
+            "verify: {} {}: the index listed {} bar(s) that are not stored and missed {} stored bar(s); rebuilt from the candles",
+            d.instrument, d.timeframe, d.phantom_bars, d.unindexed_bars
+        );
+    }
+    Ok(drift.len())
 }
 
 fn matches(gap: &Gap, symbol: Option<&str>) -> bool {
@@ -53,6 +74,9 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
         };
         let mut store = open_store(&config)?;
         let job = store.job_started(if args.fill { "gap-repair" } else { "gaps" }, &invocation())?;
+        if args.verify {
+            verify_index(&mut *store)?;
+        }
         let before = store.refresh_gaps(now_ms())?;
         let mut written = 0;
         if args.fill {

@@ -49,6 +49,9 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
     let config = global.load_config()?;
     let mut store = open_store(&config)?;
     let job = store.job_started("quality", &invocation())?;
+    // The quality job also keeps the stored-range index honest: the ledger and the daily
+    // scores below are computed from it.
+    super::gaps::verify_index(&mut *store)?;
     let now = now_ms();
     let days = args.days.unwrap_or(config.quality.days).max(1);
     let rows = store.refresh_quality(now - i64::from(days) * 86_400_000, now)?;

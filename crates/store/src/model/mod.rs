@@ -8,3 +8,4 @@ pub(crate) mod hash;
 pub(crate) mod pages;
 pub(crate) mod quality;
 pub(crate) mod summary;
+pub(crate) mod verify;

@@ -259,3 +259,39 @@ pub(crate) fn refresh_quality(conn: &mut Conn, since_ms: i64, now_ms: i64) -> Re
     tx.commit()?;
     Ok(rows.into_iter().map(|(_, row)| row).collect())
 }
+
+/// Recomputes the stored ranges from the candles; with `repair`, rebuilds the drifted series'.
+/// Writers are held off meanwhile (they merge into `stored_ranges` in their own transactions).
+pub(crate) fn verify(conn: &mut Conn, repair: bool) -> Result<Vec<crate::RangeDrift>, StoreError> {
+    use crate::model::verify::{CLEAR_SQL, INSERT_SQL, ISLANDS_SQL, IslandRow, RECORDED_SQL, drift};
+    let mut tx = conn.transaction()?;
+    if repair {
+        tx.batch_execute("LOCK TABLE stored_ranges IN SHARE ROW EXCLUSIVE MODE")?;
+    } else {
+        tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+    }
+    let mut read = |sql: &str| -> Result<Vec<IslandRow>, StoreError> {
+        Ok(tx
+            .query(sql, &[])?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6)))
+            .collect())
+    };
+    let found = drift(read(ISLANDS_SQL)?, read(RECORDED_SQL)?)?;
+    if repair {
+        // Rows changed behind the store's back also leave its packed read cache stale.
+        let series: Vec<(i64, candlekeep_core::Timeframe, i64, i64)> = found
+            .iter()
+            .map(|d| (d.instrument_id, d.timeframe, 0, i64::MAX))
+            .collect();
+        super::blocks::invalidate(&mut tx, &series)?;
+        for d in &found {
+            tx.execute(CLEAR_SQL, &[&d.instrument_id, &d.timeframe.as_str()])?;
+            for (a, b) in &d.actual {
+                tx.execute(INSERT_SQL, &[&d.instrument_id, &d.timeframe.as_str(), a, b])?;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(found)
+}

@@ -440,6 +440,10 @@ impl Store for PgStore {
         off_runtime(|| ledger::refresh_gaps(&mut self.conn, now_ms))
     }
 
+    fn verify_stored_ranges(&mut self, repair: bool) -> Result<Vec<crate::RangeDrift>, StoreError> {
+        off_runtime(|| ledger::verify(&mut self.conn, repair))
+    }
+
     fn gaps(&mut self, status: Option<GapStatus>, since_ms: i64) -> Result<Vec<Gap>, StoreError> {
         off_runtime(|| ledger::list(&mut self.conn, status, since_ms))
     }

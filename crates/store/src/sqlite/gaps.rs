@@ -178,3 +178,35 @@ pub(crate) fn attempted(
     .execute((id, gap.timeframe.as_str(), gap.start_ms, gap.end_ms, unrepairable, now_ms))?;
     Ok(())
 }
+
+/// Recomputes the stored ranges from the candles; with `repair`, rebuilds the drifted series'.
+pub(crate) fn verify(conn: &mut Connection, repair: bool) -> Result<Vec<crate::RangeDrift>, StoreError> {
+    use crate::model::verify::{CLEAR_SQL, INSERT_SQL, ISLANDS_SQL, IslandRow, RECORDED_SQL, drift};
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let read = |sql: &str| -> Result<Vec<IslandRow>, StoreError> {
+        let mut stmt = tx.prepare(sql)?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    };
+    let found = drift(read(ISLANDS_SQL)?, read(RECORDED_SQL)?)?;
+    if repair {
+        for d in &found {
+            tx.execute(CLEAR_SQL, (d.instrument_id, d.timeframe.as_str()))?;
+            for &(a, b) in &d.actual {
+                tx.execute(INSERT_SQL, (d.instrument_id, d.timeframe.as_str(), a, b))?;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(found)
+}

@@ -411,6 +411,10 @@ impl Store for SqliteStore {
         gaps::refresh(&mut self.conn, now_ms)
     }
 
+    fn verify_stored_ranges(&mut self, repair: bool) -> Result<Vec<crate::RangeDrift>, StoreError> {
+        gaps::verify(&mut self.conn, repair)
+    }
+
     fn gaps(&mut self, status: Option<GapStatus>, since_ms: i64) -> Result<Vec<Gap>, StoreError> {
         gaps::list(&self.conn, status, since_ms)
     }
