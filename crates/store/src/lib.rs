@@ -14,6 +14,7 @@ pub mod postgres;
 mod ranges;
 pub mod sqlite;
 mod types;
+pub mod url;
 
 pub use catalog::{TableDef, Value};
 pub use error::StoreError;

@@ -26,18 +26,17 @@ use crate::{
     PageWrite, QualityDay, RejectRow, Replace, SeriesStatus, Store, StoreError, TableDef, Value, WriteStats,
 };
 
-/// The file a `sqlite:PATH` / `sqlite://PATH` URL (or a bare path) names.
+/// The file a `sqlite:PATH` / `sqlite://PATH` URL names; any other form is refused (see
+/// [`crate::url::DatabaseUrl`]), so a mistyped URL never becomes the name of a new file.
 pub fn path_of(url: &str) -> Result<std::path::PathBuf, StoreError> {
-    let path = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url);
-    if path.is_empty() || path.contains("://") {
-        return Err(StoreError::Config(format!(
-            "bad database URL {url:?}: expected sqlite:PATH (e.g. sqlite:data/candlekeep.db) or postgres://user@host/db"
-        )));
+    match crate::url::DatabaseUrl::parse(url) {
+        Ok(crate::url::DatabaseUrl::Sqlite(path)) => Ok(path),
+        Ok(crate::url::DatabaseUrl::Postgres(_)) => Err(StoreError::Config(format!(
+            "{} is a PostgreSQL URL, not an SQLite file",
+            crate::url::redact(url)
+        ))),
+        Err(e) => Err(StoreError::Config(e.to_string())),
     }
-    Ok(std::path::PathBuf::from(path))
 }
 
 const DEFAULT_BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
