@@ -388,6 +388,7 @@ requests_per_minute = 150
 
 # Per-asset fallback chains, replacing collect.sources for that asset, e.g.
 #   SOL = ["okx-rest", "bybit-rest", "binance-spot-rest"]
+# or in the environment CANDLEKEEP_ASSET_SOURCES_SOL=okx-rest,bybit-rest,binance-spot-rest.
 [asset_sources]
 
 [http]
@@ -425,34 +426,14 @@ impl Config {
     fn validate(&self) -> Result<()> {
         self.timeframe()?;
         self.markets()?;
-        if self.collect.concurrency == 0 {
-            bail!("collect.concurrency must be at least 1");
-        }
-        for (name, v) in [
-            ("binance_spot", &self.binance_spot),
-            ("binance_usdm", &self.binance_usdm),
-        ] {
-            if v.weight_per_minute == 0 {
-                bail!("{name}.weight_per_minute must be at least 1");
-            }
-        }
-        if self.universe.max_coins == 0 || self.coingecko.requests_per_minute == 0 {
-            bail!("universe.max_coins and coingecko.requests_per_minute must be at least 1");
-        }
-        if self.quality.jump_pct.is_nan() || self.quality.jump_pct <= 0.0 || self.quality.days == 0 {
-            bail!("quality.jump_pct must be above 0 and quality.days at least 1");
-        }
+        self.check_ranges()?;
+        let quote = self.collect.quote.trim().to_ascii_uppercase();
+        Instrument::new(Market::Spot, "BTC", &quote).context("collect.quote (or CANDLEKEEP_COLLECT_QUOTE)")?;
         if !(self.quality.max_move_ratio.is_finite() && self.quality.max_move_ratio > 1.0) {
             bail!(
                 "quality.max_move_ratio must be a number above 1 (it is {})",
                 self.quality.max_move_ratio
             );
-        }
-        if self.cryptocompare.requests_per_minute == 0 {
-            bail!("cryptocompare.requests_per_minute must be at least 1");
-        }
-        if self.okx.requests_per_2s < 2 || self.bybit.requests_per_5s == 0 {
-            bail!("okx.requests_per_2s must be at least 2 and bybit.requests_per_5s at least 1");
         }
         parse_chain("collect.sources", &self.collect.sources)?;
         for (asset, chain) in &self.asset_sources {
@@ -461,12 +442,74 @@ impl Config {
         Ok(())
     }
 
+    /// Every number within a range where the code that uses it can neither overflow nor do
+    /// something absurd (a timeout of centuries panics when added to the clock; a universe of
+    /// four billion coins aborts on allocation).
+    fn check_ranges(&self) -> Result<()> {
+        const DAY_SECS: u64 = 86_400;
+        // Days back from now that still land after 2009 (dates before are refused anyway).
+        const MAX_DAYS_BACK: u32 = 6_000;
+        let d = &self.database;
+        in_range("database.pool_size", d.pool_size, 1, 1_000)?;
+        in_range("database.compress_after_days", d.compress_after_days, 1, 36_500)?;
+        in_range("database.busy_timeout_secs", d.busy_timeout_secs, 0, DAY_SECS)?;
+        in_range(
+            "collect.sync_initial_days",
+            self.collect.sync_initial_days,
+            1,
+            MAX_DAYS_BACK,
+        )?;
+        in_range("collect.concurrency", self.collect.concurrency, 1, 1_024)?;
+        in_range(
+            "binance_spot.weight_per_minute",
+            self.binance_spot.weight_per_minute,
+            1,
+            1_000_000,
+        )?;
+        in_range(
+            "binance_usdm.weight_per_minute",
+            self.binance_usdm.weight_per_minute,
+            1,
+            1_000_000,
+        )?;
+        in_range("universe.max_coins", self.universe.max_coins, 1, MAX_COINS)?;
+        in_range("gaps.repair_days", self.gaps.repair_days, 1, MAX_DAYS_BACK)?;
+        let q = &self.quality;
+        if !(q.jump_pct.is_finite() && q.jump_pct > 0.0 && q.jump_pct <= 1_000_000.0) {
+            bail!(
+                "quality.jump_pct must be above 0 and at most 1000000, not {}",
+                q.jump_pct
+            );
+        }
+        in_range("quality.flat_run", q.flat_run, 1, 1_000_000)?;
+        in_range("quality.stale_after_hours", q.stale_after_hours, 1, 24 * 36_500)?;
+        in_range("quality.days", q.days, 1, MAX_DAYS_BACK)?;
+        in_range("okx.requests_per_2s", self.okx.requests_per_2s, 2, 100_000)?;
+        in_range("bybit.requests_per_5s", self.bybit.requests_per_5s, 1, 100_000)?;
+        in_range(
+            "cryptocompare.requests_per_minute",
+            self.cryptocompare.requests_per_minute,
+            1,
+            1_000_000,
+        )?;
+        in_range(
+            "coingecko.requests_per_minute",
+            self.coingecko.requests_per_minute,
+            1,
+            1_000_000,
+        )?;
+        in_range("http.timeout_secs", self.http.timeout_secs, 1, DAY_SECS)?;
+        in_range("http.max_attempts", self.http.max_attempts, 1, 100)?;
+        in_range("http.max_ban_wait_secs", self.http.max_ban_wait_secs, 0, 7 * DAY_SECS)?;
+        Ok(())
+    }
+
     pub fn timeframe(&self) -> Result<Timeframe> {
         self.collect.timeframe.parse().context("collect.timeframe")
     }
 
     pub fn markets(&self) -> Result<Vec<Market>> {
-        parse_markets(&self.collect.markets.join(","))
+        parse_markets(&self.collect.markets.join(",")).context("collect.markets (or CANDLEKEEP_COLLECT_MARKETS)")
     }
 
     pub fn http(&self) -> HttpConfig {
@@ -480,8 +523,14 @@ impl Config {
 
     /// The fallback chain of `asset` (per-asset list, else `collect.sources`).
     pub fn chain(&self, asset: &str) -> Result<Vec<SourceId>> {
-        match self.asset_sources.get(asset) {
-            Some(list) => parse_chain(&format!("asset_sources.{asset}"), list),
+        // Keys are compared without case: `sol = [...]` in the file and
+        // CANDLEKEEP_ASSET_SOURCES_SOL both mean SOL.
+        let per_asset = self
+            .asset_sources
+            .iter()
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case(asset));
+        match per_asset {
+            Some((key, list)) => parse_chain(&format!("asset_sources.{key}"), list),
             None => parse_chain("collect.sources", &self.collect.sources),
         }
     }
@@ -529,26 +578,70 @@ impl Config {
         }
     }
 
-    /// Instruments for `assets` (or the configured ones) on `markets`.
+    /// Instruments for `assets` (or the configured ones) on `markets`, each once, in the order
+    /// given. `BTC` and `BTCUSDT` both mean BTC quoted in `collect.quote`; a symbol quoted in
+    /// another stablecoin (`BTCUSDC` while the quote is USDT) is refused rather than turned into
+    /// `BTCUSDCUSDT`.
     pub fn instruments(&self, assets: Option<&[String]>, markets: &[Market]) -> Result<Vec<Instrument>> {
         let assets = assets.unwrap_or(&self.collect.assets);
         if assets.is_empty() {
             bail!("no assets to collect: set collect.assets or pass --symbols");
         }
         let quote = self.collect.quote.trim().to_ascii_uppercase();
+        let mut bases: Vec<String> = Vec::new();
+        for asset in assets {
+            let a = asset.trim().to_ascii_uppercase();
+            if a.is_empty() {
+                continue;
+            }
+            let base = match a.strip_suffix(&quote) {
+                Some(base) if !base.is_empty() => base.to_owned(),
+                _ => {
+                    if let Some(other) = STABLE_QUOTES
+                        .iter()
+                        .find(|q| **q != quote && a.len() > q.len() && a.ends_with(*q))
+                    {
+                        bail!(
+                            "asset {asset:?} is quoted in {other}, but collect.quote is {quote}: give the base asset \
+                             ({}) or set collect.quote (CANDLEKEEP_COLLECT_QUOTE={other})",
+                            &a[..a.len() - other.len()]
+                        );
+                    }
+                    a
+                }
+            };
+            // `--symbols BTC,BTC,btc,BTCUSDT` is one series, fetched once.
+            if !bases.contains(&base) {
+                bases.push(base);
+            }
+        }
+        if bases.is_empty() {
+            bail!("no assets to collect: set collect.assets or pass --symbols");
+        }
         let mut out = Vec::new();
         for market in markets {
-            for asset in assets {
-                let a = asset.trim().to_ascii_uppercase();
-                let base = match a.strip_suffix(&quote) {
-                    Some(base) if !base.is_empty() => base,
-                    _ => &a,
-                };
-                out.push(Instrument::new(*market, base, &quote).with_context(|| format!("asset {asset:?}"))?);
+            for base in &bases {
+                out.push(Instrument::new(*market, base, &quote).with_context(|| format!("asset {base:?}"))?);
             }
         }
         Ok(out)
     }
+}
+
+/// Quote assets that are never part of a base asset's name, so a symbol ending in one of them
+/// names its quote (unlike BTC, ETH or USD: WBTC, STETH and PYUSD are assets).
+const STABLE_QUOTES: [&str; 5] = ["FDUSD", "USDT", "USDC", "BUSD", "TUSD"];
+
+/// The most coins `universe.max_coins` and `--max-coins` may ask for (CoinGecko ranks a few
+/// thousand with a market cap; far more is a typo).
+pub const MAX_COINS: u32 = 10_000;
+
+/// `value` within `min..=max`, else an error naming the key.
+fn in_range<T: PartialOrd + std::fmt::Display>(key: &str, value: T, min: T, max: T) -> Result<()> {
+    if value < min || value > max {
+        bail!("{key} must be between {min} and {max}, not {value}");
+    }
+    Ok(())
 }
 
 /// A fallback chain: known REST sources, each once, at least one.
@@ -617,6 +710,19 @@ fn apply_env(value: &mut toml::Value, vars: impl Iterator<Item = (String, String
             continue;
         }
         let rest = rest.to_ascii_lowercase();
+        // `[asset_sources]` has no keys until one is set: CANDLEKEEP_ASSET_SOURCES_<ASSET> adds
+        // (or replaces) that asset's chain.
+        if let Some(asset) = rest.strip_prefix("asset_sources_").filter(|a| !a.is_empty()) {
+            let chains = table
+                .entry("asset_sources")
+                .or_insert_with(|| toml::Value::Table(Default::default()));
+            if let Some(chains) = chains.as_table_mut() {
+                let asset = asset.to_ascii_uppercase();
+                chains.retain(|k, _| !k.eq_ignore_ascii_case(&asset));
+                chains.insert(asset, list_value(&raw));
+            }
+            continue;
+        }
         let target = table.iter_mut().find_map(|(section, keys)| {
             let key = rest.strip_prefix(section.as_str())?.strip_prefix('_')?.to_owned();
             keys.as_table_mut()?
@@ -631,18 +737,113 @@ fn apply_env(value: &mut toml::Value, vars: impl Iterator<Item = (String, String
         let bad = || format!("environment variable {name}={raw:?} is not a valid {section}.{key}");
         *slot = match slot {
             toml::Value::Integer(_) => toml::Value::Integer(raw.trim().parse().with_context(bad)?),
+            toml::Value::Float(_) => {
+                let f: f64 = raw.trim().parse().with_context(bad)?;
+                if !f.is_finite() {
+                    bail!("{}: not a finite number", bad());
+                }
+                toml::Value::Float(f)
+            }
             toml::Value::Boolean(_) => toml::Value::Boolean(raw.trim().parse().with_context(bad)?),
-            toml::Value::Array(_) => toml::Value::Array(
-                raw.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(|s| toml::Value::String(s.into()))
-                    .collect(),
-            ),
+            toml::Value::Array(_) => list_value(&raw),
             _ => toml::Value::String(raw),
         };
     }
     Ok(())
+}
+
+/// A comma-separated environment value as a TOML list of strings.
+fn list_value(raw: &str) -> toml::Value {
+    toml::Value::Array(
+        raw.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| toml::Value::String(s.into()))
+            .collect(),
+    )
+}
+
+/// Reads `.env` in the working directory into the environment (variables already set win). The
+/// whole file is checked first: a line that does not parse is an error naming the file and line,
+/// since loading the lines before it and silently dropping the rest would, for one, leave
+/// CANDLEKEEP_DATABASE_URL unset and create and use the wrong database.
+pub fn load_dotenv() -> Result<()> {
+    let path = Path::new(".env");
+    if check_dotenv(path)? {
+        dotenvy::from_path(path).with_context(|| format!("cannot load {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Whether `path` exists, after checking that every line of it parses.
+fn check_dotenv(path: &Path) -> Result<bool> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let lines_read = std::rc::Rc::new(std::cell::Cell::new(0));
+    let reader = LineByLine {
+        rest: text,
+        lines_read: lines_read.clone(),
+    };
+    let mut parsed_through = 0;
+    for item in dotenvy::from_read_iter(reader) {
+        match item {
+            Ok(_) => parsed_through = lines_read.get(),
+            Err(e) => {
+                // The failing entry starts at the first line after the last good one that is
+                // neither blank nor a comment (a quoted value may span several lines).
+                let line = text
+                    .split(|&b| b == b'\n')
+                    .enumerate()
+                    .skip(parsed_through)
+                    .find(|(_, l)| {
+                        let l = String::from_utf8_lossy(l);
+                        let l = l.trim();
+                        !l.is_empty() && !l.starts_with('#')
+                    })
+                    .map_or(parsed_through + 1, |(i, _)| i + 1);
+                // The line itself is not shown: it may hold a password or an API key.
+                let why = match e {
+                    dotenvy::Error::LineParse(..) => {
+                        "expected NAME=VALUE (quote a value with spaces; a quote must be closed)"
+                    }
+                    _ => "not valid UTF-8 text",
+                };
+                bail!(
+                    "{} line {line} does not parse: {why}; nothing from the file was used",
+                    path.display()
+                );
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Hands out one line per read, so the count of lines handed out says how far the `.env`
+/// parser (which reads through a buffer, a line at a time) has got.
+struct LineByLine<'a> {
+    rest: &'a [u8],
+    lines_read: std::rc::Rc<std::cell::Cell<usize>>,
+}
+
+impl std::io::Read for LineByLine<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let line_end = self
+            .rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(self.rest.len(), |i| i + 1);
+        let n = line_end.min(buf.len());
+        buf[..n].copy_from_slice(&self.rest[..n]);
+        self.rest = &self.rest[n..];
+        if n > 0 && n == line_end {
+            self.lines_read.set(self.lines_read.get() + 1);
+        }
+        Ok(n)
+    }
 }
 
 #[cfg(test)]
@@ -695,6 +896,74 @@ mod tests {
         assert!(format!("{e:#}").contains("CANDLEKEEP_HTTP_TIMEOUT_SECS"));
         let e = apply_env(&mut v, env(&[("CANDLEKEEP_HTTP_TIMEOUTS", "5")])).unwrap_err();
         assert!(e.to_string().contains("names no configuration key"));
+    }
+
+    #[test]
+    fn environment_sets_floats_and_per_asset_chains() {
+        let mut v = toml::Value::try_from(Config::default()).unwrap();
+        apply_env(
+            &mut v,
+            env(&[
+                ("CANDLEKEEP_QUALITY_JUMP_PCT", "25.5"),
+                ("CANDLEKEEP_ASSET_SOURCES_BTC", "okx-rest, bybit-rest"),
+            ]),
+        )
+        .unwrap();
+        let c: Config = v.try_into().unwrap();
+        assert_eq!(c.quality.jump_pct, 25.5);
+        assert_eq!(c.chain("BTC").unwrap(), vec![SourceId::OkxRest, SourceId::BybitRest]);
+        assert_eq!(c.chain("ETH").unwrap(), DEFAULT_CHAIN.to_vec());
+        let mut v = toml::Value::try_from(Config::default()).unwrap();
+        for bad in ["fast", "inf", "NaN"] {
+            let e = apply_env(&mut v, env(&[("CANDLEKEEP_QUALITY_JUMP_PCT", bad)])).unwrap_err();
+            assert!(format!("{e:#}").contains("CANDLEKEEP_QUALITY_JUMP_PCT"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn numbers_are_range_checked() {
+        let mut c = Config::default();
+        c.database.busy_timeout_secs = u64::MAX;
+        assert!(format!("{:#}", c.validate().unwrap_err()).contains("database.busy_timeout_secs"));
+        let mut c = Config::default();
+        c.universe.max_coins = u32::MAX;
+        assert!(format!("{:#}", c.validate().unwrap_err()).contains("universe.max_coins"));
+        let mut c = Config::default();
+        c.collect.markets = vec!["options".into()];
+        assert!(format!("{:#}", c.validate().unwrap_err()).contains("collect.markets"));
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn symbols_are_deduplicated_and_other_quotes_refused() {
+        let c = Config::default();
+        let i = c
+            .instruments(
+                Some(&["BTC".into(), "btc".into(), "BTCUSDT".into(), "ETH".into(), "".into()]),
+                &[Market::Spot],
+            )
+            .unwrap();
+        assert_eq!(
+            i.iter().map(|i| i.to_string()).collect::<Vec<_>>(),
+            vec!["spot:BTCUSDT", "spot:ETHUSDT"]
+        );
+        let e = c.instruments(Some(&["BTCUSDC".into()]), &[Market::Spot]).unwrap_err();
+        assert!(e.to_string().contains("quoted in USDC"), "{e}");
+        // Assets whose names end like a non-stablecoin quote are assets, not symbols.
+        let i = c.instruments(Some(&["WBTC".into()]), &[Market::Spot]).unwrap();
+        assert_eq!(i[0].to_string(), "spot:WBTCUSDT");
+    }
+
+    #[test]
+    fn dotenv_errors_name_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".env");
+        std::fs::write(&path, "A=1\n\n# c\nB C D\nE=2\n").unwrap();
+        let e = check_dotenv(&path).unwrap_err().to_string();
+        assert!(e.contains(".env line 4"), "{e}");
+        std::fs::write(&path, "A=\"x\ny\"\nB=2\n").unwrap();
+        assert!(check_dotenv(&path).unwrap());
+        assert!(!check_dotenv(&dir.path().join("missing")).unwrap());
     }
 
     #[test]

@@ -60,13 +60,21 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let _ = dotenvy::dotenv();
+    // A bad .env stops the run: using only the lines before the bad one could mean another
+    // database.
+    if let Err(e) = config::load_dotenv() {
+        eprintln!("error: {e:#}");
+        return ExitCode::FAILURE;
+    }
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("CANDLEKEEP_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // Colour only on a terminal: escape codes in a log file or a pipe are noise.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .with_target(false)
         .init();
 

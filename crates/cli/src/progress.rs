@@ -26,7 +26,8 @@ const PLAIN_EVERY: Duration = Duration::from_secs(2);
 
 impl CliProgress {
     pub fn new(unit: &'static str) -> Self {
-        let bar = std::io::stdout().is_terminal().then(|| {
+        // The bar is drawn on stderr: only where stderr is a terminal (never into a log file).
+        let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
             let style = ProgressStyle::with_template(&format!(
                 "{{spinner}} [{{elapsed_precise}}] {{bar:30}} {{human_pos}}/{{human_len}} {unit}, eta {{eta}}  {{wide_msg}}"

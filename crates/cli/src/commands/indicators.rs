@@ -25,17 +25,26 @@ pub struct Args {
     timeframe: Timeframe,
     /// Newest stored bars to compute from, per series (EMA 200 needs about 5,000 to equal its
     /// value from the first bar to double precision).
-    #[arg(long, default_value_t = DEFAULT_BARS, value_parser = clap::value_parser!(usize))]
+    #[arg(long, default_value_t = DEFAULT_BARS, value_parser = parse_bars)]
     bars: usize,
     /// Print JSON (every value) instead of a table.
     #[arg(long)]
     json: bool,
 }
 
-pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
-    if args.bars < 2 {
-        anyhow::bail!("--bars must be at least 2, got {}", args.bars);
+/// The most bars `--bars` takes: far more than any indicator needs, and small enough that the
+/// time span it covers cannot overflow.
+const MAX_BARS: usize = 1_000_000;
+
+/// `--bars`: 2 to [`MAX_BARS`].
+fn parse_bars(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (2..=MAX_BARS).contains(&n) => Ok(n),
+        _ => Err(format!("expected a whole number from 2 to {MAX_BARS}")),
     }
+}
+
+pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
     let config = global.load_config()?;
     let mut store = open_store(&config)?;
     let job = store.job_started("indicators", &invocation())?;

@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use candlekeep_core::validate::FlagRules;
 use candlekeep_store::postgres::{PgOptions, Timescale};
-use candlekeep_store::{JobRecord, JobStatus, PgStore, SqliteStore, Store, sqlite};
+use candlekeep_store::url::DatabaseUrl;
+use candlekeep_store::{JobRecord, JobStatus, PgStore, SqliteStore, Store};
 
 use crate::config::{Config, DEFAULT_DATABASE_URL};
 
@@ -41,13 +42,16 @@ impl Global {
         } else if self.demo && config.database.url == DEFAULT_DATABASE_URL {
             config.database.url = DEMO_DATABASE_URL.into();
         }
+        // Checked before any command runs, so a malformed URL never reaches a message that
+        // would print it, nor becomes the name of a new file.
+        DatabaseUrl::parse(&config.database.url).context("database.url (or --database-url)")?;
         Ok(config)
     }
 }
 
-/// Whether a database URL names PostgreSQL.
+/// Whether a database URL is a well-formed PostgreSQL URL.
 pub fn is_postgres(url: &str) -> bool {
-    url.starts_with("postgres://") || url.starts_with("postgresql://")
+    matches!(DatabaseUrl::parse(url), Ok(DatabaseUrl::Postgres(_)))
 }
 
 /// Opens the configured PostgreSQL database.
@@ -58,7 +62,11 @@ pub fn open_postgres(config: &Config) -> Result<PgStore> {
             compress_after_days: i64::from(config.database.compress_after_days),
         },
     };
-    let mut store = PgStore::connect_with(&config.database.url, options).context("opening the PostgreSQL database")?;
+    let url = match DatabaseUrl::parse(&config.database.url)? {
+        DatabaseUrl::Postgres(url) => url,
+        DatabaseUrl::Sqlite(path) => anyhow::bail!("{} is an SQLite file, not PostgreSQL", path.display()),
+    };
+    let mut store = PgStore::connect_with(&url, options).context("opening the PostgreSQL database")?;
     store.set_flag_rules(flag_rules(config));
     Ok(store)
 }
@@ -73,18 +81,18 @@ fn flag_rules(config: &Config) -> FlagRules {
 
 /// Opens the configured store: a SQLite file (its folder created if missing) or PostgreSQL.
 pub fn open_store(config: &Config) -> Result<Box<dyn Store>> {
-    let url = &config.database.url;
-    let mut store: Box<dyn Store> = if is_postgres(url) {
-        Box::new(open_postgres(config)?)
-    } else {
-        let path = sqlite::path_of(url)?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
+    let mut store: Box<dyn Store> = match DatabaseUrl::parse(&config.database.url)? {
+        DatabaseUrl::Postgres(_) => Box::new(open_postgres(config)?),
+        DatabaseUrl::Sqlite(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
+            }
+            let wait = std::time::Duration::from_secs(config.database.busy_timeout_secs);
+            Box::new(
+                SqliteStore::open_waiting(&path, wait)
+                    .with_context(|| format!("opening database {}", path.display()))?,
+            )
         }
-        let wait = std::time::Duration::from_secs(config.database.busy_timeout_secs);
-        Box::new(
-            SqliteStore::open_waiting(&path, wait).with_context(|| format!("opening database {}", path.display()))?,
-        )
     };
     store.set_flag_rules(flag_rules(config));
     Ok(store)

@@ -35,7 +35,7 @@ pub struct Selection {
     pub symbols: Option<Vec<String>>,
     /// The N largest coins of the universe (refreshed by `sync --symbols-only`) instead of
     /// --symbols; with --symbols-only, how many coins to rank (default universe.max_coins).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::config::MAX_COINS)))]
     pub max_coins: Option<u32>,
     /// Markets, comma-separated: spot, usdm; default: collect.markets.
     #[arg(long)]

@@ -18,7 +18,7 @@ pub struct Args {
     #[arg(long)]
     symbol: Option<String>,
     /// Days to judge, ending now; default: quality.days.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=6_000))]
     days: Option<u32>,
     /// Print JSON (every daily row) instead of a table.
     #[arg(long)]

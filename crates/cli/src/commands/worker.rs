@@ -23,11 +23,11 @@ pub struct Args {
     #[command(flatten)]
     selection: Selection,
     /// Days of one series in one unit of work.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3_650))]
     unit_days: u32,
     /// Seconds a claimed unit stays this worker's without a renewal: a worker that dies hands
     /// its units on after this long.
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(3..))]
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(3..=86_400))]
     lease_secs: u64,
     /// Units this worker runs at a time (each on its own database connection).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
@@ -37,7 +37,7 @@ pub struct Args {
     #[arg(long)]
     until_idle: bool,
     /// Seconds between plans of the scheduler (new bars at the end of each series).
-    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=86_400 * 7))]
     replan_secs: u64,
     /// This worker's name in the queue (default: host:pid).
     #[arg(long)]
