@@ -243,6 +243,13 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (instrument_id, timeframe, name)
     );
     "#,
+    // 4: a whole-store copy into this database that has not been verified yet (`migrate`).
+    r#"
+    CREATE TABLE copy_in_progress (
+        source     TEXT NOT NULL,
+        started_at BIGINT NOT NULL
+    );
+    "#,
 ];
 
 pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -255,11 +262,16 @@ const VERSION: &str = "SELECT COALESCE(MAX(version), 0) FROM schema_version";
 
 /// The schema version: 0 before the first migration.
 pub(crate) fn version(client: &mut impl GenericClient) -> Result<i64, StoreError> {
-    // `to_regclass` reads the catalog only, so a database never opened before answers too.
-    let exists: Option<String> = client
-        .query_one("SELECT to_regclass('schema_version')::text", &[])?
+    // Asked of the catalog, so a database never opened before answers too; in the schema the
+    // tables are created in (the first of the search path), not any later one that has a store.
+    let exists: bool = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() \
+             AND tablename = 'schema_version')",
+            &[],
+        )?
         .get(0);
-    if exists.is_none() {
+    if !exists {
         return Ok(0);
     }
     Ok(client.query_one(VERSION, &[])?.get(0))
