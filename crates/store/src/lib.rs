@@ -213,4 +213,13 @@ pub trait Store: Send {
     /// After a whole-store copy: whatever the backend keeps beside the rows (id sequences) is
     /// brought in line with them.
     fn after_copy(&mut self) -> Result<(), StoreError>;
+
+    /// The mark of a whole-store copy into this database that was not verified yet, if any.
+    fn copy_marker(&mut self) -> Result<Option<migrate::CopyMarker>, StoreError>;
+
+    /// Sets (or with `None` clears) the unfinished-copy mark.
+    fn set_copy_marker(&mut self, marker: Option<&migrate::CopyMarker>) -> Result<(), StoreError>;
+
+    /// Deletes every row an unfinished copy wrote, in one transaction, keeping the mark.
+    fn empty_for_copy(&mut self) -> Result<(), StoreError>;
 }

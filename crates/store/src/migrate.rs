@@ -29,23 +29,78 @@ pub fn table_digest(store: &mut dyn Store, table: &TableDef) -> Result<(u64, Str
     Ok((rows, hasher.finish()))
 }
 
+/// A whole-store copy into a database that has not been verified yet: set before the first row
+/// is copied and cleared once every table is verified, so a copy killed midway is never taken
+/// for a complete store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyMarker {
+    /// Where the copy came from (password masked).
+    pub source: String,
+    pub started_at_ms: i64,
+}
+
+/// Statements on the marker's table, written once for both backends (SQLite numbers `$n`
+/// parameters in order of appearance).
+pub(crate) const READ_MARKER_SQL: &str = "SELECT source, started_at FROM copy_in_progress ORDER BY started_at LIMIT 1";
+pub(crate) const CLEAR_MARKER_SQL: &str = "DELETE FROM copy_in_progress";
+pub(crate) const SET_MARKER_SQL: &str = "INSERT INTO copy_in_progress (source, started_at) VALUES ($1, $2)";
+
+/// Deletes every copied table's rows, children before parents: what an interrupted copy left.
+pub(crate) fn empty_statements() -> impl Iterator<Item = String> {
+    TABLES.iter().rev().map(|t| format!("DELETE FROM {}", t.name))
+}
+
+/// What to do about a destination that holds an unfinished copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unfinished {
+    /// Refuse, saying how to restart.
+    Refuse,
+    /// Empty it (only when it is marked as an unfinished copy) and copy again.
+    Restart,
+}
+
 /// Copies every table of `from` into `to`, which must hold no rows yet, and verifies each
-/// table. `progress` hears each table's name and the rows copied so far.
+/// table. `progress` hears each table's name and the rows copied so far. `source` names `from`
+/// in the destination's copy marker.
 pub fn copy_store(
     from: &mut dyn Store,
     to: &mut dyn Store,
+    source: &str,
+    unfinished: Unfinished,
     progress: &mut (dyn FnMut(&str, u64) + Send),
 ) -> Result<Vec<TableCopy>, StoreError> {
+    if let Some(marker) = from.copy_marker()? {
+        return Err(StoreError::Config(format!(
+            "the source is itself an unfinished copy of {} (started {}): finish that copy first",
+            marker.source,
+            candlekeep_core::time::format_ms(marker.started_at_ms)
+        )));
+    }
+    if let Some(marker) = to.copy_marker()? {
+        if unfinished == Unfinished::Refuse {
+            return Err(StoreError::Config(format!(
+                "the destination holds an unfinished copy of {} started {} (it was interrupted before it was \
+                 verified; nothing was written now): run migrate again with --restart to empty it and copy anew",
+                marker.source,
+                candlekeep_core::time::format_ms(marker.started_at_ms)
+            )));
+        }
+        to.empty_for_copy()?;
+    }
     for table in TABLES {
         let (rows, _) = table_digest(to, table)?;
         if rows > 0 {
             return Err(StoreError::Config(format!(
                 "the destination already holds {rows} rows in {}: migrate copies into an empty database only \
-                 (nothing was written)",
+                 (nothing was written); it is not an unfinished copy, so --restart does not empty it",
                 table.name
             )));
         }
     }
+    to.set_copy_marker(Some(&CopyMarker {
+        source: source.to_owned(),
+        started_at_ms: candlekeep_core::time::now_ms(),
+    }))?;
     let mut report = Vec::with_capacity(TABLES.len());
     for table in TABLES {
         let mut buffer: Vec<Vec<Value>> = Vec::with_capacity(CHUNK);
@@ -83,5 +138,6 @@ pub fn copy_store(
         });
     }
     to.after_copy()?;
+    to.set_copy_marker(None)?;
     Ok(report)
 }

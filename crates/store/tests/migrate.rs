@@ -7,6 +7,7 @@ use candlekeep_core::{
     Asset, Candle, Instrument, Listing, Market, MarketPoint, Provenance, SourceId, Timeframe, Venue,
 };
 use candlekeep_store::catalog::TABLES;
+use candlekeep_store::migrate::{CopyMarker, Unfinished};
 use candlekeep_store::migrate::{copy_store, table_digest};
 use candlekeep_store::{JobRecord, JobStatus, PageWrite, PgStore, Replace, SqliteStore, Store};
 use candlekeep_testkit::{SimMarket, pg};
@@ -134,7 +135,7 @@ fn a_store_goes_to_postgres_and_back_unchanged() {
 
     let schema = pg::TestSchema::create().unwrap();
     let mut server = PgStore::connect(&schema.url).unwrap();
-    let report = copy_store(&mut original, &mut server, &mut |_, _| {}).unwrap();
+    let report = copy_store(&mut original, &mut server, "a.db", Unfinished::Refuse, &mut |_, _| {}).unwrap();
     assert_eq!(report.len(), TABLES.len());
     assert_eq!(digests(&mut server), want);
     assert_eq!(server.content_hash().unwrap(), original.content_hash().unwrap());
@@ -142,11 +143,11 @@ fn a_store_goes_to_postgres_and_back_unchanged() {
     assert_eq!(server.gaps(None, 0).unwrap(), original.gaps(None, 0).unwrap());
 
     let mut back = SqliteStore::open(&dir.path().join("b.db")).unwrap();
-    copy_store(&mut server, &mut back, &mut |_, _| {}).unwrap();
+    copy_store(&mut server, &mut back, "server", Unfinished::Refuse, &mut |_, _| {}).unwrap();
     assert_eq!(digests(&mut back), want);
 
     // A second copy into a store that holds rows is refused and writes nothing.
-    let err = copy_store(&mut original, &mut server, &mut |_, _| {}).unwrap_err();
+    let err = copy_store(&mut original, &mut server, "a.db", Unfinished::Refuse, &mut |_, _| {}).unwrap_err();
     assert!(err.to_string().contains("empty database"), "{err}");
     assert_eq!(digests(&mut server), want);
 
@@ -157,4 +158,74 @@ fn a_store_goes_to_postgres_and_back_unchanged() {
     assert!(eth > 1, "{eth}");
     let job = server.job_started("status", "").unwrap();
     assert!(job > 1, "{job}");
+}
+
+/// A copy killed midway leaves the destination marked as unfinished: it is never taken for a
+/// complete store, a rerun says why it refuses and how to restart, and `--restart` (only for a
+/// marked copy) empties it and copies again, verified.
+#[test]
+fn an_interrupted_copy_is_marked_refused_with_a_reason_and_restartable() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut original = SqliteStore::open(&dir.path().join("a.db")).unwrap();
+    populated(&mut original);
+    let want = digests(&mut original);
+    let mut dest = SqliteStore::open(&dir.path().join("b.db")).unwrap();
+    // What a copy killed after its first tables leaves: the marker and some of the rows.
+    let marker = CopyMarker {
+        source: "sqlite:a.db".into(),
+        started_at_ms: T0,
+    };
+    dest.set_copy_marker(Some(&marker)).unwrap();
+    for table in &TABLES[..3] {
+        let mut rows = Vec::new();
+        original
+            .read_table(table, &mut |row| {
+                rows.push(row);
+                Ok(())
+            })
+            .unwrap();
+        dest.append_rows(table, &rows).unwrap();
+    }
+    assert_eq!(dest.copy_marker().unwrap(), Some(marker));
+
+    let err = copy_store(
+        &mut original,
+        &mut dest,
+        "sqlite:a.db",
+        Unfinished::Refuse,
+        &mut |_, _| {},
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("unfinished copy of sqlite:a.db") && msg.contains("--restart"),
+        "{msg}"
+    );
+    // An unfinished copy is no source either.
+    let mut other = SqliteStore::open(&dir.path().join("c.db")).unwrap();
+    let err = copy_store(&mut dest, &mut other, "sqlite:b.db", Unfinished::Refuse, &mut |_, _| {}).unwrap_err();
+    assert!(err.to_string().contains("unfinished copy"), "{err}");
+
+    copy_store(
+        &mut original,
+        &mut dest,
+        "sqlite:a.db",
+        Unfinished::Restart,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(digests(&mut dest), want);
+    assert_eq!(dest.copy_marker().unwrap(), None, "a verified copy is no longer marked");
+
+    // --restart never empties a store that is not a marked copy.
+    let err = copy_store(
+        &mut original,
+        &mut dest,
+        "sqlite:a.db",
+        Unfinished::Restart,
+        &mut |_, _| {},
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("not an unfinished copy"), "{err}");
+    assert_eq!(digests(&mut dest), want);
 }

@@ -117,25 +117,36 @@ fn values_round_trip_bit_for_bit(backend: Backend) {
     let id = store
         .instrument_id(&Instrument::from_symbol(Market::UsdM, "ETHUSDT").unwrap())
         .unwrap();
-    let odd = Candle {
-        open_time_ms: T0,
-        open: "0.00000001".parse().unwrap(),
-        high: "99999999.99999999".parse().unwrap(),
-        low: 1e-300,
-        close: "1234.56789012345".parse().unwrap(),
+    let bar = |day: i64, o: &str, h: &str, l: &str, c: &str| Candle {
+        open_time_ms: T0 + day * 24 * H,
+        open: o.parse().unwrap(),
+        high: h.parse().unwrap(),
+        low: l.parse().unwrap(),
+        close: c.parse().unwrap(),
         volume: Some(0.0),
         quote_volume: Some("28425514.78940".parse().unwrap()),
         trades: Some(u32::MAX as u64 * 4),
     };
-    store
-        .write_page(id, Timeframe::H1, prov(SourceId::BinanceUsdmRest, 1), &[odd], None)
+    // Extreme but plausible bars (each within a 100x range, judged more than 30 days apart).
+    let odd = [
+        bar(0, "0.00000001", "0.00000003", "0.000000009", "0.00000002"),
+        bar(40, "99999999.99999999", "99999999.99999999", "1234567.89012345", "1234567.89012345"),
+        bar(80, "1e-300", "3.5e-300", "1e-300", "2.2250738585072014e-300"),
+        bar(120, "1234.56789012345", "1234.56789012345", "1234.56789012345", "1234.56789012345"),
+    ];
+    let w = store
+        .write_page(id, Timeframe::H1, prov(SourceId::BinanceUsdmRest, 1), &odd, None)
         .unwrap();
+    assert_eq!((w.written, w.rejected), (4, 0));
     let i = Instrument::from_symbol(Market::UsdM, "ETHUSDT").unwrap();
-    let back = store.candles(&i, Timeframe::H1, T0, T0 + H).unwrap();
-    assert_eq!(back.len(), 1);
-    assert_eq!(back[0].high.to_bits(), odd.high.to_bits());
-    assert_eq!(back[0].close.to_bits(), odd.close.to_bits());
-    assert_eq!(back[0], odd);
+    let back = store.candles(&i, Timeframe::H1, T0, T0 + 121 * 24 * H).unwrap();
+    assert_eq!(back.len(), 4);
+    for (b, o) in back.iter().zip(&odd) {
+        for (x, y) in [(b.open, o.open), (b.high, o.high), (b.low, o.low), (b.close, o.close)] {
+            assert_eq!(x.to_bits(), y.to_bits());
+        }
+        assert_eq!(b, o);
+    }
 }
 
 fn covered_ranges_merge_and_leave_exact_holes(backend: Backend) {

@@ -3,7 +3,12 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use candlekeep_store::{JobStatus, Store, migrate::copy_store, postgres::redact};
+use candlekeep_store::{
+    JobStatus, Store,
+    migrate::{Unfinished, copy_store},
+    postgres::redact,
+    url::DatabaseUrl,
+};
 
 use super::{Global, finish_job, invocation, open_store};
 
@@ -12,9 +17,14 @@ pub struct Args {
     /// The store to copy: sqlite:PATH or postgres://… (it is only read).
     #[arg(long, value_name = "URL")]
     from: String,
-    /// The empty database to copy into: postgres://… or sqlite:PATH.
+    /// The empty database to copy into: postgres://… or sqlite:PATH. Until the copy is
+    /// verified it is marked as an unfinished copy (`status` says so).
     #[arg(long, value_name = "URL")]
     to: String,
+    /// The destination holds an unfinished copy (an earlier migrate was interrupted): empty it
+    /// and copy again. Never empties a database that is not marked as an unfinished copy.
+    #[arg(long)]
+    restart: bool,
 }
 
 fn open(global: &Global, url: &str) -> Result<Box<dyn Store>> {
@@ -29,6 +39,14 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
         "--from and --to name the same database ({})",
         redact(&args.from)
     );
+    // Opening a SQLite file that is not there would create an empty one and copy nothing.
+    if let Ok(DatabaseUrl::Sqlite(path)) = DatabaseUrl::parse(&args.from) {
+        anyhow::ensure!(
+            path.is_file(),
+            "--from {}: no such SQLite file (nothing was copied or created)",
+            redact(&args.from)
+        );
+    }
     let mut from = open(global, &args.from)?;
     let mut to = open(global, &args.to)?;
     println!("copying {} → {}", from.describe()?, to.describe()?);
@@ -40,7 +58,12 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
             last_print = std::time::Instant::now();
         }
     };
-    let report = copy_store(&mut *from, &mut *to, &mut progress).context("migrate")?;
+    let unfinished = if args.restart {
+        Unfinished::Restart
+    } else {
+        Unfinished::Refuse
+    };
+    let report = copy_store(&mut *from, &mut *to, &redact(&args.from), unfinished, &mut progress).context("migrate")?;
     println!("{:<16} {:>12}  SHA-256 (same on both sides)", "TABLE", "ROWS");
     for t in &report {
         println!("{:<16} {:>12}  {}", t.table, t.rows, t.hash);

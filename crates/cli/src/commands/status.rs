@@ -83,6 +83,7 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
     }
     let series = store.series_status()?;
     let backend = store.describe()?;
+    let unfinished_copy = store.copy_marker()?;
     // The same ledger `candlekeep gaps` shows, brought up to date (when the role may write), so
     // both tell one story: missing hours that were asked for, and hours not requested yet.
     let ledger = store.refresh_gaps(now_ms()).ok();
@@ -118,6 +119,10 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
             serde_json::to_string_pretty(&json!({
                 "database": database,
                 "backend": backend,
+                "unfinished_copy": unfinished_copy.as_ref().map(|m| json!({
+                    "source": m.source,
+                    "started": format_ms(m.started_at_ms),
+                })),
                 "series": rows,
                 "gaps": ledger.map(|g| json!({
                     "open": g.open,
@@ -130,6 +135,14 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!("database: {backend}");
+    if let Some(m) = &unfinished_copy {
+        println!(
+            "WARNING: this database holds an unfinished copy of {} (migrate started {} and was interrupted before \
+             it was verified): its contents are incomplete. Run `candlekeep migrate --from … --to … --restart` to copy again.",
+            m.source,
+            format_ms(m.started_at_ms)
+        );
+    }
     if series.is_empty() {
         println!("no candles stored yet in {database} — try `candlekeep backfill --from 2024-01-01`");
         return Ok(ExitCode::SUCCESS);

@@ -545,4 +545,43 @@ impl Store for PgStore {
     fn after_copy(&mut self) -> Result<(), StoreError> {
         off_runtime(|| tables::after_copy(&mut self.conn))
     }
+
+    fn copy_marker(&mut self) -> Result<Option<crate::migrate::CopyMarker>, StoreError> {
+        off_runtime(|| {
+            Ok(self
+                .conn
+                .query_opt(crate::migrate::READ_MARKER_SQL, &[])?
+                .map(|r| crate::migrate::CopyMarker {
+                    source: r.get(0),
+                    started_at_ms: r.get(1),
+                }))
+        })
+    }
+
+    fn set_copy_marker(&mut self, marker: Option<&crate::migrate::CopyMarker>) -> Result<(), StoreError> {
+        off_runtime(|| {
+            let mut tx = self.conn.transaction()?;
+            tx.execute(crate::migrate::CLEAR_MARKER_SQL, &[])?;
+            if let Some(m) = marker {
+                tx.execute(crate::migrate::SET_MARKER_SQL, &[&m.source, &m.started_at_ms])?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn empty_for_copy(&mut self) -> Result<(), StoreError> {
+        off_runtime(|| {
+            let mut tx = self.conn.transaction()?;
+            for sql in crate::migrate::empty_statements() {
+                tx.batch_execute(&sql)?;
+            }
+            // The packed read cache holds copies of the rows just deleted.
+            tx.batch_execute("DELETE FROM candle_blocks")?;
+            tx.commit()?;
+            Ok::<(), StoreError>(())
+        })?;
+        self.source_ids.clear();
+        Ok(())
+    }
 }

@@ -215,6 +215,38 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn copy_marker(&mut self) -> Result<Option<crate::migrate::CopyMarker>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(crate::migrate::READ_MARKER_SQL, [], |r| {
+                Ok(crate::migrate::CopyMarker {
+                    source: r.get(0)?,
+                    started_at_ms: r.get(1)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn set_copy_marker(&mut self, marker: Option<&crate::migrate::CopyMarker>) -> Result<(), StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(crate::migrate::CLEAR_MARKER_SQL, [])?;
+        if let Some(m) = marker {
+            tx.execute(crate::migrate::SET_MARKER_SQL, (&m.source, m.started_at_ms))?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn empty_for_copy(&mut self) -> Result<(), StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for sql in crate::migrate::empty_statements() {
+            tx.execute(&sql, [])?;
+        }
+        tx.commit()?;
+        self.source_ids.clear();
+        Ok(())
+    }
+
     fn instrument_id(&mut self, i: &Instrument) -> Result<i64, StoreError> {
         if let Some(id) = self.find_instrument(i)? {
             return Ok(id);

@@ -264,6 +264,13 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (instrument_id, timeframe, name)
     ) WITHOUT ROWID;
     "#,
+    // 6: a whole-store copy into this database that has not been verified yet (`migrate`).
+    r#"
+    CREATE TABLE copy_in_progress (
+        source     TEXT    NOT NULL,
+        started_at INTEGER NOT NULL
+    );
+    "#,
 ];
 
 pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;
