@@ -40,7 +40,7 @@ const MAX_BARS: usize = 1_000_000;
 fn parse_bars(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
         Ok(n) if (2..=MAX_BARS).contains(&n) => Ok(n),
-        _ => Err(format!("expected a whole number from 2 to {MAX_BARS}")),
+        _ => Err(format!("--bars must be at least 2 and at most {MAX_BARS}")),
     }
 }
 
