@@ -1,7 +1,7 @@
 //! `candlekeep import`.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     path::{Path, PathBuf},
     process::ExitCode,
     time::Instant,
@@ -62,9 +62,19 @@ fn overwrite(config: &Config, replace: bool) -> Result<Overwrite> {
 
 /// Files under `path` (or `path` itself) that can be archives, in name order.
 fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    collect_under(path, out, &mut HashSet::new())
+}
+
+/// [`collect_files`], reading each folder once by its canonical path: a symlink loop (or two
+/// links to one folder) must not be followed until the OS refuses 40 levels down.
+fn collect_under(path: &Path, out: &mut Vec<PathBuf>, seen: &mut HashSet<PathBuf>) -> Result<()> {
     let meta = std::fs::metadata(path).with_context(|| format!("{}", path.display()))?;
     if meta.is_file() {
         out.push(path.to_owned());
+        return Ok(());
+    }
+    let canonical = std::fs::canonicalize(path).with_context(|| format!("{}", path.display()))?;
+    if !seen.insert(canonical) {
         return Ok(());
     }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
@@ -79,7 +89,7 @@ fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
             .unwrap_or_default()
             .to_ascii_lowercase();
         if entry.is_dir() {
-            collect_files(&entry, out)?;
+            collect_under(&entry, out, seen)?;
         } else if name.ends_with(".zip") || name.ends_with(".csv") {
             out.push(entry);
         }
@@ -114,7 +124,7 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
     let shared = SharedStore::new(store);
     let progress = CliProgress::new("files");
     let started = Instant::now();
-    let outcomes = import_files(&shared, &files, &opts, &progress);
+    let outcomes = import_files(&shared, &files, &opts, &progress, crate::signals::stop_flag());
     progress.finish();
     let outcomes = match outcomes {
         Ok(o) => o,
@@ -123,10 +133,23 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
             return Err(e.into());
         }
     };
+    let written: u64 = outcomes.iter().map(|o| o.written).sum();
+    // Stopped before the last file: the files not reached are the rerun's.
+    let stopped = (outcomes.len() < files.len())
+        .then(|| shared.with_blocking(|s| crate::signals::stop_here(s, job, written, vec!["binance-archive".into()])))
+        .transpose()?
+        .flatten();
+    if let Some(code) = stopped {
+        eprintln!(
+            "interrupted after {} of {} file(s), each stored whole; run the same command again to import the rest",
+            outcomes.len(),
+            files.len()
+        );
+        return Ok(code);
+    }
     let ok: Vec<_> = outcomes.iter().filter(|o| o.error.is_none()).collect();
     let failed: Vec<_> = outcomes.iter().filter(|o| o.error.is_some()).collect();
     let rows: u64 = ok.iter().map(|o| o.rows).sum();
-    let written: u64 = ok.iter().map(|o| o.written).sum();
     let verified = ok.iter().filter(|o| o.checksum_verified).count();
     println!(
         "imported {} file(s): {rows} rows read, {written} written, {verified} checksum(s) verified, in {:.2}s",
@@ -155,5 +178,26 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
             outcomes.len()
         );
         Ok(ExitCode::FAILURE)
+    }
+}
+
+#[cfg(all(test, unix))]
+#[allow(clippy::unwrap_used)] // test code: a panic is the failure report
+mod tests {
+    use super::*;
+
+    /// Issue 12 item 19: a symlink loop used to be followed 40 levels deep.
+    #[test]
+    fn a_symlink_loop_is_read_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("spot").join("1h");
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(sub.join("BTCUSDT-1h-2024-01.csv"), "").unwrap();
+        std::fs::write(sub.join("BTCUSDT-1h-2024-02.ZIP"), "").unwrap();
+        std::os::unix::fs::symlink(dir.path(), sub.join("loop")).unwrap();
+        let mut files = Vec::new();
+        collect_files(dir.path(), &mut files).unwrap();
+        let names: Vec<_> = files.iter().filter_map(|f| f.file_name()?.to_str()).collect();
+        assert_eq!(names, ["BTCUSDT-1h-2024-01.csv", "BTCUSDT-1h-2024-02.ZIP"]);
     }
 }
