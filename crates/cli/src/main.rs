@@ -4,6 +4,7 @@ mod commands;
 mod config;
 mod demo;
 mod progress;
+mod signals;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -78,6 +79,12 @@ fn main() -> ExitCode {
         .with_target(false)
         .init();
 
+    // Before any job starts: from here on a signal stops a job at a commit boundary, with its
+    // record, instead of killing it mid-run.
+    if let Err(e) = signals::install() {
+        eprintln!("error: {e:#}");
+        return ExitCode::FAILURE;
+    }
     let global = commands::Global {
         config: cli.config,
         database_url: cli.database_url,
@@ -95,11 +102,13 @@ fn main() -> ExitCode {
         Command::Worker(args) => commands::worker::run(&global, args),
         Command::Migrate(args) => commands::migrate::run(&global, args),
     };
-    match result {
+    let code = match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // Asked to stop: the exit status says so even where the job had nothing left to stop.
+    signals::received().map_or(code, signals::Signal::exit_code)
 }

@@ -5,7 +5,10 @@ use std::{
     collections::HashMap,
     fmt::Display,
     path::{Path, PathBuf},
-    sync::mpsc,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        mpsc,
+    },
 };
 
 use candlekeep_core::{Instrument, Market, Provenance, SourceId, Timeframe, time::now_ms};
@@ -165,12 +168,15 @@ fn parse_file(path: &Path, opts: &ImportOptions) -> Result<Parsed, String> {
 /// spend most of the time rewriting the same database pages.
 const BATCH_ROWS: usize = 50_000;
 
-/// Imports `paths` in order. A bad file is reported and skipped; the others are stored.
+/// Imports `paths` in order. A bad file is reported and skipped; the others are stored. Once
+/// `stop` is set, the files of the batch being gathered are dropped unwritten and no more are
+/// read: the outcomes are those of the batches committed so far.
 pub fn import_files(
     store: &SharedStore,
     paths: &[PathBuf],
     opts: &ImportOptions,
     progress: &dyn Progress,
+    stop: &AtomicBool,
 ) -> Result<Vec<FileOutcome>, JobError> {
     progress.start(paths.len() as u64);
     let (tx, rx) = mpsc::sync_channel::<(PathBuf, Result<Parsed, String>)>(64);
@@ -187,6 +193,10 @@ pub fn import_files(
         let mut batch_rows = 0;
         let mut incoming = rx.into_iter().peekable();
         while let Some((path, parsed)) = incoming.next() {
+            if stop.load(Ordering::SeqCst) {
+                // Dropping the receiver ends the reader thread after its current file.
+                break;
+            }
             let mut outcome = FileOutcome {
                 path: path.clone(),
                 instrument: None,

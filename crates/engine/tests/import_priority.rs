@@ -5,7 +5,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    sync::atomic::AtomicBool,
+};
 
 use candlekeep_core::{Candle, Instrument, Market, Provenance, SourceId, Timeframe};
 use candlekeep_engine::{
@@ -140,7 +143,7 @@ fn a_flag_never_overrides_the_market_the_path_states() {
             overwrite: Overwrite::Any,
             ..ImportOptions::default()
         };
-        let outcomes = import_files(&f.store, &[spot_file], &opts, &NoProgress).unwrap();
+        let outcomes = import_files(&f.store, &[spot_file], &opts, &NoProgress, &AtomicBool::new(false)).unwrap();
         let error = outcomes[0]
             .error
             .as_deref()
@@ -150,7 +153,7 @@ fn a_flag_never_overrides_the_market_the_path_states() {
 
         // Where the path does not say, the flag does.
         let bare = archive(dir.path(), "loose", &bars(15_000.5));
-        let outcomes = import_files(&f.store, &[bare], &opts, &NoProgress).unwrap();
+        let outcomes = import_files(&f.store, &[bare], &opts, &NoProgress, &AtomicBool::new(false)).unwrap();
         assert_eq!(outcomes[0].error, None, "{backend}");
         assert_eq!(outcomes[0].instrument.as_ref(), Some(&usdm), "{backend}");
     }
@@ -169,7 +172,14 @@ fn an_archive_keeps_an_equal_source_s_bars_replaces_lower_ones_and_replace_overr
 
         // Binance spot's REST bars rank with the archive: they stay, every pair is compared.
         store_rest(&f.store, &spot, SourceId::BinanceSpotRest, &bars(49_000.0));
-        let outcomes = import_files(&f.store, std::slice::from_ref(&path), &opts, &NoProgress).unwrap();
+        let outcomes = import_files(
+            &f.store,
+            std::slice::from_ref(&path),
+            &opts,
+            &NoProgress,
+            &AtomicBool::new(false),
+        )
+        .unwrap();
         assert_eq!((outcomes[0].written, outcomes[0].cross_checked), (0, 24), "{backend}");
         let (candles, sources) = stored(&f.store, &spot);
         assert_eq!(candles, bars(49_000.0), "{backend}");
@@ -195,7 +205,14 @@ fn an_archive_keeps_an_equal_source_s_bars_replaces_lower_ones_and_replace_overr
             overwrite: Overwrite::Any,
             ..ImportOptions::default()
         };
-        let outcomes = import_files(&f.store, std::slice::from_ref(&path), &any, &NoProgress).unwrap();
+        let outcomes = import_files(
+            &f.store,
+            std::slice::from_ref(&path),
+            &any,
+            &NoProgress,
+            &AtomicBool::new(false),
+        )
+        .unwrap();
         assert_eq!(outcomes[0].written, 24, "{backend}");
         let (candles, sources) = stored(&f.store, &spot);
         assert_eq!(candles.len(), 24, "{backend}");
@@ -215,7 +232,7 @@ fn an_archive_replaces_bars_of_sources_ranked_below_binance() {
             overwrite: chains(),
             ..ImportOptions::default()
         };
-        let outcomes = import_files(&f.store, &[path], &opts, &NoProgress).unwrap();
+        let outcomes = import_files(&f.store, &[path], &opts, &NoProgress, &AtomicBool::new(false)).unwrap();
         assert_eq!(outcomes[0].written, 24, "{backend}");
         let (candles, sources) = stored(&f.store, &btc);
         assert_eq!(candles[5].close, 49_011.0, "{backend}");
@@ -225,7 +242,14 @@ fn an_archive_replaces_bars_of_sources_ranked_below_binance() {
         let f2 = stores().remove(0).1;
         store_rest(&f2.store, &btc, SourceId::OkxRest, &bars(48_990.0));
         let path = archive(dir.path(), "again/spot", &bars(49_010.0));
-        let outcomes = import_files(&f2.store, &[path], &ImportOptions::default(), &NoProgress).unwrap();
+        let outcomes = import_files(
+            &f2.store,
+            &[path],
+            &ImportOptions::default(),
+            &NoProgress,
+            &AtomicBool::new(false),
+        )
+        .unwrap();
         assert_eq!(outcomes[0].written, 0, "{backend}");
         assert_eq!(stored(&f2.store, &btc).0, bars(48_990.0), "{backend}");
     }

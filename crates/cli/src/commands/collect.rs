@@ -69,30 +69,27 @@ fn collect(
         let job_id = store.job_started(job, &invocation())?;
         let shared = SharedStore::new(store);
         let progress = CliProgress::new("bars");
+        // A signal drops the run at its next await: every page is written in one transaction,
+        // so what is stored is whole pages, and a rerun resumes after them.
         let outcome = tokio::select! {
-            r = backfill::run(&shared, &plan, &progress) => Some(r),
-            _ = tokio::signal::ctrl_c() => None,
+            r = backfill::run(&shared, &plan, &progress) => Ok(r),
+            signal = crate::signals::wait() => Err(signal),
         };
         progress.finish();
         let record = |status, rows, sources, error| {
             shared.with_blocking(|s| finish_job(s, job_id, status, rows, sources, error))
         };
         match outcome {
-            None => {
-                record(
-                    JobStatus::Interrupted,
-                    0,
-                    vec![],
-                    Some("interrupted by the user".into()),
-                )?;
+            Err(signal) => {
+                record(JobStatus::Interrupted, 0, vec![], Some(signal.describe()))?;
                 eprintln!("interrupted: every page fetched so far is stored; run the same command again to resume");
-                Ok(ExitCode::from(130))
+                Ok(signal.exit_code())
             }
-            Some(Err(e)) => {
+            Ok(Err(e)) => {
                 record(JobStatus::Failed, 0, vec![], Some(format!("{e:#}")))?;
                 Err(e.into())
             }
-            Some(Ok(report)) => {
+            Ok(Ok(report)) => {
                 let failures: Vec<_> = report.failures().collect();
                 for s in &report.series {
                     match &s.error {

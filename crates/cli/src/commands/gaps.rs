@@ -89,6 +89,11 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
             let shared = SharedStore::new(store);
             let (mut repaired, mut unrepairable) = (0, 0);
             for gap in &open {
+                // Between two gaps: what is repaired so far is committed, and recorded as such.
+                if let Some(code) = shared.with_blocking(|s| crate::signals::stop_here(s, job, written, vec![]))? {
+                    eprintln!("interrupted: {written} bars written; run the same command again to repair the rest");
+                    return Ok(code);
+                }
                 let plan = Plan {
                     targets: vec![Target {
                         instrument: gap.instrument.clone(),

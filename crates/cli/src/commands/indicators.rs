@@ -67,6 +67,10 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
         progress.advance(1, "computed")
     });
     progress.finish();
+    // Nothing is stored until the save: stopping here leaves the previous values whole.
+    if let Some(code) = crate::signals::stop_here(&mut *store, job, 0, vec![]) {
+        return Ok(code);
+    }
     let outcome = computed.context("computing indicators").and_then(|c| {
         Ok((
             indicators::save(&mut *store, &c, now_ms()).context("saving indicators")?,

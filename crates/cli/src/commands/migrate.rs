@@ -39,6 +39,10 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
         "--from and --to name the same database ({})",
         redact(&args.from)
     );
+    // The copy is one call with no point to stop at, and the job is logged only once it has
+    // been verified: a signal ends the run as it always has (the target stays marked as an
+    // unfinished copy, which a rerun with --restart copies again).
+    crate::signals::stop_at_once();
     // Opening a SQLite file that is not there would create an empty one and copy nothing.
     if let Ok(DatabaseUrl::Sqlite(path)) = DatabaseUrl::parse(&args.from) {
         anyhow::ensure!(

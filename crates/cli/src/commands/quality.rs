@@ -52,6 +52,10 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
     // The quality job also keeps the stored-range index honest: the ledger and the daily
     // scores below are computed from it.
     super::gaps::verify_index(&mut *store)?;
+    // The index check is committed; the scores are one transaction of their own.
+    if let Some(code) = crate::signals::stop_here(&mut *store, job, 0, vec![]) {
+        return Ok(code);
+    }
     let now = now_ms();
     let days = args.days.unwrap_or(config.quality.days).max(1);
     let rows = store.refresh_quality(now - i64::from(days) * 86_400_000, now)?;

@@ -132,27 +132,27 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
         });
         println!("{name}: working on {}", store.describe()?);
         let outcome = tokio::select! {
-            r = worker::run(queue, stores, schedule, resolve, settings, events) => Some(r),
-            _ = tokio::signal::ctrl_c() => None,
+            r = worker::run(queue, stores, schedule, resolve, settings, events) => Ok(r),
+            signal = crate::signals::wait() => Err(signal),
         };
         match outcome {
-            None => {
+            Err(signal) => {
                 finish_job(
                     &mut store,
                     job,
                     JobStatus::Interrupted,
                     0,
                     vec![],
-                    Some("interrupted by the user".into()),
+                    Some(signal.describe()),
                 );
                 eprintln!("interrupted: this worker's units go to the other workers when their leases run out");
-                Ok(ExitCode::from(130))
+                Ok(signal.exit_code())
             }
-            Some(Err(e)) => {
+            Ok(Err(e)) => {
                 finish_job(&mut store, job, JobStatus::Failed, 0, vec![], Some(format!("{e:#}")));
                 Err(e.into())
             }
-            Some(Ok(report)) => {
+            Ok(Ok(report)) => {
                 println!(
                     "{name}: {} units done, {} failed, {} bars written",
                     report.units_done, report.units_failed, report.written
