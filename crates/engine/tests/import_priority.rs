@@ -15,7 +15,7 @@ use candlekeep_engine::{
     NoProgress, SharedStore,
     import::{Chains, ImportOptions, Overwrite, import_files},
 };
-use candlekeep_store::{PgStore, SqliteStore, Store};
+use candlekeep_store::{PageWrite, PgStore, Replace, SqliteStore, Store};
 use candlekeep_testkit::{archive::write_zip, pg::TestSchema};
 
 const H: i64 = 3_600_000;
@@ -132,7 +132,7 @@ fn stored(store: &SharedStore, instrument: &Instrument) -> (Vec<Candle>, Vec<Sou
 }
 
 #[test]
-fn a_flag_never_overrides_the_market_the_path_states() {
+fn a_flag_never_overrides_the_market_or_symbol_the_path_states() {
     let usdm = Instrument::from_symbol(Market::UsdM, "BTCUSDT").unwrap();
     for (backend, f) in stores() {
         let dir = tempfile::tempdir().unwrap();
@@ -149,6 +149,24 @@ fn a_flag_never_overrides_the_market_the_path_states() {
             .as_deref()
             .expect("a spot file imported as usdm is refused");
         assert!(error.contains("spot") && error.contains("usdm"), "{backend}: {error}");
+        assert_eq!(stored(&f.store, &usdm).0, bars(15_000.0), "{backend}");
+
+        // The same for the symbol the file name states.
+        let usdm_file = archive(dir.path(), "data/futures/um/daily/klines/BTCUSDT/1h", &bars(15_000.5));
+        let eth = ImportOptions {
+            symbol: Some("ETHUSDT".into()),
+            overwrite: Overwrite::Any,
+            ..ImportOptions::default()
+        };
+        let outcomes = import_files(&f.store, &[usdm_file], &eth, &NoProgress, &AtomicBool::new(false)).unwrap();
+        let error = outcomes[0]
+            .error
+            .as_deref()
+            .expect("a BTCUSDT file imported as ETHUSDT is refused");
+        assert!(
+            error.contains("BTCUSDT") && error.contains("ETHUSDT"),
+            "{backend}: {error}"
+        );
         assert_eq!(stored(&f.store, &usdm).0, bars(15_000.0), "{backend}");
 
         // Where the path does not say, the flag does.
@@ -196,10 +214,6 @@ fn an_archive_keeps_an_equal_source_s_bars_replaces_lower_ones_and_replace_overr
             "{backend}"
         );
 
-        // A later backfill page from Binance spot (same values again) keeps them too.
-        store_rest(&f.store, &spot, SourceId::BinanceSpotRest, &bars(49_000.0));
-        assert_eq!(stored(&f.store, &spot).0, bars(49_000.0), "{backend}");
-
         // `--replace`: the user says the archive is right.
         let any = ImportOptions {
             overwrite: Overwrite::Any,
@@ -218,6 +232,29 @@ fn an_archive_keeps_an_equal_source_s_bars_replaces_lower_ones_and_replace_overr
         assert_eq!(candles.len(), 24, "{backend}");
         assert_eq!(candles[0].close, 49_011.0, "{backend}");
         assert!(sources.iter().all(|s| *s == SourceId::BinanceArchive), "{backend}");
+
+        // A later backfill page from Binance spot, written as the fallback chain writes it,
+        // does not undo what the user replaced either: equal rank, so the pair is compared.
+        let lower = [SourceId::OkxRest, SourceId::BybitRest];
+        let stats = f
+            .store
+            .with_blocking(|s| {
+                let page = PageWrite {
+                    instrument_id: s.instrument_id(&spot).unwrap(),
+                    timeframe: Timeframe::H1,
+                    provenance: Provenance {
+                        source: SourceId::BinanceSpotRest,
+                        fetched_at_ms: DAY0 + 40 * H,
+                    },
+                    candles: &bars(49_000.0),
+                    covered: Some((DAY0, DAY0 + 24 * H)),
+                    replace: Replace::Outranked(&lower),
+                };
+                s.write_pages(&[page]).unwrap().remove(0)
+            })
+            .unwrap();
+        assert_eq!((stats.written, stats.cross_checked), (0, 24), "{backend}");
+        assert_eq!(stored(&f.store, &spot).0[0].close, 49_011.0, "{backend}");
     }
 }
 
