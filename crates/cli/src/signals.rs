@@ -144,7 +144,12 @@ pub fn stop_flag() -> &'static AtomicBool {
 /// At a commit boundary of job `job`: if a signal asked it to stop, records it as
 /// `interrupted` with what it wrote so far and gives the exit status to end with.
 pub fn stop_here(store: &mut dyn Store, job: JobId, rows: u64, sources: Vec<String>) -> Option<ExitCode> {
-    let signal = received()?;
+    received().map(|signal| stopped(store, job, rows, sources, signal))
+}
+
+/// Records job `job`, stopped by `signal`, as `interrupted` with what it wrote so far, and
+/// gives the exit status to end with.
+pub fn stopped(store: &mut dyn Store, job: JobId, rows: u64, sources: Vec<String>, signal: Signal) -> ExitCode {
     crate::commands::finish_job(
         store,
         job,
@@ -153,7 +158,7 @@ pub fn stop_here(store: &mut dyn Store, job: JobId, rows: u64, sources: Vec<Stri
         sources,
         Some(signal.describe()),
     );
-    Some(signal.exit_code())
+    signal.exit_code()
 }
 
 /// Resolves when a signal asks the job to stop.

@@ -81,9 +81,9 @@ fn collect(
         };
         match outcome {
             Err(signal) => {
-                record(JobStatus::Interrupted, 0, vec![], Some(signal.describe()))?;
+                let code = shared.with_blocking(|s| crate::signals::stopped(s, job_id, 0, vec![], signal))?;
                 eprintln!("interrupted: every page fetched so far is stored; run the same command again to resume");
-                Ok(signal.exit_code())
+                Ok(code)
             }
             Ok(Err(e)) => {
                 record(JobStatus::Failed, 0, vec![], Some(format!("{e:#}")))?;

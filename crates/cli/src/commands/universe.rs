@@ -39,7 +39,15 @@ pub fn refresh(global: &Global, max_coins: Option<u32>) -> Result<ExitCode> {
         let mut store = open_store(&config)?;
         let job = store.job_started("universe", &invocation())?;
         let shared = SharedStore::new(store);
-        let report = match universe::refresh(&shared, &coingecko, &venues, max_coins, &quote).await {
+        // A signal drops the refresh at its next await: each venue's listings are stored in one
+        // transaction, so what is stored is whole.
+        let refreshed = tokio::select! {
+            r = universe::refresh(&shared, &coingecko, &venues, max_coins, &quote) => r,
+            signal = crate::signals::wait() => {
+                return Ok(shared.with_blocking(|s| crate::signals::stopped(s, job, 0, vec![], signal))?);
+            }
+        };
+        let report = match refreshed {
             Ok(r) => r,
             Err(e) => {
                 let msg = format!("{e:#}");

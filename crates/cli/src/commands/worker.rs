@@ -137,16 +137,9 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
         };
         match outcome {
             Err(signal) => {
-                finish_job(
-                    &mut store,
-                    job,
-                    JobStatus::Interrupted,
-                    0,
-                    vec![],
-                    Some(signal.describe()),
-                );
+                let code = crate::signals::stopped(&mut store, job, 0, vec![], signal);
                 eprintln!("interrupted: this worker's units go to the other workers when their leases run out");
-                Ok(signal.exit_code())
+                Ok(code)
             }
             Ok(Err(e)) => {
                 finish_job(&mut store, job, JobStatus::Failed, 0, vec![], Some(format!("{e:#}")));
