@@ -20,6 +20,11 @@ pub struct Args {
     /// difference in basis points, volume ratio), per series and pair of sources.
     #[arg(long)]
     cross_check: bool,
+    /// Also print the content hash: SHA-256 over every candle's key, values and source (not its
+    /// fetch time). Two stores with the same candles have the same hash, whatever the backend
+    /// and however the data got there (one run, a run killed and resumed, a migrate).
+    #[arg(long)]
+    hash: bool,
 }
 
 fn cross_check(store: &mut dyn Store, json_out: bool) -> Result<ExitCode> {
@@ -84,6 +89,7 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
     let series = store.series_status()?;
     let backend = store.describe()?;
     let unfinished_copy = store.copy_marker()?;
+    let hash = if args.hash { Some(store.content_hash()?) } else { None };
     // The same ledger `candlekeep gaps` shows, brought up to date (when the role may write), so
     // both tell one story: missing hours that were asked for, and hours not requested yet.
     let ledger = store.refresh_gaps(now_ms()).ok();
@@ -119,6 +125,7 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
             serde_json::to_string_pretty(&json!({
                 "database": database,
                 "backend": backend,
+                "content_hash": hash,
                 "unfinished_copy": unfinished_copy.as_ref().map(|m| json!({
                     "source": m.source,
                     "started": format_ms(m.started_at_ms),
@@ -135,6 +142,9 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!("database: {backend}");
+    if let Some(hash) = &hash {
+        println!("content hash: {hash}");
+    }
     if let Some(m) = &unfinished_copy {
         println!(
             "WARNING: this database holds an unfinished copy of {} (migrate started {} and was interrupted before \

@@ -37,10 +37,13 @@ pub(crate) const INSERT_SQL: &str =
 /// One row of either query: (instrument id, market, base, quote, timeframe, start, end).
 pub(crate) type IslandRow = (i64, String, String, String, String, i64, i64);
 
+/// A series: (instrument id, timeframe).
 type Key = (i64, String);
+/// A series' instrument as stored (market, base, quote) and its ranges.
+type Ranges = ((String, String, String), Vec<(i64, i64)>);
 
-fn group(rows: Vec<IslandRow>) -> BTreeMap<Key, ((String, String, String), Vec<(i64, i64)>)> {
-    let mut out: BTreeMap<Key, ((String, String, String), Vec<(i64, i64)>)> = BTreeMap::new();
+fn group(rows: Vec<IslandRow>) -> BTreeMap<Key, Ranges> {
+    let mut out: BTreeMap<Key, Ranges> = BTreeMap::new();
     for (id, market, base, quote, tf, a, b) in rows {
         out.entry((id, tf))
             .or_insert_with(|| ((market, base, quote), Vec::new()))
