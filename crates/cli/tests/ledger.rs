@@ -149,3 +149,58 @@ fn migrate_refuses_a_source_file_that_is_not_there() {
     assert!(text(&out).contains("no such SQLite file"), "{}", text(&out));
     assert!(!missing.exists(), "no empty source was created");
 }
+
+/// A PostgreSQL role that may only read: `status` and `gaps` still show everything (the run goes
+/// unlogged and the ledger is shown as last refreshed), and the password never appears.
+#[test]
+fn a_read_only_role_gets_status_and_gaps() {
+    use candlekeep_testkit::pg::{ReadOnlyRole, TestSchema, as_user, available};
+    if !available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let schema = TestSchema::create().unwrap();
+    let from = format_ms(now_ms() - 20 * DAY);
+    let out = run(candlekeep(
+        dir.path(),
+        None,
+        &[
+            "--demo",
+            "--database-url",
+            &schema.url,
+            "backfill",
+            "--from",
+            &from[..10],
+            "--symbols",
+            "BTC",
+        ],
+    ));
+    assert!(out.status.success(), "{}", text(&out));
+    let writer = json(&run(candlekeep(
+        dir.path(),
+        None,
+        &["--database-url", &schema.url, "gaps", "--json"],
+    )));
+
+    let role = ReadOnlyRole::create(&schema.name);
+    let reader = as_user(&schema.url, &role.name, "reader");
+    let status = run(candlekeep(
+        dir.path(),
+        None,
+        &["--database-url", &reader, "status", "--json"],
+    ));
+    let v = json(&status);
+    assert_eq!(v["series"].as_array().unwrap().len(), 2, "{v}");
+    assert!(
+        !text(&status).contains("reader@"),
+        "the password is masked: {}",
+        text(&status)
+    );
+    let gaps = json(&run(candlekeep(
+        dir.path(),
+        None,
+        &["--database-url", &reader, "gaps", "--json"],
+    )));
+    assert_eq!(gaps["gaps"], writer["gaps"]);
+    assert_eq!(gaps["summary"]["open_bars"], writer["summary"]["open_bars"]);
+}

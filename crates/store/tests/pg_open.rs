@@ -6,12 +6,11 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use candlekeep_core::{Instrument, Market, SourceId, Timeframe};
 use candlekeep_store::{PgStore, Store};
-use candlekeep_testkit::pg::{TestSchema, server_url};
+use candlekeep_testkit::pg::{ReadOnlyRole, TestSchema, as_user, server_url};
 use support::{H, T0, postgres_available, prov, sim};
 
 /// The advisory lock the migrations run under (see `postgres/schema.rs`).
@@ -19,51 +18,6 @@ const MIGRATION_LOCK: i64 = 0x4341_4e44_4c45_0001;
 
 fn admin() -> postgres::Client {
     postgres::Client::connect(&server_url(), postgres::NoTls).unwrap()
-}
-
-/// `url` with `user:password` in place of its own user info.
-fn as_user(url: &str, user: &str, password: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
-    format!("{scheme}://{user}:{password}@{host}")
-}
-
-/// A login role that may read the tables of `schema` and nothing else, dropped when this goes
-/// out of scope. Its sessions are read-only too, as on a standby: any write fails at once.
-struct ReadOnlyRole {
-    name: String,
-}
-
-impl ReadOnlyRole {
-    fn create(schema: &str) -> Self {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        // Roles are cluster-wide: the name must not meet another test's.
-        let name = format!(
-            "ck_reader_{}_{}_{nanos}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
-        admin()
-            .batch_execute(&format!(
-                "CREATE ROLE {name} LOGIN PASSWORD 'reader'; \
-                 ALTER ROLE {name} SET default_transaction_read_only = on; \
-                 GRANT USAGE ON SCHEMA {schema} TO {name}; \
-                 GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {name};"
-            ))
-            .unwrap();
-        Self { name }
-    }
-}
-
-impl Drop for ReadOnlyRole {
-    fn drop(&mut self) {
-        let name = &self.name;
-        // Its grants go first (DROP OWNED), or the schema's objects keep the role alive.
-        let _ = admin().batch_execute(&format!("DROP OWNED BY {name}; DROP ROLE IF EXISTS {name}"));
-    }
 }
 
 #[test]

@@ -75,3 +75,52 @@ impl Drop for TestSchema {
             on_thread(move || postgres::Client::connect(&server_url(), postgres::NoTls)?.batch_execute(&drop_schema));
     }
 }
+
+/// `url` with `user:password` in place of its own user info.
+pub fn as_user(url: &str, user: &str, password: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}://{user}:{password}@{host}")
+}
+
+/// Runs statements as the test server's administrator (the URL's role).
+fn admin_batch(sql: String) -> Result<(), postgres::Error> {
+    on_thread(move || postgres::Client::connect(&server_url(), postgres::NoTls)?.batch_execute(&sql))
+}
+
+/// A login role that may read the tables of `schema` and nothing else, dropped when this goes
+/// out of scope. Its sessions are read-only too, as on a standby: any write fails at once.
+pub struct ReadOnlyRole {
+    pub name: String,
+}
+
+impl ReadOnlyRole {
+    pub fn create(schema: &str) -> Self {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        // Roles are cluster-wide: the name must not meet another test's.
+        let name = format!(
+            "ck_reader_{}_{}_{nanos}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        admin_batch(format!(
+            "CREATE ROLE {name} LOGIN PASSWORD 'reader'; \
+                 ALTER ROLE {name} SET default_transaction_read_only = on; \
+                 GRANT USAGE ON SCHEMA {schema} TO {name}; \
+                 GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {name};"
+        ))
+        .unwrap_or_else(|e| panic!("creating a read-only role: {e}"));
+        Self { name }
+    }
+}
+
+impl Drop for ReadOnlyRole {
+    fn drop(&mut self) {
+        let name = &self.name;
+        // Its grants go first (DROP OWNED), or the schema's objects keep the role alive.
+        let _ = admin_batch(format!("DROP OWNED BY {name}; DROP ROLE IF EXISTS {name}"));
+    }
+}

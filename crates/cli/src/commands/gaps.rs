@@ -8,7 +8,7 @@ use candlekeep_engine::{
     NoProgress, SharedStore,
     backfill::{self, Plan, Start, Target},
 };
-use candlekeep_store::{Gap, GapStatus, JobStatus};
+use candlekeep_store::{Gap, GapRefresh, GapStatus, JobStatus};
 use serde_json::json;
 
 use super::{Global, finish_job, invocation, open_store, plan::Chains};
@@ -60,6 +60,28 @@ fn matches(gap: &Gap, symbol: Option<&str>) -> bool {
     })
 }
 
+/// The summary of a ledger as stored, for a role that cannot refresh it.
+fn summarise(gaps: &[Gap]) -> GapRefresh {
+    let mut series: Vec<(&candlekeep_core::Instrument, candlekeep_core::Timeframe)> =
+        gaps.iter().map(|g| (&g.instrument, g.timeframe)).collect();
+    series.sort();
+    series.dedup();
+    let mut summary = GapRefresh {
+        series: series.len() as u64,
+        ..GapRefresh::default()
+    };
+    for g in gaps.iter().filter(|g| g.status == GapStatus::Open) {
+        if g.cause == candlekeep_store::NOT_REQUESTED {
+            summary.not_requested += 1;
+            summary.not_requested_bars += g.bars();
+        } else {
+            summary.open += 1;
+            summary.open_bars += g.bars();
+        }
+    }
+    summary
+}
+
 pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
@@ -73,11 +95,31 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
             None => 0,
         };
         let mut store = open_store(&config)?;
-        let job = store.job_started(if args.fill { "gap-repair" } else { "gaps" }, &invocation())?;
+        // Only listing: a role that may only read (PostgreSQL) still sees the ledger as it was
+        // last refreshed; the run then goes unrecorded.
+        let listing_only = !args.fill && !args.verify;
+        let job = match store.job_started(if args.fill { "gap-repair" } else { "gaps" }, &invocation()) {
+            Ok(job) => Some(job),
+            Err(e) if listing_only => {
+                eprintln!("note: this run is not logged ({e})");
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
         if args.verify {
             verify_index(&mut *store)?;
         }
-        let before = store.refresh_gaps(now_ms())?;
+        let refresh = |store: &mut dyn candlekeep_store::Store| -> Result<GapRefresh> {
+            match store.refresh_gaps(now_ms()) {
+                Ok(r) => Ok(r),
+                Err(e) if listing_only => {
+                    eprintln!("note: the gap ledger could not be refreshed ({e}); it is shown as last refreshed");
+                    Ok(summarise(&store.gaps(None, 0)?))
+                }
+                Err(e) => Err(e.into()),
+            }
+        };
+        let before = refresh(&mut *store)?;
         let mut written = 0;
         if args.fill {
             let chains = Chains::new(&config, &mut *store)?;
@@ -90,6 +132,7 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
             let (mut repaired, mut unrepairable) = (0, 0);
             for gap in &open {
                 // Between two gaps: what is repaired so far is committed, and recorded as such.
+                let Some(job) = job else { break };
                 if let Some(code) = shared.with_blocking(|s| crate::signals::stop_here(s, job, written, vec![]))? {
                     eprintln!("interrupted: {written} bars written; run the same command again to repair the rest");
                     return Ok(code);
@@ -125,7 +168,7 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
             );
             store = open_store(&config)?;
         }
-        let after = store.refresh_gaps(now_ms())?;
+        let after = refresh(&mut *store)?;
         let status = match args.status.as_str() {
             "all" => None,
             s => GapStatus::parse(s),
@@ -135,7 +178,9 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
             .into_iter()
             .filter(|g| matches(g, args.symbol.as_deref()))
             .collect();
-        finish_job(&mut *store, job, JobStatus::Ok, written, vec![], None);
+        if let Some(job) = job {
+            finish_job(&mut *store, job, JobStatus::Ok, written, vec![], None);
+        }
         if args.json {
             let rows: Vec<_> = gaps
                 .iter()
