@@ -133,6 +133,9 @@ pub struct HttpSection {
     pub timeout_secs: u64,
     pub max_attempts: u32,
     pub max_ban_wait_secs: u64,
+    /// Every wait of one request (rate-limit pauses, bans, retry backoff) adds up to at most
+    /// this; then the request ends with an error naming the venue and the time waited.
+    pub max_total_wait_secs: u64,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:data/candlekeep.db";
@@ -280,6 +283,7 @@ impl Default for HttpSection {
             timeout_secs: d.timeout.as_secs(),
             max_attempts: d.max_attempts,
             max_ban_wait_secs: d.max_ban_wait.as_secs(),
+            max_total_wait_secs: d.max_total_wait.as_secs(),
         }
     }
 }
@@ -397,6 +401,9 @@ timeout_secs = 30
 max_attempts = 6
 # Longest IP ban (HTTP 418) worth waiting out; a longer one stops the job with an error.
 max_ban_wait_secs = 600
+# All the waiting one request may do (rate-limit pauses, bans, backoff) before it fails with an
+# error naming the venue and the time waited; each wait is logged as it starts.
+max_total_wait_secs = 1200
 "#;
 
 /// Environment variables with this prefix that are not configuration keys.
@@ -501,6 +508,12 @@ impl Config {
         in_range("http.timeout_secs", self.http.timeout_secs, 1, DAY_SECS)?;
         in_range("http.max_attempts", self.http.max_attempts, 1, 100)?;
         in_range("http.max_ban_wait_secs", self.http.max_ban_wait_secs, 0, 7 * DAY_SECS)?;
+        in_range(
+            "http.max_total_wait_secs",
+            self.http.max_total_wait_secs,
+            1,
+            7 * DAY_SECS,
+        )?;
         Ok(())
     }
 
@@ -517,6 +530,7 @@ impl Config {
             timeout: Duration::from_secs(self.http.timeout_secs.max(1)),
             max_attempts: self.http.max_attempts.max(1),
             max_ban_wait: Duration::from_secs(self.http.max_ban_wait_secs),
+            max_total_wait: Duration::from_secs(self.http.max_total_wait_secs),
             ..HttpConfig::default()
         }
     }
@@ -905,12 +919,16 @@ mod tests {
             &mut v,
             env(&[
                 ("CANDLEKEEP_QUALITY_JUMP_PCT", "25.5"),
+                ("CANDLEKEEP_QUALITY_MAX_MOVE_RATIO", "50.5"),
+                ("CANDLEKEEP_HTTP_MAX_TOTAL_WAIT_SECS", "90"),
                 ("CANDLEKEEP_ASSET_SOURCES_BTC", "okx-rest, bybit-rest"),
             ]),
         )
         .unwrap();
         let c: Config = v.try_into().unwrap();
         assert_eq!(c.quality.jump_pct, 25.5);
+        assert_eq!(c.quality.max_move_ratio, 50.5);
+        assert_eq!(c.http().max_total_wait, Duration::from_secs(90));
         assert_eq!(c.chain("BTC").unwrap(), vec![SourceId::OkxRest, SourceId::BybitRest]);
         assert_eq!(c.chain("ETH").unwrap(), DEFAULT_CHAIN.to_vec());
         let mut v = toml::Value::try_from(Config::default()).unwrap();
@@ -925,6 +943,12 @@ mod tests {
         let mut c = Config::default();
         c.database.busy_timeout_secs = u64::MAX;
         assert!(format!("{:#}", c.validate().unwrap_err()).contains("database.busy_timeout_secs"));
+        let mut c = Config::default();
+        c.quality.max_move_ratio = 1.0;
+        assert!(format!("{:#}", c.validate().unwrap_err()).contains("quality.max_move_ratio"));
+        let mut c = Config::default();
+        c.http.max_total_wait_secs = 0;
+        assert!(format!("{:#}", c.validate().unwrap_err()).contains("http.max_total_wait_secs"));
         let mut c = Config::default();
         c.universe.max_coins = u32::MAX;
         assert!(format!("{:#}", c.validate().unwrap_err()).contains("universe.max_coins"));
