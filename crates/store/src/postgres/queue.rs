@@ -162,7 +162,7 @@ impl WorkQueue {
                 &format!(
                     "UPDATE work_units SET owner = $1, lease_until = {DB_NOW} + $2, attempts = attempts + 1 \
                      WHERE id = (SELECT id FROM work_units WHERE status = 'pending' \
-                                    AND (lease_until IS NULL OR lease_until < {DB_NOW}) \
+                                    AND (lease_until IS NULL OR lease_until <= {DB_NOW}) \
                                   ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1) \
                      RETURNING id, instrument_id, timeframe, start_ms, end_ms, chain, attempts"
                 ),
@@ -247,7 +247,7 @@ impl WorkQueue {
             let r = self.conn.query_one(
                 &format!(
                     "SELECT COUNT(*) FILTER (WHERE status = 'pending'), \
-                            COUNT(*) FILTER (WHERE status = 'pending' AND lease_until >= {DB_NOW} AND owner IS NOT NULL), \
+                            COUNT(*) FILTER (WHERE status = 'pending' AND lease_until > {DB_NOW} AND owner IS NOT NULL), \
                             COUNT(*) FILTER (WHERE status = 'done'), COUNT(*) FILTER (WHERE status = 'failed') \
                        FROM work_units"
                 ),
