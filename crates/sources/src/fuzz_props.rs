@@ -22,15 +22,6 @@ use crate::{
 /// Cases per property; the report in issue 12 quotes these.
 const CASES: u32 = 2000;
 
-const TFS: [Timeframe; 6] = [
-    Timeframe::M1,
-    Timeframe::M5,
-    Timeframe::M15,
-    Timeframe::H1,
-    Timeframe::H4,
-    Timeframe::D1,
-];
-
 /// A JSON value as a venue might send it, biased to the numbers that break arithmetic.
 fn scalar() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -65,13 +56,13 @@ fn rows(len: std::ops::Range<usize>) -> impl Strategy<Value = String> {
 /// A request the page step might get: on the grid, anywhere from 1970 to far ahead.
 fn request() -> impl Strategy<Value = (Timeframe, i64, i64, i64)> {
     (
-        0..TFS.len(),
+        0..Timeframe::ALL.len(),
         0i64..4_000_000_000_000,
         1i64..2000,
         0i64..4_000_000_000_000,
     )
         .prop_map(|(i, s, n, now)| {
-            let tf = TFS[i];
+            let tf = Timeframe::ALL[i];
             let start = tf.floor(s);
             (tf, start, start + n * tf.millis(), now)
         })
@@ -79,7 +70,7 @@ fn request() -> impl Strategy<Value = (Timeframe, i64, i64, i64)> {
 
 /// Every body parser on `body`; whatever parses goes through its page step.
 fn every_parser(body: &[u8], (tf, start, end, now): (Timeframe, i64, i64, i64)) {
-    for t in TFS {
+    for t in Timeframe::ALL {
         if let Ok(rows) = binance::parse_klines(body, t) {
             let _ = binance::page_from_rows(rows, tf, (start, end), 3, now, "fuzz");
         }
@@ -110,7 +101,7 @@ fn every_parser(body: &[u8], (tf, start, end, now): (Timeframe, i64, i64, i64)) 
     let _ = coingecko::parse_coins_list(body);
     let _ = http::error_fields(body);
     let _ = closed_before(tf, now);
-    for t in TFS {
+    for t in Timeframe::ALL {
         let _ = archive::parse_csv(Path::new("fuzz.csv"), body, t);
     }
 }
@@ -180,13 +171,13 @@ proptest! {
     #[test]
     fn archive_csv_rows_with_extreme_numbers_never_panic(
         lines in prop::collection::vec(prop::collection::vec(scalar(), 0..14), 0..6),
-        tf in 0..TFS.len(),
+        tf in 0..Timeframe::ALL.len(),
     ) {
         let csv: String = lines
             .iter()
             .map(|l| l.iter().map(|f| f.trim_matches('"')).collect::<Vec<_>>().join(",") + "\n")
             .collect();
-        let _ = archive::parse_csv(Path::new("fuzz.csv"), csv.as_bytes(), TFS[tf]);
+        let _ = archive::parse_csv(Path::new("fuzz.csv"), csv.as_bytes(), Timeframe::ALL[tf]);
     }
 
     #[test]

@@ -22,15 +22,6 @@ use crate::{
 /// Cases per property (each source has one property).
 const CASES: u32 = 1000;
 
-const TFS: [Timeframe; 6] = [
-    Timeframe::M1,
-    Timeframe::M5,
-    Timeframe::M15,
-    Timeframe::H1,
-    Timeframe::H4,
-    Timeframe::D1,
-];
-
 /// A random answer to a request `[start, start + bars)`: rows as bar offsets from `start`
 /// (negative or past the end for strays, repeated for duplicates, in any order) with a flag
 /// (OKX `confirm`, CoinGecko "both halves present").
@@ -177,7 +168,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(CASES))]
 
     #[test]
-    fn binance_pages_hold_the_rules(a in answer(&TFS), limit in 1usize..200) {
+    fn binance_pages_hold_the_rules(a in answer(&Timeframe::ALL), limit in 1usize..200) {
         let rows = binance::parse_klines(binance_body(&a).as_bytes(), a.tf).unwrap();
         let received: Vec<i64> = rows.iter().map(|r| r.candle.open_time_ms).collect();
         let full = rows.len() >= limit;
@@ -190,7 +181,7 @@ proptest! {
     }
 
     #[test]
-    fn okx_pages_hold_the_rules(a in answer(&TFS)) {
+    fn okx_pages_hold_the_rules(a in answer(&Timeframe::ALL)) {
         let Ok(rows) = fitting(okx::parse::parse_candles(okx_body(&a).as_bytes(), Market::Spot).unwrap(), okx::WINDOW_BARS) else {
             return Ok(()); // more rows than the window holds: malformed, retried
         };
@@ -205,7 +196,7 @@ proptest! {
     }
 
     #[test]
-    fn bybit_pages_hold_the_rules(a in answer(&TFS)) {
+    fn bybit_pages_hold_the_rules(a in answer(&Timeframe::ALL)) {
         let rows = fitting(bybit::parse::parse_klines(bybit_body(&a).as_bytes()).unwrap(), bybit::WINDOW_BARS).unwrap();
         let received: Vec<i64> = rows.iter().map(|r| r.candle.open_time_ms).collect();
         let wend = window_end(a.tf, a.start, a.end, bybit::WINDOW_BARS);
