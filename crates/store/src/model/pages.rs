@@ -63,16 +63,26 @@ pub(crate) fn screen_moves<'a>(
     };
     let prev = neighbours.iter().find(|(t, _)| *t < lo).map(as_bar);
     let next = neighbours.iter().find(|(t, _)| *t > hi).map(as_bar);
-    let mut order: Vec<usize> = (0..valid.len()).collect();
-    order.sort_by_key(|&i| valid[i].open_time_ms);
-    let ascending: Vec<Candle> = order.iter().map(|&i| valid[i]).collect();
-    let verdicts = validate::implausible(prev.as_ref(), &ascending, next.as_ref(), max_ratio);
-    if !verdicts.contains(&true) {
+    // Pages come ascending; only an unordered one is judged through a sorted copy.
+    let sorted = valid.windows(2).all(|w| w[0].open_time_ms <= w[1].open_time_ms);
+    let (bad, any) = if sorted {
+        let bad = validate::implausible(prev.as_ref(), &valid, next.as_ref(), max_ratio);
+        let any = bad.contains(&true);
+        (bad, any)
+    } else {
+        let mut order: Vec<usize> = (0..valid.len()).collect();
+        order.sort_by_key(|&i| valid[i].open_time_ms);
+        let ascending: Vec<Candle> = order.iter().map(|&i| valid[i]).collect();
+        let verdicts = validate::implausible(prev.as_ref(), &ascending, next.as_ref(), max_ratio);
+        let mut bad = vec![false; valid.len()];
+        for (&i, verdict) in order.iter().zip(verdicts) {
+            bad[i] = verdict;
+        }
+        let any = bad.contains(&true);
+        (bad, any)
+    };
+    if !any {
         return valid;
-    }
-    let mut bad = vec![false; valid.len()];
-    for (&i, verdict) in order.iter().zip(verdicts) {
-        bad[i] = verdict;
     }
     let mut kept = Vec::with_capacity(valid.len());
     for (c, bad) in valid.iter().zip(bad) {
