@@ -111,3 +111,46 @@ pub(crate) fn islands(tf: Timeframe, open_times: impl Iterator<Item = i64>) -> V
 pub(crate) fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
 }
+
+#[cfg(test)]
+mod screen_tests {
+    use super::*;
+
+    const H: i64 = 3_600_000;
+
+    fn bar(h: i64, price: f64) -> Candle {
+        Candle {
+            open_time_ms: 1_700_000_000_000 / H * H + h * H,
+            open: price,
+            high: price,
+            low: price,
+            close: price,
+            volume: Some(1.0),
+            quote_volume: None,
+            trades: None,
+        }
+    }
+
+    #[test]
+    fn an_unordered_page_is_judged_as_the_same_page_in_order() {
+        let page: Vec<Candle> = [100.0, 1e300, 101.0, 99.0, 1e-9, 98.0]
+            .iter()
+            .enumerate()
+            .map(|(h, &p)| bar(h as i64, p))
+            .collect();
+        let judge = |candles: Vec<Candle>| {
+            let mut rejected = Vec::new();
+            let kept = screen_moves(Cow::Owned(candles), &[], 100.0, &mut rejected).into_owned();
+            let mut kept: Vec<i64> = kept.iter().map(|c| c.open_time_ms).collect();
+            let mut out: Vec<i64> = rejected.iter().map(|(c, _)| c.open_time_ms).collect();
+            kept.sort_unstable();
+            out.sort_unstable();
+            (kept, out)
+        };
+        let in_order = judge(page.clone());
+        assert_eq!(in_order.1, vec![page[1].open_time_ms, page[4].open_time_ms]);
+        let mut reversed = page;
+        reversed.reverse();
+        assert_eq!(judge(reversed), in_order);
+    }
+}
