@@ -28,6 +28,8 @@ mod window;
 mod fuzz_props;
 #[cfg(test)]
 mod page_props;
+#[cfg(test)]
+mod samples;
 
 pub use error::SourceError;
 

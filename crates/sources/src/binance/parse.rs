@@ -164,15 +164,13 @@ mod tests {
     /// The real samples, when `../shared` is beside the repository.
     #[test]
     fn parses_the_shared_reference_samples_when_present() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/samples");
-        let Ok(spot) = std::fs::read(dir.join("binance_spot_klines_eurusdt_1h.json")) else {
-            eprintln!("../shared/reference/samples not present: skipped");
+        let Some(spot) = crate::samples::read("binance_spot_klines_eurusdt_1h.json") else {
             return;
         };
         let rows = parse_klines(&spot, Timeframe::H1).unwrap();
         assert_eq!(rows.len(), 6);
         assert_eq!(rows[5].candle.trades, Some(0));
-        let usdm = std::fs::read(dir.join("binance_usdm_futures_klines_btcusdt_5m.json")).unwrap();
+        let usdm = crate::samples::read("binance_usdm_futures_klines_btcusdt_5m.json").unwrap();
         assert_eq!(parse_klines(&usdm, Timeframe::M5).unwrap().len(), 2);
     }
 }

@@ -152,12 +152,7 @@ mod tests {
 
     #[test]
     fn the_real_sample_parses_when_present() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/reference/samples/okx_candles_btc_usdt_1h.json"
-        );
-        let Ok(body) = std::fs::read(path) else {
-            eprintln!("skipped: {path} not present");
+        let Some(body) = crate::samples::read("okx_candles_btc_usdt_1h.json") else {
             return;
         };
         let rows = parse_candles(&body, Market::Spot).unwrap();
