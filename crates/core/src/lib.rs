@@ -2,6 +2,7 @@
 //! plus UTC time helpers and the price round-trip rule. No I/O lives here.
 
 mod candle;
+mod gap;
 mod instrument;
 mod price;
 pub mod time;
@@ -10,6 +11,7 @@ mod universe;
 pub mod validate;
 
 pub use candle::{Candle, MarketPoint, Provenance, SourceId};
+pub use gap::{GapCause, ParseGapCauseError};
 pub use instrument::{Instrument, Market, ParseInstrumentError, Venue};
 pub use price::{ParsePriceError, format_price, parse_price};
 pub use timeframe::{ParseTimeframeError, Timeframe};

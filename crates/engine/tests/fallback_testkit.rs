@@ -504,7 +504,7 @@ async fn what_cryptocompare_says_about_missing_hours_names_the_gap() {
         .unwrap();
     assert!(!gaps.is_empty(), "the simulated outages leave gaps");
     assert!(
-        gaps.iter().all(|g| g.cause == "no-trades"),
+        gaps.iter().all(|g| g.cause == candlekeep_core::GapCause::NoTrades),
         "CryptoCompare's flat, volume-less rows say nothing traded: {gaps:?}"
     );
 }

@@ -18,7 +18,7 @@ pub mod url;
 
 pub use catalog::{TableDef, Value};
 pub use error::StoreError;
-pub use model::gaps::{FETCH_FAILED, NOT_REQUESTED};
+pub use model::gaps::FETCH_FAILED;
 pub use model::quality::score as quality_score;
 pub use postgres::{PgOptions, PgStore};
 pub use ranges::subtract_ranges;

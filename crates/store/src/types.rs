@@ -1,6 +1,6 @@
 //! Records the store hands back.
 
-use candlekeep_core::{Candle, Instrument, Provenance, SourceId, Timeframe};
+use candlekeep_core::{Candle, GapCause, Instrument, Provenance, SourceId, Timeframe};
 use serde::Serialize;
 
 /// What a write changed.
@@ -168,11 +168,7 @@ pub struct Gap {
     pub timeframe: Timeframe,
     pub start_ms: i64,
     pub end_ms: i64,
-    /// `venue-outage` (sources answered for these hours and none had a bar), `fetch-error` (they
-    /// were asked for and every source failed), `not-requested` (no source was asked yet: before
-    /// the first or after the last hour a backfill or sync asked for), `no-trades`,
-    /// `not-listed-yet` or `provider-history-cap` (what the sources said).
-    pub cause: String,
+    pub cause: GapCause,
     pub status: GapStatus,
     pub attempts: i64,
     /// The source that delivered most of the bars when the gap was repaired.

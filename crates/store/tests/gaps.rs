@@ -231,7 +231,7 @@ fn hours_never_requested_are_not_fetch_errors(backend: Backend) {
         .gaps(Some(GapStatus::Open), 0)
         .unwrap()
         .into_iter()
-        .map(|g| ((g.start_ms - T0) / H, g.cause))
+        .map(|g| ((g.start_ms - T0) / H, g.cause.to_string()))
         .collect();
     assert_eq!(
         causes,
@@ -355,7 +355,7 @@ fn causes_follow_what_the_sources_said(backend: Backend) {
         .gaps(Some(GapStatus::Open), 0)
         .unwrap()
         .into_iter()
-        .map(|g| ((g.start_ms - T0) / H, g.cause))
+        .map(|g| ((g.start_ms - T0) / H, g.cause.to_string()))
         .collect();
     assert_eq!(
         causes,

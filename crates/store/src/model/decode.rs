@@ -11,6 +11,12 @@ pub(crate) fn instrument(market: &str, base: &str, quote: &str) -> Result<Instru
 }
 
 /// The timeframe of a stored row.
+pub(crate) fn gap_cause(cause: &str) -> Result<candlekeep_core::GapCause, StoreError> {
+    cause
+        .parse()
+        .map_err(|e| StoreError::Corrupt(format!("{e} in the gap ledger")))
+}
+
 pub(crate) fn timeframe(tf: &str) -> Result<Timeframe, StoreError> {
     tf.parse()
         .map_err(|_| StoreError::Corrupt(format!("unknown timeframe {tf:?}")))

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use candlekeep_core::Timeframe;
+use candlekeep_core::{GapCause, Timeframe};
 
 use crate::{GapRefresh, GapStatus, StoreError, subtract_ranges};
 
@@ -138,19 +138,19 @@ impl Facts {
     /// - `provider-history-cap`: every source that answered for all of it only said "beyond my
     ///   history";
     /// - `venue-outage`: sources answered for it and had no bars.
-    pub fn cause(&self, listed_at: Option<i64>, gap: (i64, i64)) -> &'static str {
+    pub fn cause(&self, listed_at: Option<i64>, gap: (i64, i64)) -> GapCause {
         if all_of(gap, &self.noted("no-trades", None)) {
-            return "no-trades";
+            return GapCause::NoTrades;
         }
         if listed_at.is_some_and(|l| gap.1 <= l) || all_of(gap, &self.noted("not-listed", None)) {
-            return "not-listed-yet";
+            return GapCause::NotListedYet;
         }
         if intersect(gap, &self.requested()).is_empty() {
-            return NOT_REQUESTED;
+            return GapCause::NotRequested;
         }
         let covered: Vec<(i64, i64)> = self.covered.iter().map(|(_, a, b)| (*a, *b)).collect();
         if !all_of(gap, &covered) {
-            return "fetch-error";
+            return GapCause::FetchError;
         }
         let mut answering: Vec<&str> = self
             .covered
@@ -165,15 +165,12 @@ impl Facts {
             .filter(|s| all_of(gap, &self.noted("history-cap", Some(s))))
             .count();
         if !answering.is_empty() && capped == answering.len() {
-            "provider-history-cap"
+            GapCause::ProviderHistoryCap
         } else {
-            "venue-outage"
+            GapCause::VenueOutage
         }
     }
 }
-
-/// The cause of hours no source was ever asked for.
-pub const NOT_REQUESTED: &str = "not-requested";
 
 /// A ledger entry that is not repaired yet: (start, end, status, attempts, first_seen).
 pub(crate) type LedgerRow = (i64, i64, GapStatus, i64, i64);
@@ -259,8 +256,14 @@ pub(crate) trait LedgerRows {
     /// Removes an entry.
     fn drop_entry(&mut self, id: i64, tf: Timeframe, entry: (i64, i64)) -> Result<(), StoreError>;
     fn facts(&mut self, id: i64, tf: Timeframe) -> Result<Facts, StoreError>;
-    fn put_gap(&mut self, id: i64, tf: Timeframe, gap: &CurrentGap, cause: &str, now_ms: i64)
-    -> Result<(), StoreError>;
+    fn put_gap(
+        &mut self,
+        id: i64,
+        tf: Timeframe,
+        gap: &CurrentGap,
+        cause: GapCause,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
 }
 
 /// Brings every series' ledger up to date (one transaction, the caller's).
@@ -299,7 +302,7 @@ pub(crate) fn refresh(db: &mut impl LedgerRows, all: &[Series], now_ms: i64) -> 
                 continue;
             }
             let bars = tf.bars_between(g.range.0, g.range.1);
-            if cause == NOT_REQUESTED {
+            if cause == GapCause::NotRequested {
                 summary.not_requested += 1;
                 summary.not_requested_bars += bars;
             } else {

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use candlekeep_core::{Instrument, Timeframe};
+use candlekeep_core::{GapCause, Instrument, Timeframe};
 use postgres::Transaction;
 
 use super::Conn;
@@ -109,7 +109,14 @@ impl LedgerRows for Ledger<'_, '_> {
         Ok(Facts { covered, notes })
     }
 
-    fn put_gap(&mut self, id: i64, tf: Timeframe, g: &CurrentGap, cause: &str, now_ms: i64) -> Result<(), StoreError> {
+    fn put_gap(
+        &mut self,
+        id: i64,
+        tf: Timeframe,
+        g: &CurrentGap,
+        cause: GapCause,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         self.0.execute(
             "INSERT INTO gaps (instrument_id, timeframe, start_ms, end_ms, cause, status, attempts, first_seen, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (instrument_id, timeframe, start_ms, end_ms) \
@@ -120,7 +127,7 @@ impl LedgerRows for Ledger<'_, '_> {
                 &tf.as_str(),
                 &g.range.0,
                 &g.range.1,
-                &cause,
+                &cause.as_str(),
                 &g.status.as_str(),
                 &g.attempts,
                 &g.first_seen,
@@ -157,7 +164,7 @@ pub(crate) fn list(conn: &mut Conn, status: Option<GapStatus>, since_ms: i64) ->
                 timeframe: decode::timeframe(tf)?,
                 start_ms: r.get(4),
                 end_ms: r.get(5),
-                cause: r.get(6),
+                cause: decode::gap_cause(r.get(6))?,
                 status: GapStatus::parse(status).ok_or_else(|| {
                     StoreError::Corrupt(format!("gap status {status:?} in {market}:{base}{quote} {tf}"))
                 })?,

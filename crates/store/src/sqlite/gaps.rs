@@ -1,6 +1,6 @@
 //! The gap ledger in SQLite; its rules are in `model::gaps`.
 
-use candlekeep_core::Timeframe;
+use candlekeep_core::{GapCause, Timeframe};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::model::decode;
@@ -104,7 +104,14 @@ impl LedgerRows for Ledger<'_> {
         Ok(Facts { covered, notes })
     }
 
-    fn put_gap(&mut self, id: i64, tf: Timeframe, g: &CurrentGap, cause: &str, now_ms: i64) -> Result<(), StoreError> {
+    fn put_gap(
+        &mut self,
+        id: i64,
+        tf: Timeframe,
+        g: &CurrentGap,
+        cause: GapCause,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         self.0
             .prepare_cached(
                 "INSERT INTO gaps (instrument_id, timeframe, start_ms, end_ms, cause, status, attempts, first_seen, updated_at) \
@@ -117,7 +124,7 @@ impl LedgerRows for Ledger<'_> {
                 tf.as_str(),
                 g.range.0,
                 g.range.1,
-                cause,
+                cause.as_str(),
                 g.status.as_str(),
                 g.attempts,
                 g.first_seen,
@@ -153,7 +160,7 @@ pub(crate) fn list(conn: &Connection, status: Option<GapStatus>, since_ms: i64) 
             timeframe: decode::timeframe(&tf)?,
             start_ms: r.get(4)?,
             end_ms: r.get(5)?,
-            cause: r.get(6)?,
+            cause: decode::gap_cause(&r.get::<_, String>(6)?)?,
             status: GapStatus::parse(&status)
                 .ok_or_else(|| StoreError::Corrupt(format!("gap status {status:?} in {market}:{base}{quote} {tf}")))?,
             attempts: r.get(8)?,
