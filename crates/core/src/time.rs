@@ -29,6 +29,10 @@ pub fn month_ms(year: i32, month: u32) -> Option<(i64, i64)> {
 
 /// Epoch ms of 2009-01-03T00:00Z, the first day of Bitcoin: no market had a candle before it,
 /// and an earlier date is a typo that venues answer with nonsense or errors.
+/// One hour and one day in milliseconds: the units of every open time.
+pub const HOUR_MS: i64 = 3_600_000;
+pub const DAY_MS: i64 = 24 * HOUR_MS;
+
 pub const EARLIEST_MS: i64 = 1_230_940_800_000;
 /// Epoch ms of 2101-01-01T00:00Z: dates beyond 2100 are typos, and keeping instants this small
 /// keeps every time computation far from overflowing.

@@ -122,7 +122,7 @@ impl Default for FlagRules {
 
 /// Bars further apart than this are not judged against each other: over a month a price can
 /// truly move any amount.
-const MAX_NEIGHBOUR_DISTANCE_MS: i64 = 30 * 86_400_000;
+const MAX_NEIGHBOUR_DISTANCE_MS: i64 = 30 * crate::time::DAY_MS;
 
 /// How far apart two positive prices are, as a factor ≥ 1 (infinite when one is not positive).
 fn move_ratio(a: f64, b: f64) -> f64 {

@@ -19,7 +19,7 @@ use crate::{JobError, SharedStore};
 
 /// Key of the cached `/coins/list` answer, and how long it stays fresh.
 pub const COINS_LIST_CACHE_KEY: &str = "coingecko:/coins/list";
-pub const COINS_LIST_MAX_AGE_MS: i64 = 24 * 3_600_000;
+pub const COINS_LIST_MAX_AGE_MS: i64 = candlekeep_core::time::DAY_MS;
 
 /// What one refresh did.
 #[derive(Debug, Clone)]

@@ -69,7 +69,7 @@ fn period_ms(year: i32, month: u32, day: Option<u32>) -> Option<(i64, i64)> {
         return None;
     }
     match day {
-        Some(d) => date_ms(year, month, d).map(|start| (start, start + 86_400_000)),
+        Some(d) => date_ms(year, month, d).map(|start| (start, start + candlekeep_core::time::DAY_MS)),
         None => month_ms(year, month),
     }
 }

@@ -11,7 +11,10 @@
 
 use std::collections::HashMap;
 
-use candlekeep_core::{Candle, Instrument, Market, MarketPoint, SourceId, Timeframe, time::now_ms};
+use candlekeep_core::{
+    Candle, Instrument, Market, MarketPoint, SourceId, Timeframe,
+    time::{DAY_MS, now_ms},
+};
 use futures::{FutureExt, future::BoxFuture};
 
 use super::CoinGecko;
@@ -135,8 +138,8 @@ impl CoinGeckoOhlc {
     /// `days` and how far back the answer reaches, for a timeframe CoinGecko can serve.
     fn days(tf: Timeframe) -> Option<(u32, i64)> {
         match tf {
-            Timeframe::H1 => Some((1, 24 * 3_600_000)),
-            Timeframe::H4 => Some((30, 30 * 86_400_000)),
+            Timeframe::H1 => Some((1, DAY_MS)),
+            Timeframe::H4 => Some((30, 30 * DAY_MS)),
             _ => None,
         }
     }

@@ -8,7 +8,7 @@ use candlekeep_core::Instrument;
 use super::gaps::Series;
 use crate::QualityDay;
 
-pub(crate) const DAY_MS: i64 = 86_400_000;
+pub(crate) use candlekeep_core::time::DAY_MS;
 
 /// 0–100: `100 × C × (1 − R) × (1 − F/2) × (1 − min(D, 100 bp)/200 bp)`, where C is the
 /// completeness (stored / expected bars), R and F the rejected and flagged shares of the expected

@@ -34,12 +34,12 @@ impl Default for Timescale {
 impl Timescale {
     /// The policy's `compress_after` in the unit of `candles.open_time` (milliseconds).
     fn compress_after_ms(self) -> i64 {
-        self.compress_after_days.saturating_mul(86_400_000)
+        self.compress_after_days.saturating_mul(candlekeep_core::time::DAY_MS)
     }
 }
 
 /// Chunks of 30 days of open time.
-const CHUNK_MS: i64 = 30 * 86_400_000;
+const CHUNK_MS: i64 = 30 * candlekeep_core::time::DAY_MS;
 
 const AVAILABLE: &str = "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'";
 const INSTALLED: &str = "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'";
