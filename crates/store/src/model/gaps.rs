@@ -172,6 +172,15 @@ impl Facts {
     }
 }
 
+/// Marks a ledger entry repaired, naming the source of most of its bars now (ties: the first
+/// name). Written once for both backends: SQLite numbers `$n` parameters in order of first
+/// appearance, so they first appear here as $1, $2, $3, $4, $5.
+pub(crate) const MARK_REPAIRED_SQL: &str = "UPDATE gaps SET repaired_by = ( \
+       SELECT s.name FROM candles c JOIN sources s ON s.id = c.source_id WHERE c.instrument_id = $1 \
+          AND c.timeframe = $2 AND c.open_time >= $3 AND c.open_time < $4 \
+        GROUP BY s.name ORDER BY COUNT(*) DESC, s.name LIMIT 1), status = 'repaired', updated_at = $5 \
+     WHERE instrument_id = $1 AND timeframe = $2 AND start_ms = $3 AND end_ms = $4";
+
 /// A ledger entry that is not repaired yet: (start, end, status, attempts, first_seen).
 pub(crate) type LedgerRow = (i64, i64, GapStatus, i64, i64);
 

@@ -57,14 +57,8 @@ impl LedgerRows for Ledger<'_, '_> {
     }
 
     fn mark_repaired(&mut self, id: i64, tf: Timeframe, (a, b): (i64, i64), now_ms: i64) -> Result<(), StoreError> {
-        self.0.execute(
-            "UPDATE gaps SET status = 'repaired', updated_at = $5, repaired_by = ( \
-               SELECT s.name FROM candles c JOIN sources s ON s.id = c.source_id WHERE c.instrument_id = $1 \
-                  AND c.timeframe = $2 AND c.open_time >= $3 AND c.open_time < $4 \
-                GROUP BY s.name ORDER BY COUNT(*) DESC, s.name LIMIT 1) \
-             WHERE instrument_id = $1 AND timeframe = $2 AND start_ms = $3 AND end_ms = $4",
-            &[&id, &tf.as_str(), &a, &b, &now_ms],
-        )?;
+        self.0
+            .execute(gaps::MARK_REPAIRED_SQL, &[&id, &tf.as_str(), &a, &b, &now_ms])?;
         Ok(())
     }
 

@@ -54,13 +54,7 @@ impl LedgerRows for Ledger<'_> {
 
     fn mark_repaired(&mut self, id: i64, tf: Timeframe, (a, b): (i64, i64), now_ms: i64) -> Result<(), StoreError> {
         self.0
-            .prepare_cached(
-                "UPDATE gaps SET status = 'repaired', updated_at = ?5, repaired_by = ( \
-                   SELECT s.name FROM candles c JOIN sources s ON s.id = c.source_id WHERE c.instrument_id = ?1 \
-                      AND c.timeframe = ?2 AND c.open_time >= ?3 AND c.open_time < ?4 \
-                    GROUP BY c.source_id ORDER BY COUNT(*) DESC, s.name LIMIT 1) \
-                 WHERE instrument_id = ?1 AND timeframe = ?2 AND start_ms = ?3 AND end_ms = ?4",
-            )?
+            .prepare_cached(gaps::MARK_REPAIRED_SQL)?
             .execute((id, tf.as_str(), a, b, now_ms))?;
         Ok(())
     }
@@ -135,8 +129,10 @@ impl LedgerRows for Ledger<'_> {
 }
 
 pub(crate) fn refresh(conn: &mut Connection, now_ms: i64) -> Result<GapRefresh, StoreError> {
-    let all = series(conn)?;
+    // The series are read inside the write transaction, as on PostgreSQL: a write landing
+    // between the read and the refresh cannot leave the ledger behind the stored ranges.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let all = series(&tx)?;
     let summary = gaps::refresh(&mut Ledger(&tx), &all, now_ms)?;
     tx.commit()?;
     Ok(summary)
