@@ -181,6 +181,35 @@ pub(crate) const MARK_REPAIRED_SQL: &str = "UPDATE gaps SET repaired_by = ( \
         GROUP BY s.name ORDER BY COUNT(*) DESC, s.name LIMIT 1), status = 'repaired', updated_at = $5 \
      WHERE instrument_id = $1 AND timeframe = $2 AND start_ms = $3 AND end_ms = $4";
 
+/// Every stored series' ranges with its listing lifetime bounds, in the shape of [`RangeRow`].
+pub(crate) const SERIES_SQL: &str = "SELECT r.instrument_id, r.timeframe, r.start_ms, r.end_ms, \
+        (SELECT MIN(l.listed_at) FROM listings l WHERE l.base = i.base AND l.quote = i.quote AND l.market = i.market), \
+        (SELECT CASE WHEN COUNT(*) > 0 AND COUNT(l.delisted_at) = COUNT(*) THEN MAX(l.delisted_at) END \
+           FROM listings l WHERE l.base = i.base AND l.quote = i.quote AND l.market = i.market) \
+   FROM stored_ranges r JOIN instruments i ON i.id = r.instrument_id \
+  ORDER BY r.instrument_id, r.timeframe, r.start_ms";
+
+/// A series' entries that are not repaired (see [`LedgerRow`]).
+pub(crate) const LEDGER_SQL: &str = "SELECT start_ms, end_ms, status, attempts, first_seen FROM gaps \
+     WHERE instrument_id = $1 AND timeframe = $2 AND status <> 'repaired'";
+
+/// What the sources said about one series ([`Facts`]): their covered ranges, then their notes.
+pub(crate) const COVERED_SQL: &str =
+    "SELECT source, start_ms, end_ms FROM covered_ranges WHERE instrument_id = $1 AND timeframe = $2";
+pub(crate) const NOTES_SQL: &str =
+    "SELECT source, start_ms, end_ms, note FROM coverage_notes WHERE instrument_id = $1 AND timeframe = $2";
+
+/// Writes a current gap: (series, timeframe, start, end, cause, status, attempts, first seen,
+/// now); an entry already there keeps its first sighting.
+pub(crate) const PUT_GAP_SQL: &str = "INSERT INTO gaps (instrument_id, timeframe, start_ms, end_ms, cause, status, \
+     attempts, first_seen, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+     ON CONFLICT (instrument_id, timeframe, start_ms, end_ms) DO UPDATE SET cause = excluded.cause, \
+     status = excluded.status, attempts = excluded.attempts, updated_at = excluded.updated_at";
+
+/// Removes one entry.
+pub(crate) const DROP_ENTRY_SQL: &str =
+    "DELETE FROM gaps WHERE instrument_id = $1 AND timeframe = $2 AND start_ms = $3 AND end_ms = $4";
+
 /// A ledger entry that is not repaired yet: (start, end, status, attempts, first_seen).
 pub(crate) type LedgerRow = (i64, i64, GapStatus, i64, i64);
 

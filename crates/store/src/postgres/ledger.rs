@@ -12,15 +12,7 @@ use crate::model::quality::{DayCounts, days, first_day};
 use crate::{Gap, GapRefresh, GapStatus, QualityDay, StoreError};
 
 fn series(tx: &mut Transaction<'_>) -> Result<Vec<Series>, StoreError> {
-    let rows = tx.query(
-        "SELECT r.instrument_id, r.timeframe, r.start_ms, r.end_ms, \
-                (SELECT MIN(l.listed_at) FROM listings l WHERE l.base = i.base AND l.quote = i.quote AND l.market = i.market), \
-                (SELECT CASE WHEN COUNT(*) > 0 AND COUNT(l.delisted_at) = COUNT(*) THEN MAX(l.delisted_at) END \
-                   FROM listings l WHERE l.base = i.base AND l.quote = i.quote AND l.market = i.market) \
-           FROM stored_ranges r JOIN instruments i ON i.id = r.instrument_id \
-          ORDER BY r.instrument_id, r.timeframe, r.start_ms",
-        &[],
-    )?;
+    let rows = tx.query(gaps::SERIES_SQL, &[])?;
     group_series(rows.iter().map(|r| RangeRow {
         id: r.get(0),
         tf: r.get(1),
@@ -37,11 +29,7 @@ impl LedgerRows for Ledger<'_, '_> {
     fn ledger(&mut self, id: i64, tf: Timeframe) -> Result<Vec<LedgerRow>, StoreError> {
         Ok(self
             .0
-            .query(
-                "SELECT start_ms, end_ms, status, attempts, first_seen FROM gaps WHERE instrument_id = $1 \
-                 AND timeframe = $2 AND status <> 'repaired'",
-                &[&id, &tf.as_str()],
-            )?
+            .query(gaps::LEDGER_SQL, &[&id, &tf.as_str()])?
             .iter()
             .map(|r| {
                 let status: &str = r.get(2);
@@ -74,29 +62,20 @@ impl LedgerRows for Ledger<'_, '_> {
     }
 
     fn drop_entry(&mut self, id: i64, tf: Timeframe, (a, b): (i64, i64)) -> Result<(), StoreError> {
-        self.0.execute(
-            "DELETE FROM gaps WHERE instrument_id = $1 AND timeframe = $2 AND start_ms = $3 AND end_ms = $4",
-            &[&id, &tf.as_str(), &a, &b],
-        )?;
+        self.0.execute(gaps::DROP_ENTRY_SQL, &[&id, &tf.as_str(), &a, &b])?;
         Ok(())
     }
 
     fn facts(&mut self, id: i64, tf: Timeframe) -> Result<Facts, StoreError> {
         let covered = self
             .0
-            .query(
-                "SELECT source, start_ms, end_ms FROM covered_ranges WHERE instrument_id = $1 AND timeframe = $2",
-                &[&id, &tf.as_str()],
-            )?
+            .query(gaps::COVERED_SQL, &[&id, &tf.as_str()])?
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2)))
             .collect();
         let notes = self
             .0
-            .query(
-                "SELECT source, start_ms, end_ms, note FROM coverage_notes WHERE instrument_id = $1 AND timeframe = $2",
-                &[&id, &tf.as_str()],
-            )?
+            .query(gaps::NOTES_SQL, &[&id, &tf.as_str()])?
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
             .collect();
@@ -112,10 +91,7 @@ impl LedgerRows for Ledger<'_, '_> {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         self.0.execute(
-            "INSERT INTO gaps (instrument_id, timeframe, start_ms, end_ms, cause, status, attempts, first_seen, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (instrument_id, timeframe, start_ms, end_ms) \
-             DO UPDATE SET cause = excluded.cause, status = excluded.status, attempts = excluded.attempts, \
-             updated_at = excluded.updated_at",
+            gaps::PUT_GAP_SQL,
             &[
                 &id,
                 &tf.as_str(),

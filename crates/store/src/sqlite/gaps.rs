@@ -8,14 +8,7 @@ use crate::model::gaps::{self, CurrentGap, Facts, LedgerRow, LedgerRows, RangeRo
 use crate::{Gap, GapRefresh, GapStatus, StoreError};
 
 pub(crate) fn series(conn: &Connection) -> Result<Vec<Series>, StoreError> {
-    let mut stmt = conn.prepare(
-        "SELECT r.instrument_id, r.timeframe, r.start_ms, r.end_ms, \
-                (SELECT MIN(l.listed_at) FROM listings l WHERE l.base = i.base AND l.quote = i.quote AND l.market = i.market), \
-                (SELECT CASE WHEN COUNT(*) > 0 AND COUNT(l.delisted_at) = COUNT(*) THEN MAX(l.delisted_at) END \
-                   FROM listings l WHERE l.base = i.base AND l.quote = i.quote AND l.market = i.market) \
-           FROM stored_ranges r JOIN instruments i ON i.id = r.instrument_id \
-          ORDER BY r.instrument_id, r.timeframe, r.start_ms",
-    )?;
+    let mut stmt = conn.prepare(gaps::SERIES_SQL)?;
     let rows = stmt.query_map([], |r| {
         Ok(RangeRow {
             id: r.get(0)?,
@@ -35,10 +28,7 @@ impl LedgerRows for Ledger<'_> {
     fn ledger(&mut self, id: i64, tf: Timeframe) -> Result<Vec<LedgerRow>, StoreError> {
         Ok(self
             .0
-            .prepare_cached(
-                "SELECT start_ms, end_ms, status, attempts, first_seen FROM gaps WHERE instrument_id = ?1 \
-                 AND timeframe = ?2 AND status <> 'repaired'",
-            )?
+            .prepare_cached(gaps::LEDGER_SQL)?
             .query_map((id, tf.as_str()), |r| {
                 let status: String = r.get(2)?;
                 Ok((
@@ -73,9 +63,7 @@ impl LedgerRows for Ledger<'_> {
 
     fn drop_entry(&mut self, id: i64, tf: Timeframe, (a, b): (i64, i64)) -> Result<(), StoreError> {
         self.0
-            .prepare_cached(
-                "DELETE FROM gaps WHERE instrument_id = ?1 AND timeframe = ?2 AND start_ms = ?3 AND end_ms = ?4",
-            )?
+            .prepare_cached(gaps::DROP_ENTRY_SQL)?
             .execute((id, tf.as_str(), a, b))?;
         Ok(())
     }
@@ -83,16 +71,12 @@ impl LedgerRows for Ledger<'_> {
     fn facts(&mut self, id: i64, tf: Timeframe) -> Result<Facts, StoreError> {
         let covered = self
             .0
-            .prepare_cached(
-                "SELECT source, start_ms, end_ms FROM covered_ranges WHERE instrument_id = ?1 AND timeframe = ?2",
-            )?
+            .prepare_cached(gaps::COVERED_SQL)?
             .query_map((id, tf.as_str()), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<Result<_, _>>()?;
         let notes = self
             .0
-            .prepare_cached(
-                "SELECT source, start_ms, end_ms, note FROM coverage_notes WHERE instrument_id = ?1 AND timeframe = ?2",
-            )?
+            .prepare_cached(gaps::NOTES_SQL)?
             .query_map((id, tf.as_str()), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
             .collect::<Result<_, _>>()?;
         Ok(Facts { covered, notes })
@@ -106,24 +90,17 @@ impl LedgerRows for Ledger<'_> {
         cause: GapCause,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        self.0
-            .prepare_cached(
-                "INSERT INTO gaps (instrument_id, timeframe, start_ms, end_ms, cause, status, attempts, first_seen, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (instrument_id, timeframe, start_ms, end_ms) \
-                 DO UPDATE SET cause = excluded.cause, status = excluded.status, attempts = excluded.attempts, \
-                 updated_at = excluded.updated_at",
-            )?
-            .execute((
-                id,
-                tf.as_str(),
-                g.range.0,
-                g.range.1,
-                cause.as_str(),
-                g.status.as_str(),
-                g.attempts,
-                g.first_seen,
-                now_ms,
-            ))?;
+        self.0.prepare_cached(gaps::PUT_GAP_SQL)?.execute((
+            id,
+            tf.as_str(),
+            g.range.0,
+            g.range.1,
+            cause.as_str(),
+            g.status.as_str(),
+            g.attempts,
+            g.first_seen,
+            now_ms,
+        ))?;
         Ok(())
     }
 }
