@@ -1,8 +1,6 @@
 //! The `candlekeep` binary.
 
 mod commands;
-mod config;
-mod demo;
 mod progress;
 mod signals;
 
@@ -63,7 +61,7 @@ enum Command {
 fn main() -> ExitCode {
     // A bad .env stops the run: using only the lines before the bad one could mean another
     // database.
-    if let Err(e) = config::load_dotenv() {
+    if let Err(e) = candlekeep_app::config::load_dotenv() {
         eprintln!("error: {e:#}");
         return ExitCode::FAILURE;
     }

@@ -3,6 +3,8 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use candlekeep_app::config::Config;
+use candlekeep_app::store::open_store;
 use candlekeep_core::time::now_ms;
 use candlekeep_engine::{
     SharedStore,
@@ -11,10 +13,10 @@ use candlekeep_engine::{
 use candlekeep_store::JobStatus;
 
 use super::{
-    Global, finish_job, invocation, open_store,
+    Global, finish_job, invocation,
     plan::{DateRange, Selection, plan},
 };
-use crate::{config::Config, progress::CliProgress};
+use crate::progress::CliProgress;
 
 #[derive(Debug, clap::Args)]
 pub struct BackfillArgs {
@@ -62,7 +64,7 @@ fn collect(
     runtime.block_on(async {
         let mut config = global.load_config()?;
         if global.demo {
-            crate::demo::start(&mut config).await?;
+            super::start_demo(&mut config).await?;
         }
         let mut store = open_store(&config)?;
         let plan = plan(&config, &mut *store, sel, start(&config), end)?;

@@ -3,6 +3,8 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use candlekeep_app::registry::Chains;
+use candlekeep_app::store::open_store;
 use candlekeep_core::time::{format_ms, now_ms, parse_date_ms};
 use candlekeep_engine::{
     NoProgress, SharedStore,
@@ -11,7 +13,7 @@ use candlekeep_engine::{
 use candlekeep_store::{Gap, GapRefresh, GapStatus, JobStatus};
 use serde_json::json;
 
-use super::{Global, finish_job, invocation, open_store, plan::Chains};
+use super::{Global, finish_job, invocation};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -87,7 +89,7 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
     runtime.block_on(async {
         let mut config = global.load_config()?;
         if global.demo && args.fill {
-            crate::demo::start(&mut config).await?;
+            super::start_demo(&mut config).await?;
         }
         let since = match &args.since {
             Some(d) => parse_date_ms(d).context("--since")?,

@@ -8,6 +8,8 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
+use candlekeep_app::config::{Config, parse_chain};
+use candlekeep_app::store::open_store;
 use candlekeep_core::{Market, Timeframe};
 use candlekeep_engine::{
     SharedStore,
@@ -15,11 +17,8 @@ use candlekeep_engine::{
 };
 use candlekeep_store::JobStatus;
 
-use super::{Global, finish_job, invocation, open_store};
-use crate::{
-    config::{Config, parse_chain},
-    progress::CliProgress,
-};
+use super::{Global, finish_job, invocation};
+use crate::progress::CliProgress;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -5,6 +5,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use candlekeep_app::store::open_store;
 use candlekeep_core::Timeframe;
 use candlekeep_core::time::{format_ms, now_ms};
 use candlekeep_engine::Progress;
@@ -12,7 +13,7 @@ use candlekeep_engine::indicators::{self, DEFAULT_BARS, OVERBOUGHT, OVERSOLD, Se
 use candlekeep_store::JobStatus;
 use serde_json::json;
 
-use super::{Global, finish_job, invocation, open_store};
+use super::{Global, finish_job, invocation};
 use crate::progress::CliProgress;
 
 #[derive(Debug, clap::Args)]

@@ -3,10 +3,11 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
+use candlekeep_app::config::TEMPLATE;
+use candlekeep_app::store::open_store;
 use candlekeep_store::JobStatus;
 
-use super::{Global, finish_job, invocation, open_store};
-use crate::config::TEMPLATE;
+use super::{Global, finish_job, invocation};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

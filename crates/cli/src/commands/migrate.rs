@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use candlekeep_app::store::open_store;
 use candlekeep_store::{
     JobStatus, Store,
     migrate::{Unfinished, copy_store},
@@ -10,7 +11,7 @@ use candlekeep_store::{
     url::DatabaseUrl,
 };
 
-use super::{Global, finish_job, invocation, open_store};
+use super::{Global, finish_job, invocation};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

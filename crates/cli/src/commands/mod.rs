@@ -1,5 +1,5 @@
-//! One module per subcommand, plus what they share: opening the configured store and logging
-//! each run in `job_runs`.
+//! One module per subcommand, plus what they share: the global flags (loading the configuration
+//! through `candlekeep_app`), starting `--demo`'s venues, and logging each run in `job_runs`.
 
 pub mod collect;
 pub mod gaps;
@@ -15,13 +15,9 @@ pub mod worker;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
-use candlekeep_core::validate::FlagRules;
-use candlekeep_store::postgres::{PgOptions, Timescale};
-use candlekeep_store::url::DatabaseUrl;
-use candlekeep_store::{JobRecord, JobStatus, PgStore, SqliteStore, Store};
-
-use crate::config::{Config, DEFAULT_DATABASE_URL};
+use anyhow::Result;
+use candlekeep_app::config::Config;
+use candlekeep_store::{JobRecord, JobStatus, Store};
 
 #[derive(Debug, Clone)]
 pub struct Global {
@@ -30,72 +26,17 @@ pub struct Global {
     pub demo: bool,
 }
 
-/// The demo's synthetic candles never share a file with real ones.
-const DEMO_DATABASE_URL: &str = "sqlite:data/candlekeep-demo.db";
-
 impl Global {
     pub fn load_config(&self) -> Result<Config> {
         let explicit = self.config != Path::new("candlekeep.toml");
-        let mut config = Config::load(&self.config, explicit)?;
-        if let Some(url) = &self.database_url {
-            config.database.url = url.clone();
-        } else if self.demo && config.database.url == DEFAULT_DATABASE_URL {
-            config.database.url = DEMO_DATABASE_URL.into();
-        }
-        // Checked before any command runs, so a malformed URL never reaches a message that
-        // would print it, nor becomes the name of a new file.
-        DatabaseUrl::parse(&config.database.url).context("database.url (or --database-url)")?;
-        Ok(config)
+        Config::load_for_run(&self.config, explicit, self.database_url.as_deref(), self.demo)
     }
 }
 
-/// Whether a database URL is a well-formed PostgreSQL URL.
-pub fn is_postgres(url: &str) -> bool {
-    matches!(DatabaseUrl::parse(url), Ok(DatabaseUrl::Postgres(_)))
-}
-
-/// Opens the configured PostgreSQL database.
-pub fn open_postgres(config: &Config) -> Result<PgStore> {
-    let options = PgOptions {
-        pool_size: config.database.pool_size,
-        timescale: Timescale {
-            compress_after_days: i64::from(config.database.compress_after_days),
-        },
-    };
-    let url = match DatabaseUrl::parse(&config.database.url)? {
-        DatabaseUrl::Postgres(url) => url,
-        DatabaseUrl::Sqlite(path) => anyhow::bail!("{} is an SQLite file, not PostgreSQL", path.display()),
-    };
-    let mut store = PgStore::connect_with(&url, options).context("opening the PostgreSQL database")?;
-    store.set_flag_rules(flag_rules(config));
-    Ok(store)
-}
-
-fn flag_rules(config: &Config) -> FlagRules {
-    FlagRules {
-        jump_pct: config.quality.jump_pct,
-        max_move_ratio: config.quality.max_move_ratio,
-        flat_run: config.quality.flat_run as usize,
-    }
-}
-
-/// Opens the configured store: a SQLite file (its folder created if missing) or PostgreSQL.
-pub fn open_store(config: &Config) -> Result<Box<dyn Store>> {
-    let mut store: Box<dyn Store> = match DatabaseUrl::parse(&config.database.url)? {
-        DatabaseUrl::Postgres(_) => Box::new(open_postgres(config)?),
-        DatabaseUrl::Sqlite(path) => {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
-            }
-            let wait = std::time::Duration::from_secs(config.database.busy_timeout_secs);
-            Box::new(
-                SqliteStore::open_waiting(&path, wait)
-                    .with_context(|| format!("opening database {}", path.display()))?,
-            )
-        }
-    };
-    store.set_flag_rules(flag_rules(config));
-    Ok(store)
+/// Starts the simulated venues of `--demo`, points `config` at them and says so on stderr.
+pub async fn start_demo(config: &mut Config) -> Result<()> {
+    eprintln!("{}", candlekeep_app::demo::start(config).await?);
+    Ok(())
 }
 
 /// The command line as typed, for the job log.

@@ -1,32 +1,20 @@
-//! Which series a backfill or sync covers, and each one's fallback chain.
+//! Which series a backfill or sync covers (the selection flags), with each one's fallback chain
+//! from `candlekeep_app::registry`.
 //!
 //! `--max-coins N` takes the N best-ranked assets of the stored universe on every market where a
-//! venue lists them; otherwise `--symbols` (or `collect.assets`). Either way, when the universe
-//! knows where an instrument is listed, its chain keeps only those venues (so OKX is not asked
-//! for a coin it does not list); an instrument the universe does not know keeps the whole chain.
-
-use std::{
-    collections::{BTreeSet, HashMap},
-    sync::Arc,
-};
+//! venue lists them; otherwise `--symbols` (or `collect.assets`).
 
 use anyhow::{Context, Result, bail};
-use candlekeep_core::{Instrument, Market, SourceId, Timeframe, Venue};
+use candlekeep_app::{
+    config::{self, Config},
+    registry::Chains,
+};
+use candlekeep_core::{Instrument, Market, Timeframe};
 use candlekeep_engine::{
     backfill::{Plan, Start, Target},
     universe,
 };
-use candlekeep_sources::{
-    CandleSource,
-    binance::BinanceKlines,
-    bybit::BybitKlines,
-    coingecko::{CoinGecko, ohlc::CoinGeckoOhlc},
-    cryptocompare::CryptoCompareHistory,
-    okx::OkxCandles,
-};
 use candlekeep_store::Store;
-
-use crate::config::Config;
 
 #[derive(Debug, clap::Args)]
 pub struct Selection {
@@ -35,7 +23,7 @@ pub struct Selection {
     pub symbols: Option<Vec<String>>,
     /// The N largest coins of the universe (refreshed by `sync --symbols-only`) instead of
     /// --symbols; with --symbols-only, how many coins to rank (default universe.max_coins).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::config::MAX_COINS)))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(config::MAX_COINS)))]
     pub max_coins: Option<u32>,
     /// Markets, comma-separated: spot, usdm; default: collect.markets.
     #[arg(long)]
@@ -76,111 +64,9 @@ impl DateRange {
     }
 }
 
-/// Every REST candle source, by id, sharing one budget per venue host. CoinGecko knows coins by
-/// id: `coingecko_ids` maps the universe's symbols to them.
-fn sources(
-    config: &Config,
-    coingecko_ids: HashMap<String, String>,
-) -> Result<HashMap<SourceId, Arc<dyn CandleSource>>> {
-    let http = config.http();
-    let mut sources: HashMap<SourceId, Arc<dyn CandleSource>> = HashMap::new();
-    for market in Market::ALL {
-        let source = BinanceKlines::new(market, &config.binance(market), http.clone())
-            .with_context(|| format!("setting up Binance {market}"))?;
-        sources.insert(source.id(), Arc::new(source));
-    }
-    let okx = OkxCandles::new(&config.okx(), http.clone()).context("setting up OKX")?;
-    sources.insert(SourceId::OkxRest, Arc::new(okx));
-    let bybit = BybitKlines::new(&config.bybit(), http.clone()).context("setting up Bybit")?;
-    sources.insert(SourceId::BybitRest, Arc::new(bybit));
-    let cc = CryptoCompareHistory::new(&config.cryptocompare(), http.clone()).context("setting up CryptoCompare")?;
-    sources.insert(SourceId::CryptoCompare, Arc::new(cc));
-    let coingecko = CoinGecko::new(&config.coingecko(), http).context("setting up CoinGecko")?;
-    sources.insert(
-        SourceId::CoinGecko,
-        Arc::new(CoinGeckoOhlc::new(coingecko, coingecko_ids)),
-    );
-    Ok(sources)
-}
-
-/// Each instrument's fallback chain: the configured order, the sources that serve the market
-/// and timeframe, and (with a universe) the venues that list the instrument.
-pub struct Chains {
-    sources: HashMap<SourceId, Arc<dyn CandleSource>>,
-    listed_on: HashMap<Instrument, BTreeSet<Venue>>,
-    coingecko_ids: HashMap<String, String>,
-}
-
-impl Chains {
-    pub fn new(config: &Config, store: &mut dyn Store) -> Result<Self> {
-        let quote = config.collect.quote.trim().to_ascii_uppercase();
-        let listings = store.listings()?;
-        let all_assets = store.ranked_assets(usize::MAX)?;
-        let listed_on = universe::series(&all_assets, &listings, &Market::ALL, &quote)
-            .into_iter()
-            .collect();
-        let coingecko_ids: HashMap<String, String> = all_assets
-            .iter()
-            .map(|a| (a.symbol.clone(), a.coingecko_id.clone()))
-            .collect();
-        Ok(Self {
-            sources: sources(config, coingecko_ids.clone())?,
-            listed_on,
-            coingecko_ids,
-        })
-    }
-
-    pub fn chain(&self, config: &Config, instrument: &Instrument, tf: Timeframe) -> Result<Vec<Arc<dyn CandleSource>>> {
-        let venues = self.listed_on.get(instrument);
-        let chain: Vec<_> = config
-            .chain(&instrument.base)?
-            .into_iter()
-            // Aggregates have no listings: CryptoCompare is always kept, CoinGecko for the coins
-            // of the universe (it needs their ids).
-            .filter(|id| match id {
-                SourceId::CryptoCompare => true,
-                SourceId::CoinGecko => self.coingecko_ids.contains_key(&instrument.base),
-                _ => venues.is_none_or(|v| v.contains(&id.venue())),
-            })
-            .filter_map(|id| self.sources.get(&id).cloned())
-            .filter(|s| s.serves(instrument.market, tf))
-            .collect();
-        if chain.is_empty() {
-            bail!(
-                "no source in the fallback chain of {} serves {instrument} {tf} bars{}",
-                instrument.base,
-                if venues.is_some() {
-                    " on a venue that lists it"
-                } else {
-                    ""
-                }
-            );
-        }
-        Ok(chain)
-    }
-}
-
-impl Chains {
-    /// The sources named by `ids`, in order, that this process has and that serve the
-    /// instrument's market and timeframe (a work unit's chain, planned by another worker).
-    pub fn named(
-        &self,
-        ids: &[SourceId],
-        instrument: &Instrument,
-        tf: Timeframe,
-    ) -> Option<Vec<Arc<dyn CandleSource>>> {
-        let chain: Vec<_> = ids
-            .iter()
-            .filter_map(|id| self.sources.get(id).cloned())
-            .filter(|s| s.serves(instrument.market, tf))
-            .collect();
-        (!chain.is_empty()).then_some(chain)
-    }
-}
-
 pub fn plan(config: &Config, store: &mut dyn Store, sel: &Selection, start: Start, end: Option<i64>) -> Result<Plan> {
     let markets: Vec<Market> = match &sel.markets {
-        Some(m) => crate::config::parse_markets(m).context("--markets")?,
+        Some(m) => config::parse_markets(m).context("--markets")?,
         None => config.markets()?,
     };
     let timeframe = match sel.timeframe {

@@ -3,6 +3,7 @@
 use std::{collections::HashMap, process::ExitCode};
 
 use anyhow::Result;
+use candlekeep_app::store::open_store;
 use candlekeep_core::{
     Instrument, Timeframe,
     time::{format_ms, now_ms},
@@ -10,7 +11,7 @@ use candlekeep_core::{
 use candlekeep_store::{JobStatus, QualityDay};
 use serde_json::json;
 
-use super::{Global, finish_job, invocation, open_store};
+use super::{Global, finish_job, invocation};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

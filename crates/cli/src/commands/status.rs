@@ -3,13 +3,14 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
+use candlekeep_app::store::open_store;
 use candlekeep_core::time::{format_ms, now_ms};
 use candlekeep_store::{JobStatus, SeriesStatus, Store};
 use serde_json::json;
 
 use candlekeep_store::postgres::redact;
 
-use super::{Global, finish_job, invocation, open_store};
+use super::{Global, finish_job, invocation};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -1,39 +1,26 @@
 //! `candlekeep sync --symbols-only`: refresh the universe.
 
-use std::{process::ExitCode, sync::Arc};
+use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use candlekeep_app::registry;
+use candlekeep_app::store::open_store;
 use candlekeep_core::Market;
 use candlekeep_engine::{SharedStore, universe};
-use candlekeep_sources::{
-    binance::BinanceKlines, bybit::BybitKlines, coingecko::CoinGecko, listings::ListingSource, okx::OkxCandles,
-};
 use candlekeep_store::JobStatus;
 
-use super::{Global, finish_job, invocation, open_store};
+use super::{Global, finish_job, invocation};
 
 pub fn refresh(global: &Global, max_coins: Option<u32>) -> Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let mut config = global.load_config()?;
         if global.demo {
-            crate::demo::start(&mut config).await?;
+            super::start_demo(&mut config).await?;
         }
         let max_coins = max_coins.unwrap_or(config.universe.max_coins).max(1) as usize;
-        let http = config.http();
-        let coingecko = CoinGecko::new(&config.coingecko(), http.clone()).context("setting up CoinGecko")?;
-        let mut venues: Vec<Arc<dyn ListingSource>> = Vec::new();
-        for market in Market::ALL {
-            let source = BinanceKlines::new(market, &config.binance(market), http.clone())
-                .with_context(|| format!("setting up Binance {market}"))?;
-            venues.push(Arc::new(source));
-        }
-        venues.push(Arc::new(
-            OkxCandles::new(&config.okx(), http.clone()).context("setting up OKX")?,
-        ));
-        venues.push(Arc::new(
-            BybitKlines::new(&config.bybit(), http).context("setting up Bybit")?,
-        ));
+        let coingecko = registry::coingecko(&config)?;
+        let venues = registry::listing_sources(&config)?;
         let quote = config.collect.quote.trim().to_ascii_uppercase();
 
         let mut store = open_store(&config)?;

@@ -3,6 +3,8 @@
 use std::{process::ExitCode, sync::Arc, time::Duration};
 
 use anyhow::{Context, Result, bail};
+use candlekeep_app::registry::Chains;
+use candlekeep_app::store::{is_postgres, open_postgres};
 use candlekeep_core::time::format_ms;
 use candlekeep_engine::{
     SharedStore,
@@ -12,8 +14,8 @@ use candlekeep_engine::{
 use candlekeep_store::{JobStatus, Store};
 
 use super::{
-    Global, finish_job, invocation, is_postgres, open_postgres,
-    plan::{Chains, DateRange, Selection, plan},
+    Global, finish_job, invocation,
+    plan::{DateRange, Selection, plan},
 };
 
 #[derive(Debug, clap::Args)]
@@ -64,7 +66,7 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
             );
         }
         if global.demo {
-            crate::demo::start(&mut config).await?;
+            super::start_demo(&mut config).await?;
         }
         let name = args.name.clone().unwrap_or_else(default_name);
         // One connection per slot, the queue's, the scheduler's and this process's own.

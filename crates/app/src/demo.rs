@@ -1,5 +1,5 @@
-//! `--demo`: simulated Binance, OKX, Bybit, CryptoCompare and CoinGecko in this process, so every command works with
-//! no internet.
+//! `--demo`: simulated Binance, OKX, Bybit, CryptoCompare and CoinGecko in this process, so every
+//! command works with no internet (the `demo` feature, through `candlekeep-testkit`).
 
 use anyhow::{Context, Result};
 use candlekeep_core::Market;
@@ -11,8 +11,8 @@ use candlekeep_testkit::{
 use crate::config::Config;
 
 /// Starts the simulated venues (they serve until the runtime stops) and points the
-/// configuration at them.
-pub async fn start(config: &mut Config) -> Result<()> {
+/// configuration at them. Returns the line that tells the user so, with each venue's address.
+pub async fn start(config: &mut Config) -> Result<String> {
     let context = || "starting a simulated venue";
     let mut binance = Vec::new();
     for market in Market::ALL {
@@ -42,7 +42,7 @@ pub async fn start(config: &mut Config) -> Result<()> {
         .await
         .with_context(context)?;
     config.coingecko.base_url = coingecko.base_url();
-    eprintln!(
+    Ok(format!(
         "DEMO MODE: simulated venues on 127.0.0.1 (Binance spot {}, USD-M {}, OKX {}, Bybit {}, CryptoCompare {}, CoinGecko {}) — synthetic prices, no internet.",
         binance[0].base_url(),
         binance[1].base_url(),
@@ -50,6 +50,5 @@ pub async fn start(config: &mut Config) -> Result<()> {
         bybit.base_url(),
         cc.base_url(),
         coingecko.base_url()
-    );
-    Ok(())
+    ))
 }

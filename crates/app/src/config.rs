@@ -1,5 +1,7 @@
 //! `candlekeep.toml`: defaults, the file, then `CANDLEKEEP_<SECTION>_<KEY>` environment variables
-//! (after `.env`), then command-line flags — each later one wins.
+//! (after `.env`), then command-line flags — each later one wins. Owns the `Config` type, its
+//! loading and validation, `.env`, the commented template, and each venue's settings as its
+//! source takes them.
 
 use std::{path::Path, time::Duration};
 
@@ -13,6 +15,7 @@ use candlekeep_sources::{
     http::HttpConfig,
     okx::OkxConfig,
 };
+use candlekeep_store::url::DatabaseUrl;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -139,6 +142,9 @@ pub struct HttpSection {
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:data/candlekeep.db";
+
+/// The demo's synthetic candles never share a file with real ones.
+pub const DEMO_DATABASE_URL: &str = "sqlite:data/candlekeep-demo.db";
 
 impl Default for Config {
     fn default() -> Self {
@@ -427,6 +433,21 @@ impl Config {
             .try_into()
             .with_context(|| format!("bad configuration (from {} or the environment)", path.display()))?;
         config.validate()?;
+        Ok(config)
+    }
+
+    /// [`Config::load`], then a run's own choices: `database_url` (a flag) replaces
+    /// `database.url`; `demo` moves the default database to [`DEMO_DATABASE_URL`]. The URL is
+    /// checked here, before any command runs, so a malformed one never reaches a message that
+    /// would print it, nor becomes the name of a new file.
+    pub fn load_for_run(path: &Path, explicit: bool, database_url: Option<&str>, demo: bool) -> Result<Self> {
+        let mut config = Config::load(path, explicit)?;
+        if let Some(url) = database_url {
+            config.database.url = url.to_owned();
+        } else if demo && config.database.url == DEFAULT_DATABASE_URL {
+            config.database.url = DEMO_DATABASE_URL.into();
+        }
+        DatabaseUrl::parse(&config.database.url).context("database.url (or --database-url)")?;
         Ok(config)
     }
 

@@ -1,0 +1,60 @@
+//! Opening the configured store: the database URL's backend, PostgreSQL's pool and TimescaleDB
+//! options, SQLite's folder and busy wait, and the validation flag rules from `[quality]`.
+
+use anyhow::{Context, Result};
+use candlekeep_core::validate::FlagRules;
+use candlekeep_store::postgres::{PgOptions, Timescale};
+use candlekeep_store::url::DatabaseUrl;
+use candlekeep_store::{PgStore, SqliteStore, Store};
+
+use crate::config::Config;
+
+/// Whether a database URL is a well-formed PostgreSQL URL.
+pub fn is_postgres(url: &str) -> bool {
+    matches!(DatabaseUrl::parse(url), Ok(DatabaseUrl::Postgres(_)))
+}
+
+/// Opens the configured PostgreSQL database.
+pub fn open_postgres(config: &Config) -> Result<PgStore> {
+    let options = PgOptions {
+        pool_size: config.database.pool_size,
+        timescale: Timescale {
+            compress_after_days: i64::from(config.database.compress_after_days),
+        },
+    };
+    let url = match DatabaseUrl::parse(&config.database.url)? {
+        DatabaseUrl::Postgres(url) => url,
+        DatabaseUrl::Sqlite(path) => anyhow::bail!("{} is an SQLite file, not PostgreSQL", path.display()),
+    };
+    let mut store = PgStore::connect_with(&url, options).context("opening the PostgreSQL database")?;
+    store.set_flag_rules(flag_rules(config));
+    Ok(store)
+}
+
+/// The validation flag rules from `[quality]`.
+pub fn flag_rules(config: &Config) -> FlagRules {
+    FlagRules {
+        jump_pct: config.quality.jump_pct,
+        max_move_ratio: config.quality.max_move_ratio,
+        flat_run: config.quality.flat_run as usize,
+    }
+}
+
+/// Opens the configured store: a SQLite file (its folder created if missing) or PostgreSQL.
+pub fn open_store(config: &Config) -> Result<Box<dyn Store>> {
+    let mut store: Box<dyn Store> = match DatabaseUrl::parse(&config.database.url)? {
+        DatabaseUrl::Postgres(_) => Box::new(open_postgres(config)?),
+        DatabaseUrl::Sqlite(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
+            }
+            let wait = std::time::Duration::from_secs(config.database.busy_timeout_secs);
+            Box::new(
+                SqliteStore::open_waiting(&path, wait)
+                    .with_context(|| format!("opening database {}", path.display()))?,
+            )
+        }
+    };
+    store.set_flag_rules(flag_rules(config));
+    Ok(store)
+}
