@@ -7,5 +7,6 @@ pub(crate) mod gaps;
 pub(crate) mod hash;
 pub(crate) mod pages;
 pub(crate) mod quality;
+pub(crate) mod statements;
 pub(crate) mod summary;
 pub(crate) mod verify;

@@ -485,21 +485,17 @@ impl Store for PgStore {
 
     fn cache_get(&mut self, key: &str, newer_than_ms: i64) -> Result<Option<Vec<u8>>, StoreError> {
         off_runtime(|| {
-            let row = self.conn.query_opt(
-                "SELECT body FROM http_cache WHERE key = $1 AND fetched_at > $2",
-                &[&key, &newer_than_ms],
-            )?;
+            let row = self
+                .conn
+                .query_opt(crate::model::statements::CACHE_GET_SQL, &[&key, &newer_than_ms])?;
             Ok(row.map(|r| r.get(0)))
         })
     }
 
     fn cache_put(&mut self, key: &str, body: &[u8], at_ms: i64) -> Result<(), StoreError> {
         off_runtime(|| {
-            self.conn.execute(
-                "INSERT INTO http_cache (key, fetched_at, body) VALUES ($1, $2, $3) \
-                 ON CONFLICT (key) DO UPDATE SET fetched_at = excluded.fetched_at, body = excluded.body",
-                &[&key, &at_ms, &body],
-            )?;
+            self.conn
+                .execute(crate::model::statements::CACHE_PUT_SQL, &[&key, &at_ms, &body])?;
             Ok(())
         })
     }

@@ -3,15 +3,12 @@
 use candlekeep_core::{Asset, KnownListing, Listing, Market, Venue, time::now_ms};
 
 use super::Conn;
+use crate::model::statements;
 use crate::{FlagRow, JobId, JobRecord, JobRow, JobStatus, ListingChanges, RejectRow, StoreError};
 
 pub(crate) fn save_assets(conn: &mut Conn, assets: &[Asset], at_ms: i64) -> Result<(), StoreError> {
     let mut tx = conn.transaction()?;
-    let stmt = tx.prepare(
-        "INSERT INTO assets (symbol, coingecko_id, name, market_cap_rank, updated_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (symbol) DO UPDATE SET coingecko_id = excluded.coingecko_id, name = excluded.name, \
-         market_cap_rank = excluded.market_cap_rank, updated_at = excluded.updated_at",
-    )?;
+    let stmt = tx.prepare(statements::SAVE_ASSET_SQL)?;
     for a in assets {
         let rank = a.market_cap_rank.map(i64::from);
         tx.execute(&stmt, &[&a.symbol, &a.coingecko_id, &a.name, &rank, &at_ms])?;
@@ -32,13 +29,8 @@ pub(crate) fn refresh_listings(
     let (v, m) = (venue.as_str(), market.as_str());
     let mut tx = conn.transaction()?;
     let mut changes = ListingChanges::default();
-    let before = tx.prepare("SELECT delisted_at FROM listings WHERE venue = $1 AND market = $2 AND ticker = $3")?;
-    let upsert = tx.prepare(
-        "INSERT INTO listings (venue, market, ticker, base, quote, listed_at, first_seen, last_seen) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (venue, market, ticker) DO UPDATE SET \
-         base = excluded.base, quote = excluded.quote, listed_at = coalesce(excluded.listed_at, listings.listed_at), \
-         last_seen = excluded.last_seen, delisted_at = NULL",
-    )?;
+    let before = tx.prepare(statements::LISTING_STATE_SQL)?;
+    let upsert = tx.prepare(statements::SEEN_LISTING_SQL)?;
     for l in seen {
         match tx.query_opt(&before, &[&v, &m, &l.ticker])? {
             None => changes.new += 1,
@@ -61,8 +53,7 @@ pub(crate) fn refresh_listings(
 
 pub(crate) fn ranked_assets(conn: &mut Conn, limit: usize) -> Result<Vec<Asset>, StoreError> {
     let rows = conn.query(
-        "SELECT symbol, coingecko_id, name, market_cap_rank FROM assets \
-         ORDER BY market_cap_rank IS NULL, market_cap_rank, symbol LIMIT $1",
+        statements::RANKED_ASSETS_SQL,
         &[&i64::try_from(limit).unwrap_or(i64::MAX)],
     )?;
     rows.iter()
@@ -82,11 +73,7 @@ pub(crate) fn ranked_assets(conn: &mut Conn, limit: usize) -> Result<Vec<Asset>,
 }
 
 pub(crate) fn listings(conn: &mut Conn) -> Result<Vec<KnownListing>, StoreError> {
-    let rows = conn.query(
-        "SELECT venue, market, ticker, base, quote, listed_at, first_seen, last_seen, delisted_at FROM listings \
-         ORDER BY base, market, venue, ticker",
-        &[],
-    )?;
+    let rows = conn.query(statements::LISTINGS_SQL, &[])?;
     rows.iter()
         .map(|r| {
             let (venue, market, ticker): (&str, &str, String) = (r.get(0), r.get(1), r.get(2));

@@ -3,14 +3,11 @@
 use candlekeep_core::{Asset, KnownListing, Listing, Market, Venue};
 use rusqlite::{Connection, OptionalExtension, Transaction};
 
+use crate::model::statements;
 use crate::{ListingChanges, StoreError};
 
 pub(crate) fn save_assets(tx: &Transaction<'_>, assets: &[Asset], at_ms: i64) -> Result<(), StoreError> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO assets (symbol, coingecko_id, name, market_cap_rank, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) \
-         ON CONFLICT (symbol) DO UPDATE SET coingecko_id = excluded.coingecko_id, name = excluded.name, \
-         market_cap_rank = excluded.market_cap_rank, updated_at = excluded.updated_at",
-    )?;
+    let mut stmt = tx.prepare_cached(statements::SAVE_ASSET_SQL)?;
     for a in assets {
         stmt.execute((&a.symbol, &a.coingecko_id, &a.name, a.market_cap_rank, at_ms))?;
     }
@@ -31,7 +28,7 @@ pub(crate) fn refresh(
     let mut changes = ListingChanges::default();
     for l in seen {
         let before: Option<Option<i64>> = tx
-            .prepare_cached("SELECT delisted_at FROM listings WHERE venue = ?1 AND market = ?2 AND ticker = ?3")?
+            .prepare_cached(statements::LISTING_STATE_SQL)?
             .query_row((v, m, &l.ticker), |r| r.get(0))
             .optional()?;
         match before {
@@ -39,13 +36,15 @@ pub(crate) fn refresh(
             Some(Some(_)) => changes.relisted += 1,
             Some(None) => {}
         }
-        tx.prepare_cached(
-            "INSERT INTO listings (venue, market, ticker, base, quote, listed_at, first_seen, last_seen) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) ON CONFLICT (venue, market, ticker) DO UPDATE SET \
-             base = excluded.base, quote = excluded.quote, listed_at = coalesce(excluded.listed_at, listed_at), \
-             last_seen = excluded.last_seen, delisted_at = NULL",
-        )?
-        .execute((v, m, &l.ticker, &l.base, &l.quote, l.listed_at_ms, at_ms))?;
+        tx.prepare_cached(statements::SEEN_LISTING_SQL)?.execute((
+            v,
+            m,
+            &l.ticker,
+            &l.base,
+            &l.quote,
+            l.listed_at_ms,
+            at_ms,
+        ))?;
     }
     changes.delisted = tx
         .prepare_cached(
@@ -58,10 +57,7 @@ pub(crate) fn refresh(
 }
 
 pub(crate) fn ranked_assets(conn: &Connection, limit: usize) -> Result<Vec<Asset>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT symbol, coingecko_id, name, market_cap_rank FROM assets \
-         ORDER BY market_cap_rank IS NULL, market_cap_rank, symbol LIMIT ?1",
-    )?;
+    let mut stmt = conn.prepare_cached(statements::RANKED_ASSETS_SQL)?;
     let rows = stmt.query_map([limit as i64], |r| {
         Ok(Asset {
             symbol: r.get(0)?,
@@ -74,10 +70,7 @@ pub(crate) fn ranked_assets(conn: &Connection, limit: usize) -> Result<Vec<Asset
 }
 
 pub(crate) fn listings(conn: &Connection) -> Result<Vec<KnownListing>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT venue, market, ticker, base, quote, listed_at, first_seen, last_seen, delisted_at FROM listings \
-         ORDER BY base, market, venue, ticker",
-    )?;
+    let mut stmt = conn.prepare_cached(statements::LISTINGS_SQL)?;
     let rows = stmt.query_map([], |r| {
         Ok((
             r.get::<_, String>(0)?,
@@ -116,16 +109,13 @@ pub(crate) fn listings(conn: &Connection) -> Result<Vec<KnownListing>, StoreErro
 
 pub(crate) fn cache_get(conn: &Connection, key: &str, newer_than_ms: i64) -> Result<Option<Vec<u8>>, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT body FROM http_cache WHERE key = ?1 AND fetched_at > ?2")?
+        .prepare_cached(statements::CACHE_GET_SQL)?
         .query_row((key, newer_than_ms), |r| r.get(0))
         .optional()?)
 }
 
 pub(crate) fn cache_put(conn: &Connection, key: &str, body: &[u8], at_ms: i64) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO http_cache (key, fetched_at, body) VALUES (?1, ?2, ?3) \
-         ON CONFLICT (key) DO UPDATE SET fetched_at = excluded.fetched_at, body = excluded.body",
-    )?
-    .execute((key, at_ms, body))?;
+    conn.prepare_cached(statements::CACHE_PUT_SQL)?
+        .execute((key, at_ms, body))?;
     Ok(())
 }
