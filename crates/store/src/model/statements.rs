@@ -36,6 +36,82 @@ pub(crate) const CACHE_GET_SQL: &str = "SELECT body FROM http_cache WHERE key = 
 pub(crate) const CACHE_PUT_SQL: &str = "INSERT INTO http_cache (key, fetched_at, body) VALUES ($1, $2, $3) \
      ON CONFLICT (key) DO UPDATE SET fetched_at = excluded.fetched_at, body = excluded.body";
 
+/// Every stored latest indicator value, by series and name.
+pub(crate) const INDICATOR_VALUES_SQL: &str = "SELECT instrument_id, timeframe, name, bar_time, value, computed_at FROM indicator_values ORDER \
+     BY instrument_id, timeframe, name";
+
+/// Recent job runs, newest first: (limit).
+pub(crate) const RECENT_JOBS_SQL: &str = "SELECT id, job, args, started_at, ended_at, status, rows_written, sources_used, error FROM \
+     job_runs ORDER BY id DESC LIMIT $1";
+
+/// Where a series' newest covered range ends: (series, timeframe).
+pub(crate) const LATEST_COVERED_SQL: &str =
+    "SELECT MAX(end_ms) FROM covered_ranges WHERE instrument_id = $1 AND timeframe = $2";
+
+/// Bars per series, UTC day and source from a day on.
+pub(crate) const DAILY_SOURCE_COUNTS_SQL: &str = "SELECT instrument_id, timeframe, open_time / 86400000 * 86400000, source_id, COUNT(*) FROM \
+     candles WHERE open_time >= $1 GROUP BY 1, 2, 3, 4";
+
+/// Mean absolute cross-source close difference per series and UTC day from a day on.
+pub(crate) const DAILY_DIVERGENCE_SQL: &str = "SELECT instrument_id, timeframe, open_time / 86400000 * 86400000, AVG(ABS(close_diff_bps)) FROM \
+     cross_checks WHERE open_time >= $1 GROUP BY 1, 2, 3";
+
+/// A source's id: (name).
+pub(crate) const SOURCE_ID_SQL: &str = "SELECT id FROM sources WHERE name = $1";
+
+/// An instrument's id: (market, base, quote).
+pub(crate) const INSTRUMENT_ID_SQL: &str = "SELECT id FROM instruments WHERE market = $1 AND base = $2 AND quote = $3";
+
+/// Open times and sources of a series' stored bars in a range: (series, timeframe, from, to).
+pub(crate) const STORED_SOURCES_SQL: &str = "SELECT open_time, source_id FROM candles WHERE instrument_id = $1 AND timeframe = $2 AND \
+     open_time >= $3 AND open_time < $4 ORDER BY open_time";
+
+/// An instrument's chart points in a range: (instrument, from, to).
+pub(crate) const POINTS_SQL: &str = "SELECT at_ms, price, market_cap, volume_24h FROM market_points WHERE instrument_id = $1 AND \
+     at_ms >= $2 AND at_ms < $3 ORDER BY at_ms";
+
+/// Removes the flags of a span of bars about to be judged again: (series, timeframe, first, last).
+pub(crate) const CLEAR_FLAGS_SQL: &str =
+    "DELETE FROM flags WHERE instrument_id = $1 AND timeframe = $2 AND open_time BETWEEN $3 AND $4";
+
+/// Every quarantined bar, by series and time.
+pub(crate) const REJECTS_SQL: &str = "SELECT r.instrument_id, r.timeframe, r.open_time, s.name, r.reason, r.open, r.high, r.low, \
+     r.close, r.volume FROM rejects r JOIN sources s ON s.id = r.source_id ORDER BY r.instrument_id, \
+     r.timeframe, r.open_time, r.id";
+
+/// Every flag, in key order.
+pub(crate) const FLAGS_SQL: &str = "SELECT instrument_id, open_time, kind, detail FROM flags ORDER BY instrument_id, timeframe, \
+     open_time, kind";
+
+/// The stored bars a page meets, for its cross-checks: (series, timeframe, first, last).
+pub(crate) const STORED_FOR_CROSS_CHECK_SQL: &str = "SELECT open_time, source_id, close, volume FROM candles WHERE instrument_id = $1 AND timeframe \
+     = $2 AND open_time BETWEEN $3 AND $4 AND source_id <> $5";
+
+/// A series' candles in `[from, to)`, ascending: (series, timeframe, from, to).
+pub(crate) const CANDLES_SQL: &str = "SELECT open_time, open, high, low, close, volume, quote_volume, trades FROM candles WHERE \
+     instrument_id = $1 AND timeframe = $2 AND open_time >= $3 AND open_time < $4 ORDER BY open_time";
+
+/// Records an applied migration: (version, now).
+pub(crate) const RECORD_MIGRATION_SQL: &str = "INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)";
+
+/// Per stored series: first and last open time and bar count.
+pub(crate) const SERIES_STATUS_SQL: &str = "SELECT i.market, i.base, i.quote, s.timeframe, s.first, s.last, s.n FROM (SELECT instrument_id, \
+     timeframe, MIN(open_time) AS first, MAX(open_time) AS last, COUNT(*) AS n FROM candles GROUP BY \
+     instrument_id, timeframe) s JOIN instruments i ON i.id = s.instrument_id ORDER BY i.market, \
+     i.base, i.quote, s.timeframe";
+
+/// Every cross-check with its series and the two sources' names.
+pub(crate) const CROSS_CHECKS_SQL: &str = "SELECT i.market, i.base, i.quote, x.timeframe, k.name, o.name, x.close_diff_bps, x.volume_ratio \
+     FROM cross_checks x JOIN instruments i ON i.id = x.instrument_id JOIN sources k ON k.id = \
+     x.kept_source_id JOIN sources o ON o.id = x.other_source_id ORDER BY i.market, i.base, i.quote, \
+     x.timeframe, k.name, o.name";
+
+/// Every candle with its series, in key order, for the content hash.
+pub(crate) const HASHED_CANDLES_SQL: &str = "SELECT i.market, i.base, i.quote, c.timeframe, c.open_time, c.open, c.high, c.low, c.close, \
+     c.volume, c.quote_volume, c.trades, s.name FROM candles c JOIN instruments i ON i.id = \
+     c.instrument_id JOIN sources s ON s.id = c.source_id ORDER BY i.market, i.base, i.quote, \
+     c.timeframe, c.open_time";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,6 +141,24 @@ mod tests {
     fn every_shared_statement_numbers_its_parameters_in_order_of_first_appearance() {
         let shared = [
             SAVE_ASSET_SQL,
+            INDICATOR_VALUES_SQL,
+            RECENT_JOBS_SQL,
+            LATEST_COVERED_SQL,
+            DAILY_SOURCE_COUNTS_SQL,
+            DAILY_DIVERGENCE_SQL,
+            SOURCE_ID_SQL,
+            INSTRUMENT_ID_SQL,
+            STORED_SOURCES_SQL,
+            POINTS_SQL,
+            CLEAR_FLAGS_SQL,
+            REJECTS_SQL,
+            FLAGS_SQL,
+            STORED_FOR_CROSS_CHECK_SQL,
+            CANDLES_SQL,
+            RECORD_MIGRATION_SQL,
+            SERIES_STATUS_SQL,
+            CROSS_CHECKS_SQL,
+            HASHED_CANDLES_SQL,
             RANKED_ASSETS_SQL,
             LISTING_STATE_SQL,
             SEEN_LISTING_SQL,

@@ -33,21 +33,17 @@ pub(crate) fn save(conn: &mut Conn, values: &[IndicatorValue]) -> Result<(), Sto
 }
 
 pub(crate) fn list(conn: &mut Conn) -> Result<Vec<IndicatorValue>, StoreError> {
-    conn.query(
-        "SELECT instrument_id, timeframe, name, bar_time, value, computed_at FROM indicator_values \
-         ORDER BY instrument_id, timeframe, name",
-        &[],
-    )?
-    .iter()
-    .map(|r| {
-        Ok(IndicatorValue {
-            instrument_id: r.get(0),
-            timeframe: timeframe(r.get(1))?,
-            name: r.get(2),
-            bar_ms: r.get(3),
-            value: r.get(4),
-            computed_at_ms: r.get(5),
+    conn.query(crate::model::statements::INDICATOR_VALUES_SQL, &[])?
+        .iter()
+        .map(|r| {
+            Ok(IndicatorValue {
+                instrument_id: r.get(0),
+                timeframe: timeframe(r.get(1))?,
+                name: r.get(2),
+                bar_ms: r.get(3),
+                value: r.get(4),
+                computed_at_ms: r.get(5),
+            })
         })
-    })
-    .collect()
+        .collect()
 }

@@ -183,21 +183,13 @@ pub(crate) fn refresh_quality(conn: &mut Conn, since_ms: i64, now_ms: i64) -> Re
     let mut tx = conn.transaction()?;
     let series = series(&mut tx)?;
     let mut counts = DayCounts::default();
-    for r in tx.query(
-        "SELECT instrument_id, timeframe, open_time / 86400000 * 86400000, source_id, COUNT(*) FROM candles \
-          WHERE open_time >= $1 GROUP BY 1, 2, 3, 4",
-        &[&since],
-    )? {
+    for r in tx.query(crate::model::statements::DAILY_SOURCE_COUNTS_SQL, &[&since])? {
         counts.add_stored((r.get(0), r.get(1), r.get(2)), r.get(3), r.get(4));
     }
     counts.rejected = day_counts(&mut tx, "rejects", since)?;
     counts.flagged = day_counts(&mut tx, "flags", since)?;
     counts.divergence = tx
-        .query(
-            "SELECT instrument_id, timeframe, open_time / 86400000 * 86400000, AVG(ABS(close_diff_bps)) FROM cross_checks \
-              WHERE open_time >= $1 GROUP BY 1, 2, 3",
-            &[&since],
-        )?
+        .query(crate::model::statements::DAILY_DIVERGENCE_SQL, &[&since])?
         .iter()
         .map(|r| ((r.get(0), r.get(1), r.get(2)), r.get(3)))
         .collect();

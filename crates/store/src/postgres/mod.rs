@@ -253,7 +253,7 @@ impl PgStore {
             &[&source.as_str()],
         )?;
         let id: i64 = tx
-            .query_one("SELECT id FROM sources WHERE name = $1", &[&source.as_str()])?
+            .query_one(crate::model::statements::SOURCE_ID_SQL, &[&source.as_str()])?
             .get(0);
         tx.commit()?;
         self.source_ids.insert(source, id);
@@ -280,10 +280,9 @@ impl PgStore {
         if let Some(id) = self.instrument_ids.get(i) {
             return Ok(Some(*id));
         }
-        let stmt = self.statements.get(
-            &mut **self.conn,
-            "SELECT id FROM instruments WHERE market = $1 AND base = $2 AND quote = $3",
-        )?;
+        let stmt = self
+            .statements
+            .get(&mut **self.conn, crate::model::statements::INSTRUMENT_ID_SQL)?;
         let row = self.conn.query_opt(&stmt, &[&i.market.as_str(), &i.base, &i.quote])?;
         let id: Option<i64> = row.map(|r| r.get(0));
         if let Some(id) = id {

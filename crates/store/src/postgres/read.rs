@@ -12,8 +12,7 @@ use crate::model::hash::{CandleHasher, CandleRow};
 use crate::model::summary::{self, SeriesKey};
 use crate::{CrossCheckSummary, SeriesStatus, StoreError, subtract_ranges};
 
-pub(crate) const SELECT_CANDLES: &str = "SELECT open_time, open, high, low, close, volume, quote_volume, trades FROM candles \
-     WHERE instrument_id = $1 AND timeframe = $2 AND open_time >= $3 AND open_time < $4 ORDER BY open_time";
+pub(crate) const SELECT_CANDLES: &str = crate::model::statements::CANDLES_SQL;
 
 pub(crate) fn candle(r: &Row) -> Candle {
     Candle {
@@ -92,11 +91,9 @@ pub(crate) fn stored_sources(
     to: i64,
 ) -> Result<Vec<(i64, SourceId)>, StoreError> {
     let names = store.source_names()?;
-    let stmt = store.statements.get(
-        &mut **store.conn,
-        "SELECT open_time, source_id FROM candles WHERE instrument_id = $1 AND timeframe = $2 \
-         AND open_time >= $3 AND open_time < $4 ORDER BY open_time",
-    )?;
+    let stmt = store
+        .statements
+        .get(&mut **store.conn, crate::model::statements::STORED_SOURCES_SQL)?;
     let rows = store.conn.query(&stmt, &[&id, &tf.as_str(), &from, &to])?;
     rows.iter()
         .map(|r| {
@@ -107,10 +104,9 @@ pub(crate) fn stored_sources(
 }
 
 pub(crate) fn latest_covered(store: &mut PgStore, id: i64, tf: Timeframe) -> Result<Option<i64>, StoreError> {
-    let stmt = store.statements.get(
-        &mut **store.conn,
-        "SELECT MAX(end_ms) FROM covered_ranges WHERE instrument_id = $1 AND timeframe = $2",
-    )?;
+    let stmt = store
+        .statements
+        .get(&mut **store.conn, crate::model::statements::LATEST_COVERED_SQL)?;
     Ok(store.conn.query_one(&stmt, &[&id, &tf.as_str()])?.get(0))
 }
 
@@ -121,11 +117,7 @@ pub(crate) fn points(
     from: i64,
     to: i64,
 ) -> Result<Vec<MarketPoint>, StoreError> {
-    let stmt = statements.get(
-        &mut **conn,
-        "SELECT at_ms, price, market_cap, volume_24h FROM market_points WHERE instrument_id = $1 \
-         AND at_ms >= $2 AND at_ms < $3 ORDER BY at_ms",
-    )?;
+    let stmt = statements.get(&mut **conn, crate::model::statements::POINTS_SQL)?;
     Ok(conn
         .query(&stmt, &[&id, &from, &to])?
         .iter()
@@ -159,14 +151,7 @@ pub(crate) fn freshness(conn: &mut Conn) -> Result<Vec<(Instrument, Timeframe, i
 
 pub(crate) fn series_status(conn: &mut Conn) -> Result<Vec<SeriesStatus>, StoreError> {
     let rows = conn
-        .query(
-            "SELECT i.market, i.base, i.quote, s.timeframe, s.first, s.last, s.n FROM \
-               (SELECT instrument_id, timeframe, MIN(open_time) AS first, MAX(open_time) AS last, COUNT(*) AS n \
-                  FROM candles GROUP BY instrument_id, timeframe) s \
-             JOIN instruments i ON i.id = s.instrument_id \
-             ORDER BY i.market, i.base, i.quote, s.timeframe",
-            &[],
-        )?
+        .query(crate::model::statements::SERIES_STATUS_SQL, &[])?
         .iter()
         .map(|r| (series_key(r, 0), r.get(4), r.get(5), r.get(6)))
         .collect();
@@ -184,13 +169,7 @@ pub(crate) fn series_status(conn: &mut Conn) -> Result<Vec<SeriesStatus>, StoreE
 }
 
 pub(crate) fn cross_checks(conn: &mut Conn) -> Result<Vec<CrossCheckSummary>, StoreError> {
-    let rows = conn.query(
-        "SELECT i.market, i.base, i.quote, x.timeframe, k.name, o.name, x.close_diff_bps, x.volume_ratio \
-           FROM cross_checks x JOIN instruments i ON i.id = x.instrument_id \
-           JOIN sources k ON k.id = x.kept_source_id JOIN sources o ON o.id = x.other_source_id \
-          ORDER BY i.market, i.base, i.quote, x.timeframe, k.name, o.name",
-        &[],
-    )?;
+    let rows = conn.query(crate::model::statements::CROSS_CHECKS_SQL, &[])?;
     summary::cross_checks(
         rows.iter()
             .map(|r| (series_key(r, 0), r.get(4), r.get(5), r.get(6), r.get(7))),
@@ -201,13 +180,7 @@ pub(crate) fn content_hash(conn: &mut Conn) -> Result<String, StoreError> {
     let mut hasher = CandleHasher::default();
     let mut tx = conn.transaction()?;
     // A cursor keeps memory flat over millions of candles.
-    let portal = tx.bind(
-        "SELECT i.market, i.base, i.quote, c.timeframe, c.open_time, c.open, c.high, c.low, c.close, \
-                c.volume, c.quote_volume, c.trades, s.name \
-           FROM candles c JOIN instruments i ON i.id = c.instrument_id JOIN sources s ON s.id = c.source_id \
-          ORDER BY i.market, i.base, i.quote, c.timeframe, c.open_time",
-        &[],
-    )?;
+    let portal = tx.bind(crate::model::statements::HASHED_CANDLES_SQL, &[])?;
     loop {
         let rows = tx.query_portal(&portal, 50_000)?;
         if rows.is_empty() {

@@ -299,7 +299,7 @@ pub(crate) fn open(conn: &mut Conn, settings: Timescale) -> Result<Option<String
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         tx.batch_execute(sql)?;
         tx.execute(
-            "INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)",
+            crate::model::statements::RECORD_MIGRATION_SQL,
             &[&(i as i64 + 1), &candlekeep_core::time::now_ms()],
         )?;
     }

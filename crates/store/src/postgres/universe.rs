@@ -97,11 +97,7 @@ pub(crate) fn listings(conn: &mut Conn) -> Result<Vec<KnownListing>, StoreError>
 }
 
 pub(crate) fn rejects(conn: &mut Conn) -> Result<Vec<RejectRow>, StoreError> {
-    let rows = conn.query(
-        "SELECT r.instrument_id, r.timeframe, r.open_time, s.name, r.reason, r.open, r.high, r.low, r.close, r.volume \
-           FROM rejects r JOIN sources s ON s.id = r.source_id ORDER BY r.instrument_id, r.timeframe, r.open_time, r.id",
-        &[],
-    )?;
+    let rows = conn.query(crate::model::statements::REJECTS_SQL, &[])?;
     Ok(rows
         .iter()
         .map(|r| RejectRow {
@@ -120,10 +116,7 @@ pub(crate) fn rejects(conn: &mut Conn) -> Result<Vec<RejectRow>, StoreError> {
 }
 
 pub(crate) fn flags(conn: &mut Conn) -> Result<Vec<FlagRow>, StoreError> {
-    let rows = conn.query(
-        "SELECT instrument_id, open_time, kind, detail FROM flags ORDER BY instrument_id, timeframe, open_time, kind",
-        &[],
-    )?;
+    let rows = conn.query(crate::model::statements::FLAGS_SQL, &[])?;
     Ok(rows
         .iter()
         .map(|r| FlagRow {
@@ -190,8 +183,7 @@ pub(crate) fn job_finished(conn: &mut Conn, id: JobId, o: &JobRecord) -> Result<
 
 pub(crate) fn recent_jobs(conn: &mut Conn, limit: usize) -> Result<Vec<JobRow>, StoreError> {
     let rows = conn.query(
-        "SELECT id, job, args, started_at, ended_at, status, rows_written, sources_used, error FROM job_runs \
-         ORDER BY id DESC LIMIT $1",
+        crate::model::statements::RECENT_JOBS_SQL,
         &[&i64::try_from(limit).unwrap_or(i64::MAX)],
     )?;
     Ok(rows

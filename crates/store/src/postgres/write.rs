@@ -381,8 +381,7 @@ fn cross_check(tx: &mut Transaction<'_>, s: Shared<'_>, candles: &[Candle]) -> R
     };
     let stored: HashMap<i64, (i64, f64, Option<f64>)> = tx
         .query(
-            "SELECT open_time, source_id, close, volume FROM candles WHERE instrument_id = $1 AND timeframe = $2 \
-             AND open_time BETWEEN $3 AND $4 AND source_id <> $5",
+            crate::model::statements::STORED_FOR_CROSS_CHECK_SQL,
             &[
                 &s.instrument_id,
                 &s.timeframe,
@@ -478,7 +477,7 @@ fn flag(tx: &mut Transaction<'_>, p: &Prepared<'_>, rules: validate::FlagRules) 
         std::borrow::Cow::Borrowed(&p.valid[..])
     } else {
         tx.execute(
-            "DELETE FROM flags WHERE instrument_id = $1 AND timeframe = $2 AND open_time BETWEEN $3 AND $4",
+            crate::model::statements::CLEAR_FLAGS_SQL,
             &[&id, &p.shared.timeframe, &lo, &hi],
         )?;
         std::borrow::Cow::Owned(read::candles_in(tx, id, tf, lo, hi + 1)?)

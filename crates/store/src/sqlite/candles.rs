@@ -167,10 +167,7 @@ fn cross_check(
     (lo, hi): (i64, i64),
 ) -> Result<u64, StoreError> {
     let stored: std::collections::HashMap<i64, (i64, f64, Option<f64>)> = tx
-        .prepare_cached(
-            "SELECT open_time, source_id, close, volume FROM candles WHERE instrument_id = ?1 AND timeframe = ?2 \
-             AND open_time BETWEEN ?3 AND ?4 AND source_id <> ?5",
-        )?
+        .prepare_cached(crate::model::statements::STORED_FOR_CROSS_CHECK_SQL)?
         .query_map(
             (shared.instrument_id, shared.timeframe, lo, hi, shared.source_id),
             |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))),
@@ -225,10 +222,7 @@ pub(crate) fn select(
     from: i64,
     to: i64,
 ) -> Result<Vec<Candle>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT open_time, open, high, low, close, volume, quote_volume, trades FROM candles \
-         WHERE instrument_id = ?1 AND timeframe = ?2 AND open_time >= ?3 AND open_time < ?4 ORDER BY open_time",
-    )?;
+    let mut stmt = conn.prepare_cached(crate::model::statements::CANDLES_SQL)?;
     let rows = stmt.query_map((instrument_id, tf.as_str(), from, to), |r| {
         Ok(Candle {
             open_time_ms: r.get(0)?,

@@ -136,6 +136,6 @@ pub(crate) fn uncovered(
 
 pub(crate) fn latest(conn: &Connection, instrument_id: i64, tf: Timeframe) -> Result<Option<i64>, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT MAX(end_ms) FROM covered_ranges WHERE instrument_id = ?1 AND timeframe = ?2")?
+        .prepare_cached(crate::model::statements::LATEST_COVERED_SQL)?
         .query_row((instrument_id, tf.as_str()), |r| r.get(0))?)
 }

@@ -35,10 +35,7 @@ pub(crate) fn save(conn: &mut Connection, values: &[IndicatorValue]) -> Result<(
 }
 
 pub(crate) fn list(conn: &Connection) -> Result<Vec<IndicatorValue>, StoreError> {
-    let mut stmt = conn.prepare(
-        "SELECT instrument_id, timeframe, name, bar_time, value, computed_at FROM indicator_values \
-         ORDER BY instrument_id, timeframe, name",
-    )?;
+    let mut stmt = conn.prepare(crate::model::statements::INDICATOR_VALUES_SQL)?;
     let rows = stmt.query_map([], |r| {
         Ok((
             r.get::<_, i64>(0)?,

@@ -52,9 +52,7 @@ fn mark_dead_runs(conn: &Connection) -> Result<(), StoreError> {
 }
 
 pub(crate) fn recent(conn: &Connection, limit: usize) -> Result<Vec<JobRow>, StoreError> {
-    let mut stmt = conn.prepare(
-        "SELECT id, job, args, started_at, ended_at, status, rows_written, sources_used, error FROM job_runs ORDER BY id DESC LIMIT ?1",
-    )?;
+    let mut stmt = conn.prepare(crate::model::statements::RECENT_JOBS_SQL)?;
     let rows = stmt.query_map([limit as i64], |r| {
         Ok(JobRow {
             id: r.get(0)?,

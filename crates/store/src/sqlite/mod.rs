@@ -137,9 +137,7 @@ impl SqliteStore {
             .execute("INSERT OR IGNORE INTO sources (name) VALUES (?1)", [source.as_str()])?;
         let id = self
             .conn
-            .query_row("SELECT id FROM sources WHERE name = ?1", [source.as_str()], |r| {
-                r.get(0)
-            })?;
+            .query_row(crate::model::statements::SOURCE_ID_SQL, [source.as_str()], |r| r.get(0))?;
         self.source_ids.insert(source, id);
         Ok(id)
     }
@@ -156,7 +154,7 @@ impl SqliteStore {
         Ok(self
             .conn
             .query_row(
-                "SELECT id FROM instruments WHERE market = ?1 AND base = ?2 AND quote = ?3",
+                crate::model::statements::INSTRUMENT_ID_SQL,
                 (i.market.as_str(), &i.base, &i.quote),
                 |r| r.get(0),
             )
@@ -328,10 +326,7 @@ impl Store for SqliteStore {
         to: i64,
     ) -> Result<Vec<(i64, SourceId)>, StoreError> {
         let names = self.source_names()?;
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT open_time, source_id FROM candles WHERE instrument_id = ?1 AND timeframe = ?2 \
-             AND open_time >= ?3 AND open_time < ?4 ORDER BY open_time",
-        )?;
+        let mut stmt = self.conn.prepare_cached(crate::model::statements::STORED_SOURCES_SQL)?;
         let rows = stmt.query_map((instrument_id, tf.as_str(), from, to), |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
         })?;
@@ -423,10 +418,7 @@ impl Store for SqliteStore {
     }
 
     fn points(&mut self, instrument_id: i64, from: i64, to: i64) -> Result<Vec<MarketPoint>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT at_ms, price, market_cap, volume_24h FROM market_points WHERE instrument_id = ?1 \
-             AND at_ms >= ?2 AND at_ms < ?3 ORDER BY at_ms",
-        )?;
+        let mut stmt = self.conn.prepare_cached(crate::model::statements::POINTS_SQL)?;
         let rows = stmt.query_map((instrument_id, from, to), |r| {
             Ok(MarketPoint {
                 at_ms: r.get(0)?,

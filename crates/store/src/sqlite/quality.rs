@@ -65,10 +65,12 @@ pub(crate) fn flag(
     let stored: Cow<'_, [Candle]> = if fresh {
         Cow::Borrowed(written)
     } else {
-        tx.prepare_cached(
-            "DELETE FROM flags WHERE instrument_id = ?1 AND timeframe = ?2 AND open_time BETWEEN ?3 AND ?4",
-        )?
-        .execute((s.instrument_id, s.timeframe, lo, hi))?;
+        tx.prepare_cached(crate::model::statements::CLEAR_FLAGS_SQL)?.execute((
+            s.instrument_id,
+            s.timeframe,
+            lo,
+            hi,
+        ))?;
         Cow::Owned(select(tx, s.instrument_id, tf, lo, hi + 1)?)
     };
     let found = validate::flags(&before, &stored, tf, rules);
@@ -86,10 +88,7 @@ pub(crate) fn flag(
 }
 
 pub(crate) fn rejects(conn: &rusqlite::Connection) -> Result<Vec<RejectRow>, StoreError> {
-    let mut stmt = conn.prepare(
-        "SELECT r.instrument_id, r.timeframe, r.open_time, s.name, r.reason, r.open, r.high, r.low, r.close, r.volume \
-           FROM rejects r JOIN sources s ON s.id = r.source_id ORDER BY r.instrument_id, r.timeframe, r.open_time, r.id",
-    )?;
+    let mut stmt = conn.prepare(crate::model::statements::REJECTS_SQL)?;
     let rows = stmt.query_map([], |r| {
         Ok(RejectRow {
             instrument_id: r.get(0)?,
@@ -109,9 +108,7 @@ pub(crate) fn rejects(conn: &rusqlite::Connection) -> Result<Vec<RejectRow>, Sto
 
 /// Every flag, in key order.
 pub(crate) fn flags_list(conn: &rusqlite::Connection) -> Result<Vec<FlagRow>, StoreError> {
-    let mut stmt = conn.prepare(
-        "SELECT instrument_id, open_time, kind, detail FROM flags ORDER BY instrument_id, timeframe, open_time, kind",
-    )?;
+    let mut stmt = conn.prepare(crate::model::statements::FLAGS_SQL)?;
     let rows = stmt.query_map([], |r| {
         Ok(FlagRow {
             instrument_id: r.get(0)?,

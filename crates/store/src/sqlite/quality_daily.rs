@@ -22,10 +22,7 @@ pub(crate) fn refresh(conn: &mut Connection, since_ms: i64, now_ms: i64) -> Resu
     let series = gaps::series(conn)?;
     let mut day_counts = DayCounts::default();
     {
-        let mut stmt = conn.prepare(
-            "SELECT instrument_id, timeframe, open_time / 86400000 * 86400000, source_id, COUNT(*) FROM candles \
-              WHERE open_time >= ?1 GROUP BY 1, 2, 3, 4",
-        )?;
+        let mut stmt = conn.prepare(crate::model::statements::DAILY_SOURCE_COUNTS_SQL)?;
         let rows = stmt.query_map([since], |r| {
             Ok(((r.get(0)?, r.get(1)?, r.get(2)?), r.get(3)?, r.get(4)?))
         })?;
@@ -45,10 +42,7 @@ pub(crate) fn refresh(conn: &mut Connection, since_ms: i64, now_ms: i64) -> Resu
         since,
     )?;
     {
-        let mut stmt = conn.prepare(
-            "SELECT instrument_id, timeframe, open_time / 86400000 * 86400000, AVG(ABS(close_diff_bps)) FROM cross_checks \
-              WHERE open_time >= ?1 GROUP BY 1, 2, 3",
-        )?;
+        let mut stmt = conn.prepare(crate::model::statements::DAILY_DIVERGENCE_SQL)?;
         let rows = stmt.query_map([since], |r| Ok(((r.get(0)?, r.get(1)?, r.get(2)?), r.get(3)?)))?;
         day_counts.divergence = rows.collect::<Result<_, _>>()?;
     }

@@ -298,7 +298,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         tx.execute_batch(sql)?;
         tx.execute(
-            "INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)",
+            crate::model::statements::RECORD_MIGRATION_SQL,
             (i as i64 + 1, candlekeep_core::time::now_ms()),
         )?;
     }

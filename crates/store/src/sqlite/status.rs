@@ -31,13 +31,7 @@ pub(crate) fn freshness(conn: &Connection) -> Result<Vec<(Instrument, Timeframe,
 
 pub(crate) fn series(conn: &Connection) -> Result<Vec<SeriesStatus>, StoreError> {
     let rows = conn
-        .prepare(
-            "SELECT i.market, i.base, i.quote, s.timeframe, s.first, s.last, s.n FROM \
-               (SELECT instrument_id, timeframe, MIN(open_time) AS first, MAX(open_time) AS last, COUNT(*) AS n \
-                  FROM candles GROUP BY instrument_id, timeframe) s \
-             JOIN instruments i ON i.id = s.instrument_id \
-             ORDER BY i.market, i.base, i.quote, s.timeframe",
-        )?
+        .prepare(crate::model::statements::SERIES_STATUS_SQL)?
         .query_map([], |r| Ok((series_columns(r, 0)?, r.get(4)?, r.get(5)?, r.get(6)?)))?
         .collect::<Result<_, _>>()?;
     let counts = conn
@@ -52,12 +46,7 @@ pub(crate) fn series(conn: &Connection) -> Result<Vec<SeriesStatus>, StoreError>
 }
 
 pub(crate) fn cross_checks(conn: &Connection) -> Result<Vec<CrossCheckSummary>, StoreError> {
-    let mut stmt = conn.prepare(
-        "SELECT i.market, i.base, i.quote, x.timeframe, k.name, o.name, x.close_diff_bps, x.volume_ratio \
-           FROM cross_checks x JOIN instruments i ON i.id = x.instrument_id \
-           JOIN sources k ON k.id = x.kept_source_id JOIN sources o ON o.id = x.other_source_id \
-          ORDER BY i.market, i.base, i.quote, x.timeframe, k.name, o.name",
-    )?;
+    let mut stmt = conn.prepare(crate::model::statements::CROSS_CHECKS_SQL)?;
     let rows = stmt
         .query_map([], |r| {
             Ok((series_columns(r, 0)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
@@ -67,12 +56,7 @@ pub(crate) fn cross_checks(conn: &Connection) -> Result<Vec<CrossCheckSummary>, 
 }
 
 pub(crate) fn content_hash(conn: &Connection) -> Result<String, StoreError> {
-    let mut stmt = conn.prepare(
-        "SELECT i.market, i.base, i.quote, c.timeframe, c.open_time, c.open, c.high, c.low, c.close, \
-                c.volume, c.quote_volume, c.trades, s.name \
-           FROM candles c JOIN instruments i ON i.id = c.instrument_id JOIN sources s ON s.id = c.source_id \
-          ORDER BY i.market, i.base, i.quote, c.timeframe, c.open_time",
-    )?;
+    let mut stmt = conn.prepare(crate::model::statements::HASHED_CANDLES_SQL)?;
     let mut hasher = CandleHasher::default();
     let mut rows = stmt.query([])?;
     let text = |r: &rusqlite::Row<'_>, col: usize| -> Result<String, StoreError> {
