@@ -112,6 +112,19 @@ pub(crate) const HASHED_CANDLES_SQL: &str = "SELECT i.market, i.base, i.quote, c
      c.instrument_id JOIN sources s ON s.id = c.source_id ORDER BY i.market, i.base, i.quote, \
      c.timeframe, c.open_time";
 
+/// One source's covered ranges of a series that overlap or touch `[$4, $5]`, the ones a new
+/// range merges with: (series, timeframe, source, start, end). (`end_ms >= $4` comes first so
+/// that the parameters first appear in order.)
+pub(crate) const COVERED_TOUCHING_SQL: &str = "SELECT start_ms, end_ms FROM covered_ranges WHERE instrument_id = $1 \
+     AND timeframe = $2 AND source = $3 AND end_ms >= $4 AND start_ms <= $5";
+/// Deletes those ranges, before their union is written.
+pub(crate) const DELETE_COVERED_TOUCHING_SQL: &str = "DELETE FROM covered_ranges WHERE instrument_id = $1 \
+     AND timeframe = $2 AND source = $3 AND end_ms >= $4 AND start_ms <= $5";
+/// One source's covered ranges of a series that overlap `[$4, $5)`: (series, timeframe, source,
+/// from, to).
+pub(crate) const COVERED_OVERLAPPING_SQL: &str = "SELECT start_ms, end_ms FROM covered_ranges WHERE instrument_id = $1 \
+     AND timeframe = $2 AND source = $3 AND end_ms > $4 AND start_ms < $5";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +154,9 @@ mod tests {
     fn every_shared_statement_numbers_its_parameters_in_order_of_first_appearance() {
         let shared = [
             SAVE_ASSET_SQL,
+            COVERED_TOUCHING_SQL,
+            DELETE_COVERED_TOUCHING_SQL,
+            COVERED_OVERLAPPING_SQL,
             INDICATOR_VALUES_SQL,
             RECENT_JOBS_SQL,
             LATEST_COVERED_SQL,

@@ -69,11 +69,9 @@ pub(crate) fn uncovered(
     from: i64,
     to: i64,
 ) -> Result<Vec<(i64, i64)>, StoreError> {
-    let stmt = store.statements.get(
-        &mut **store.conn,
-        "SELECT start_ms, end_ms FROM covered_ranges WHERE instrument_id = $1 AND timeframe = $2 \
-         AND source = $3 AND start_ms < $5 AND end_ms > $4",
-    )?;
+    let stmt = store
+        .statements
+        .get(&mut **store.conn, crate::model::statements::COVERED_OVERLAPPING_SQL)?;
     let covered: Vec<(i64, i64)> = store
         .conn
         .query(&stmt, &[&id, &tf.as_str(), &source.as_str(), &from, &to])?

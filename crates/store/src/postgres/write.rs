@@ -523,10 +523,8 @@ fn merge(
     };
     let (select, delete, insert) = match table {
         Ranges::Covered => (
-            "SELECT start_ms, end_ms FROM covered_ranges WHERE instrument_id = $1 AND timeframe = $2 AND source = $3 \
-             AND start_ms <= $5 AND end_ms >= $4",
-            "DELETE FROM covered_ranges WHERE instrument_id = $1 AND timeframe = $2 AND source = $3 \
-             AND start_ms <= $5 AND end_ms >= $4",
+            crate::model::statements::COVERED_TOUCHING_SQL,
+            crate::model::statements::DELETE_COVERED_TOUCHING_SQL,
             "INSERT INTO covered_ranges (instrument_id, timeframe, source, start_ms, end_ms) \
              SELECT $1, $2, $3, a, b FROM unnest($4::bigint[], $5::bigint[]) AS r(a, b)",
         ),

@@ -20,10 +20,7 @@ pub(crate) enum Ranges {
 impl Ranges {
     fn select(self) -> &'static str {
         match self {
-            Self::Covered => {
-                "SELECT start_ms, end_ms FROM covered_ranges WHERE instrument_id = ?1 AND timeframe = ?2 \
-                 AND source = ?3 AND start_ms <= ?5 AND end_ms >= ?4"
-            }
+            Self::Covered => crate::model::statements::COVERED_TOUCHING_SQL,
             Self::Stored => {
                 "SELECT start_ms, end_ms FROM stored_ranges WHERE instrument_id = ?1 AND timeframe = ?2 \
                  AND ?3 = ?3 AND start_ms <= ?5 AND end_ms >= ?4"
@@ -33,10 +30,7 @@ impl Ranges {
 
     fn delete(self) -> &'static str {
         match self {
-            Self::Covered => {
-                "DELETE FROM covered_ranges WHERE instrument_id = ?1 AND timeframe = ?2 AND source = ?3 \
-                 AND start_ms <= ?5 AND end_ms >= ?4"
-            }
+            Self::Covered => crate::model::statements::DELETE_COVERED_TOUCHING_SQL,
             Self::Stored => {
                 "DELETE FROM stored_ranges WHERE instrument_id = ?1 AND timeframe = ?2 AND ?3 = ?3 \
                  AND start_ms <= ?5 AND end_ms >= ?4"
@@ -122,10 +116,7 @@ pub(crate) fn uncovered(
     from: i64,
     to: i64,
 ) -> Result<Vec<(i64, i64)>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT start_ms, end_ms FROM covered_ranges WHERE instrument_id = ?1 AND timeframe = ?2 \
-         AND source = ?3 AND start_ms < ?5 AND end_ms > ?4",
-    )?;
+    let mut stmt = conn.prepare_cached(crate::model::statements::COVERED_OVERLAPPING_SQL)?;
     let covered = stmt
         .query_map((instrument_id, tf.as_str(), source, from, to), |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
