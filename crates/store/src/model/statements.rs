@@ -125,6 +125,19 @@ pub(crate) const DELETE_COVERED_TOUCHING_SQL: &str = "DELETE FROM covered_ranges
 pub(crate) const COVERED_OVERLAPPING_SQL: &str = "SELECT start_ms, end_ms FROM covered_ranges WHERE instrument_id = $1 \
      AND timeframe = $2 AND source = $3 AND end_ms > $4 AND start_ms < $5";
 
+/// Records the end of a job run: (ended at, status, rows written, sources used, error, id).
+pub(crate) const JOB_FINISHED_SQL: &str = "UPDATE job_runs SET ended_at = $1, status = $2, rows_written = $3, \
+     sources_used = $4, error = $5 WHERE id = $6";
+
+/// Records a repair attempt on an open gap: (unrepairable, now, series, timeframe, start, end).
+pub(crate) const GAP_ATTEMPTED_SQL: &str = "UPDATE gaps SET attempts = attempts + 1, \
+     status = CASE WHEN $1 THEN 'unrepairable' ELSE status END, updated_at = $2 \
+     WHERE instrument_id = $3 AND timeframe = $4 AND start_ms = $5 AND end_ms = $6 AND status = 'open'";
+
+/// Marks delisted what a venue no longer lists on a market: (now, venue, market).
+pub(crate) const DELIST_UNSEEN_SQL: &str = "UPDATE listings SET delisted_at = $1 WHERE venue = $2 AND market = $3 \
+     AND delisted_at IS NULL AND last_seen < $1";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +167,9 @@ mod tests {
     fn every_shared_statement_numbers_its_parameters_in_order_of_first_appearance() {
         let shared = [
             SAVE_ASSET_SQL,
+            JOB_FINISHED_SQL,
+            GAP_ATTEMPTED_SQL,
+            DELIST_UNSEEN_SQL,
             COVERED_TOUCHING_SQL,
             DELETE_COVERED_TOUCHING_SQL,
             COVERED_OVERLAPPING_SQL,

@@ -148,15 +148,14 @@ pub(crate) fn list(conn: &mut Conn, status: Option<GapStatus>, since_ms: i64) ->
 
 pub(crate) fn attempted(conn: &mut Conn, id: i64, gap: &Gap, unrepairable: bool) -> Result<(), StoreError> {
     conn.execute(
-        "UPDATE gaps SET attempts = attempts + 1, status = CASE WHEN $5 THEN 'unrepairable' ELSE status END, \
-         updated_at = $6 WHERE instrument_id = $1 AND timeframe = $2 AND start_ms = $3 AND end_ms = $4 AND status = 'open'",
+        crate::model::statements::GAP_ATTEMPTED_SQL,
         &[
+            &unrepairable,
+            &candlekeep_core::time::now_ms(),
             &id,
             &gap.timeframe.as_str(),
             &gap.start_ms,
             &gap.end_ms,
-            &unrepairable,
-            &candlekeep_core::time::now_ms(),
         ],
     )?;
     Ok(())

@@ -42,10 +42,7 @@ pub(crate) fn refresh_listings(
             &[&v, &m, &l.ticker, &l.base, &l.quote, &l.listed_at_ms, &at_ms],
         )?;
     }
-    changes.delisted = tx.execute(
-        "UPDATE listings SET delisted_at = $3 WHERE venue = $1 AND market = $2 AND delisted_at IS NULL AND last_seen < $3",
-        &[&v, &m, &at_ms],
-    )?;
+    changes.delisted = tx.execute(statements::DELIST_UNSEEN_SQL, &[&at_ms, &v, &m])?;
     changes.listed = seen.len() as u64;
     tx.commit()?;
     Ok(changes)
@@ -168,14 +165,14 @@ pub(crate) fn job_started(conn: &mut Conn, job: &str, args: &str) -> Result<JobI
 
 pub(crate) fn job_finished(conn: &mut Conn, id: JobId, o: &JobRecord) -> Result<(), StoreError> {
     conn.execute(
-        "UPDATE job_runs SET ended_at = $2, status = $3, rows_written = $4, sources_used = $5, error = $6 WHERE id = $1",
+        statements::JOB_FINISHED_SQL,
         &[
-            &id,
             &now_ms(),
             &o.status.as_str(),
             &(o.rows_written as i64),
             &o.sources.join(","),
             &o.error.as_deref(),
+            &id,
         ],
     )?;
     Ok(())

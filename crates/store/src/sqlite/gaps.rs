@@ -151,11 +151,15 @@ pub(crate) fn attempted(
     unrepairable: bool,
     now_ms: i64,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "UPDATE gaps SET attempts = attempts + 1, status = CASE WHEN ?5 THEN 'unrepairable' ELSE status END, \
-         updated_at = ?6 WHERE instrument_id = ?1 AND timeframe = ?2 AND start_ms = ?3 AND end_ms = ?4 AND status = 'open'",
-    )?
-    .execute((id, gap.timeframe.as_str(), gap.start_ms, gap.end_ms, unrepairable, now_ms))?;
+    conn.prepare_cached(crate::model::statements::GAP_ATTEMPTED_SQL)?
+        .execute((
+            unrepairable,
+            now_ms,
+            id,
+            gap.timeframe.as_str(),
+            gap.start_ms,
+            gap.end_ms,
+        ))?;
     Ok(())
 }
 

@@ -17,14 +17,14 @@ pub(crate) fn started(conn: &Connection, job: &str, args: &str) -> Result<JobId,
 
 pub(crate) fn finished(conn: &Connection, id: JobId, o: &JobRecord) -> Result<(), StoreError> {
     conn.execute(
-        "UPDATE job_runs SET ended_at = ?2, status = ?3, rows_written = ?4, sources_used = ?5, error = ?6 WHERE id = ?1",
+        crate::model::statements::JOB_FINISHED_SQL,
         (
-            id,
             now_ms(),
             o.status.as_str(),
             o.rows_written as i64,
             o.sources.join(","),
             o.error.as_deref(),
+            id,
         ),
     )?;
     Ok(())

@@ -47,11 +47,8 @@ pub(crate) fn refresh(
         ))?;
     }
     changes.delisted = tx
-        .prepare_cached(
-            "UPDATE listings SET delisted_at = ?3 WHERE venue = ?1 AND market = ?2 AND delisted_at IS NULL \
-             AND last_seen < ?3",
-        )?
-        .execute((v, m, at_ms))? as u64;
+        .prepare_cached(statements::DELIST_UNSEEN_SQL)?
+        .execute((at_ms, v, m))? as u64;
     changes.listed = seen.len() as u64;
     Ok(changes)
 }
