@@ -271,6 +271,7 @@ pub static TABLES: &[TableDef] = &[
             ("sources_used", Text),
             ("error", Text),
             ("pid", Int),
+            ("host", Text),
         ],
         key: &["id"],
     },

@@ -138,6 +138,36 @@ pub(crate) const GAP_ATTEMPTED_SQL: &str = "UPDATE gaps SET attempts = attempts 
 pub(crate) const DELIST_UNSEEN_SQL: &str = "UPDATE listings SET delisted_at = $1 WHERE venue = $2 AND market = $3 \
      AND delisted_at IS NULL AND last_seen < $1";
 
+/// Opens a job run and gives its id: (job, args, now, status, pid, host). Both backends answer
+/// `RETURNING` (SQLite since 3.35).
+pub(crate) const JOB_STARTED_SQL: &str = "INSERT INTO job_runs (job, args, started_at, status, pid, host) \
+     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+
+/// The runs of this host still marked `running`, with their process ids: (host). Runs logged
+/// before the host was recorded (an empty host) count as this host's, as they always did.
+pub(crate) const RUNNING_HERE_SQL: &str =
+    "SELECT id, pid FROM job_runs WHERE status = 'running' AND (host = $1 OR host = '')";
+
+/// A run whose process is gone was killed: (id).
+pub(crate) const MARK_KILLED_SQL: &str = "UPDATE job_runs SET status = 'interrupted', \
+     error = 'process ended without finishing (killed?)' WHERE id = $1 AND status = 'running'";
+
+/// This machine's name, recorded with every job run: a process id means something only on its
+/// host (several machines may share one PostgreSQL database, or one SQLite file on a share).
+pub(crate) fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// Whether the run of process `pid` on this host was killed: its process no longer exists (and
+/// it is not this process). Only Linux can tell; elsewhere nothing is judged killed.
+pub(crate) fn run_was_killed(pid: i64) -> bool {
+    cfg!(target_os = "linux")
+        && u32::try_from(pid).is_ok_and(|p| p != std::process::id())
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +197,9 @@ mod tests {
     fn every_shared_statement_numbers_its_parameters_in_order_of_first_appearance() {
         let shared = [
             SAVE_ASSET_SQL,
+            JOB_STARTED_SQL,
+            RUNNING_HERE_SQL,
+            MARK_KILLED_SQL,
             JOB_FINISHED_SQL,
             GAP_ATTEMPTED_SQL,
             DELIST_UNSEEN_SQL,

@@ -128,37 +128,28 @@ pub(crate) fn flags(conn: &mut Conn) -> Result<Vec<FlagRow>, StoreError> {
 /// Runs still `running` whose process on this machine is gone were killed: say so. (Runs of
 /// other machines are left to them.)
 fn mark_dead_runs(conn: &mut Conn) -> Result<(), StoreError> {
-    if !cfg!(target_os = "linux") {
-        return Ok(());
-    }
-    for r in conn.query(
-        "SELECT id, pid FROM job_runs WHERE status = 'running' AND host = $1",
-        &[&hostname()],
-    )? {
+    for r in conn.query(statements::RUNNING_HERE_SQL, &[&statements::hostname()])? {
         let (id, pid): (i64, i64) = (r.get(0), r.get(1));
-        if pid as u32 != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            conn.execute(
-                "UPDATE job_runs SET status = 'interrupted', error = 'process ended without finishing (killed?)' \
-                 WHERE id = $1 AND status = 'running'",
-                &[&id],
-            )?;
+        if statements::run_was_killed(pid) {
+            conn.execute(statements::MARK_KILLED_SQL, &[&id])?;
         }
     }
     Ok(())
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_default()
 }
 
 pub(crate) fn job_started(conn: &mut Conn, job: &str, args: &str) -> Result<JobId, StoreError> {
     mark_dead_runs(conn)?;
     Ok(conn
         .query_one(
-            "INSERT INTO job_runs (job, args, started_at, status, pid, host) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            &[&job, &args, &now_ms(), &JobStatus::Running.as_str(), &i64::from(std::process::id()), &hostname()],
+            statements::JOB_STARTED_SQL,
+            &[
+                &job,
+                &args,
+                &now_ms(),
+                &JobStatus::Running.as_str(),
+                &i64::from(std::process::id()),
+                &statements::hostname(),
+            ],
         )?
         .get(0))
 }

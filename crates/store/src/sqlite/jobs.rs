@@ -4,15 +4,23 @@
 use candlekeep_core::time::now_ms;
 use rusqlite::Connection;
 
+use crate::model::statements;
 use crate::{JobId, JobRecord, JobRow, JobStatus, StoreError};
 
 pub(crate) fn started(conn: &Connection, job: &str, args: &str) -> Result<JobId, StoreError> {
     mark_dead_runs(conn)?;
-    conn.execute(
-        "INSERT INTO job_runs (job, args, started_at, status, pid) VALUES (?1, ?2, ?3, ?4, ?5)",
-        (job, args, now_ms(), JobStatus::Running.as_str(), std::process::id()),
-    )?;
-    Ok(conn.last_insert_rowid())
+    Ok(conn.query_row(
+        statements::JOB_STARTED_SQL,
+        (
+            job,
+            args,
+            now_ms(),
+            JobStatus::Running.as_str(),
+            std::process::id(),
+            statements::hostname(),
+        ),
+        |r| r.get(0),
+    )?)
 }
 
 pub(crate) fn finished(conn: &Connection, id: JobId, o: &JobRecord) -> Result<(), StoreError> {
@@ -30,23 +38,20 @@ pub(crate) fn finished(conn: &Connection, id: JobId, o: &JobRecord) -> Result<()
     Ok(())
 }
 
-/// Runs still marked `running` whose process no longer exists were killed: say so.
+/// Runs of this host still marked `running` whose process no longer exists were killed: say so.
 fn mark_dead_runs(conn: &Connection) -> Result<(), StoreError> {
-    if !cfg!(target_os = "linux") {
-        return Ok(());
-    }
-    let mut stmt = conn.prepare("SELECT id, pid FROM job_runs WHERE status = 'running'")?;
+    let mut stmt = conn.prepare_cached(statements::RUNNING_HERE_SQL)?;
     let dead: Vec<i64> = stmt
-        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?
-        .filter_map(Result::ok)
-        .filter(|(_, pid)| *pid as u32 != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists())
+        .query_map([statements::hostname()], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .filter(|&(_, pid)| statements::run_was_killed(pid))
         .map(|(id, _)| id)
         .collect();
     for id in dead {
-        conn.execute(
-            "UPDATE job_runs SET status = 'interrupted', error = 'process ended without finishing (killed?)' WHERE id = ?1",
-            [id],
-        )?;
+        conn.execute(statements::MARK_KILLED_SQL, [id])?;
     }
     Ok(())
 }

@@ -271,6 +271,10 @@ const MIGRATIONS: &[&str] = &[
         started_at INTEGER NOT NULL
     );
     "#,
+    // 7: the host of each job run, as on PostgreSQL: a pid means something only on its host.
+    r#"
+    ALTER TABLE job_runs ADD COLUMN host TEXT NOT NULL DEFAULT '';
+    "#,
 ];
 
 pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;
