@@ -211,6 +211,19 @@ pub struct GapRefresh {
     pub repaired: u64,
 }
 
+impl GapRefresh {
+    /// Counts one open gap of `bars` bars: hours never requested apart from missing ones.
+    pub fn count_open(&mut self, cause: GapCause, bars: i64) {
+        if cause == GapCause::NotRequested {
+            self.not_requested += 1;
+            self.not_requested_bars += bars;
+        } else {
+            self.open += 1;
+            self.open_bars += bars;
+        }
+    }
+}
+
 /// One day of one series, judged.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QualityDay {

@@ -13,11 +13,9 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use candlekeep_store::postgres::{PgOptions, Timescale};
 use candlekeep_store::{PgStore, Store};
-use candlekeep_testkit::pg::server_url;
+use candlekeep_testkit::pg::{server_url, unique_name};
 use support::postgres_available;
 
 const STAND_IN: &str = r#"
@@ -75,15 +73,7 @@ struct StandIn {
 
 impl StandIn {
     fn create() -> Self {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let name = format!(
-            "ck_ts_{}_{}_{nanos}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = unique_name("ck_ts");
         admin(&server_url())
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .unwrap();

@@ -40,6 +40,20 @@ pub fn available() -> bool {
     )
 }
 
+/// A name no other test of any process on this server uses: `prefix`, the process id, a counter
+/// and the clock's nanoseconds (schemas, roles and databases of tests running side by side).
+pub fn unique_name(prefix: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{prefix}_{}_{}_{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 /// A new empty schema, dropped with everything in it when this goes out of scope.
 #[derive(Debug)]
 pub struct TestSchema {
@@ -50,15 +64,7 @@ pub struct TestSchema {
 
 impl TestSchema {
     pub fn create() -> Result<Self, postgres::Error> {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let name = format!(
-            "ck_test_{}_{}_{nanos}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = unique_name("ck_test");
         let create = format!("CREATE SCHEMA {name}");
         on_thread(move || postgres::Client::connect(&server_url(), postgres::NoTls)?.batch_execute(&create))?;
         let base = server_url();
@@ -96,16 +102,8 @@ pub struct ReadOnlyRole {
 
 impl ReadOnlyRole {
     pub fn create(schema: &str) -> Self {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
         // Roles are cluster-wide: the name must not meet another test's.
-        let name = format!(
-            "ck_reader_{}_{}_{nanos}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = unique_name("ck_reader");
         admin_batch(format!(
             "CREATE ROLE {name} LOGIN PASSWORD 'reader'; \
                  ALTER ROLE {name} SET default_transaction_read_only = on; \

@@ -73,13 +73,7 @@ fn summarise(gaps: &[Gap]) -> GapRefresh {
         ..GapRefresh::default()
     };
     for g in gaps.iter().filter(|g| g.status == GapStatus::Open) {
-        if g.cause == candlekeep_core::GapCause::NotRequested {
-            summary.not_requested += 1;
-            summary.not_requested_bars += g.bars();
-        } else {
-            summary.open += 1;
-            summary.open_bars += g.bars();
-        }
+        summary.count_open(g.cause, g.bars());
     }
     summary
 }

@@ -339,14 +339,7 @@ pub(crate) fn refresh(db: &mut impl LedgerRows, all: &[Series], now_ms: i64) -> 
             if g.status != GapStatus::Open {
                 continue;
             }
-            let bars = tf.bars_between(g.range.0, g.range.1);
-            if cause == GapCause::NotRequested {
-                summary.not_requested += 1;
-                summary.not_requested_bars += bars;
-            } else {
-                summary.open += 1;
-                summary.open_bars += bars;
-            }
+            summary.count_open(cause, tf.bars_between(g.range.0, g.range.1));
         }
     }
     Ok(summary)
