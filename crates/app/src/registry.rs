@@ -25,7 +25,7 @@ use candlekeep_sources::{
     listings::ListingSource,
     okx::OkxCandles,
 };
-use candlekeep_store::Store;
+use candlekeep_store::BlockingStore;
 
 use crate::config::Config;
 
@@ -110,7 +110,7 @@ impl std::fmt::Debug for Chains {
 }
 
 impl Chains {
-    pub fn new(config: &Config, store: &mut dyn Store) -> Result<Self> {
+    pub fn new(config: &Config, store: &mut dyn BlockingStore) -> Result<Self> {
         let quote = config.collect.quote.trim().to_ascii_uppercase();
         let listings = store.listings()?;
         let all_assets = store.ranked_assets(usize::MAX)?;

@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use candlekeep_core::validate::FlagRules;
 use candlekeep_store::postgres::{PgOptions, Timescale};
 use candlekeep_store::url::DatabaseUrl;
-use candlekeep_store::{PgStore, SqliteStore, Store};
+use candlekeep_store::{BlockingStore, PgStore, SqliteStore};
 
 use crate::config::Config;
 
@@ -41,8 +41,8 @@ pub fn flag_rules(config: &Config) -> FlagRules {
 }
 
 /// Opens the configured store: a SQLite file (its folder created if missing) or PostgreSQL.
-pub fn open_store(config: &Config) -> Result<Box<dyn Store>> {
-    let mut store: Box<dyn Store> = match DatabaseUrl::parse(&config.database.url)? {
+pub fn open_store(config: &Config) -> Result<Box<dyn BlockingStore>> {
+    let mut store: Box<dyn BlockingStore> = match DatabaseUrl::parse(&config.database.url)? {
         DatabaseUrl::Postgres(_) => Box::new(open_postgres(config)?),
         DatabaseUrl::Sqlite(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -15,7 +15,7 @@ use std::{
 };
 
 use anyhow::{Context, Result};
-use candlekeep_store::{JobId, JobStatus, Store};
+use candlekeep_store::{BlockingStore, JobId, JobStatus};
 use tokio::{
     signal::unix::{SignalKind, signal},
     sync::watch,
@@ -143,13 +143,13 @@ pub fn stop_flag() -> &'static AtomicBool {
 
 /// At a commit boundary of job `job`: if a signal asked it to stop, records it as
 /// `interrupted` with what it wrote so far and gives the exit status to end with.
-pub fn stop_here(store: &mut dyn Store, job: JobId, rows: u64, sources: Vec<String>) -> Option<ExitCode> {
+pub fn stop_here(store: &mut dyn BlockingStore, job: JobId, rows: u64, sources: Vec<String>) -> Option<ExitCode> {
     received().map(|signal| stopped(store, job, rows, sources, signal))
 }
 
 /// Records job `job`, stopped by `signal`, as `interrupted` with what it wrote so far, and
 /// gives the exit status to end with.
-pub fn stopped(store: &mut dyn Store, job: JobId, rows: u64, sources: Vec<String>, signal: Signal) -> ExitCode {
+pub fn stopped(store: &mut dyn BlockingStore, job: JobId, rows: u64, sources: Vec<String>, signal: Signal) -> ExitCode {
     crate::commands::finish_job(
         store,
         job,

@@ -9,7 +9,7 @@ use std::{
 };
 
 use candlekeep_core::{Market, Timeframe, time::now_ms};
-use candlekeep_store::{SqliteStore, Store};
+use candlekeep_store::{BlockingStore, SqliteStore};
 use candlekeep_testkit::{SimMarket, archive};
 
 mod common;

@@ -6,7 +6,7 @@
 mod common;
 
 use candlekeep_core::{Instrument, Market, Timeframe};
-use candlekeep_store::{SqliteStore, Store};
+use candlekeep_store::{BlockingStore, SqliteStore};
 use common::{candlekeep, run, text};
 use serde_json::Value;
 

@@ -13,7 +13,7 @@ use std::{
 };
 
 use candlekeep_core::{Market, Timeframe};
-use candlekeep_store::{SqliteStore, Store};
+use candlekeep_store::{BlockingStore, SqliteStore};
 use candlekeep_testkit::{SimMarket, archive};
 use common::{candlekeep, run, text, venues};
 

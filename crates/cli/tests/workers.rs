@@ -13,7 +13,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use candlekeep_core::{Market, time::now_ms};
-use candlekeep_store::{PgStore, Store};
+use candlekeep_store::{BlockingStore, PgStore};
 use candlekeep_testkit::{BinanceSim, SimConfig, SimMarket, pg};
 use common::candlekeep;
 

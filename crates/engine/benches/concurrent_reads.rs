@@ -34,7 +34,7 @@ use std::{
 
 use candlekeep_core::{Candle, Instrument, Market, Provenance, SourceId, Timeframe};
 use candlekeep_engine::SharedStore;
-use candlekeep_store::{PageWrite, PgStore, Replace, SqliteStore, Store};
+use candlekeep_store::{BlockingStore, PageWrite, PgStore, Replace, SqliteStore};
 use candlekeep_testkit::{SimMarket, pg};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -119,7 +119,7 @@ fn provenance() -> Provenance {
 }
 
 /// Writes the readers' years before anything is timed.
-fn preload(store: &mut dyn Store, series: &Series) -> Result<(), Error> {
+fn preload(store: &mut dyn BlockingStore, series: &Series) -> Result<(), Error> {
     for (instrument, bars) in series {
         let id = store.instrument_id(instrument)?;
         store.write_pages(&[PageWrite {
@@ -275,7 +275,7 @@ fn backend<K>(
     rt: &tokio::runtime::Runtime,
     import_series: &Arc<Series>,
     readers: &Series,
-    mut open: impl FnMut() -> Result<(Box<dyn Store>, K), Error>,
+    mut open: impl FnMut() -> Result<(Box<dyn BlockingStore>, K), Error>,
 ) -> Result<(), Error> {
     let total: usize = import_series.iter().map(|(_, b)| b.len()).sum();
     let (mut alone, mut loaded, mut p50, mut p99, mut max, mut done, mut base) =
@@ -369,7 +369,7 @@ fn main() -> Result<(), Error> {
             let dir = tempfile::tempdir()?;
             let mut store = SqliteStore::open(&dir.path().join("bench.db"))?;
             preload(&mut store, &readers)?;
-            Ok((Box::new(store) as Box<dyn Store>, dir))
+            Ok((Box::new(store) as Box<dyn BlockingStore>, dir))
         })?;
     }
 
@@ -384,7 +384,7 @@ fn main() -> Result<(), Error> {
             preload(&mut store, &readers)?;
             // The preload's WAL is written out before the timed import.
             checkpoint(&pg::server_url());
-            Ok((Box::new(store) as Box<dyn Store>, schema))
+            Ok((Box::new(store) as Box<dyn BlockingStore>, schema))
         })?;
     }
     Ok(())

@@ -7,7 +7,7 @@
 //! 1e-21 of the value: the same number as from the first bar, at a fraction of the reading.
 
 use candlekeep_core::{Candle, Instrument, Timeframe};
-use candlekeep_store::{IndicatorValue, SeriesStatus, Store};
+use candlekeep_store::{BlockingStore, IndicatorValue, SeriesStatus};
 use candlekeep_ta::standard::{self, Buffers, Columns, Latest};
 
 use crate::JobError;
@@ -85,7 +85,7 @@ impl SeriesIndicators {
 /// Computes the set for each series from its newest `bars` stored bars; series without bars are
 /// skipped. `progress(done, total)` is called after each series.
 pub fn compute(
-    store: &mut dyn Store,
+    store: &mut dyn BlockingStore,
     series: &[SeriesStatus],
     bars: usize,
     progress: &mut dyn FnMut(usize, usize),
@@ -117,7 +117,7 @@ pub fn compute(
 }
 
 /// Saves the latest values of every series (replacing what was stored for them).
-pub fn save(store: &mut dyn Store, computed: &[SeriesIndicators], now_ms: i64) -> Result<usize, JobError> {
+pub fn save(store: &mut dyn BlockingStore, computed: &[SeriesIndicators], now_ms: i64) -> Result<usize, JobError> {
     let mut values = Vec::new();
     for s in computed {
         let instrument_id = store.instrument_id(&s.instrument)?;

@@ -2,12 +2,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use candlekeep_store::Store;
+use candlekeep_store::BlockingStore;
 
 use crate::JobError;
 
 #[derive(Clone)]
-pub struct SharedStore(Arc<Mutex<Box<dyn Store>>>);
+pub struct SharedStore(Arc<Mutex<Box<dyn BlockingStore>>>);
 
 impl std::fmt::Debug for SharedStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -16,14 +16,14 @@ impl std::fmt::Debug for SharedStore {
 }
 
 impl SharedStore {
-    pub fn new(store: Box<dyn Store>) -> Self {
+    pub fn new(store: Box<dyn BlockingStore>) -> Self {
         Self(Arc::new(Mutex::new(store)))
     }
 
     /// Runs `f` with the store on the blocking pool.
     pub async fn with<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut dyn Store) -> Result<T, candlekeep_store::StoreError> + Send + 'static,
+        f: impl FnOnce(&mut dyn BlockingStore) -> Result<T, candlekeep_store::StoreError> + Send + 'static,
     ) -> Result<T, JobError> {
         let inner = self.0.clone();
         tokio::task::spawn_blocking(move || {
@@ -37,7 +37,7 @@ impl SharedStore {
     }
 
     /// Runs `f` with the store on the current thread (for synchronous callers).
-    pub fn with_blocking<T>(&self, f: impl FnOnce(&mut dyn Store) -> T) -> Result<T, JobError> {
+    pub fn with_blocking<T>(&self, f: impl FnOnce(&mut dyn BlockingStore) -> T) -> Result<T, JobError> {
         let mut guard = self
             .0
             .lock()

@@ -15,7 +15,7 @@ use candlekeep_engine::{
     NoProgress, SharedStore,
     import::{Chains, ImportOptions, Overwrite, import_files},
 };
-use candlekeep_store::{PageWrite, PgStore, Replace, SqliteStore, Store};
+use candlekeep_store::{BlockingStore, PageWrite, PgStore, Replace, SqliteStore};
 use candlekeep_testkit::{archive::write_zip, pg::TestSchema};
 
 const H: i64 = 3_600_000;
@@ -89,7 +89,7 @@ fn stores() -> Vec<(&'static str, Fixture)> {
     )];
     if candlekeep_testkit::pg::available() {
         let schema = TestSchema::create().unwrap();
-        let store: Box<dyn Store> = Box::new(PgStore::connect(&schema.url).unwrap());
+        let store: Box<dyn BlockingStore> = Box::new(PgStore::connect(&schema.url).unwrap());
         out.push((
             "postgres",
             Fixture {

@@ -10,7 +10,7 @@
 use std::{io::Write, process::Command, time::Instant};
 
 use candlekeep_core::{Candle, Instrument, Market, Provenance, SourceId, Timeframe};
-use candlekeep_store::{PageWrite, PgStore, Replace, SqliteStore, Store};
+use candlekeep_store::{BlockingStore, PageWrite, PgStore, Replace, SqliteStore};
 use candlekeep_testkit::{SimMarket, pg};
 
 mod common;
@@ -41,7 +41,7 @@ fn series(rows: usize) -> Result<Series, Box<dyn std::error::Error>> {
 }
 
 /// Seconds to write every series, in pages of 50,000 rows (one transaction per page).
-fn ingest(store: &mut dyn Store, series: &Series) -> Result<f64, Box<dyn std::error::Error>> {
+fn ingest(store: &mut dyn BlockingStore, series: &Series) -> Result<f64, Box<dyn std::error::Error>> {
     let ids: Vec<i64> = series
         .iter()
         .map(|(i, _)| store.instrument_id(i))
@@ -68,7 +68,11 @@ fn ingest(store: &mut dyn Store, series: &Series) -> Result<f64, Box<dyn std::er
 
 /// Milliseconds to read one year (8,760 hourly candles) of one instrument: the first read after
 /// the load, and the median of the reads after it.
-fn read_year(store: &mut dyn Store, series: &Series, reads: usize) -> Result<(f64, f64), Box<dyn std::error::Error>> {
+fn read_year(
+    store: &mut dyn BlockingStore,
+    series: &Series,
+    reads: usize,
+) -> Result<(f64, f64), Box<dyn std::error::Error>> {
     let (instrument, bars) = series
         .iter()
         .find(|(_, b)| b.len() >= 8_760)

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use candlekeep_core::{Candle, Instrument, Market, Provenance, SourceId, Timeframe};
-use candlekeep_store::{SqliteStore, Store};
+use candlekeep_store::{BlockingStore, SqliteStore};
 
 mod common;
 use common::median;

@@ -5,7 +5,7 @@
 use std::{io::Write, process::Command, time::Instant};
 
 use candlekeep_core::{Candle, Instrument, Market, Provenance, SourceId, Timeframe};
-use candlekeep_store::{SqliteStore, Store};
+use candlekeep_store::{BlockingStore, SqliteStore};
 use candlekeep_testkit::SimMarket;
 
 mod common;

@@ -1,4 +1,5 @@
-//! Candlekeep's storage: the [`Store`] trait every backend implements, the SQLite and PostgreSQL
+//! Candlekeep's storage: the roles a store plays ([`access`]), the shared [`StoreHandle`], the
+//! [`BlockingStore`] calls every backend implements, the SQLite and PostgreSQL
 //! backends, and copying a whole store from one to the other.
 //!
 //! Candles are keyed by (instrument, timeframe, open time) and carry their provenance. Besides
@@ -6,8 +7,10 @@
 //! completely. A range is covered even where the venue had no bar (an outage), which is what lets
 //! a backfill resume exactly where it stopped and a rerun do nothing, without ever inventing a bar.
 
+pub mod access;
 pub mod catalog;
 mod error;
+mod handle;
 pub mod migrate;
 mod model;
 pub mod postgres;
@@ -16,8 +19,12 @@ pub mod sqlite;
 mod types;
 pub mod url;
 
+pub use access::{
+    CandleRead, CandleWrite, GapLedger, IndicatorStore, JobLog, OwnedPage, Store, StoreFuture, TableCopy, UniverseStore,
+};
 pub use catalog::{TableDef, Value};
 pub use error::StoreError;
+pub use handle::StoreHandle;
 pub use model::gaps::FETCH_FAILED;
 pub use model::quality::score as quality_score;
 pub use postgres::{PgOptions, PgStore};
@@ -33,8 +40,14 @@ use candlekeep_core::{
     Asset, Candle, Instrument, KnownListing, Listing, Market, MarketPoint, Provenance, SourceId, Timeframe, Venue,
 };
 
-/// What every storage backend offers the jobs.
-pub trait Store: Send {
+/// One connection's blocking calls, which each backend implements; tasks use a store through
+/// [`StoreHandle`], which runs these on the blocking pool (see [`access`] for the roles).
+pub trait BlockingStore: Send {
+    /// This connection as PostgreSQL's, for what only PostgreSQL has (the work queue).
+    fn as_postgres(&mut self) -> Option<&mut PgStore> {
+        None
+    }
+
     /// Which backend and mode this is, for `status`: `sqlite /path`, `postgresql 15.4`,
     /// `timescaledb 2.14 (hypertable, compression after 30 days)`.
     fn describe(&mut self) -> Result<String, StoreError>;

@@ -3,7 +3,7 @@
 
 use crate::catalog::{TABLES, TableDef, Value};
 use crate::model::hash::TableHasher;
-use crate::{Store, StoreError};
+use crate::{BlockingStore, StoreError};
 
 /// Rows per destination transaction.
 const CHUNK: usize = 20_000;
@@ -18,7 +18,7 @@ pub struct TableCopy {
 }
 
 /// Row count and content hash of one table.
-pub fn table_digest(store: &mut dyn Store, table: &TableDef) -> Result<(u64, String), StoreError> {
+pub fn table_digest(store: &mut dyn BlockingStore, table: &TableDef) -> Result<(u64, String), StoreError> {
     let mut hasher = TableHasher::default();
     let mut rows = 0u64;
     store.read_table(table, &mut |row: Vec<Value>| {
@@ -63,8 +63,8 @@ pub enum Unfinished {
 /// table. `progress` hears each table's name and the rows copied so far. `source` names `from`
 /// in the destination's copy marker.
 pub fn copy_store(
-    from: &mut dyn Store,
-    to: &mut dyn Store,
+    from: &mut dyn BlockingStore,
+    to: &mut dyn BlockingStore,
     source: &str,
     unfinished: Unfinished,
     progress: &mut (dyn FnMut(&str, u64) + Send),

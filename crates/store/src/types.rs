@@ -182,7 +182,7 @@ impl Gap {
     }
 }
 
-/// A series whose stored-range index differs from its candles (see `Store::verify_stored_ranges`).
+/// A series whose stored-range index differs from its candles (see `BlockingStore::verify_stored_ranges`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RangeDrift {
     pub instrument_id: i64,

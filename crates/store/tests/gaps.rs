@@ -6,7 +6,7 @@
 use candlekeep_core::{Candle, Instrument, Listing, Market, Provenance, SourceId, Timeframe, Venue};
 mod support;
 
-use candlekeep_store::{Gap, GapStatus, Store};
+use candlekeep_store::{BlockingStore, Gap, GapStatus};
 use proptest::prelude::*;
 use support::Backend;
 
@@ -52,7 +52,7 @@ fn complement(hours: &[i64], from: i64, to: i64) -> Vec<(i64, i64)> {
     out
 }
 
-fn open_gaps(store: &mut dyn Store) -> Vec<(i64, i64)> {
+fn open_gaps(store: &mut dyn BlockingStore) -> Vec<(i64, i64)> {
     store
         .gaps(Some(GapStatus::Open), 0)
         .unwrap()
@@ -148,7 +148,7 @@ fn a_partial_repair_from_a_later_day_keeps_one_truthful_ledger(backend: Backend)
     let mut store = backend.store().unwrap();
     let i = Instrument::new(Market::Spot, "BTC", "USDT").unwrap();
     let id = store.instrument_id(&i).unwrap();
-    let write = |store: &mut dyn Store, hours: std::ops::Range<i64>, source: SourceId| {
+    let write = |store: &mut dyn BlockingStore, hours: std::ops::Range<i64>, source: SourceId| {
         let bars: Vec<Candle> = hours.map(|h| bar(T0 + h * H)).collect();
         store.write_page(id, Timeframe::H1, prov(source), &bars, None).unwrap();
     };
@@ -243,7 +243,7 @@ fn gaps_are_repaired_in_whole_or_in_part_and_unrepairable_ones_are_kept(backend:
     let mut store = backend.store().unwrap();
     let i = Instrument::new(Market::UsdM, "ETH", "USDT").unwrap();
     let id = store.instrument_id(&i).unwrap();
-    let write = |store: &mut dyn Store, hours: std::ops::Range<i64>, source: SourceId| {
+    let write = |store: &mut dyn BlockingStore, hours: std::ops::Range<i64>, source: SourceId| {
         let bars: Vec<Candle> = hours.map(|h| bar(T0 + h * H)).collect();
         store.write_page(id, Timeframe::H1, prov(source), &bars, None).unwrap();
     };
@@ -322,12 +322,12 @@ fn causes_follow_what_the_sources_said(backend: Backend) {
             .write_page(id, Timeframe::H1, prov(SourceId::BinanceSpotRest), &bars, None)
             .unwrap();
     }
-    let cover = |store: &mut dyn Store, source: SourceId, (a, b): (i64, i64)| {
+    let cover = |store: &mut dyn BlockingStore, source: SourceId, (a, b): (i64, i64)| {
         store
             .write_page(id, Timeframe::H1, prov(source), &[], Some((T0 + a * H, T0 + b * H)))
             .unwrap();
     };
-    let note = |store: &mut dyn Store, source: SourceId, (a, b): (i64, i64), what: &str| {
+    let note = |store: &mut dyn BlockingStore, source: SourceId, (a, b): (i64, i64), what: &str| {
         store
             .write_notes(id, Timeframe::H1, source, &[(T0 + a * H, T0 + b * H, what)])
             .unwrap();

@@ -12,7 +12,7 @@ use support::Backend;
 
 on_both_backends!(runs_record_their_host_and_a_killed_run_is_marked_interrupted);
 
-fn job_runs(store: &mut dyn candlekeep_store::Store) -> Vec<Vec<Value>> {
+fn job_runs(store: &mut dyn candlekeep_store::BlockingStore) -> Vec<Vec<Value>> {
     let def = TABLES.iter().find(|t| t.name == "job_runs").unwrap();
     let mut rows = Vec::new();
     store

@@ -9,7 +9,7 @@ use candlekeep_core::{
 use candlekeep_store::catalog::TABLES;
 use candlekeep_store::migrate::{CopyMarker, Unfinished};
 use candlekeep_store::migrate::{copy_store, table_digest};
-use candlekeep_store::{JobRecord, JobStatus, PageWrite, PgStore, Replace, SqliteStore, Store};
+use candlekeep_store::{BlockingStore, JobRecord, JobStatus, PageWrite, PgStore, Replace, SqliteStore};
 use candlekeep_testkit::{SimMarket, pg};
 
 const H: i64 = 3_600_000;
@@ -23,7 +23,7 @@ fn prov(source: SourceId) -> Provenance {
 }
 
 /// A store with a row in every table.
-fn populated(store: &mut dyn Store) {
+fn populated(store: &mut dyn BlockingStore) {
     let btc = Instrument::from_symbol(Market::UsdM, "BTCUSDT").unwrap();
     let id = store.instrument_id(&btc).unwrap();
     let mut bars: Vec<Candle> = SimMarket::new(3)
@@ -116,7 +116,7 @@ fn populated(store: &mut dyn Store) {
         .unwrap();
 }
 
-fn digests(store: &mut dyn Store) -> Vec<(u64, String)> {
+fn digests(store: &mut dyn BlockingStore) -> Vec<(u64, String)> {
     TABLES.iter().map(|t| table_digest(store, t).unwrap()).collect()
 }
 

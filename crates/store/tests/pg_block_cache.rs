@@ -8,7 +8,7 @@
 mod support;
 
 use candlekeep_core::{Candle, Instrument, Market, SourceId, Timeframe};
-use candlekeep_store::{PageWrite, PgStore, Replace, Store};
+use candlekeep_store::{BlockingStore, PageWrite, PgStore, Replace};
 use candlekeep_testkit::pg;
 use support::{H, T0, prov, sim};
 

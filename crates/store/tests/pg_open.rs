@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use candlekeep_core::{Instrument, Market, SourceId, Timeframe};
-use candlekeep_store::{PgStore, Store};
+use candlekeep_store::{BlockingStore, PgStore};
 use candlekeep_testkit::pg::{ReadOnlyRole, TestSchema, as_user, server_url};
 use support::{H, T0, postgres_available, prov, sim};
 

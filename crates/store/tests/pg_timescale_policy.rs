@@ -14,7 +14,7 @@
 mod support;
 
 use candlekeep_store::postgres::{PgOptions, Timescale};
-use candlekeep_store::{PgStore, Store};
+use candlekeep_store::{BlockingStore, PgStore};
 use candlekeep_testkit::pg::{server_url, unique_name};
 use support::postgres_available;
 

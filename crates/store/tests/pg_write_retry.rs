@@ -8,7 +8,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use candlekeep_core::{Instrument, Market, SourceId, Timeframe};
-use candlekeep_store::{PgStore, Store};
+use candlekeep_store::{BlockingStore, PgStore};
 use candlekeep_testkit::pg::TestSchema;
 use support::{H, T0, postgres_available, prov, sim};
 

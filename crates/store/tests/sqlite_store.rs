@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use candlekeep_core::{Instrument, Market, SourceId, Timeframe};
-use candlekeep_store::{JobRecord, JobStatus, SqliteStore, Store};
+use candlekeep_store::{BlockingStore, JobRecord, JobStatus, SqliteStore};
 mod support;
 
 use support::{prov, sim};

@@ -6,7 +6,7 @@
 mod support;
 
 use candlekeep_core::{Candle, Instrument, Market, SourceId, Timeframe};
-use candlekeep_store::{IndicatorValue, PageWrite, Replace, Store};
+use candlekeep_store::{BlockingStore, IndicatorValue, PageWrite, Replace};
 use support::{Backend, H, T0, prov, sim};
 
 on_both_backends!(
@@ -55,7 +55,7 @@ fn latest_indicator_values_replace_a_series_whole(backend: Backend) {
 }
 
 fn fallback_write(
-    store: &mut dyn Store,
+    store: &mut dyn BlockingStore,
     id: i64,
     source: SourceId,
     outranks: &[SourceId],

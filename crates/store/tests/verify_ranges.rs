@@ -8,14 +8,14 @@
 mod support;
 
 use candlekeep_core::{Candle, Instrument, Market, SourceId, Timeframe};
-use candlekeep_store::{GapStatus, PgStore, SqliteStore, Store};
+use candlekeep_store::{BlockingStore, GapStatus, PgStore, SqliteStore};
 use candlekeep_testkit::pg::{TestSchema, server_url};
 use support::{H, T0, prov, sim};
 
 /// Runs SQL on the store's database behind its back.
 type Outside = Box<dyn FnMut(&str)>;
 
-fn check(store: &mut dyn Store, mut outside: Outside) {
+fn check(store: &mut dyn BlockingStore, mut outside: Outside) {
     let i = Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap();
     let id = store.instrument_id(&i).unwrap();
     let bars: Vec<Candle> = sim(100);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use candlekeep_core::{Instrument, Market, SourceId, Timeframe};
 use candlekeep_store::postgres::queue::{NewUnit, QueueCounts};
-use candlekeep_store::{PgStore, Store};
+use candlekeep_store::{BlockingStore, PgStore};
 use candlekeep_testkit::pg;
 
 const DAY: i64 = 86_400_000;

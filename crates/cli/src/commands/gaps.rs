@@ -39,7 +39,7 @@ pub struct Args {
 }
 
 /// Reports and repairs drift of the stored-range index (also run by `candlekeep quality`).
-pub fn verify_index(store: &mut dyn candlekeep_store::Store) -> Result<usize> {
+pub fn verify_index(store: &mut dyn candlekeep_store::BlockingStore) -> Result<usize> {
     let drift = store
         .verify_stored_ranges(true)
         .context("verifying the stored-range index against the candles")?;
@@ -105,7 +105,7 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
         if args.verify {
             verify_index(&mut *store)?;
         }
-        let refresh = |store: &mut dyn candlekeep_store::Store| -> Result<GapRefresh> {
+        let refresh = |store: &mut dyn candlekeep_store::BlockingStore| -> Result<GapRefresh> {
             match store.refresh_gaps(now_ms()) {
                 Ok(r) => Ok(r),
                 Err(e) if listing_only => {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use candlekeep_app::store::open_store;
 use candlekeep_store::{
-    JobStatus, Store,
+    BlockingStore, JobStatus,
     migrate::{Unfinished, copy_store},
     postgres::redact,
     url::DatabaseUrl,
@@ -28,7 +28,7 @@ pub struct Args {
     restart: bool,
 }
 
-fn open(global: &Global, url: &str) -> Result<Box<dyn Store>> {
+fn open(global: &Global, url: &str) -> Result<Box<dyn BlockingStore>> {
     let mut config = global.load_config()?;
     config.database.url = url.to_owned();
     open_store(&config).with_context(|| format!("opening {}", redact(url)))

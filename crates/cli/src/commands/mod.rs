@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use candlekeep_app::config::Config;
-use candlekeep_store::{JobRecord, JobStatus, Store};
+use candlekeep_store::{BlockingStore, JobRecord, JobStatus};
 
 #[derive(Debug, Clone)]
 pub struct Global {
@@ -46,7 +46,7 @@ pub fn invocation() -> String {
 
 /// Records how a job ended (a failure to record is reported, not fatal).
 pub fn finish_job(
-    store: &mut dyn Store,
+    store: &mut dyn BlockingStore,
     id: i64,
     status: JobStatus,
     rows: u64,

@@ -14,7 +14,7 @@ use candlekeep_engine::{
     backfill::{Plan, Start, Target},
     universe,
 };
-use candlekeep_store::Store;
+use candlekeep_store::BlockingStore;
 
 #[derive(Debug, clap::Args)]
 pub struct Selection {
@@ -64,7 +64,13 @@ impl DateRange {
     }
 }
 
-pub fn plan(config: &Config, store: &mut dyn Store, sel: &Selection, start: Start, end: Option<i64>) -> Result<Plan> {
+pub fn plan(
+    config: &Config,
+    store: &mut dyn BlockingStore,
+    sel: &Selection,
+    start: Start,
+    end: Option<i64>,
+) -> Result<Plan> {
     let markets: Vec<Market> = match &sel.markets {
         Some(m) => config::parse_markets(m).context("--markets")?,
         None => config.markets()?,

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use candlekeep_app::store::open_store;
 use candlekeep_core::time::{format_ms, now_ms};
-use candlekeep_store::{JobStatus, SeriesStatus, Store};
+use candlekeep_store::{BlockingStore, JobStatus, SeriesStatus};
 use serde_json::json;
 
 use candlekeep_store::postgres::redact;
@@ -28,7 +28,7 @@ pub struct Args {
     hash: bool,
 }
 
-fn cross_check(store: &mut dyn Store, json_out: bool) -> Result<ExitCode> {
+fn cross_check(store: &mut dyn BlockingStore, json_out: bool) -> Result<ExitCode> {
     let rows = store.cross_check_summary()?;
     if json_out {
         println!("{}", serde_json::to_string_pretty(&json!({ "cross_checks": rows }))?);
@@ -77,7 +77,7 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
     let mut store = open_store(&config)?;
     // A role that may only read can still look: the run just goes unrecorded.
     let job = store.job_started("status", &invocation()).ok();
-    let finish = |store: &mut dyn candlekeep_store::Store| {
+    let finish = |store: &mut dyn candlekeep_store::BlockingStore| {
         if let Some(job) = job {
             finish_job(store, job, JobStatus::Ok, 0, vec![], None);
         }

@@ -11,7 +11,7 @@ use candlekeep_engine::{
     backfill::{Start, Target},
     worker::{self, Event, Schedule, Settings},
 };
-use candlekeep_store::{JobStatus, Store};
+use candlekeep_store::{BlockingStore, JobStatus};
 
 use super::{
     Global, finish_job, invocation,

@@ -29,8 +29,8 @@ use r2d2_postgres::PostgresConnectionManager;
 pub use timescale::Timescale;
 
 use crate::{
-    CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, IndicatorValue, JobId, JobRecord, JobRow, ListingChanges,
-    PageWrite, QualityDay, RejectRow, SeriesStatus, Store, StoreError, TableDef, Value, WriteStats,
+    BlockingStore, CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, IndicatorValue, JobId, JobRecord, JobRow,
+    ListingChanges, PageWrite, QualityDay, RejectRow, SeriesStatus, StoreError, TableDef, Value, WriteStats,
 };
 
 pub(crate) type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
@@ -315,7 +315,11 @@ const BLOCK_READ_BARS: i64 = 2 * blocks::BLOCK_BARS;
 
 const SOURCES_LOCK: i64 = 0x4341_4e44_4c45_0002;
 
-impl Store for PgStore {
+impl BlockingStore for PgStore {
+    fn as_postgres(&mut self) -> Option<&mut PgStore> {
+        Some(self)
+    }
+
     fn describe(&mut self) -> Result<String, StoreError> {
         off_runtime(|| {
             let version: String = self.conn.query_one("SHOW server_version", &[])?.get(0);

@@ -22,8 +22,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use crate::model::decode;
 use crate::{
-    CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, IndicatorValue, JobId, JobRecord, JobRow, ListingChanges,
-    PageWrite, QualityDay, RejectRow, Replace, SeriesStatus, Store, StoreError, TableDef, Value, WriteStats,
+    BlockingStore, CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, IndicatorValue, JobId, JobRecord, JobRow,
+    ListingChanges, PageWrite, QualityDay, RejectRow, Replace, SeriesStatus, StoreError, TableDef, Value, WriteStats,
 };
 
 /// The file a `sqlite:PATH` / `sqlite://PATH` URL names; any other form is refused (see
@@ -81,6 +81,37 @@ impl SqliteStore {
         }
     }
 
+    /// A read-only connection to a store file another connection of this process writes: WAL
+    /// lets it read while a write is under way, so reads never wait behind a write. The file must
+    /// exist with its schema up to date and every source registered (as [`Self::open`] leaves it).
+    pub fn open_reader(path: &Path) -> Result<Self, StoreError> {
+        use rusqlite::OpenFlags;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
+        conn.busy_timeout(DEFAULT_BUSY_WAIT)?;
+        conn.pragma_update(None, "cache_size", -65_536)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(Self {
+            conn,
+            source_ids: HashMap::new(),
+            flag_rules: FlagRules::default(),
+        })
+    }
+
+    /// Registers every source this build knows, so read-only connections find them all.
+    pub fn register_sources(&mut self) -> Result<(), StoreError> {
+        self.source_names().map(drop)
+    }
+
+    /// The file this store lives in; `None` for an in-memory database.
+    pub fn path(&self) -> Option<std::path::PathBuf> {
+        self.conn.path().filter(|p| !p.is_empty()).map(std::path::PathBuf::from)
+    }
+
     /// A private in-memory database (tests, benchmarks).
     pub fn in_memory() -> Result<Self, StoreError> {
         let conn = Connection::open_in_memory()?;
@@ -133,11 +164,21 @@ impl SqliteStore {
         if let Some(id) = self.source_ids.get(&source) {
             return Ok(*id);
         }
-        self.conn
-            .execute("INSERT OR IGNORE INTO sources (name) VALUES (?1)", [source.as_str()])?;
-        let id = self
-            .conn
-            .query_row(crate::model::statements::SOURCE_ID_SQL, [source.as_str()], |r| r.get(0))?;
+        // Looked up before it is registered: a read-only connection (see `open_reader`) only
+        // ever looks up, the writer having registered every source when the store was opened.
+        let find = |conn: &Connection| {
+            conn.query_row(crate::model::statements::SOURCE_ID_SQL, [source.as_str()], |r| r.get(0))
+                .optional()
+        };
+        let id = match find(&self.conn)? {
+            Some(id) => id,
+            None => {
+                self.conn
+                    .execute("INSERT OR IGNORE INTO sources (name) VALUES (?1)", [source.as_str()])?;
+                find(&self.conn)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("source {source} vanished while being registered")))?
+            }
+        };
         self.source_ids.insert(source, id);
         Ok(id)
     }
@@ -162,7 +203,7 @@ impl SqliteStore {
     }
 }
 
-impl Store for SqliteStore {
+impl BlockingStore for SqliteStore {
     fn describe(&mut self) -> Result<String, StoreError> {
         Ok(format!("sqlite {}", self.conn.path().unwrap_or(":memory:")))
     }

@@ -7,7 +7,7 @@
 use std::ops::{Deref, DerefMut};
 
 use candlekeep_core::{Candle, Market, Provenance, SourceId, Timeframe};
-use candlekeep_store::{PgStore, SqliteStore, Store};
+use candlekeep_store::{BlockingStore, PgStore, SqliteStore};
 use candlekeep_testkit::SimMarket;
 use candlekeep_testkit::pg::TestSchema;
 pub use candlekeep_testkit::pg::available as postgres_available;
@@ -35,12 +35,12 @@ pub fn prov(source: SourceId, at: i64) -> Provenance {
 /// A store under test; a PostgreSQL one drops its schema when done.
 pub struct TestStore {
     // Declared first: the store closes its connections before the schema is dropped.
-    store: Box<dyn Store>,
+    store: Box<dyn BlockingStore>,
     _schema: Option<TestSchema>,
 }
 
 impl Deref for TestStore {
-    type Target = dyn Store;
+    type Target = dyn BlockingStore;
     fn deref(&self) -> &Self::Target {
         self.store.as_ref()
     }

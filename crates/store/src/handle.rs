@@ -1,0 +1,429 @@
+//! [`StoreHandle`]: an open store that many tasks share. Cloning it is cheap; clones share the
+//! connections. It implements every role of [`crate::access`] on both backends:
+//!
+//! - **SQLite:** one writing connection (SQLite lets one transaction write at a time anyway),
+//!   which writes wait their turn for, and a few read-only WAL connections, so a read never waits
+//!   behind a write. An in-memory database has only the writer.
+//! - **PostgreSQL:** a pool of connections, one per call in flight.
+//!
+//! The backends' calls block (rusqlite, the blocking PostgreSQL client): they run on tokio's
+//! blocking pool, never on a runtime thread, and a task waiting for a connection waits
+//! asynchronously.
+
+use std::sync::Arc;
+
+use candlekeep_core::validate::FlagRules;
+use candlekeep_core::{
+    Asset, Candle, Instrument, KnownListing, Listing, Market, MarketPoint, Provenance, SourceId, TimeRange, Timeframe,
+    Venue,
+};
+use deadpool::unmanaged::Pool;
+use tokio::sync::Mutex;
+
+use crate::access::{CandleRead, CandleWrite, GapLedger, IndicatorStore, JobLog, OwnedPage, TableCopy, UniverseStore};
+use crate::catalog::{TableDef, Value};
+use crate::migrate::CopyMarker;
+use crate::{
+    BlockingStore, CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, IndicatorValue, JobId, JobRecord, JobRow,
+    ListingChanges, PgStore, QualityDay, RangeDrift, RejectRow, SeriesStatus, SqliteStore, StoreError, WriteStats,
+};
+
+/// Read-only connections a SQLite file gets beside its writer.
+const SQLITE_READERS: usize = 4;
+
+/// An open store, shared by every task of a process (see the module docs).
+#[derive(Clone)]
+pub struct StoreHandle(Arc<Shared>);
+
+impl std::fmt::Debug for StoreHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &*self.0 {
+            Shared::Sqlite { .. } => f.write_str("StoreHandle(sqlite)"),
+            Shared::Postgres { .. } => f.write_str("StoreHandle(postgresql)"),
+        }
+    }
+}
+
+enum Shared {
+    Sqlite {
+        writer: Arc<Mutex<SqliteStore>>,
+        readers: Option<Pool<SqliteStore>>,
+    },
+    Postgres {
+        connections: Pool<PgStore>,
+    },
+}
+
+/// Runs a blocking store call on the blocking pool; a panic in it is passed on as a panic.
+async fn on_blocking_pool<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(StoreError::Config(format!("a store call was cancelled: {e}"))),
+    }
+}
+
+impl StoreHandle {
+    /// Shares an open SQLite store: its file gets read-only connections beside it (none for an
+    /// in-memory database).
+    pub fn sqlite(mut store: SqliteStore) -> Result<Self, StoreError> {
+        let readers = match store.path() {
+            Some(path) => {
+                store.register_sources()?;
+                let readers = (0..SQLITE_READERS)
+                    .map(|_| SqliteStore::open_reader(&path))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Some(Pool::from(readers))
+            }
+            None => None,
+        };
+        Ok(Self(Arc::new(Shared::Sqlite {
+            writer: Arc::new(Mutex::new(store)),
+            readers,
+        })))
+    }
+
+    /// Shares a PostgreSQL store: `connections` connections of its pool serve calls at once.
+    pub fn postgres(store: PgStore, connections: usize) -> Result<Self, StoreError> {
+        let mut all = Vec::with_capacity(connections.max(1));
+        for _ in 1..connections.max(1) {
+            all.push(store.another()?);
+        }
+        all.push(store);
+        Ok(Self(Arc::new(Shared::Postgres {
+            connections: Pool::from(all),
+        })))
+    }
+
+    /// A private in-memory SQLite store (tests, benchmarks, the demo).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::sqlite(SqliteStore::in_memory()?)
+    }
+
+    /// Whether this is a PostgreSQL store.
+    pub fn is_postgres(&self) -> bool {
+        matches!(&*self.0, Shared::Postgres { .. })
+    }
+
+    /// Sets what counts as a jump or a flat run when writing.
+    pub async fn set_flag_rules(&self, rules: FlagRules) -> Result<(), StoreError> {
+        match &*self.0 {
+            Shared::Sqlite { writer, .. } => writer.lock().await.set_flag_rules(rules),
+            Shared::Postgres { connections } => {
+                // Every connection of the pool, each taken once.
+                let mut taken = Vec::new();
+                for _ in 0..connections.status().size {
+                    let mut conn = connections
+                        .get()
+                        .await
+                        .map_err(|e| StoreError::Config(format!("store pool closed: {e}")))?;
+                    conn.set_flag_rules(rules);
+                    taken.push(conn);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a read on a connection that may read (a reader, else the writer).
+    pub async fn read_with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut dyn BlockingStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        match &*self.0 {
+            Shared::Sqlite {
+                readers: Some(readers), ..
+            } => {
+                let mut conn = readers
+                    .get()
+                    .await
+                    .map_err(|e| StoreError::Config(format!("store pool closed: {e}")))?;
+                on_blocking_pool(move || f(&mut *conn)).await
+            }
+            _ => self.write_with(f).await,
+        }
+    }
+
+    /// Runs a write (or anything that may write) on the connection that writes.
+    pub async fn write_with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut dyn BlockingStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        match &*self.0 {
+            Shared::Sqlite { writer, .. } => {
+                let mut conn = writer.clone().lock_owned().await;
+                on_blocking_pool(move || f(&mut *conn)).await
+            }
+            Shared::Postgres { connections } => {
+                let mut conn = connections
+                    .get()
+                    .await
+                    .map_err(|e| StoreError::Config(format!("store pool closed: {e}")))?;
+                on_blocking_pool(move || f(&mut *conn)).await
+            }
+        }
+    }
+
+    /// The PostgreSQL store behind this handle's connections, for what only PostgreSQL has (the
+    /// work queue); `None` on SQLite.
+    pub async fn postgres_work_queue(
+        &self,
+        owner: &str,
+    ) -> Result<Option<crate::postgres::queue::WorkQueue>, StoreError> {
+        match &*self.0 {
+            Shared::Sqlite { .. } => Ok(None),
+            Shared::Postgres { .. } => {
+                let owner = owner.to_owned();
+                self.write_with(move |s| s.as_postgres().map(|pg| pg.work_queue(&owner)).transpose())
+                    .await
+            }
+        }
+    }
+}
+
+impl CandleRead for StoreHandle {
+    async fn describe(&self) -> Result<String, StoreError> {
+        self.read_with(|s| s.describe()).await
+    }
+
+    async fn schema_version(&self) -> Result<i64, StoreError> {
+        self.read_with(|s| s.schema_version()).await
+    }
+
+    async fn candles(
+        &self,
+        instrument: &Instrument,
+        tf: Timeframe,
+        range: TimeRange,
+    ) -> Result<Vec<Candle>, StoreError> {
+        let instrument = instrument.clone();
+        self.read_with(move |s| s.candles(&instrument, tf, range.start_ms, range.end_ms))
+            .await
+    }
+
+    async fn stored_sources(
+        &self,
+        instrument_id: i64,
+        tf: Timeframe,
+        range: TimeRange,
+    ) -> Result<Vec<(i64, SourceId)>, StoreError> {
+        self.read_with(move |s| s.stored_sources(instrument_id, tf, range.start_ms, range.end_ms))
+            .await
+    }
+
+    async fn uncovered(
+        &self,
+        instrument_id: i64,
+        tf: Timeframe,
+        source: SourceId,
+        range: TimeRange,
+    ) -> Result<Vec<TimeRange>, StoreError> {
+        let gaps = self
+            .read_with(move |s| s.uncovered(instrument_id, tf, source, range.start_ms, range.end_ms))
+            .await?;
+        Ok(gaps.into_iter().map(TimeRange::from).collect())
+    }
+
+    async fn latest_covered(&self, instrument_id: i64, tf: Timeframe) -> Result<Option<i64>, StoreError> {
+        self.read_with(move |s| s.latest_covered(instrument_id, tf)).await
+    }
+
+    async fn series_status(&self) -> Result<Vec<SeriesStatus>, StoreError> {
+        self.read_with(|s| s.series_status()).await
+    }
+
+    async fn cross_check_summary(&self) -> Result<Vec<CrossCheckSummary>, StoreError> {
+        self.read_with(|s| s.cross_check_summary()).await
+    }
+
+    async fn content_hash(&self) -> Result<String, StoreError> {
+        self.read_with(|s| s.content_hash()).await
+    }
+
+    async fn points(&self, instrument_id: i64, range: TimeRange) -> Result<Vec<MarketPoint>, StoreError> {
+        self.read_with(move |s| s.points(instrument_id, range.start_ms, range.end_ms))
+            .await
+    }
+
+    async fn freshness(&self) -> Result<Vec<(Instrument, Timeframe, i64)>, StoreError> {
+        self.read_with(|s| s.freshness()).await
+    }
+
+    async fn flags(&self) -> Result<Vec<FlagRow>, StoreError> {
+        self.read_with(|s| s.flags()).await
+    }
+
+    async fn rejects(&self) -> Result<Vec<RejectRow>, StoreError> {
+        self.read_with(|s| s.rejects()).await
+    }
+}
+
+impl CandleWrite for StoreHandle {
+    async fn instrument_id(&self, instrument: &Instrument) -> Result<i64, StoreError> {
+        let instrument = instrument.clone();
+        self.write_with(move |s| s.instrument_id(&instrument)).await
+    }
+
+    async fn write_pages(&self, pages: Vec<OwnedPage>) -> Result<Vec<WriteStats>, StoreError> {
+        self.write_with(move |s| {
+            let pages: Vec<_> = pages.iter().map(OwnedPage::as_write).collect();
+            s.write_pages(&pages)
+        })
+        .await
+    }
+
+    async fn write_points(
+        &self,
+        instrument_id: i64,
+        provenance: Provenance,
+        points: Vec<MarketPoint>,
+    ) -> Result<(), StoreError> {
+        self.write_with(move |s| s.write_points(instrument_id, provenance, &points))
+            .await
+    }
+
+    async fn write_notes(
+        &self,
+        instrument_id: i64,
+        tf: Timeframe,
+        source: SourceId,
+        notes: Vec<(TimeRange, String)>,
+    ) -> Result<(), StoreError> {
+        self.write_with(move |s| {
+            let notes: Vec<_> = notes
+                .iter()
+                .map(|(r, note)| (r.start_ms, r.end_ms, note.as_str()))
+                .collect();
+            s.write_notes(instrument_id, tf, source, &notes)
+        })
+        .await
+    }
+}
+
+impl GapLedger for StoreHandle {
+    async fn refresh_gaps(&self, now_ms: i64) -> Result<GapRefresh, StoreError> {
+        self.write_with(move |s| s.refresh_gaps(now_ms)).await
+    }
+
+    async fn gaps(&self, status: Option<GapStatus>, since_ms: i64) -> Result<Vec<Gap>, StoreError> {
+        self.read_with(move |s| s.gaps(status, since_ms)).await
+    }
+
+    async fn gap_attempted(&self, gap: &Gap, unrepairable: bool) -> Result<(), StoreError> {
+        let gap = gap.clone();
+        self.write_with(move |s| s.gap_attempted(&gap, unrepairable)).await
+    }
+
+    async fn refresh_quality(&self, since_ms: i64, now_ms: i64) -> Result<Vec<QualityDay>, StoreError> {
+        self.write_with(move |s| s.refresh_quality(since_ms, now_ms)).await
+    }
+
+    async fn verify_stored_ranges(&self, repair: bool) -> Result<Vec<RangeDrift>, StoreError> {
+        self.write_with(move |s| s.verify_stored_ranges(repair)).await
+    }
+}
+
+impl UniverseStore for StoreHandle {
+    async fn save_assets(&self, assets: Vec<Asset>, at_ms: i64) -> Result<(), StoreError> {
+        self.write_with(move |s| s.save_assets(&assets, at_ms)).await
+    }
+
+    async fn refresh_listings(
+        &self,
+        venue: Venue,
+        market: Market,
+        seen: Vec<Listing>,
+        at_ms: i64,
+    ) -> Result<ListingChanges, StoreError> {
+        self.write_with(move |s| s.refresh_listings(venue, market, &seen, at_ms))
+            .await
+    }
+
+    async fn ranked_assets(&self, limit: usize) -> Result<Vec<Asset>, StoreError> {
+        self.read_with(move |s| s.ranked_assets(limit)).await
+    }
+
+    async fn listings(&self) -> Result<Vec<KnownListing>, StoreError> {
+        self.read_with(|s| s.listings()).await
+    }
+
+    async fn cache_get(&self, key: &str, newer_than_ms: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = key.to_owned();
+        self.read_with(move |s| s.cache_get(&key, newer_than_ms)).await
+    }
+
+    async fn cache_put(&self, key: &str, body: Vec<u8>, at_ms: i64) -> Result<(), StoreError> {
+        let key = key.to_owned();
+        self.write_with(move |s| s.cache_put(&key, &body, at_ms)).await
+    }
+}
+
+impl JobLog for StoreHandle {
+    async fn job_started(&self, job: &str, args: &str) -> Result<JobId, StoreError> {
+        let (job, args) = (job.to_owned(), args.to_owned());
+        self.write_with(move |s| s.job_started(&job, &args)).await
+    }
+
+    async fn job_finished(&self, id: JobId, outcome: JobRecord) -> Result<(), StoreError> {
+        self.write_with(move |s| s.job_finished(id, &outcome)).await
+    }
+
+    async fn recent_jobs(&self, limit: usize) -> Result<Vec<JobRow>, StoreError> {
+        self.read_with(move |s| s.recent_jobs(limit)).await
+    }
+}
+
+impl IndicatorStore for StoreHandle {
+    async fn save_indicators(&self, values: Vec<IndicatorValue>) -> Result<(), StoreError> {
+        self.write_with(move |s| s.save_indicators(&values)).await
+    }
+
+    async fn indicator_values(&self) -> Result<Vec<IndicatorValue>, StoreError> {
+        self.read_with(|s| s.indicator_values()).await
+    }
+}
+
+impl TableCopy for StoreHandle {
+    async fn read_table(
+        &self,
+        table: &'static TableDef,
+        rows: tokio::sync::mpsc::Sender<Vec<Value>>,
+    ) -> Result<u64, StoreError> {
+        self.read_with(move |s| {
+            let mut sent = 0u64;
+            let mut open = true;
+            s.read_table(table, &mut |row| {
+                // The receiver went away: the copy stopped, so the rest is not needed.
+                if open && rows.blocking_send(row).is_err() {
+                    open = false;
+                }
+                sent += u64::from(open);
+                Ok(())
+            })?;
+            Ok(sent)
+        })
+        .await
+    }
+
+    async fn append_rows(&self, table: &'static TableDef, rows: Vec<Vec<Value>>) -> Result<(), StoreError> {
+        self.write_with(move |s| s.append_rows(table, &rows)).await
+    }
+
+    async fn after_copy(&self) -> Result<(), StoreError> {
+        self.write_with(|s| s.after_copy()).await
+    }
+
+    async fn copy_marker(&self) -> Result<Option<CopyMarker>, StoreError> {
+        self.read_with(|s| s.copy_marker()).await
+    }
+
+    async fn set_copy_marker(&self, marker: Option<CopyMarker>) -> Result<(), StoreError> {
+        self.write_with(move |s| s.set_copy_marker(marker.as_ref())).await
+    }
+
+    async fn empty_for_copy(&self) -> Result<(), StoreError> {
+        self.write_with(|s| s.empty_for_copy()).await
+    }
+}
