@@ -6,15 +6,16 @@
 
 mod support;
 
-use candlekeep_core::{Instrument, Market, SourceId, Timeframe};
+use candlekeep_core::{Instrument, Market, SourceId, TimeRange, Timeframe};
+use candlekeep_store::{CandleRead, CandleWrite};
 use support::{Backend, H, T0, prov, sim};
 
-on_both_backends!(absurd_prices_are_quarantined_with_their_reason);
+on_every_backend!(absurd_prices_are_quarantined_with_their_reason);
 
-fn absurd_prices_are_quarantined_with_their_reason(backend: Backend) {
-    let mut store = backend.store().unwrap();
+async fn absurd_prices_are_quarantined_with_their_reason(backend: Backend) {
+    let store = backend.open().await;
     let i = Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap();
-    let id = store.instrument_id(&i).unwrap();
+    let id = store.instrument_id(&i).await.unwrap();
     let truth = sim(12);
     let mut bars = truth.clone();
     for (n, price) in [(3, 1e300), (5, 1e308)] {
@@ -25,7 +26,14 @@ fn absurd_prices_are_quarantined_with_their_reason(backend: Backend) {
     (zero.open, zero.high, zero.low, zero.close) = (0.0, 0.0, 0.0, 0.0);
     zero.volume = Some(0.0);
     let w = store
-        .write_page(id, Timeframe::H1, prov(SourceId::BinanceSpotRest, 5), &bars[..10], None)
+        .write_page(
+            id,
+            Timeframe::H1,
+            prov(SourceId::BinanceSpotRest, 5),
+            bars[..10].to_vec(),
+            None,
+        )
+        .await
         .unwrap();
     assert_eq!((w.written, w.rejected), (7, 3));
 
@@ -39,17 +47,22 @@ fn absurd_prices_are_quarantined_with_their_reason(backend: Backend) {
             id,
             Timeframe::H1,
             prov(SourceId::BinanceSpotRest, 6),
-            &[late, truth[11]],
+            vec![late, truth[11]],
             None,
         )
+        .await
         .unwrap();
     assert_eq!((w.written, w.rejected), (1, 1));
 
-    let stored = store.candles(&i, Timeframe::H1, T0, T0 + 12 * H).unwrap();
+    let stored = store
+        .candles(&i, Timeframe::H1, TimeRange::new(T0, T0 + 12 * H))
+        .await
+        .unwrap();
     let opens: Vec<i64> = stored.iter().map(|c| (c.open_time_ms - T0) / H).collect();
     assert_eq!(opens, vec![0, 1, 2, 4, 6, 8, 9, 11]);
     let reasons: Vec<(i64, String)> = store
         .rejects()
+        .await
         .unwrap()
         .into_iter()
         .map(|r| ((r.open_time_ms - T0) / H, r.reason))

@@ -3,10 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
-use candlekeep_core::{Candle, Instrument, Listing, Market, Provenance, SourceId, Timeframe, Venue};
+use candlekeep_core::{Candle, Instrument, Listing, Market, Provenance, SourceId, TimeRange, Timeframe, Venue};
 mod support;
 
-use candlekeep_store::{BlockingStore, Gap, GapStatus};
+use candlekeep_store::{CandleWrite, Gap, GapLedger, GapStatus, StoreHandle, UniverseStore};
 use proptest::prelude::*;
 use support::Backend;
 
@@ -52,9 +52,50 @@ fn complement(hours: &[i64], from: i64, to: i64) -> Vec<(i64, i64)> {
     out
 }
 
-fn open_gaps(store: &mut dyn BlockingStore) -> Vec<(i64, i64)> {
+fn range(from: i64, to: i64) -> TimeRange {
+    TimeRange::new(from, to)
+}
+
+/// Writes bars at `hours` (from `T0`) from `source`.
+async fn write(store: &StoreHandle, id: i64, hours: std::ops::Range<i64>, source: SourceId) {
+    let bars: Vec<Candle> = hours.map(|h| bar(T0 + h * H)).collect();
+    store
+        .write_page(id, Timeframe::H1, prov(source), bars, None)
+        .await
+        .unwrap();
+}
+
+/// Marks hours `a..b` as answered by `source`.
+async fn cover(store: &StoreHandle, id: i64, source: SourceId, (a, b): (i64, i64)) {
+    store
+        .write_page(
+            id,
+            Timeframe::H1,
+            prov(source),
+            vec![],
+            Some(range(T0 + a * H, T0 + b * H)),
+        )
+        .await
+        .unwrap();
+}
+
+/// Records why `source` has no bars in hours `a..b`.
+async fn note(store: &StoreHandle, id: i64, source: SourceId, (a, b): (i64, i64), what: &str) {
+    store
+        .write_notes(
+            id,
+            Timeframe::H1,
+            source,
+            vec![(range(T0 + a * H, T0 + b * H), what.to_owned())],
+        )
+        .await
+        .unwrap();
+}
+
+async fn open_gaps(store: &StoreHandle) -> Vec<(i64, i64)> {
     store
         .gaps(Some(GapStatus::Open), 0)
+        .await
         .unwrap()
         .iter()
         .map(|g| (g.start_ms, g.end_ms))
@@ -63,20 +104,21 @@ fn open_gaps(store: &mut dyn BlockingStore) -> Vec<(i64, i64)> {
 
 /// For any set of stored hours, written in any page split, the open gaps are exactly the
 /// complement of the stored set within the listed lifetime.
-fn the_ledger_is_the_complement_of_the_stored_set(
+async fn the_ledger_is_the_complement_of_the_stored_set(
     backend: Backend,
     hours: std::collections::BTreeSet<i64>,
     split: usize,
     listed_before: Option<i64>,
 ) -> Result<(), TestCaseError> {
     let hours: Vec<i64> = hours.into_iter().collect();
-    let mut store = backend.store().unwrap();
+    let store = backend.open().await;
     let i = Instrument::new(Market::Spot, "BTC", "USDT").unwrap();
-    let id = store.instrument_id(&i).unwrap();
+    let id = store.instrument_id(&i).await.unwrap();
     let bars: Vec<Candle> = hours.iter().map(|h| bar(T0 + h * H)).collect();
     for page in bars.chunks(split) {
         store
-            .write_page(id, Timeframe::H1, prov(SourceId::BinanceSpotRest), page, None)
+            .write_page(id, Timeframe::H1, prov(SourceId::BinanceSpotRest), page.to_vec(), None)
+            .await
             .unwrap();
     }
     let first = T0 + hours[0] * H;
@@ -92,17 +134,18 @@ fn the_ledger_is_the_complement_of_the_stored_set(
                 listed_at_ms: Some(listed),
             };
             store
-                .refresh_listings(Venue::Binance, Market::Spot, &[listing], 1)
+                .refresh_listings(Venue::Binance, Market::Spot, vec![listing], 1)
+                .await
                 .unwrap();
             listed
         }
         None => first,
     };
-    store.refresh_gaps(NOW).unwrap();
+    store.refresh_gaps(NOW).await.unwrap();
     let end = Timeframe::H1.floor(NOW);
-    prop_assert_eq!(open_gaps(&mut *store), complement(&hours, start, end));
+    prop_assert_eq!(open_gaps(&store).await, complement(&hours, start, end));
     // A second refresh changes nothing.
-    let again = store.refresh_gaps(NOW).unwrap();
+    let again = store.refresh_gaps(NOW).await.unwrap();
     prop_assert_eq!(again.new, 0);
     prop_assert_eq!(again.repaired, 0);
     Ok(())
@@ -116,7 +159,7 @@ proptest! {
         split in 1usize..40,
         listed_before in proptest::option::of(0i64..50),
     ) {
-        the_ledger_is_the_complement_of_the_stored_set(Backend::Sqlite, hours, split, listed_before)?;
+        support::block_on(the_ledger_is_the_complement_of_the_stored_set(Backend::Sqlite, hours, split, listed_before))?;
     }
 }
 
@@ -130,12 +173,12 @@ proptest! {
         listed_before in proptest::option::of(0i64..50),
     ) {
         if support::postgres_available() {
-            the_ledger_is_the_complement_of_the_stored_set(Backend::Postgres, hours, split, listed_before)?;
+            support::block_on(the_ledger_is_the_complement_of_the_stored_set(Backend::Postgres, hours, split, listed_before))?;
         }
     }
 }
 
-on_both_backends!(
+on_every_backend!(
     gaps_are_repaired_in_whole_or_in_part_and_unrepairable_ones_are_kept,
     causes_follow_what_the_sources_said,
     a_partial_repair_from_a_later_day_keeps_one_truthful_ledger,
@@ -144,34 +187,23 @@ on_both_backends!(
 
 /// `gaps --fill --since D` on a gap that starts before D fills only the hours from D: the ledger
 /// then holds the filled hours as repaired and the rest as one open gap, never an hour twice.
-fn a_partial_repair_from_a_later_day_keeps_one_truthful_ledger(backend: Backend) {
-    let mut store = backend.store().unwrap();
+async fn a_partial_repair_from_a_later_day_keeps_one_truthful_ledger(backend: Backend) {
+    let store = backend.open().await;
     let i = Instrument::new(Market::Spot, "BTC", "USDT").unwrap();
-    let id = store.instrument_id(&i).unwrap();
-    let write = |store: &mut dyn BlockingStore, hours: std::ops::Range<i64>, source: SourceId| {
-        let bars: Vec<Candle> = hours.map(|h| bar(T0 + h * H)).collect();
-        store.write_page(id, Timeframe::H1, prov(source), &bars, None).unwrap();
-    };
-    write(&mut *store, 0..10, SourceId::BinanceSpotRest);
-    write(&mut *store, 100..300, SourceId::BinanceSpotRest);
-    store
-        .write_page(
-            id,
-            Timeframe::H1,
-            prov(SourceId::BinanceSpotRest),
-            &[],
-            Some((T0 + 10 * H, T0 + 100 * H)),
-        )
-        .unwrap();
-    store.refresh_gaps(NOW).unwrap();
-    let open = store.gaps(Some(GapStatus::Open), 0).unwrap();
-    store.gap_attempted(&open[0], false).unwrap();
+    let id = store.instrument_id(&i).await.unwrap();
+    write(&store, id, 0..10, SourceId::BinanceSpotRest).await;
+    write(&store, id, 100..300, SourceId::BinanceSpotRest).await;
+    cover(&store, id, SourceId::BinanceSpotRest, (10, 100)).await;
+    store.refresh_gaps(NOW).await.unwrap();
+    let open = store.gaps(Some(GapStatus::Open), 0).await.unwrap();
+    store.gap_attempted(&open[0], false).await.unwrap();
     // The repair from hour 60 on: OKX has 60..100.
-    write(&mut *store, 60..100, SourceId::OkxRest);
-    let after = store.refresh_gaps(NOW).unwrap();
+    write(&store, id, 60..100, SourceId::OkxRest).await;
+    let after = store.refresh_gaps(NOW).await.unwrap();
     assert_eq!((after.repaired, after.open, after.open_bars), (1, 1, 50));
     let ledger: Vec<(i64, i64, GapStatus, i64)> = store
         .gaps(None, 0)
+        .await
         .unwrap()
         .iter()
         .map(|g| ((g.start_ms - T0) / H, (g.end_ms - T0) / H, g.status, g.attempts))
@@ -181,33 +213,34 @@ fn a_partial_repair_from_a_later_day_keeps_one_truthful_ledger(backend: Backend)
         vec![(10, 60, GapStatus::Open, 1), (60, 100, GapStatus::Repaired, 1)]
     );
     // Refreshing again changes nothing.
-    assert_eq!(store.refresh_gaps(NOW).unwrap().repaired, 0);
-    assert_eq!(store.gaps(None, 0).unwrap().len(), 2);
+    assert_eq!(store.refresh_gaps(NOW).await.unwrap().repaired, 0);
+    assert_eq!(store.gaps(None, 0).await.unwrap().len(), 2);
 }
 
 /// After a backfill that stopped at some day, the hours after it were never asked for: they are
 /// `not-requested` and counted apart from missing hours, not reported as fetch errors.
-fn hours_never_requested_are_not_fetch_errors(backend: Backend) {
-    let mut store = backend.store().unwrap();
+async fn hours_never_requested_are_not_fetch_errors(backend: Backend) {
+    let store = backend.open().await;
     let i = Instrument::new(Market::Spot, "ETH", "USDT").unwrap();
-    let id = store.instrument_id(&i).unwrap();
+    let id = store.instrument_id(&i).await.unwrap();
     let bars: Vec<Candle> = (0..100).map(|h| bar(T0 + h * H)).collect();
     store
         .write_page(
             id,
             Timeframe::H1,
             prov(SourceId::BinanceSpotRest),
-            &bars,
-            Some((T0, T0 + 100 * H)),
+            bars,
+            Some(range(T0, T0 + 100 * H)),
         )
+        .await
         .unwrap();
     let now = T0 + 400 * H;
-    let r = store.refresh_gaps(now).unwrap();
+    let r = store.refresh_gaps(now).await.unwrap();
     assert_eq!(
         (r.open, r.open_bars, r.not_requested, r.not_requested_bars),
         (0, 0, 1, 300)
     );
-    let gaps = store.gaps(None, 0).unwrap();
+    let gaps = store.gaps(None, 0).await.unwrap();
     assert_eq!(gaps.len(), 1);
     assert_eq!(
         ((gaps[0].start_ms - T0) / H, gaps[0].cause.as_str()),
@@ -221,14 +254,16 @@ fn hours_never_requested_are_not_fetch_errors(backend: Backend) {
             id,
             Timeframe::H1,
             prov(SourceId::BinanceSpotRest),
-            &more,
-            Some((T0 + 100 * H, T0 + 200 * H)),
+            more,
+            Some(range(T0 + 100 * H, T0 + 200 * H)),
         )
+        .await
         .unwrap();
-    let r = store.refresh_gaps(now).unwrap();
+    let r = store.refresh_gaps(now).await.unwrap();
     assert_eq!((r.open, r.open_bars, r.not_requested_bars), (1, 50, 200));
     let causes: Vec<(i64, String)> = store
         .gaps(Some(GapStatus::Open), 0)
+        .await
         .unwrap()
         .into_iter()
         .map(|g| ((g.start_ms - T0) / H, g.cause.to_string()))
@@ -239,47 +274,35 @@ fn hours_never_requested_are_not_fetch_errors(backend: Backend) {
     );
 }
 
-fn gaps_are_repaired_in_whole_or_in_part_and_unrepairable_ones_are_kept(backend: Backend) {
-    let mut store = backend.store().unwrap();
+async fn gaps_are_repaired_in_whole_or_in_part_and_unrepairable_ones_are_kept(backend: Backend) {
+    let store = backend.open().await;
     let i = Instrument::new(Market::UsdM, "ETH", "USDT").unwrap();
-    let id = store.instrument_id(&i).unwrap();
-    let write = |store: &mut dyn BlockingStore, hours: std::ops::Range<i64>, source: SourceId| {
-        let bars: Vec<Candle> = hours.map(|h| bar(T0 + h * H)).collect();
-        store.write_page(id, Timeframe::H1, prov(source), &bars, None).unwrap();
-    };
-    write(&mut *store, 0..10, SourceId::BinanceUsdmRest);
-    write(&mut *store, 20..30, SourceId::BinanceUsdmRest);
-    write(&mut *store, 40..300, SourceId::BinanceUsdmRest);
+    let id = store.instrument_id(&i).await.unwrap();
+    write(&store, id, 0..10, SourceId::BinanceUsdmRest).await;
+    write(&store, id, 20..30, SourceId::BinanceUsdmRest).await;
+    write(&store, id, 40..300, SourceId::BinanceUsdmRest).await;
     // Binance answered for 10..20 (an outage) but failed for 30..40.
-    store
-        .write_page(
-            id,
-            Timeframe::H1,
-            prov(SourceId::BinanceUsdmRest),
-            &[],
-            Some((T0 + 10 * H, T0 + 20 * H)),
-        )
-        .unwrap();
-    store
-        .write_notes(
-            id,
-            Timeframe::H1,
-            SourceId::BinanceUsdmRest,
-            &[(T0 + 30 * H, T0 + 40 * H, candlekeep_store::FETCH_FAILED)],
-        )
-        .unwrap();
-    let first = store.refresh_gaps(NOW).unwrap();
+    cover(&store, id, SourceId::BinanceUsdmRest, (10, 20)).await;
+    note(
+        &store,
+        id,
+        SourceId::BinanceUsdmRest,
+        (30, 40),
+        candlekeep_store::FETCH_FAILED,
+    )
+    .await;
+    let first = store.refresh_gaps(NOW).await.unwrap();
     assert_eq!((first.new, first.open, first.open_bars), (2, 2, 20));
-    let gaps = store.gaps(None, 0).unwrap();
+    let gaps = store.gaps(None, 0).await.unwrap();
     let causes: Vec<&str> = gaps.iter().map(|g| g.cause.as_str()).collect();
     assert_eq!(causes, ["venue-outage", "fetch-error"]);
 
     // OKX fills the outage entirely and half of the other gap.
-    write(&mut *store, 10..20, SourceId::OkxRest);
-    write(&mut *store, 30..35, SourceId::OkxRest);
-    let second = store.refresh_gaps(NOW).unwrap();
+    write(&store, id, 10..20, SourceId::OkxRest).await;
+    write(&store, id, 30..35, SourceId::OkxRest).await;
+    let second = store.refresh_gaps(NOW).await.unwrap();
     assert_eq!((second.repaired, second.open, second.open_bars), (2, 1, 5));
-    let all = store.gaps(None, 0).unwrap();
+    let all = store.gaps(None, 0).await.unwrap();
     let summary: Vec<(i64, i64, GapStatus, Option<&str>)> = all
         .iter()
         .map(|g: &Gap| {
@@ -303,56 +326,46 @@ fn gaps_are_repaired_in_whole_or_in_part_and_unrepairable_ones_are_kept(backend:
     );
 
     // Every source was asked and none had 35..40: unrepairable, and it stays so.
-    let open = store.gaps(Some(GapStatus::Open), 0).unwrap();
-    store.gap_attempted(&open[0], true).unwrap();
-    store.refresh_gaps(NOW).unwrap();
-    let last = store.gaps(Some(GapStatus::Unrepairable), 0).unwrap();
+    let open = store.gaps(Some(GapStatus::Open), 0).await.unwrap();
+    store.gap_attempted(&open[0], true).await.unwrap();
+    store.refresh_gaps(NOW).await.unwrap();
+    let last = store.gaps(Some(GapStatus::Unrepairable), 0).await.unwrap();
     assert_eq!((last.len(), last[0].attempts), (1, 1));
-    assert!(store.gaps(Some(GapStatus::Open), 0).unwrap().is_empty());
+    assert!(store.gaps(Some(GapStatus::Open), 0).await.unwrap().is_empty());
 }
 
-fn causes_follow_what_the_sources_said(backend: Backend) {
-    let mut store = backend.store().unwrap();
+async fn causes_follow_what_the_sources_said(backend: Backend) {
+    let store = backend.open().await;
     let i = Instrument::new(Market::Spot, "SOL", "USDT").unwrap();
-    let id = store.instrument_id(&i).unwrap();
+    let id = store.instrument_id(&i).await.unwrap();
     // Bars at 0..10, 12..20, 22..30, 32..40, 42..300: gaps at 10..12, 20..22, 30..32, 40..42.
     for (a, b) in [(0, 10), (12, 20), (22, 30), (32, 40), (42, 50), (52, 300)] {
-        let bars: Vec<Candle> = (a..b).map(|h| bar(T0 + h * H)).collect();
-        store
-            .write_page(id, Timeframe::H1, prov(SourceId::BinanceSpotRest), &bars, None)
-            .unwrap();
+        write(&store, id, a..b, SourceId::BinanceSpotRest).await;
     }
-    let cover = |store: &mut dyn BlockingStore, source: SourceId, (a, b): (i64, i64)| {
-        store
-            .write_page(id, Timeframe::H1, prov(source), &[], Some((T0 + a * H, T0 + b * H)))
-            .unwrap();
-    };
-    let note = |store: &mut dyn BlockingStore, source: SourceId, (a, b): (i64, i64), what: &str| {
-        store
-            .write_notes(id, Timeframe::H1, source, &[(T0 + a * H, T0 + b * H, what)])
-            .unwrap();
-    };
     // 10..12: CryptoCompare said nothing traded.
-    cover(&mut *store, SourceId::CryptoCompare, (10, 12));
-    note(&mut *store, SourceId::CryptoCompare, (10, 12), "no-trades");
+    cover(&store, id, SourceId::CryptoCompare, (10, 12)).await;
+    note(&store, id, SourceId::CryptoCompare, (10, 12), "no-trades").await;
     // 20..22: CoinGecko answered only "beyond my history".
-    cover(&mut *store, SourceId::CoinGecko, (20, 22));
-    note(&mut *store, SourceId::CoinGecko, (20, 22), "history-cap");
+    cover(&store, id, SourceId::CoinGecko, (20, 22)).await;
+    note(&store, id, SourceId::CoinGecko, (20, 22), "history-cap").await;
     // 30..32: Binance answered without bars, CoinGecko beyond its history: an outage.
-    cover(&mut *store, SourceId::BinanceSpotRest, (30, 32));
-    cover(&mut *store, SourceId::CoinGecko, (30, 32));
-    note(&mut *store, SourceId::CoinGecko, (30, 32), "history-cap");
+    cover(&store, id, SourceId::BinanceSpotRest, (30, 32)).await;
+    cover(&store, id, SourceId::CoinGecko, (30, 32)).await;
+    note(&store, id, SourceId::CoinGecko, (30, 32), "history-cap").await;
     // 40..42: asked, and every source failed.
     note(
-        &mut *store,
+        &store,
+        id,
         SourceId::BinanceSpotRest,
         (40, 42),
         candlekeep_store::FETCH_FAILED,
-    );
+    )
+    .await;
     // 50..52: nobody was ever asked.
-    store.refresh_gaps(NOW).unwrap();
+    store.refresh_gaps(NOW).await.unwrap();
     let causes: Vec<(i64, String)> = store
         .gaps(Some(GapStatus::Open), 0)
+        .await
         .unwrap()
         .into_iter()
         .map(|g| ((g.start_ms - T0) / H, g.cause.to_string()))
@@ -371,12 +384,9 @@ fn causes_follow_what_the_sources_said(backend: Backend) {
     // Bars older than every venue listing (an aggregate's history): a gap before the first
     // listing is "not listed yet".
     let ada = Instrument::new(Market::Spot, "ADA", "USDT").unwrap();
-    let ada_id = store.instrument_id(&ada).unwrap();
+    let ada_id = store.instrument_id(&ada).await.unwrap();
     for (a, b) in [(0, 5), (8, 300)] {
-        let bars: Vec<Candle> = (a..b).map(|h| bar(T0 + h * H)).collect();
-        store
-            .write_page(ada_id, Timeframe::H1, prov(SourceId::CryptoCompare), &bars, None)
-            .unwrap();
+        write(&store, ada_id, a..b, SourceId::CryptoCompare).await;
     }
     let listing = Listing {
         venue: Venue::Binance,
@@ -387,11 +397,13 @@ fn causes_follow_what_the_sources_said(backend: Backend) {
         listed_at_ms: Some(T0 + 10 * H),
     };
     store
-        .refresh_listings(Venue::Binance, Market::Spot, &[listing], 1)
+        .refresh_listings(Venue::Binance, Market::Spot, vec![listing], 1)
+        .await
         .unwrap();
-    store.refresh_gaps(NOW).unwrap();
+    store.refresh_gaps(NOW).await.unwrap();
     let ada_gap = store
         .gaps(Some(GapStatus::Open), 0)
+        .await
         .unwrap()
         .into_iter()
         .find(|g| g.instrument == ada)

@@ -6,36 +6,41 @@
 
 mod support;
 
-use candlekeep_store::catalog::{TABLES, Value};
-use candlekeep_store::{JobRecord, JobStatus};
+use candlekeep_store::catalog::{TABLES, TableDef, Value};
+use candlekeep_store::{JobLog, JobRecord, JobStatus, StoreHandle, TableCopy};
 use support::Backend;
 
-on_both_backends!(runs_record_their_host_and_a_killed_run_is_marked_interrupted);
+on_every_backend!(runs_record_their_host_and_a_killed_run_is_marked_interrupted);
 
-fn job_runs(store: &mut dyn candlekeep_store::BlockingStore) -> Vec<Vec<Value>> {
-    let def = TABLES.iter().find(|t| t.name == "job_runs").unwrap();
+fn job_runs_def() -> &'static TableDef {
+    TABLES.iter().find(|t| t.name == "job_runs").unwrap()
+}
+
+async fn job_runs(store: &StoreHandle) -> Vec<Vec<Value>> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let reader = tokio::spawn({
+        let store = store.clone();
+        async move { store.read_table(job_runs_def(), tx).await.unwrap() }
+    });
     let mut rows = Vec::new();
-    store
-        .read_table(def, &mut |row| {
-            rows.push(row);
-            Ok(())
-        })
-        .unwrap();
+    while let Some(row) = rx.recv().await {
+        rows.push(row);
+    }
+    assert_eq!(reader.await.unwrap(), rows.len() as u64);
     rows
 }
 
 fn column(name: &str) -> usize {
-    let def = TABLES.iter().find(|t| t.name == "job_runs").unwrap();
-    def.columns.iter().position(|(c, _)| *c == name).unwrap()
+    job_runs_def().columns.iter().position(|(c, _)| *c == name).unwrap()
 }
 
-fn runs_record_their_host_and_a_killed_run_is_marked_interrupted(backend: Backend) {
-    let mut store = backend.store().unwrap();
+async fn runs_record_their_host_and_a_killed_run_is_marked_interrupted(backend: Backend) {
+    let store = backend.open().await;
     let host = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_default();
     // A run of this host whose process is long gone (pid 2^22 + 1 is above Linux's pid limit).
-    let mut killed: Vec<Value> = vec![Value::Null; TABLES.iter().find(|t| t.name == "job_runs").unwrap().columns.len()];
+    let mut killed: Vec<Value> = vec![Value::Null; job_runs_def().columns.len()];
     killed[column("id")] = Value::Int(1);
     killed[column("job")] = Value::Text("backfill".into());
     killed[column("args")] = Value::Text(String::new());
@@ -45,23 +50,23 @@ fn runs_record_their_host_and_a_killed_run_is_marked_interrupted(backend: Backen
     killed[column("sources_used")] = Value::Text(String::new());
     killed[column("pid")] = Value::Int((1 << 22) + 1);
     killed[column("host")] = Value::Text(host.clone());
-    let def = TABLES.iter().find(|t| t.name == "job_runs").unwrap();
-    store.append_rows(def, &[killed]).unwrap();
-    store.after_copy().unwrap();
+    store.append_rows(job_runs_def(), vec![killed]).await.unwrap();
+    store.after_copy().await.unwrap();
 
-    let id = store.job_started("status", "--json").unwrap();
+    let id = store.job_started("status", "--json").await.unwrap();
     store
         .job_finished(
             id,
-            &JobRecord {
+            JobRecord {
                 status: JobStatus::Ok,
                 rows_written: 3,
                 sources: vec![],
                 error: None,
             },
         )
+        .await
         .unwrap();
-    let rows = job_runs(&mut *store);
+    let rows = job_runs(&store).await;
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0][column("status")], Value::Text("interrupted".into()), "{rows:?}");
     assert_eq!(rows[1][column("status")], Value::Text("ok".into()));
