@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Duration};
 
 use candlekeep_core::{Instrument, Market, Timeframe, time::now_ms};
 use candlekeep_engine::{
-    NoProgress, SharedStore,
+    NoProgress,
     backfill::{self, Plan, Start, Target},
 };
 use candlekeep_sources::{
@@ -18,7 +18,7 @@ use candlekeep_sources::{
     http::HttpConfig,
     okx::{OkxCandles, OkxConfig},
 };
-use candlekeep_store::SqliteStore;
+use candlekeep_store::StoreHandle;
 use candlekeep_testkit::{BinanceSim, BybitSim, BybitSimConfig, Faults, OkxSim, OkxSimConfig, SimConfig, SimMarket};
 
 const H: i64 = 3_600_000;
@@ -86,7 +86,7 @@ async fn one_run(coins: u32, latency: Duration, usdm_latency: Duration) -> Resul
             });
         }
     }
-    let store = SharedStore::new(Box::new(SqliteStore::in_memory()?));
+    let store = StoreHandle::in_memory()?;
     // History up to an hour ago (not timed): the sync then has the newest closed hour to fetch.
     let newest = Timeframe::H1.floor(now_ms());
     let mut plan = Plan {

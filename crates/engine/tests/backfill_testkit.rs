@@ -4,16 +4,16 @@
 
 use std::{sync::Arc, time::Duration};
 
-use candlekeep_core::{Instrument, Market, Timeframe, time::now_ms};
+use candlekeep_core::{Instrument, Market, TimeRange, Timeframe, time::now_ms};
 use candlekeep_engine::{
-    NoProgress, SharedStore,
+    NoProgress,
     backfill::{self, Plan, Start, Target},
 };
 use candlekeep_sources::{
     binance::{BinanceConfig, BinanceKlines},
     http::HttpConfig,
 };
-use candlekeep_store::SqliteStore;
+use candlekeep_store::{CandleRead, StoreHandle};
 use candlekeep_testkit::{BinanceSim, Burst, Faults, SimConfig};
 
 const DAY: i64 = 86_400_000;
@@ -86,12 +86,12 @@ fn plan(v: &Venues, tf: Timeframe, from: i64, to: i64, http: HttpConfig) -> Plan
     plan_with(targets(spot, usdm), tf, from, to)
 }
 
-fn store() -> SharedStore {
-    SharedStore::new(Box::new(SqliteStore::in_memory().unwrap()))
+fn store() -> StoreHandle {
+    StoreHandle::in_memory().unwrap()
 }
 
-fn hash(store: &SharedStore) -> String {
-    store.with_blocking(|s| s.content_hash().unwrap()).unwrap()
+async fn hash(store: &StoreHandle) -> String {
+    store.content_hash().await.unwrap()
 }
 
 /// The 90-day window ending at the last whole day.
@@ -122,7 +122,8 @@ async fn ninety_days_two_symbols_two_markets_exact_then_idempotent() {
             expected_total += truth.len() as u64;
             let instrument = Instrument::from_symbol(market, symbol).unwrap();
             let stored = st
-                .with_blocking(|s| s.candles(&instrument, Timeframe::H1, from, to).unwrap())
+                .candles(&instrument, Timeframe::H1, TimeRange::new(from, to))
+                .await
                 .unwrap();
             assert_eq!(
                 stored, truth,
@@ -190,7 +191,7 @@ async fn faults_end_with_the_same_content_as_a_clean_run() {
         .await
         .unwrap();
     assert!(report.failures().next().is_none(), "{:?}", report.series);
-    assert_eq!(hash(&faulty), hash(&clean));
+    assert_eq!(hash(&faulty).await, hash(&clean).await);
     for sim in [&faulty_v.spot, &faulty_v.usdm] {
         let s = sim.stats();
         assert!(s.requests > 30, "the faults were exercised: {s:?}");
@@ -239,7 +240,7 @@ async fn a_tight_weight_budget_is_respected_not_exceeded() {
     )
     .await
     .unwrap();
-    assert_eq!(hash(&st), hash(&clean));
+    assert_eq!(hash(&st).await, hash(&clean).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -293,7 +294,8 @@ async fn missing_bars_stay_missing_and_the_open_bar_is_never_stored() {
         .unwrap();
     let btc = Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap();
     let stored = st
-        .with_blocking(|s| s.candles(&btc, Timeframe::H1, from, to + DAY).unwrap())
+        .candles(&btc, Timeframe::H1, TimeRange::new(from, to + DAY))
+        .await
         .unwrap();
     assert!(
         stored
@@ -321,7 +323,7 @@ async fn missing_bars_stay_missing_and_the_open_bar_is_never_stored() {
         .map(|c| c.to_candle())
         .collect();
     assert_eq!(stored, truth);
-    let status = st.with_blocking(|s| s.series_status().unwrap()).unwrap();
+    let status = st.series_status().await.unwrap();
     let btc_status = status.iter().find(|s| s.instrument == btc).unwrap();
     assert!(btc_status.missing() >= 5);
 }

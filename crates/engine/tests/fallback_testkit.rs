@@ -6,9 +6,9 @@
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
-use candlekeep_core::{Candle, Instrument, Market, SourceId, Timeframe, time::now_ms};
+use candlekeep_core::{Candle, Instrument, Market, SourceId, TimeRange, Timeframe, time::now_ms};
 use candlekeep_engine::{
-    NoProgress, SharedStore,
+    NoProgress,
     backfill::{self, Plan, Start, Target},
 };
 use candlekeep_sources::{
@@ -19,7 +19,7 @@ use candlekeep_sources::{
     http::HttpConfig,
     okx::{OkxCandles, OkxConfig},
 };
-use candlekeep_store::SqliteStore;
+use candlekeep_store::{CandleRead, CandleWrite, GapLedger, StoreHandle};
 use candlekeep_testkit::{
     BinanceSim, BybitSim, BybitSimConfig, CryptoCompareSim, CryptoCompareSimConfig, Faults, OkxSim, OkxSimConfig,
     SimConfig, SimMarket,
@@ -137,7 +137,7 @@ async fn five_coins_end_complete_each_bar_from_the_best_source_that_had_it() {
     let from = to - 20 * DAY;
     let hole = (from + 5 * DAY, from + 7 * DAY);
     let w = world(hole).await;
-    let store = SharedStore::new(Box::new(SqliteStore::in_memory().unwrap()));
+    let store = StoreHandle::in_memory().unwrap();
     let report = backfill::run(&store, &plan(&w, from, to), &NoProgress).await.unwrap();
 
     let mut expected_by: BTreeMap<SourceId, u64> = BTreeMap::new();
@@ -179,15 +179,17 @@ async fn five_coins_end_complete_each_bar_from_the_best_source_that_had_it() {
                 t += H;
             }
             let stored = store
-                .with_blocking(|s| s.candles(&instrument, Timeframe::H1, from, to).unwrap())
+                .candles(&instrument, Timeframe::H1, TimeRange::new(from, to))
+                .await
                 .unwrap();
             assert_eq!(stored.len(), want.len(), "{instrument}: complete");
             for (got, (_, bar)) in stored.iter().zip(&want) {
                 assert_eq!(got, bar, "{instrument} at {}", got.open_time_ms);
             }
-            let id = store.with_blocking(|s| s.instrument_id(&instrument).unwrap()).unwrap();
+            let id = store.instrument_id(&instrument).await.unwrap();
             let provenance = store
-                .with_blocking(|s| s.stored_sources(id, Timeframe::H1, from, to).unwrap())
+                .stored_sources(id, Timeframe::H1, TimeRange::new(from, to))
+                .await
                 .unwrap();
             let want_sources: Vec<_> = want.iter().map(|(s, b)| (b.open_time_ms, *s)).collect();
             assert_eq!(
@@ -200,7 +202,7 @@ async fn five_coins_end_complete_each_bar_from_the_best_source_that_had_it() {
     }
     // sources_used equals the stored provenance exactly.
     assert_eq!(report.written_by(), expected_by);
-    let status = store.with_blocking(|s| s.series_status().unwrap()).unwrap();
+    let status = store.series_status().await.unwrap();
     let mut stored_by: BTreeMap<SourceId, u64> = BTreeMap::new();
     for s in &status {
         for (name, n) in &s.sources {
@@ -213,7 +215,7 @@ async fn five_coins_end_complete_each_bar_from_the_best_source_that_had_it() {
     }
     // Every splice is measured: the fallback also delivered the primary's bars at both seams of
     // the USD-M hole; they were kept, and compared.
-    let checks = store.with_blocking(|s| s.cross_check_summary().unwrap()).unwrap();
+    let checks = store.cross_check_summary().await.unwrap();
     let btc = checks
         .iter()
         .find(|c| c.instrument.to_string() == "usdm:BTCUSDT")
@@ -242,7 +244,7 @@ async fn five_coins_end_complete_each_bar_from_the_best_source_that_had_it() {
         w.okx.stats().requests,
         w.bybit.stats().requests,
     );
-    let hash = store.with_blocking(|s| s.content_hash().unwrap()).unwrap();
+    let hash = store.content_hash().await.unwrap();
     let again = backfill::run(&store, &plan(&w, from, to), &NoProgress).await.unwrap();
     assert_eq!(again.written(), 0);
     let after = (
@@ -253,7 +255,7 @@ async fn five_coins_end_complete_each_bar_from_the_best_source_that_had_it() {
     assert_eq!(after.0, before.0);
     assert_eq!(after.1, before.1 + 3);
     assert_eq!(after.2, before.2 + 1, "Bybit: only the XRP spot rejection again");
-    assert_eq!(store.with_blocking(|s| s.content_hash().unwrap()).unwrap(), hash);
+    assert_eq!(store.content_hash().await.unwrap(), hash);
 }
 
 fn okx_source(sim: &OkxSim, per_2s: u32) -> Arc<dyn CandleSource> {
@@ -314,7 +316,7 @@ fn faults() -> Faults {
 }
 
 async fn hash_of(plan: &Plan) -> String {
-    let store = SharedStore::new(Box::new(SqliteStore::in_memory().unwrap()));
+    let store = StoreHandle::in_memory().unwrap();
     let report = backfill::run(&store, plan, &NoProgress).await.unwrap();
     assert!(
         report.failures().next().is_none(),
@@ -322,7 +324,7 @@ async fn hash_of(plan: &Plan) -> String {
         report.failures().collect::<Vec<_>>()
     );
     assert!(report.written() > 0);
-    store.with_blocking(|s| s.content_hash().unwrap()).unwrap()
+    store.content_hash().await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -407,10 +409,11 @@ async fn coingecko_fills_recent_hours_last_with_its_own_ohlc_and_no_volume() {
         end_ms: Some(to),
         concurrency: 1,
     };
-    let store = SharedStore::new(Box::new(SqliteStore::in_memory().unwrap()));
+    let store = StoreHandle::in_memory().unwrap();
     let report = backfill::run(&store, &plan, &NoProgress).await.unwrap();
     let stored = store
-        .with_blocking(|s| s.candles(&btc, Timeframe::H1, from, to).unwrap())
+        .candles(&btc, Timeframe::H1, TimeRange::new(from, to))
+        .await
         .unwrap();
     assert_eq!(
         stored.len() as i64,
@@ -435,10 +438,8 @@ async fn coingecko_fills_recent_hours_last_with_its_own_ohlc_and_no_volume() {
     assert_eq!(outcome.written_by.get(&SourceId::CoinGecko), Some(&3));
     // Its chart came along and is kept as what it is: hourly points off the hour, with the
     // trailing 24-hour volume, apart from the candles.
-    let id = store.with_blocking(|s| s.instrument_id(&btc).unwrap()).unwrap();
-    let points = store
-        .with_blocking(|s| s.points(id, to - 2 * DAY, to + DAY).unwrap())
-        .unwrap();
+    let id = store.instrument_id(&btc).await.unwrap();
+    let points = store.points(id, TimeRange::new(to - 2 * DAY, to + DAY)).await.unwrap();
     assert!(points.len() >= 47, "{} points", points.len());
     assert!(
         points
@@ -493,15 +494,10 @@ async fn what_cryptocompare_says_about_missing_hours_names_the_gap() {
     let source: Arc<dyn CandleSource> = Arc::new(CryptoCompareHistory::new(&cfg, fast_http()).unwrap());
     let mut plan = single_source_plan(source, from, to);
     plan.targets.retain(|t| t.instrument.market == Market::Spot);
-    let store = SharedStore::new(Box::new(SqliteStore::in_memory().unwrap()));
+    let store = StoreHandle::in_memory().unwrap();
     backfill::run(&store, &plan, &NoProgress).await.unwrap();
-    let gaps = store
-        .with(move |s| {
-            s.refresh_gaps(to)?;
-            s.gaps(None, 0)
-        })
-        .await
-        .unwrap();
+    store.refresh_gaps(to).await.unwrap();
+    let gaps = store.gaps(None, 0).await.unwrap();
     assert!(!gaps.is_empty(), "the simulated outages leave gaps");
     assert!(
         gaps.iter().all(|g| g.cause == candlekeep_core::GapCause::NoTrades),

@@ -10,12 +10,12 @@ use std::{
     sync::atomic::AtomicBool,
 };
 
-use candlekeep_core::{Candle, Instrument, Market, Provenance, SourceId, Timeframe};
+use candlekeep_core::{Candle, Instrument, Market, Provenance, SourceId, TimeRange, Timeframe};
 use candlekeep_engine::{
-    NoProgress, SharedStore,
+    NoProgress,
     import::{Chains, ImportOptions, Overwrite, import_files},
 };
-use candlekeep_store::{BlockingStore, PageWrite, PgStore, Replace, SqliteStore};
+use candlekeep_store::{CandleRead, CandleWrite, OwnedPage, PgStore, StoreHandle};
 use candlekeep_testkit::{archive::write_zip, pg::TestSchema};
 
 const H: i64 = 3_600_000;
@@ -74,26 +74,40 @@ fn chains() -> Overwrite {
     })
 }
 
+/// The day the archive files cover, as a range.
+const DAY0_RANGE: TimeRange = TimeRange::new(DAY0, DAY0 + 24 * H);
+
+/// Connections the PostgreSQL handle keeps.
+const PG_CONNECTIONS: usize = 4;
+
 struct Fixture {
-    store: SharedStore,
+    // Declared first: the handle closes its connections before the schema goes.
+    store: StoreHandle,
     _schema: Option<TestSchema>,
 }
 
-fn stores() -> Vec<(&'static str, Fixture)> {
+async fn stores() -> Vec<(&'static str, Fixture)> {
     let mut out = vec![(
         "sqlite",
         Fixture {
-            store: SharedStore::new(Box::new(SqliteStore::in_memory().unwrap())),
+            store: StoreHandle::in_memory().unwrap(),
             _schema: None,
         },
     )];
-    if candlekeep_testkit::pg::available() {
-        let schema = TestSchema::create().unwrap();
-        let store: Box<dyn BlockingStore> = Box::new(PgStore::connect(&schema.url).unwrap());
+    let postgres = tokio::task::spawn_blocking(|| {
+        candlekeep_testkit::pg::available().then(|| {
+            let schema = TestSchema::create().unwrap();
+            let store = PgStore::connect(&schema.url).unwrap();
+            (StoreHandle::postgres(store, PG_CONNECTIONS).unwrap(), schema)
+        })
+    })
+    .await
+    .unwrap();
+    if let Some((store, schema)) = postgres {
         out.push((
             "postgres",
             Fixture {
-                store: SharedStore::new(store),
+                store,
                 _schema: Some(schema),
             },
         ));
@@ -101,55 +115,52 @@ fn stores() -> Vec<(&'static str, Fixture)> {
     out
 }
 
-fn store_rest(store: &SharedStore, instrument: &Instrument, source: SourceId, candles: &[Candle]) {
+async fn store_rest(store: &StoreHandle, instrument: &Instrument, source: SourceId, candles: &[Candle]) {
+    let id = store.instrument_id(instrument).await.unwrap();
+    let prov = Provenance {
+        source,
+        fetched_at_ms: DAY0 + 30 * H,
+    };
     store
-        .with_blocking(|s| {
-            let id = s.instrument_id(instrument).unwrap();
-            let prov = Provenance {
-                source,
-                fetched_at_ms: DAY0 + 30 * H,
-            };
-            s.write_page(id, Timeframe::H1, prov, candles, Some((DAY0, DAY0 + 24 * H)))
-                .unwrap();
-        })
+        .write_page(id, Timeframe::H1, prov, candles.to_vec(), Some(DAY0_RANGE))
+        .await
         .unwrap();
 }
 
-fn stored(store: &SharedStore, instrument: &Instrument) -> (Vec<Candle>, Vec<SourceId>) {
-    store
-        .with_blocking(|s| {
-            let id = s.instrument_id(instrument).unwrap();
-            let candles = s.candles(instrument, Timeframe::H1, DAY0, DAY0 + 24 * H).unwrap();
-            let sources = s
-                .stored_sources(id, Timeframe::H1, DAY0, DAY0 + 24 * H)
-                .unwrap()
-                .into_iter()
-                .map(|(_, s)| s)
-                .collect();
-            (candles, sources)
-        })
+async fn stored(store: &StoreHandle, instrument: &Instrument) -> (Vec<Candle>, Vec<SourceId>) {
+    let id = store.instrument_id(instrument).await.unwrap();
+    let candles = store.candles(instrument, Timeframe::H1, DAY0_RANGE).await.unwrap();
+    let sources = store
+        .stored_sources(id, Timeframe::H1, DAY0_RANGE)
+        .await
         .unwrap()
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
+    (candles, sources)
 }
 
-#[test]
-fn a_flag_never_overrides_the_market_or_symbol_the_path_states() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flag_never_overrides_the_market_or_symbol_the_path_states() {
     let usdm = Instrument::from_symbol(Market::UsdM, "BTCUSDT").unwrap();
-    for (backend, f) in stores() {
+    for (backend, f) in stores().await {
         let dir = tempfile::tempdir().unwrap();
-        store_rest(&f.store, &usdm, SourceId::BinanceUsdmRest, &bars(15_000.0));
+        store_rest(&f.store, &usdm, SourceId::BinanceUsdmRest, &bars(15_000.0)).await;
         let spot_file = archive(dir.path(), "data/spot/daily/klines/BTCUSDT/1h", &bars(49_000.0));
         let opts = ImportOptions {
             market: Some(Market::UsdM),
             overwrite: Overwrite::Any,
             ..ImportOptions::default()
         };
-        let outcomes = import_files(&f.store, &[spot_file], &opts, &NoProgress, &AtomicBool::new(false)).unwrap();
+        let outcomes = import_files(&f.store, &[spot_file], &opts, &NoProgress, &AtomicBool::new(false))
+            .await
+            .unwrap();
         let error = outcomes[0]
             .error
             .as_deref()
             .expect("a spot file imported as usdm is refused");
         assert!(error.contains("spot") && error.contains("usdm"), "{backend}: {error}");
-        assert_eq!(stored(&f.store, &usdm).0, bars(15_000.0), "{backend}");
+        assert_eq!(stored(&f.store, &usdm).await.0, bars(15_000.0), "{backend}");
 
         // The same for the symbol the file name states.
         let usdm_file = archive(dir.path(), "data/futures/um/daily/klines/BTCUSDT/1h", &bars(15_000.5));
@@ -158,7 +169,9 @@ fn a_flag_never_overrides_the_market_or_symbol_the_path_states() {
             overwrite: Overwrite::Any,
             ..ImportOptions::default()
         };
-        let outcomes = import_files(&f.store, &[usdm_file], &eth, &NoProgress, &AtomicBool::new(false)).unwrap();
+        let outcomes = import_files(&f.store, &[usdm_file], &eth, &NoProgress, &AtomicBool::new(false))
+            .await
+            .unwrap();
         let error = outcomes[0]
             .error
             .as_deref()
@@ -167,20 +180,22 @@ fn a_flag_never_overrides_the_market_or_symbol_the_path_states() {
             error.contains("BTCUSDT") && error.contains("ETHUSDT"),
             "{backend}: {error}"
         );
-        assert_eq!(stored(&f.store, &usdm).0, bars(15_000.0), "{backend}");
+        assert_eq!(stored(&f.store, &usdm).await.0, bars(15_000.0), "{backend}");
 
         // Where the path does not say, the flag does.
         let bare = archive(dir.path(), "loose", &bars(15_000.5));
-        let outcomes = import_files(&f.store, &[bare], &opts, &NoProgress, &AtomicBool::new(false)).unwrap();
+        let outcomes = import_files(&f.store, &[bare], &opts, &NoProgress, &AtomicBool::new(false))
+            .await
+            .unwrap();
         assert_eq!(outcomes[0].error, None, "{backend}");
         assert_eq!(outcomes[0].instrument.as_ref(), Some(&usdm), "{backend}");
     }
 }
 
-#[test]
-fn an_archive_keeps_an_equal_source_s_bars_replaces_lower_ones_and_replace_overrides() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_keeps_an_equal_source_s_bars_replaces_lower_ones_and_replace_overrides() {
     let spot = Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap();
-    for (backend, f) in stores() {
+    for (backend, f) in stores().await {
         let dir = tempfile::tempdir().unwrap();
         let path = archive(dir.path(), "data/spot/daily/klines/BTCUSDT/1h", &bars(49_010.0));
         let opts = ImportOptions {
@@ -189,7 +204,7 @@ fn an_archive_keeps_an_equal_source_s_bars_replaces_lower_ones_and_replace_overr
         };
 
         // Binance spot's REST bars rank with the archive: they stay, every pair is compared.
-        store_rest(&f.store, &spot, SourceId::BinanceSpotRest, &bars(49_000.0));
+        store_rest(&f.store, &spot, SourceId::BinanceSpotRest, &bars(49_000.0)).await;
         let outcomes = import_files(
             &f.store,
             std::slice::from_ref(&path),
@@ -197,12 +212,13 @@ fn an_archive_keeps_an_equal_source_s_bars_replaces_lower_ones_and_replace_overr
             &NoProgress,
             &AtomicBool::new(false),
         )
+        .await
         .unwrap();
         assert_eq!((outcomes[0].written, outcomes[0].cross_checked), (0, 24), "{backend}");
-        let (candles, sources) = stored(&f.store, &spot);
+        let (candles, sources) = stored(&f.store, &spot).await;
         assert_eq!(candles, bars(49_000.0), "{backend}");
         assert!(sources.iter().all(|s| *s == SourceId::BinanceSpotRest), "{backend}");
-        let checks = f.store.with_blocking(|s| s.cross_check_summary().unwrap()).unwrap();
+        let checks = f.store.cross_check_summary().await.unwrap();
         assert_eq!(checks.len(), 1, "{backend}");
         assert_eq!(
             (
@@ -226,9 +242,10 @@ fn an_archive_keeps_an_equal_source_s_bars_replaces_lower_ones_and_replace_overr
             &NoProgress,
             &AtomicBool::new(false),
         )
+        .await
         .unwrap();
         assert_eq!(outcomes[0].written, 24, "{backend}");
-        let (candles, sources) = stored(&f.store, &spot);
+        let (candles, sources) = stored(&f.store, &spot).await;
         assert_eq!(candles.len(), 24, "{backend}");
         assert_eq!(candles[0].close, 49_011.0, "{backend}");
         assert!(sources.iter().all(|s| *s == SourceId::BinanceArchive), "{backend}");
@@ -236,48 +253,45 @@ fn an_archive_keeps_an_equal_source_s_bars_replaces_lower_ones_and_replace_overr
         // A later backfill page from Binance spot, written as the fallback chain writes it,
         // does not undo what the user replaced either: equal rank, so the pair is compared.
         let lower = [SourceId::OkxRest, SourceId::BybitRest];
-        let stats = f
-            .store
-            .with_blocking(|s| {
-                let page = PageWrite {
-                    instrument_id: s.instrument_id(&spot).unwrap(),
-                    timeframe: Timeframe::H1,
-                    provenance: Provenance {
-                        source: SourceId::BinanceSpotRest,
-                        fetched_at_ms: DAY0 + 40 * H,
-                    },
-                    candles: &bars(49_000.0),
-                    covered: Some((DAY0, DAY0 + 24 * H)),
-                    replace: Replace::Outranked(&lower),
-                };
-                s.write_pages(&[page]).unwrap().remove(0)
-            })
-            .unwrap();
+        let page = OwnedPage {
+            instrument_id: f.store.instrument_id(&spot).await.unwrap(),
+            timeframe: Timeframe::H1,
+            provenance: Provenance {
+                source: SourceId::BinanceSpotRest,
+                fetched_at_ms: DAY0 + 40 * H,
+            },
+            candles: bars(49_000.0),
+            covered: Some(DAY0_RANGE),
+            outranks: Some(lower.to_vec()),
+        };
+        let stats = f.store.write_pages(vec![page]).await.unwrap().remove(0);
         assert_eq!((stats.written, stats.cross_checked), (0, 24), "{backend}");
-        assert_eq!(stored(&f.store, &spot).0[0].close, 49_011.0, "{backend}");
+        assert_eq!(stored(&f.store, &spot).await.0[0].close, 49_011.0, "{backend}");
     }
 }
 
-#[test]
-fn an_archive_replaces_bars_of_sources_ranked_below_binance() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_replaces_bars_of_sources_ranked_below_binance() {
     let btc = Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap();
-    for (backend, f) in stores() {
+    for (backend, f) in stores().await {
         let dir = tempfile::tempdir().unwrap();
-        store_rest(&f.store, &btc, SourceId::OkxRest, &bars(48_990.0));
+        store_rest(&f.store, &btc, SourceId::OkxRest, &bars(48_990.0)).await;
         let path = archive(dir.path(), "data/spot/daily/klines/BTCUSDT/1h", &bars(49_010.0));
         let opts = ImportOptions {
             overwrite: chains(),
             ..ImportOptions::default()
         };
-        let outcomes = import_files(&f.store, &[path], &opts, &NoProgress, &AtomicBool::new(false)).unwrap();
+        let outcomes = import_files(&f.store, &[path], &opts, &NoProgress, &AtomicBool::new(false))
+            .await
+            .unwrap();
         assert_eq!(outcomes[0].written, 24, "{backend}");
-        let (candles, sources) = stored(&f.store, &btc);
+        let (candles, sources) = stored(&f.store, &btc).await;
         assert_eq!(candles[5].close, 49_011.0, "{backend}");
         assert!(sources.iter().all(|s| *s == SourceId::BinanceArchive), "{backend}");
 
         // With no chain that ranks Binance, the archive outranks nothing.
-        let f2 = stores().remove(0).1;
-        store_rest(&f2.store, &btc, SourceId::OkxRest, &bars(48_990.0));
+        let f2 = stores().await.remove(0).1;
+        store_rest(&f2.store, &btc, SourceId::OkxRest, &bars(48_990.0)).await;
         let path = archive(dir.path(), "again/spot", &bars(49_010.0));
         let outcomes = import_files(
             &f2.store,
@@ -286,8 +300,9 @@ fn an_archive_replaces_bars_of_sources_ranked_below_binance() {
             &NoProgress,
             &AtomicBool::new(false),
         )
+        .await
         .unwrap();
         assert_eq!(outcomes[0].written, 0, "{backend}");
-        assert_eq!(stored(&f2.store, &btc).0, bars(48_990.0), "{backend}");
+        assert_eq!(stored(&f2.store, &btc).await.0, bars(48_990.0), "{backend}");
     }
 }

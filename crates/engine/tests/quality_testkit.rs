@@ -6,9 +6,9 @@
 
 use std::sync::Arc;
 
-use candlekeep_core::{Instrument, Market, Timeframe, time::now_ms};
+use candlekeep_core::{Instrument, Market, TimeRange, Timeframe, time::now_ms};
 use candlekeep_engine::{
-    NoProgress, SharedStore,
+    NoProgress,
     backfill::{self, Plan, Start, Target},
 };
 use candlekeep_sources::{
@@ -17,7 +17,7 @@ use candlekeep_sources::{
     http::HttpConfig,
     okx::{OkxCandles, OkxConfig},
 };
-use candlekeep_store::{GapStatus, SqliteStore};
+use candlekeep_store::{CandleRead, GapLedger, GapStatus, StoreHandle};
 use candlekeep_testkit::{BadBar, BinanceSim, OkxSim, OkxSimConfig, SimConfig, SimMarket};
 
 const H: i64 = 3_600_000;
@@ -74,8 +74,7 @@ async fn invalid_rows_are_quarantined_gaps_opened_and_repaired_and_scores_reflec
         .unwrap(),
     );
     let btc = Instrument::new(Market::Spot, "BTC", "USDT").unwrap();
-    let sqlite = SqliteStore::in_memory().unwrap();
-    let store = SharedStore::new(Box::new(sqlite));
+    let store = StoreHandle::in_memory().unwrap();
 
     // Binance alone: valid rows stored, the two impossible ones quarantined.
     let report = backfill::run(&store, &plan(&btc, vec![binance.clone()], from, to), &NoProgress)
@@ -84,7 +83,8 @@ async fn invalid_rows_are_quarantined_gaps_opened_and_repaired_and_scores_reflec
     let expected_stored = 20 * 24 - 3 * 24 - 2;
     assert_eq!(report.series[0].written(), expected_stored as u64);
     let stored = store
-        .with_blocking(|s| s.candles(&btc, Timeframe::H1, from, to).unwrap())
+        .candles(&btc, Timeframe::H1, TimeRange::new(from, to))
+        .await
         .unwrap();
     assert_eq!(stored.len(), expected_stored, "the duplicate is stored once");
     assert!(
@@ -92,7 +92,7 @@ async fn invalid_rows_are_quarantined_gaps_opened_and_repaired_and_scores_reflec
             .iter()
             .all(|c| c.open_time_ms != high_bad && c.open_time_ms != negative)
     );
-    let rejects = store.with_blocking(|s| s.rejects().unwrap()).unwrap();
+    let rejects = store.rejects().await.unwrap();
     let why: Vec<(i64, &str, &str)> = rejects
         .iter()
         .map(|r| (r.open_time_ms, r.reason.as_str(), r.source.as_str()))
@@ -105,13 +105,8 @@ async fn invalid_rows_are_quarantined_gaps_opened_and_repaired_and_scores_reflec
         ]
     );
 
-    let gaps = store
-        .with(move |s| {
-            s.refresh_gaps(to + H / 2)?;
-            s.gaps(Some(GapStatus::Open), 0)
-        })
-        .await
-        .unwrap();
+    store.refresh_gaps(to + H / 2).await.unwrap();
+    let gaps = store.gaps(Some(GapStatus::Open), 0).await.unwrap();
     let ranges: Vec<(i64, i64, &str)> = gaps.iter().map(|g| (g.start_ms, g.end_ms, g.cause.as_str())).collect();
     assert_eq!(
         ranges,
@@ -134,13 +129,11 @@ async fn invalid_rows_are_quarantined_gaps_opened_and_repaired_and_scores_reflec
         let r = backfill::run(&store, &p, &NoProgress).await.unwrap();
         assert_eq!(r.series[0].written(), gap.bars() as u64);
     }
-    let (open, all) = store
-        .with(move |s| {
-            s.refresh_gaps(to + H / 2)?;
-            Ok((s.gaps(Some(GapStatus::Open), 0)?, s.gaps(None, 0)?))
-        })
-        .await
-        .unwrap();
+    store.refresh_gaps(to + H / 2).await.unwrap();
+    let (open, all) = (
+        store.gaps(Some(GapStatus::Open), 0).await.unwrap(),
+        store.gaps(None, 0).await.unwrap(),
+    );
     assert!(open.is_empty());
     assert!(
         all.iter()
@@ -148,7 +141,7 @@ async fn invalid_rows_are_quarantined_gaps_opened_and_repaired_and_scores_reflec
     );
 
     // Quality: the rejects, the jump and the fallback days show; a clean day scores 100.
-    let days = store.with(move |s| s.refresh_quality(from, to + H / 2)).await.unwrap();
+    let days = store.refresh_quality(from, to + H / 2).await.unwrap();
     let day = |t: i64| days.iter().find(|d| d.day_ms == t / DAY * DAY).unwrap();
     assert_eq!((day(high_bad).rejected, day(negative).rejected), (1, 1));
     assert!(day(high_bad).score < 100.0 && day(high_bad).missing == 0);

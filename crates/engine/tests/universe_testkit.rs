@@ -7,7 +7,7 @@
 use std::{collections::BTreeSet, sync::Arc};
 
 use candlekeep_core::{Market, Venue};
-use candlekeep_engine::{SharedStore, universe};
+use candlekeep_engine::universe;
 use candlekeep_sources::{
     binance::{BinanceConfig, BinanceKlines},
     bybit::{BybitConfig, BybitKlines},
@@ -16,7 +16,7 @@ use candlekeep_sources::{
     listings::ListingSource,
     okx::{OkxCandles, OkxConfig},
 };
-use candlekeep_store::SqliteStore;
+use candlekeep_store::{StoreHandle, UniverseStore};
 use candlekeep_testkit::{
     BinanceSim, BybitSim, BybitSimConfig, CoinGeckoSim, CoinGeckoSimConfig, OkxSim, OkxSimConfig, SimConfig, SimMarket,
 };
@@ -75,7 +75,7 @@ async fn the_ranking_maps_to_every_venues_tickers_and_remembers_delistings() {
     );
     let (_spot_sim, spot) = binance(Market::Spot, &[]).await;
     let (_usdm_sim, usdm) = binance(Market::UsdM, &[]).await;
-    let store = SharedStore::new(Box::new(SqliteStore::in_memory().unwrap()));
+    let store = StoreHandle::in_memory().unwrap();
 
     let venues = vec![spot, usdm.clone(), okx_source.clone(), bybit_source.clone()];
     let first = universe::refresh(&store, &coingecko, &venues, 10, "USDT")
@@ -95,13 +95,13 @@ async fn the_ranking_maps_to_every_venues_tickers_and_remembers_delistings() {
         assert_eq!(changes.listed, expected, "{venue} {market}");
     }
 
-    let assets = store.with_blocking(|s| s.ranked_assets(10).unwrap()).unwrap();
+    let assets = store.ranked_assets(10).await.unwrap();
     let symbols: Vec<_> = assets.iter().map(|a| a.symbol.as_str()).collect();
     assert_eq!(
         symbols,
         ["BTC", "ETH", "USDT", "BNB", "SOL", "XRP", "USDC", "DOGE", "ADA", "LTC"]
     );
-    let listings = store.with_blocking(|s| s.listings().unwrap()).unwrap();
+    let listings = store.listings().await.unwrap();
     let series = universe::series(&assets, &listings, &Market::ALL, "USDT");
     let find = |name: &str| -> BTreeSet<Venue> {
         series
@@ -143,7 +143,7 @@ async fn the_ranking_maps_to_every_venues_tickers_and_remembers_delistings() {
     let (_, _, spot_changes) = &second.venues[0];
     let spot_changes = spot_changes.as_ref().unwrap();
     assert_eq!((spot_changes.new, spot_changes.delisted), (0, 1));
-    let listings = store.with_blocking(|s| s.listings().unwrap()).unwrap();
+    let listings = store.listings().await.unwrap();
     let ltc = listings
         .iter()
         .find(|k| k.listing.venue == Venue::Binance && k.listing.market == Market::Spot && k.listing.base == "LTC")
