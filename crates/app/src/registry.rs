@@ -25,7 +25,7 @@ use candlekeep_sources::{
     listings::ListingSource,
     okx::OkxCandles,
 };
-use candlekeep_store::BlockingStore;
+use candlekeep_store::UniverseStore;
 
 use crate::config::Config;
 
@@ -110,10 +110,10 @@ impl std::fmt::Debug for Chains {
 }
 
 impl Chains {
-    pub fn new(config: &Config, store: &mut dyn BlockingStore) -> Result<Self> {
+    pub async fn new(config: &Config, store: &impl UniverseStore) -> Result<Self> {
         let quote = config.collect.quote.trim().to_ascii_uppercase();
-        let listings = store.listings()?;
-        let all_assets = store.ranked_assets(usize::MAX)?;
+        let listings = store.listings().await?;
+        let all_assets = store.ranked_assets(usize::MAX).await?;
         let listed_on = universe::series(&all_assets, &listings, &Market::ALL, &quote)
             .into_iter()
             .collect();

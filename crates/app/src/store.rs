@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use candlekeep_core::validate::FlagRules;
 use candlekeep_store::postgres::{PgOptions, Timescale};
 use candlekeep_store::url::DatabaseUrl;
-use candlekeep_store::{BlockingStore, PgStore, SqliteStore};
+use candlekeep_store::{BlockingStore, PgStore, SqliteStore, StoreHandle};
 
 use crate::config::Config;
 
@@ -40,21 +40,35 @@ pub fn flag_rules(config: &Config) -> FlagRules {
     }
 }
 
-/// Opens the configured store: a SQLite file (its folder created if missing) or PostgreSQL.
-pub fn open_store(config: &Config) -> Result<Box<dyn BlockingStore>> {
-    let mut store: Box<dyn BlockingStore> = match DatabaseUrl::parse(&config.database.url)? {
-        DatabaseUrl::Postgres(_) => Box::new(open_postgres(config)?),
+/// Opens the configured store, shared by every task of the process: a SQLite file (its folder
+/// created if missing) or PostgreSQL with `database.pool_size` connections.
+pub async fn open_store(config: &Config) -> Result<StoreHandle> {
+    let rules = flag_rules(config);
+    let handle = match DatabaseUrl::parse(&config.database.url)? {
+        DatabaseUrl::Postgres(_) => {
+            let owned = config.clone();
+            let store = tokio::task::spawn_blocking(move || open_postgres(&owned))
+                .await
+                .context("opening the PostgreSQL database")??;
+            let connections = config.database.pool_size as usize;
+            StoreHandle::postgres(store, connections).context("opening the PostgreSQL connection pool")?
+        }
         DatabaseUrl::Sqlite(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
             }
             let wait = std::time::Duration::from_secs(config.database.busy_timeout_secs);
-            Box::new(
-                SqliteStore::open_waiting(&path, wait)
-                    .with_context(|| format!("opening database {}", path.display()))?,
-            )
+            let opened = {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || {
+                    SqliteStore::open_waiting(&path, wait).and_then(StoreHandle::sqlite)
+                })
+                .await
+                .context("opening the SQLite database")?
+            };
+            opened.with_context(|| format!("opening database {}", path.display()))?
         }
     };
-    store.set_flag_rules(flag_rules(config));
-    Ok(store)
+    handle.set_flag_rules(rules).await?;
+    Ok(handle)
 }

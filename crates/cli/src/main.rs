@@ -58,7 +58,8 @@ enum Command {
     Migrate(commands::migrate::Args),
 }
 
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     // A bad .env stops the run: using only the lines before the bad one could mean another
     // database.
     if let Err(e) = candlekeep_app::config::load_dotenv() {
@@ -89,16 +90,16 @@ fn main() -> ExitCode {
         demo: cli.demo,
     };
     let result = match cli.command {
-        Command::Init(args) => commands::init::run(&global, args),
-        Command::Backfill(args) => commands::collect::backfill(&global, args),
-        Command::Sync(args) => commands::collect::sync(&global, args),
-        Command::Import(args) => commands::import::run(&global, args),
-        Command::Status(args) => commands::status::run(&global, args),
-        Command::Gaps(args) => commands::gaps::run(&global, args),
-        Command::Quality(args) => commands::quality::run(&global, args),
-        Command::Indicators(args) => commands::indicators::run(&global, args),
-        Command::Worker(args) => commands::worker::run(&global, args),
-        Command::Migrate(args) => commands::migrate::run(&global, args),
+        Command::Init(args) => commands::init::run(&global, args).await,
+        Command::Backfill(args) => commands::collect::backfill(&global, args).await,
+        Command::Sync(args) => commands::collect::sync(&global, args).await,
+        Command::Import(args) => commands::import::run(&global, args).await,
+        Command::Status(args) => commands::status::run(&global, args).await,
+        Command::Gaps(args) => commands::gaps::run(&global, args).await,
+        Command::Quality(args) => commands::quality::run(&global, args).await,
+        Command::Indicators(args) => commands::indicators::run(&global, args).await,
+        Command::Worker(args) => commands::worker::run(&global, args).await,
+        Command::Migrate(args) => commands::migrate::run(&global, args).await,
     };
     let code = match result {
         Ok(code) => code,

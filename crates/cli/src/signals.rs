@@ -3,8 +3,8 @@
 //! `interrupted` in `job_runs` and exits with 128 + the signal's number (130, 143, 129). A second
 //! signal ends the process at once, for a job that does not get to a boundary soon enough.
 //!
-//! The signals are taken on a thread of their own, so a job that runs without an async runtime
-//! (import, quality, indicators, migrate) stops the same way as one that has one.
+//! The signals are taken on a task of the process' one runtime; every job runs on that runtime
+//! and never blocks its threads, so the task always gets to run.
 
 use std::{
     process::ExitCode,
@@ -15,7 +15,7 @@ use std::{
 };
 
 use anyhow::{Context, Result};
-use candlekeep_store::{BlockingStore, JobId, JobStatus};
+use candlekeep_store::{JobId, JobLog, JobStatus};
 use tokio::{
     signal::unix::{SignalKind, signal},
     sync::watch,
@@ -75,60 +75,32 @@ pub fn stop_at_once() {
     AT_ONCE.store(true, Ordering::SeqCst);
 }
 
-/// Takes over SIGINT, SIGTERM and SIGHUP for the rest of the process. Returns once they are
-/// taken, so no signal after this ends a job without its record.
+/// Takes over SIGINT, SIGTERM and SIGHUP for the rest of the process, on a task of the process'
+/// runtime. Returns once they are taken, so no signal after this ends a job without its record.
 pub fn install() -> Result<()> {
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
-    std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                Ok(r) => r,
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                    return;
-                }
+    let mut int = signal(SignalKind::interrupt()).context("taking SIGINT")?;
+    let mut term = signal(SignalKind::terminate()).context("taking SIGTERM")?;
+    let mut hup = signal(SignalKind::hangup()).context("taking SIGHUP")?;
+    tokio::spawn(async move {
+        loop {
+            let got = tokio::select! {
+                _ = int.recv() => Signal::Interrupt,
+                _ = term.recv() => Signal::Terminate,
+                _ = hup.recv() => Signal::Hangup,
             };
-            runtime.block_on(async move {
-                let streams = (|| {
-                    Ok::<_, std::io::Error>((
-                        signal(SignalKind::interrupt())?,
-                        signal(SignalKind::terminate())?,
-                        signal(SignalKind::hangup())?,
-                    ))
-                })();
-                let (mut int, mut term, mut hup) = match streams {
-                    Ok(s) => s,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                let _ = ready_tx.send(Ok(()));
-                loop {
-                    let got = tokio::select! {
-                        _ = int.recv() => Signal::Interrupt,
-                        _ = term.recv() => Signal::Terminate,
-                        _ = hup.recv() => Signal::Hangup,
-                    };
-                    if received().is_some() || AT_ONCE.load(Ordering::SeqCst) {
-                        eprintln!("{}: stopping now", got.name());
-                        std::process::exit(i32::from(128 + got.number()));
-                    }
-                    eprintln!(
-                        "{}: stopping at the next commit (send it again to stop at once)",
-                        got.name()
-                    );
-                    STOP.store(true, Ordering::SeqCst);
-                    state().send_replace(Some(got));
-                }
-            });
-        })
-        .context("starting the signal thread")?;
-    ready_rx
-        .recv()
-        .context("the signal thread ended before taking the signals")?
-        .context("taking SIGINT, SIGTERM and SIGHUP")
+            if received().is_some() || AT_ONCE.load(Ordering::SeqCst) {
+                eprintln!("{}: stopping now", got.name());
+                std::process::exit(i32::from(128 + got.number()));
+            }
+            eprintln!(
+                "{}: stopping at the next commit (send it again to stop at once)",
+                got.name()
+            );
+            STOP.store(true, Ordering::SeqCst);
+            state().send_replace(Some(got));
+        }
+    });
+    Ok(())
 }
 
 /// The signal that asked the job to stop, if one did.
@@ -143,13 +115,16 @@ pub fn stop_flag() -> &'static AtomicBool {
 
 /// At a commit boundary of job `job`: if a signal asked it to stop, records it as
 /// `interrupted` with what it wrote so far and gives the exit status to end with.
-pub fn stop_here(store: &mut dyn BlockingStore, job: JobId, rows: u64, sources: Vec<String>) -> Option<ExitCode> {
-    received().map(|signal| stopped(store, job, rows, sources, signal))
+pub async fn stop_here(store: &impl JobLog, job: JobId, rows: u64, sources: Vec<String>) -> Option<ExitCode> {
+    match received() {
+        Some(signal) => Some(stopped(store, job, rows, sources, signal).await),
+        None => None,
+    }
 }
 
 /// Records job `job`, stopped by `signal`, as `interrupted` with what it wrote so far, and
 /// gives the exit status to end with.
-pub fn stopped(store: &mut dyn BlockingStore, job: JobId, rows: u64, sources: Vec<String>, signal: Signal) -> ExitCode {
+pub async fn stopped(store: &impl JobLog, job: JobId, rows: u64, sources: Vec<String>, signal: Signal) -> ExitCode {
     crate::commands::finish_job(
         store,
         job,
@@ -157,7 +132,8 @@ pub fn stopped(store: &mut dyn BlockingStore, job: JobId, rows: u64, sources: Ve
         rows,
         sources,
         Some(signal.describe()),
-    );
+    )
+    .await;
     signal.exit_code()
 }
 

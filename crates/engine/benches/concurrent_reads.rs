@@ -1,18 +1,18 @@
-//! Reads while a bulk import runs, through today's shared access path (`SharedStore`: one store
-//! behind one mutex, each call on the blocking pool). This is the peer issue 13 asks for: the same
-//! figure "measured on the old code (it serialises)", to compare the async store with later.
-//! Issue 13's targets for the new code: read p99 under 20 ms on both backends, and import
-//! throughput with the readers running within 20% of the import alone.
+//! Reads while a bulk import runs, in one process, through the shared async store
+//! (`StoreHandle`: SQLite's writer plus read-only WAL connections, PostgreSQL's pool). Issue 13's
+//! figure: read p99 under 20 ms on both backends, and import throughput with the readers running
+//! within 20% of the import alone. The peer is the same benchmark on the code before issue 13
+//! (`SharedStore`, one store behind one mutex): `scripts/bench-concurrency.sh` runs both.
 //!
 //! Each run starts from a fresh store holding 32 instruments' year of hourly candles (8,760 bars
 //! each, written beforehand). 32 tokio tasks each read one of those years in a loop, first alone
 //! for a while (the baseline), then while a 1,000,000-candle import of 20 other instruments runs
-//! in the same process (pages of 50,000 rows through `write_pages` with `Replace::Any`, one
-//! `SharedStore::with` call per page, as the archive import writes). Reported: read latency
-//! (from the call to its answer, waiting for the store included) p50/p99/max over the reads
-//! that start and end during the import, how many, and the import's candles/s with the readers
-//! running against the same import on a fresh store with no readers. Runs alternate (alone, with
-//! readers); the summary lines are medians over the runs.
+//! in the same process (pages of 50,000 rows through `write_pages`, any stored bar replaced, as
+//! the archive import writes). Reported: read latency (from the call to its answer, waiting for a
+//! connection included) p50/p99/max over the reads that start and end during the import, how
+//! many, and the import's candles/s with the readers running against the same import on a fresh
+//! store with no readers. Runs alternate (alone, with readers); the summary lines are medians
+//! over the runs.
 //!
 //! SQLite on a temporary file, then PostgreSQL at `CANDLEKEEP_TEST_DATABASE_URL` (default
 //! postgres://candlekeep:candlekeep@127.0.0.1/candlekeep_test) in a fresh schema per store,
@@ -21,7 +21,7 @@
 //! `cargo bench -p candlekeep-engine --bench concurrent_reads`.
 //! Env: `BENCH_ROWS` (default 1,000,000), `BENCH_RUNS` (default 5), `BENCH_READERS` (default 32),
 //! `BENCH_BASELINE_MS` (readers alone before each import, default 2000), `BENCH_BACKENDS`
-//! (default `sqlite,postgres`).
+//! (default `sqlite,postgres`), `BENCH_PG_CONNECTIONS` (default readers + 2).
 
 use std::{
     process::Command,
@@ -32,9 +32,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use candlekeep_core::{Candle, Instrument, Market, Provenance, SourceId, Timeframe};
-use candlekeep_engine::SharedStore;
-use candlekeep_store::{BlockingStore, PageWrite, PgStore, Replace, SqliteStore};
+use candlekeep_core::{Candle, Instrument, Market, Provenance, SourceId, TimeRange, Timeframe};
+use candlekeep_store::postgres::PgOptions;
+use candlekeep_store::{
+    BlockingStore, CandleRead, CandleWrite, OwnedPage, PageWrite, PgStore, Replace, SqliteStore, StoreHandle,
+};
 use candlekeep_testkit::{SimMarket, pg};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -134,49 +136,45 @@ fn preload(store: &mut dyn BlockingStore, series: &Series) -> Result<(), Error> 
     Ok(())
 }
 
-/// Seconds to import every series in pages of 50,000 rows, one `SharedStore::with` call per page.
-async fn import(store: &SharedStore, series: &Arc<Series>) -> Result<f64, Error> {
+/// The import's pages of 50,000 rows, as the archive import hands them to the store (made
+/// before the clock starts).
+fn pages(series: &Series) -> Vec<(Instrument, Vec<Candle>)> {
+    series
+        .iter()
+        .flat_map(|(instrument, bars)| bars.chunks(PAGE).map(|page| (instrument.clone(), page.to_vec())))
+        .collect()
+}
+
+/// Seconds to import every page, one `write_pages` call per page.
+async fn import(store: &StoreHandle, pages: Vec<(Instrument, Vec<Candle>)>) -> Result<f64, Error> {
     let t = Instant::now();
-    for i in 0..series.len() {
-        for from in (0..series[i].1.len()).step_by(PAGE) {
-            let series = Arc::clone(series);
-            store
-                .with(move |s| {
-                    let (instrument, bars) = &series[i];
-                    let id = s.instrument_id(instrument)?;
-                    s.write_pages(&[PageWrite {
-                        instrument_id: id,
-                        timeframe: Timeframe::H1,
-                        provenance: provenance(),
-                        candles: &bars[from..(from + PAGE).min(bars.len())],
-                        covered: None,
-                        replace: Replace::Any,
-                    }])
-                })
-                .await?;
-        }
+    for (instrument, candles) in pages {
+        let id = store.instrument_id(&instrument).await?;
+        store
+            .write_pages(vec![OwnedPage {
+                instrument_id: id,
+                timeframe: Timeframe::H1,
+                provenance: provenance(),
+                candles,
+                covered: None,
+                outranks: None,
+            }])
+            .await?;
     }
     Ok(t.elapsed().as_secs_f64())
 }
 
 /// Reads one instrument's year until told to stop: each read's start and duration.
 async fn reader(
-    store: SharedStore,
+    store: StoreHandle,
     instrument: Instrument,
     stop: Arc<AtomicBool>,
 ) -> Result<Vec<(Instant, Duration)>, Error> {
     let mut reads = Vec::new();
+    let year = TimeRange::new(READ_FROM, READ_FROM + YEAR as i64 * H);
     while !stop.load(Ordering::Relaxed) {
-        let instrument = instrument.clone();
         let t = Instant::now();
-        let n = store
-            .with(move |s| {
-                Ok(
-                    s.candles(&instrument, Timeframe::H1, READ_FROM, READ_FROM + YEAR as i64 * H)?
-                        .len(),
-                )
-            })
-            .await?;
+        let n = store.candles(&instrument, Timeframe::H1, year).await?.len();
         reads.push((t, t.elapsed()));
         if n != YEAR {
             return Err(format!("read {n} candles, not {YEAR}").into());
@@ -219,8 +217,8 @@ impl Reads {
 
 /// The readers alone for `baseline`, then the import with them running.
 async fn with_readers(
-    store: SharedStore,
-    series: Arc<Series>,
+    store: StoreHandle,
+    pages: Vec<(Instrument, Vec<Candle>)>,
     readers: &Series,
     n_readers: usize,
     baseline: Duration,
@@ -240,7 +238,7 @@ async fn with_readers(
     let b0 = Instant::now();
     tokio::time::sleep(baseline).await;
     let t0 = Instant::now();
-    let secs = import(&store, &series).await;
+    let secs = import(&store, pages).await;
     let t1 = Instant::now();
     stop.store(true, Ordering::Relaxed);
     let mut all = Vec::new();
@@ -275,7 +273,7 @@ fn backend<K>(
     rt: &tokio::runtime::Runtime,
     import_series: &Arc<Series>,
     readers: &Series,
-    mut open: impl FnMut() -> Result<(Box<dyn BlockingStore>, K), Error>,
+    mut open: impl FnMut() -> Result<(StoreHandle, K), Error>,
 ) -> Result<(), Error> {
     let total: usize = import_series.iter().map(|(_, b)| b.len()).sum();
     let (mut alone, mut loaded, mut p50, mut p99, mut max, mut done, mut base) =
@@ -283,22 +281,20 @@ fn backend<K>(
     for run in 0..cfg.runs {
         // The store is opened and dropped here, off the runtime: the PostgreSQL client blocks.
         let (store, keep) = open()?;
-        let shared = SharedStore::new(store);
-        let secs = rt.block_on(import(&shared, import_series))?;
-        drop(shared);
+        let secs = rt.block_on(import(&store, pages(import_series)))?;
+        drop(store);
         drop(keep);
         alone.push(total as f64 / secs);
 
         let (store, keep) = open()?;
-        let shared = SharedStore::new(store);
         let (secs, baseline, during) = rt.block_on(with_readers(
-            shared.clone(),
-            Arc::clone(import_series),
+            store.clone(),
+            pages(import_series),
             readers,
             cfg.readers,
             cfg.baseline,
         ))?;
-        drop(shared);
+        drop(store);
         drop(keep);
         loaded.push(total as f64 / secs);
         println!(
@@ -369,7 +365,7 @@ fn main() -> Result<(), Error> {
             let dir = tempfile::tempdir()?;
             let mut store = SqliteStore::open(&dir.path().join("bench.db"))?;
             preload(&mut store, &readers)?;
-            Ok((Box::new(store) as Box<dyn BlockingStore>, dir))
+            Ok((StoreHandle::sqlite(store)?, dir))
         })?;
     }
 
@@ -378,13 +374,18 @@ fn main() -> Result<(), Error> {
             println!("postgresql: no server at {}, skipped", pg::server_url());
             return Ok(());
         }
+        let connections = env_usize("BENCH_PG_CONNECTIONS", cfg.readers + 2).max(2);
         backend("postgresql", &cfg, &rt, &series, &readers, || {
             let schema = pg::TestSchema::create()?;
-            let mut store = PgStore::connect(&schema.url)?;
+            let options = PgOptions {
+                pool_size: connections as u32,
+                ..PgOptions::default()
+            };
+            let mut store = PgStore::connect_with(&schema.url, options)?;
             preload(&mut store, &readers)?;
             // The preload's WAL is written out before the timed import.
             checkpoint(&pg::server_url());
-            Ok((Box::new(store) as Box<dyn BlockingStore>, schema))
+            Ok((StoreHandle::postgres(store, connections)?, schema))
         })?;
     }
     Ok(())

@@ -12,12 +12,12 @@ use std::{
     sync::Arc,
 };
 
-use candlekeep_core::{Instrument, Provenance, SourceId, Timeframe, time::format_ms, time::now_ms};
+use candlekeep_core::{Instrument, Provenance, SourceId, TimeRange, Timeframe, time::format_ms, time::now_ms};
 use candlekeep_sources::CandleSource;
-use candlekeep_store::{FETCH_FAILED, PageWrite, Replace, subtract_ranges};
+use candlekeep_store::{CandleWrite, FETCH_FAILED, OwnedPage, subtract_ranges};
 use futures::{StreamExt, future::join_all, stream};
 
-use crate::{JobError, Progress, SharedStore};
+use crate::{JobError, Progress};
 
 /// One series to fill, and its sources, best first.
 #[derive(Clone)]
@@ -119,31 +119,27 @@ struct Work {
 }
 
 /// Runs the plan. A series that fails does not stop the others; its error is in the report.
-pub async fn run(store: &SharedStore, plan: &Plan, progress: &dyn Progress) -> Result<Report, JobError> {
+pub async fn run<S: CandleWrite>(store: &S, plan: &Plan, progress: &dyn Progress) -> Result<Report, JobError> {
     let tf = plan.timeframe;
     let newest_closed = tf.floor(now_ms()); // bars opening before this have closed
     let end = plan.end_ms.map_or(newest_closed, |e| tf.ceil(e).min(newest_closed));
     let mut groups: HashMap<Option<SourceId>, Vec<Work>> = HashMap::new();
     let mut total = 0;
     for target in &plan.targets {
-        let instrument = target.instrument.clone();
-        let start = plan.start;
         let primary = target.primary();
-        let (instrument_id, from, todo) = store
-            .with(move |s| {
-                let id = s.instrument_id(&instrument)?;
-                let from = match start {
-                    Start::At(t) => tf.floor(t),
-                    Start::AfterLatest { fallback_ms } => s.latest_covered(id, tf)?.unwrap_or(tf.floor(fallback_ms)),
-                };
-                let todo = match primary {
-                    Some(p) => s.uncovered(id, tf, p, from, end)?,
-                    None => Vec::new(),
-                };
-                Ok((id, from, todo))
-            })
-            .await?;
-        total += todo.iter().map(|(a, b)| tf.bars_between(*a, *b)).sum::<i64>();
+        let instrument_id = store.instrument_id(&target.instrument).await?;
+        let from = match plan.start {
+            Start::At(t) => tf.floor(t),
+            Start::AfterLatest { fallback_ms } => store
+                .latest_covered(instrument_id, tf)
+                .await?
+                .unwrap_or(tf.floor(fallback_ms)),
+        };
+        let todo = match primary {
+            Some(p) => store.uncovered(instrument_id, tf, p, TimeRange::new(from, end)).await?,
+            None => Vec::new(),
+        };
+        total += todo.iter().map(|r| tf.bars_between(r.start_ms, r.end_ms)).sum::<i64>();
         groups.entry(primary).or_default().push(Work {
             target: target.clone(),
             instrument_id,
@@ -171,8 +167,8 @@ pub async fn run(store: &SharedStore, plan: &Plan, progress: &dyn Progress) -> R
     Ok(report)
 }
 
-async fn fill_series(
-    store: &SharedStore,
+async fn fill_series<S: CandleWrite>(
+    store: &S,
     tf: Timeframe,
     w: Work,
     progress: &dyn Progress,
@@ -210,13 +206,11 @@ async fn fill_series(
     outcome.unfetched = failed.iter().map(|(a, b)| tf.bars_between(*a, *b)).sum();
     if let (Some(primary), false) = (primary, failed.is_empty()) {
         // Asked and failed, as opposed to never asked: the gap ledger tells the two apart.
-        let id = w.instrument_id;
-        store
-            .with(move |s| {
-                let notes: Vec<(i64, i64, &str)> = failed.iter().map(|&(a, b)| (a, b, FETCH_FAILED)).collect();
-                s.write_notes(id, tf, primary, &notes)
-            })
-            .await?;
+        let notes = failed
+            .iter()
+            .map(|&(a, b)| (TimeRange::new(a, b), FETCH_FAILED.to_owned()))
+            .collect();
+        store.write_notes(w.instrument_id, tf, primary, notes).await?;
     }
     if outcome.unfetched > 0 {
         let why: Vec<_> = outcome.source_errors.iter().map(|(s, e)| format!("{s}: {e}")).collect();
@@ -236,32 +230,29 @@ async fn fill_series(
 
 /// Bars `source` should be asked for: not answered by it yet, and not held by a bar from a
 /// source at least as good (anything but the `lower`-ranked sources of this chain).
-async fn holes_for(
-    store: &SharedStore,
+async fn holes_for<S: CandleWrite>(
+    store: &S,
     w: &Work,
     tf: Timeframe,
     source: SourceId,
     lower: Vec<SourceId>,
 ) -> Result<Vec<(i64, i64)>, JobError> {
-    let (id, from, end) = (w.instrument_id, w.from, w.end);
-    store
-        .with(move |s| {
-            let uncovered = s.uncovered(id, tf, source, from, end)?;
-            if uncovered.is_empty() {
-                return Ok(uncovered);
-            }
-            let held: Vec<(i64, i64)> = s
-                .stored_sources(id, tf, from, end)?
-                .into_iter()
-                .filter(|(_, by)| !lower.contains(by))
-                .map(|(t, _)| (t, t + tf.millis()))
-                .collect();
-            Ok(uncovered
-                .into_iter()
-                .flat_map(|(a, b)| subtract_ranges(a, b, &held))
-                .collect())
-        })
-        .await
+    let (id, range) = (w.instrument_id, TimeRange::new(w.from, w.end));
+    let uncovered = store.uncovered(id, tf, source, range).await?;
+    if uncovered.is_empty() {
+        return Ok(Vec::new());
+    }
+    let held: Vec<(i64, i64)> = store
+        .stored_sources(id, tf, range)
+        .await?
+        .into_iter()
+        .filter(|(_, by)| !lower.contains(by))
+        .map(|(t, _)| (t, t + tf.millis()))
+        .collect();
+    Ok(uncovered
+        .into_iter()
+        .flat_map(|r| subtract_ranges(r.start_ms, r.end_ms, &held))
+        .collect())
 }
 
 /// Widens each hole a fallback fills by one bar on each side, within `[from, end)`: the fallback
@@ -280,39 +271,43 @@ fn with_seams(holes: Vec<(i64, i64)>, tf: Timeframe, from: i64, end: i64) -> Vec
 }
 
 /// Ranges that are neither stored nor answered for by any source of the chain.
-async fn unfetched(
-    store: &SharedStore,
+async fn unfetched<S: CandleWrite>(
+    store: &S,
     w: &Work,
     tf: Timeframe,
     chain: Vec<SourceId>,
 ) -> Result<Vec<(i64, i64)>, JobError> {
     let (id, from, end) = (w.instrument_id, w.from, w.end);
-    store
-        .with(move |s| {
-            let mut open = vec![(from, end)];
-            for source in chain {
-                let covered = subtract_ranges(from, end, &s.uncovered(id, tf, source, from, end)?);
-                open = open
-                    .into_iter()
-                    .flat_map(|(a, b)| subtract_ranges(a, b, &covered))
-                    .collect();
-            }
-            let stored: Vec<(i64, i64)> = s
-                .stored_sources(id, tf, from, end)?
-                .into_iter()
-                .map(|(t, _)| (t, t + tf.millis()))
-                .collect();
-            Ok(open
-                .into_iter()
-                .flat_map(|(a, b)| subtract_ranges(a, b, &stored))
-                .collect())
-        })
-        .await
+    let range = TimeRange::new(from, end);
+    let mut open = vec![(from, end)];
+    for source in chain {
+        let uncovered: Vec<(i64, i64)> = store
+            .uncovered(id, tf, source, range)
+            .await?
+            .into_iter()
+            .map(|r| r.as_pair())
+            .collect();
+        let covered = subtract_ranges(from, end, &uncovered);
+        open = open
+            .into_iter()
+            .flat_map(|(a, b)| subtract_ranges(a, b, &covered))
+            .collect();
+    }
+    let stored: Vec<(i64, i64)> = store
+        .stored_sources(id, tf, range)
+        .await?
+        .into_iter()
+        .map(|(t, _)| (t, t + tf.millis()))
+        .collect();
+    Ok(open
+        .into_iter()
+        .flat_map(|(a, b)| subtract_ranges(a, b, &stored))
+        .collect())
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn fill_holes(
-    store: &SharedStore,
+async fn fill_holes<S: CandleWrite>(
+    store: &S,
     tf: Timeframe,
     w: &Work,
     source: &Arc<dyn CandleSource>,
@@ -335,29 +330,31 @@ async fn fill_holes(
             let covered = (start, page.covered_until);
             let id = w.instrument_id;
             let exhausted = page.exhausted;
-            let candles = page.candles;
-            let points = page.points;
-            let notes = page.notes;
-            let lower = lower.to_vec();
+            if !page.points.is_empty() {
+                store.write_points(id, provenance, page.points).await?;
+            }
+            if !page.notes.is_empty() {
+                let notes = page
+                    .notes
+                    .iter()
+                    .map(|&(a, b, note)| (TimeRange::new(a, b), note.to_owned()))
+                    .collect();
+                store.write_notes(id, tf, provenance.source, notes).await?;
+            }
+            let write = OwnedPage {
+                instrument_id: id,
+                timeframe: tf,
+                provenance,
+                candles: page.candles,
+                covered: Some(TimeRange::from(covered)),
+                outranks: Some(lower.to_vec()),
+            };
             let stats = store
-                .with(move |s| {
-                    if !points.is_empty() {
-                        s.write_points(id, provenance, &points)?;
-                    }
-                    if !notes.is_empty() {
-                        s.write_notes(id, tf, provenance.source, &notes)?;
-                    }
-                    let write = PageWrite {
-                        instrument_id: id,
-                        timeframe: tf,
-                        provenance,
-                        candles: &candles,
-                        covered: Some(covered),
-                        replace: Replace::Outranked(&lower),
-                    };
-                    Ok(s.write_pages(&[write])?.remove(0))
-                })
-                .await?;
+                .write_pages(vec![write])
+                .await?
+                .first()
+                .copied()
+                .unwrap_or_default();
             if stats.written > 0 {
                 *outcome.written_by.entry(source.id()).or_default() += stats.written;
             }

@@ -1,21 +1,18 @@
-//! Archive import: every file checked and parsed on a reader thread while the previous one is
+//! Archive import: every file checked and parsed on a blocking thread while the previous batch is
 //! written, each file stored in one transaction (all of it or none of it).
 
 use std::{
     collections::HashMap,
     fmt::Display,
     path::{Path, PathBuf},
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        mpsc,
-    },
+    sync::atomic::{AtomicBool, Ordering},
 };
 
-use candlekeep_core::{Instrument, Market, Provenance, SourceId, Timeframe, time::now_ms};
+use candlekeep_core::{Instrument, Market, Provenance, SourceId, TimeRange, Timeframe, time::now_ms};
 use candlekeep_sources::archive::{self, ArchiveRows};
-use candlekeep_store::{PageWrite, Replace, StoreError, WriteStats};
+use candlekeep_store::{CandleWrite, OwnedPage};
 
-use crate::{JobError, Progress, SharedStore};
+use crate::{JobError, Progress};
 
 /// What the user said about files whose names or folders do not say it, and which stored bars
 /// the archive's values may replace.
@@ -171,70 +168,84 @@ const BATCH_ROWS: usize = 50_000;
 /// Imports `paths` in order. A bad file is reported and skipped; the others are stored. Once
 /// `stop` is set, the files of the batch being gathered are dropped unwritten and no more are
 /// read: the outcomes are those of the batches committed so far.
-pub fn import_files(
-    store: &SharedStore,
+///
+/// Files are checked and parsed on a blocking thread (CPU and disk work) while the previous
+/// batch is written.
+pub async fn import_files<S: CandleWrite>(
+    store: &S,
     paths: &[PathBuf],
     opts: &ImportOptions,
     progress: &dyn Progress,
     stop: &AtomicBool,
 ) -> Result<Vec<FileOutcome>, JobError> {
     progress.start(paths.len() as u64);
-    let (tx, rx) = mpsc::sync_channel::<(PathBuf, Result<Parsed, String>)>(64);
-    std::thread::scope(|scope| {
-        scope.spawn(move || {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(PathBuf, Result<Parsed, String>)>(64);
+    let reader = {
+        let (paths, opts) = (paths.to_vec(), opts.clone());
+        tokio::task::spawn_blocking(move || {
             for path in paths {
-                if tx.send((path.clone(), parse_file(path, opts))).is_err() {
+                let parsed = parse_file(&path, &opts);
+                // The receiver is gone once the import stops: no more files are read.
+                if tx.blocking_send((path, parsed)).is_err() {
                     break;
                 }
             }
-        });
-        let mut outcomes = Vec::with_capacity(paths.len());
-        let mut batch: Vec<(FileOutcome, Parsed)> = Vec::new();
-        let mut batch_rows = 0;
-        let mut incoming = rx.into_iter().peekable();
-        while let Some((path, parsed)) = incoming.next() {
-            if stop.load(Ordering::SeqCst) {
-                // Dropping the receiver ends the reader thread after its current file.
-                break;
+        })
+    };
+    let mut outcomes = Vec::with_capacity(paths.len());
+    let mut batch: Vec<(FileOutcome, Parsed)> = Vec::new();
+    let mut batch_rows = 0;
+    let mut next = rx.recv().await;
+    while let Some((path, parsed)) = next.take() {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let mut outcome = FileOutcome {
+            path: path.clone(),
+            instrument: None,
+            rows: 0,
+            written: 0,
+            cross_checked: 0,
+            checksum_verified: false,
+            micros: false,
+            error: None,
+        };
+        match parsed {
+            Err(e) => {
+                progress.note(&format!("refused {e}"));
+                outcome.error = Some(e);
+                outcomes.push(outcome);
             }
-            let mut outcome = FileOutcome {
-                path: path.clone(),
-                instrument: None,
-                rows: 0,
-                written: 0,
-                cross_checked: 0,
-                checksum_verified: false,
-                micros: false,
-                error: None,
-            };
-            match parsed {
-                Err(e) => {
-                    progress.note(&format!("refused {e}"));
-                    outcome.error = Some(e);
-                    outcomes.push(outcome);
-                }
-                Ok(p) => {
-                    outcome.instrument = Some(p.instrument.clone());
-                    outcome.rows = p.rows.candles.len() as u64;
-                    outcome.checksum_verified = p.rows.checksum_verified;
-                    outcome.micros = p.rows.micros;
-                    batch_rows += p.rows.candles.len();
-                    batch.push((outcome, p));
-                }
-            }
-            if !batch.is_empty() && (batch_rows >= BATCH_ROWS || incoming.peek().is_none()) {
-                write_batch(store, &mut batch, &opts.overwrite, progress)?;
-                outcomes.extend(batch.drain(..).map(|(o, _)| o));
-                batch_rows = 0;
+            Ok(p) => {
+                outcome.instrument = Some(p.instrument.clone());
+                outcome.rows = p.rows.candles.len() as u64;
+                outcome.checksum_verified = p.rows.checksum_verified;
+                outcome.micros = p.rows.micros;
+                batch_rows += p.rows.candles.len();
+                batch.push((outcome, p));
             }
         }
-        Ok(outcomes)
-    })
+        if batch_rows >= BATCH_ROWS {
+            write_batch(store, &mut batch, &opts.overwrite, progress).await?;
+            outcomes.extend(batch.drain(..).map(|(o, _)| o));
+            batch_rows = 0;
+        }
+        next = rx.recv().await;
+        if next.is_none() && !batch.is_empty() {
+            write_batch(store, &mut batch, &opts.overwrite, progress).await?;
+            outcomes.extend(batch.drain(..).map(|(o, _)| o));
+        }
+    }
+    drop(rx);
+    reader
+        .await
+        .map_err(|e| JobError::Worker(format!("the archive reader stopped: {e}")))?;
+    Ok(outcomes)
 }
 
 /// Stores a batch of verified files in one transaction.
-fn write_batch(
-    store: &SharedStore,
+async fn write_batch<S: CandleWrite>(
+    store: &S,
     batch: &mut [(FileOutcome, Parsed)],
     overwrite: &Overwrite,
     progress: &dyn Progress,
@@ -243,27 +254,19 @@ fn write_batch(
         source: SourceId::BinanceArchive,
         fetched_at_ms: now_ms(),
     };
-    let outranked: Vec<Option<Vec<SourceId>>> = batch.iter().map(|(_, p)| overwrite.outranked(&p.instrument)).collect();
-    let stats = store.with_blocking(|s| -> Result<Vec<WriteStats>, StoreError> {
-        let mut ids = Vec::with_capacity(batch.len());
-        for (_, p) in batch.iter() {
-            ids.push(s.instrument_id(&p.instrument)?);
-        }
-        let pages: Vec<PageWrite<'_>> = batch
-            .iter()
-            .zip(ids)
-            .zip(&outranked)
-            .map(|(((_, p), instrument_id), outranked)| PageWrite {
-                instrument_id,
-                timeframe: p.timeframe,
-                provenance,
-                candles: &p.rows.candles,
-                covered: Some(p.covered),
-                replace: outranked.as_deref().map_or(Replace::Any, Replace::Outranked),
-            })
-            .collect();
-        s.write_pages(&pages)
-    })??;
+    let mut pages = Vec::with_capacity(batch.len());
+    for (_, p) in batch.iter_mut() {
+        pages.push(OwnedPage {
+            instrument_id: store.instrument_id(&p.instrument).await?,
+            timeframe: p.timeframe,
+            provenance,
+            // The rows are written once: the batch keeps only what its outcomes report.
+            candles: std::mem::take(&mut p.rows.candles),
+            covered: Some(TimeRange::from(p.covered)),
+            outranks: overwrite.outranked(&p.instrument),
+        });
+    }
+    let stats = store.write_pages(pages).await?;
     for ((outcome, _), st) in batch.iter_mut().zip(stats) {
         outcome.written = st.written;
         outcome.cross_checked = st.cross_checked;

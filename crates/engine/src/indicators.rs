@@ -6,8 +6,8 @@
 //! at most (1 − 2/201) per bar (EMA 200), so after 5,000 bars what came before weighs under
 //! 1e-21 of the value: the same number as from the first bar, at a fraction of the reading.
 
-use candlekeep_core::{Candle, Instrument, Timeframe};
-use candlekeep_store::{BlockingStore, IndicatorValue, SeriesStatus};
+use candlekeep_core::{Candle, Instrument, TimeRange, Timeframe};
+use candlekeep_store::{CandleRead, CandleWrite, IndicatorStore, IndicatorValue, SeriesStatus};
 use candlekeep_ta::standard::{self, Buffers, Columns, Latest};
 
 use crate::JobError;
@@ -83,30 +83,40 @@ impl SeriesIndicators {
 }
 
 /// Computes the set for each series from its newest `bars` stored bars; series without bars are
-/// skipped. `progress(done, total)` is called after each series.
-pub fn compute(
-    store: &mut dyn BlockingStore,
+/// skipped. `progress(done, total)` is called after each series. The arithmetic runs on the
+/// blocking pool, one series at a time, while the next series' bars are read.
+pub async fn compute<S: CandleRead>(
+    store: &S,
     series: &[SeriesStatus],
     bars: usize,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut (dyn FnMut(usize, usize) + Send),
 ) -> Result<Vec<SeriesIndicators>, JobError> {
-    let mut buffers = Buffers::default();
-    let mut columns = ColumnBuffers::default();
+    let mut scratch = Some((Buffers::default(), ColumnBuffers::default()));
     let mut out = Vec::with_capacity(series.len());
     for (k, s) in series.iter().enumerate() {
         let tf_ms = s.timeframe.millis();
         let to = s.last_open_ms + tf_ms;
-        let from = to - tf_ms * bars as i64;
-        let candles = store.candles(&s.instrument, s.timeframe, from.max(s.first_open_ms), to)?;
-        if let Some(newest) = candles.last() {
-            let has_volume = columns.fill(&candles);
-            let latest = standard::compute(columns.view(), tf_ms, &mut buffers)?;
+        let from = (to - tf_ms * bars as i64).max(s.first_open_ms);
+        let candles = store
+            .candles(&s.instrument, s.timeframe, TimeRange::new(from, to))
+            .await?;
+        if let Some(newest) = candles.last().copied() {
+            let (mut buffers, mut columns) = scratch.take().unwrap_or_default();
+            let (computed, back) = tokio::task::spawn_blocking(move || {
+                let has_volume = columns.fill(&candles);
+                let latest = standard::compute(columns.view(), tf_ms, &mut buffers);
+                (latest.map(|l| (l, has_volume, candles.len())), (buffers, columns))
+            })
+            .await
+            .map_err(|e| JobError::Worker(format!("indicator computation stopped: {e}")))?;
+            scratch = Some(back);
+            let (latest, has_volume, count) = computed?;
             out.push(SeriesIndicators {
                 instrument: s.instrument.clone(),
                 timeframe: s.timeframe,
                 bar_ms: newest.open_time_ms,
                 close: newest.close,
-                bars: candles.len(),
+                bars: count,
                 has_volume,
                 latest,
             });
@@ -117,10 +127,14 @@ pub fn compute(
 }
 
 /// Saves the latest values of every series (replacing what was stored for them).
-pub fn save(store: &mut dyn BlockingStore, computed: &[SeriesIndicators], now_ms: i64) -> Result<usize, JobError> {
+pub async fn save<S: CandleWrite + IndicatorStore>(
+    store: &S,
+    computed: &[SeriesIndicators],
+    now_ms: i64,
+) -> Result<usize, JobError> {
     let mut values = Vec::new();
     for s in computed {
-        let instrument_id = store.instrument_id(&s.instrument)?;
+        let instrument_id = store.instrument_id(&s.instrument).await?;
         values.extend(s.named().into_iter().map(|(name, value)| IndicatorValue {
             instrument_id,
             timeframe: s.timeframe,
@@ -130,8 +144,9 @@ pub fn save(store: &mut dyn BlockingStore, computed: &[SeriesIndicators], now_ms
             computed_at_ms: now_ms,
         }));
     }
-    store.save_indicators(&values)?;
-    Ok(values.len())
+    let saved = values.len();
+    store.save_indicators(values).await?;
+    Ok(saved)
 }
 
 /// A series' bars as columns, reused from one series to the next.

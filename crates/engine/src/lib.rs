@@ -12,12 +12,10 @@ pub mod backfill;
 pub mod import;
 pub mod indicators;
 mod progress;
-mod shared_store;
 pub mod universe;
 pub mod worker;
 
 pub use progress::{NoProgress, Progress};
-pub use shared_store::SharedStore;
 
 /// The errors a job ends with.
 #[derive(Debug, thiserror::Error)]

@@ -12,10 +12,10 @@ use std::{
 
 use candlekeep_core::{Asset, Instrument, KnownListing, Listing, Market, Venue, is_stablecoin, time::now_ms};
 use candlekeep_sources::{coingecko::CoinGecko, listings::ListingSource};
-use candlekeep_store::ListingChanges;
+use candlekeep_store::{ListingChanges, UniverseStore};
 use tracing::warn;
 
-use crate::{JobError, SharedStore};
+use crate::JobError;
 
 /// Key of the cached `/coins/list` answer, and how long it stays fresh.
 pub const COINS_LIST_CACHE_KEY: &str = "coingecko:/coins/list";
@@ -38,8 +38,8 @@ pub fn tradable_pair(base: &str, quote: &str) -> bool {
 }
 
 /// Refreshes the ranking (the `max_coins` best) and every venue's `quote` listings.
-pub async fn refresh(
-    store: &SharedStore,
+pub async fn refresh<S: UniverseStore>(
+    store: &S,
     coingecko: &CoinGecko,
     venues: &[Arc<dyn ListingSource>],
     max_coins: usize,
@@ -52,18 +52,16 @@ pub async fn refresh(
         venues: Vec::new(),
         coins_list: Ok(false),
     };
-    store.with(move |s| s.save_assets(&assets, at)).await?;
+    store.save_assets(assets, at).await?;
 
     let fresh = store
-        .with(|s| s.cache_get(COINS_LIST_CACHE_KEY, now_ms() - COINS_LIST_MAX_AGE_MS))
+        .cache_get(COINS_LIST_CACHE_KEY, now_ms() - COINS_LIST_MAX_AGE_MS)
         .await?;
     report.coins_list = match fresh {
         Some(_) => Ok(false),
         None => match coingecko.coins_list_body().await {
             Ok(body) => {
-                store
-                    .with(move |s| s.cache_put(COINS_LIST_CACHE_KEY, &body, now_ms()))
-                    .await?;
+                store.cache_put(COINS_LIST_CACHE_KEY, body, now_ms()).await?;
                 Ok(true)
             }
             Err(e) => Err(e.to_string()),
@@ -78,8 +76,7 @@ pub async fn refresh(
                         .into_iter()
                         .filter(|l| l.quote == quote && tradable_pair(&l.base, &l.quote))
                         .collect();
-                    let v = venue.venue();
-                    Ok(store.with(move |s| s.refresh_listings(v, market, &seen, at)).await?)
+                    Ok(store.refresh_listings(venue.venue(), market, seen, at).await?)
                 }
                 Err(e) => {
                     warn!(venue = %venue.venue(), %market, "instrument list unavailable: {e}");

@@ -17,7 +17,9 @@ use candlekeep_store::StoreError;
 use candlekeep_store::postgres::queue::{NewUnit, Unit, WorkQueue};
 
 use crate::backfill::{self, Plan, Start, Target};
-use crate::{JobError, NoProgress, SharedStore};
+use candlekeep_store::CandleWrite;
+
+use crate::{JobError, NoProgress};
 
 /// What the scheduler plans.
 #[derive(Debug, Clone)]
@@ -127,15 +129,14 @@ pub fn units_of(
     out
 }
 
-async fn plan(queue: &Queue, store: &SharedStore, schedule: &Schedule) -> Result<(usize, u64), JobError> {
+async fn plan<S: CandleWrite>(queue: &Queue, store: &S, schedule: &Schedule) -> Result<(usize, u64), JobError> {
     let tf = schedule.timeframe;
     let newest = tf.floor(now_ms());
     let until = schedule.to_ms.map_or(newest, |t| tf.ceil(t).min(newest));
     let fixed_end = schedule.to_ms.is_some_and(|t| tf.ceil(t) <= newest);
     let mut units = Vec::new();
     for t in &schedule.targets {
-        let instrument = t.instrument.clone();
-        let id = store.with(move |s| s.instrument_id(&instrument)).await?;
+        let id = store.instrument_id(&t.instrument).await?;
         let chain: Vec<SourceId> = t.chain.iter().map(|s| s.id()).collect();
         units.extend(units_of(
             id,
@@ -153,9 +154,9 @@ async fn plan(queue: &Queue, store: &SharedStore, schedule: &Schedule) -> Result
 
 /// The scheduler duty: take the role when it is free, plan at once and then every
 /// `replan_every`. Ends when `stop` says so.
-async fn schedule_loop(
+async fn schedule_loop<S: CandleWrite>(
     queue: Queue,
-    store: SharedStore,
+    store: S,
     schedule: Arc<Schedule>,
     settings: Settings,
     events: Events,
@@ -184,9 +185,9 @@ async fn schedule_loop(
 }
 
 /// Runs one unit's backfill while renewing its lease; `None` when the lease was lost.
-async fn run_unit(
+async fn run_unit<S: CandleWrite>(
     queue: &Queue,
-    store: &SharedStore,
+    store: &S,
     unit: &Unit,
     target: Target,
     lease: Duration,
@@ -214,9 +215,9 @@ async fn run_unit(
     }
 }
 
-async fn slot_loop(
+async fn slot_loop<S: CandleWrite>(
     queue: Queue,
-    store: SharedStore,
+    store: S,
     resolve: Resolve,
     settings: Settings,
     events: Events,
@@ -269,35 +270,30 @@ async fn slot_loop(
 }
 
 /// Runs a worker: the scheduler duty whenever it can take it, and `settings.slots` units at a
-/// time, each on its own store connection (`stores`, one per slot, at least one).
-pub async fn run(
+/// time, sharing `store` (each call takes a connection of its own).
+pub async fn run<S: CandleWrite>(
     queue: WorkQueue,
-    stores: Vec<SharedStore>,
+    store: S,
     schedule: Schedule,
     resolve: Resolve,
     settings: Settings,
     events: Events,
 ) -> Result<Report, JobError> {
-    let Some(first) = stores.first().cloned() else {
-        return Err(JobError::Worker("a worker needs at least one store connection".into()));
-    };
     let queue: Queue = Arc::new(Mutex::new(queue));
     let stop = Arc::new(tokio::sync::Notify::new());
     let scheduler = tokio::spawn(schedule_loop(
         queue.clone(),
-        first,
+        store.clone(),
         Arc::new(schedule),
         settings,
         events.clone(),
         stop.clone(),
     ));
-    let slots: Vec<_> = stores
-        .into_iter()
-        .take(settings.slots.max(1))
-        .map(|store| {
+    let slots: Vec<_> = (0..settings.slots.max(1))
+        .map(|_| {
             tokio::spawn(slot_loop(
                 queue.clone(),
-                store,
+                store.clone(),
                 resolve.clone(),
                 settings,
                 events.clone(),

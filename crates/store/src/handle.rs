@@ -10,6 +10,7 @@
 //! blocking pool, never on a runtime thread, and a task waiting for a connection waits
 //! asynchronously.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use candlekeep_core::validate::FlagRules;
@@ -48,6 +49,8 @@ enum Shared {
     Sqlite {
         writer: Arc<Mutex<SqliteStore>>,
         readers: Option<Pool<SqliteStore>>,
+        /// Series whose read-cache blocks the writer has been asked to pack and has not yet.
+        packing: Arc<std::sync::Mutex<HashSet<(i64, Timeframe)>>>,
     },
     Postgres {
         connections: Pool<PgStore>,
@@ -63,6 +66,36 @@ async fn on_blocking_pool<T: Send + 'static>(
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(e) => Err(StoreError::Config(format!("a store call was cancelled: {e}"))),
     }
+}
+
+/// Hands the packing of a series' missing read-cache blocks to the writer, in the background:
+/// the read that found them missing has its answer already, and the next reads get the blocks.
+/// One request per series at a time.
+fn pack_later(
+    writer: &Arc<Mutex<SqliteStore>>,
+    packing: &Arc<std::sync::Mutex<HashSet<(i64, Timeframe)>>>,
+    id: i64,
+    tf: Timeframe,
+    starts: Vec<i64>,
+) {
+    let first_ask = packing
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert((id, tf));
+    if !first_ask {
+        return;
+    }
+    let (writer, packing) = (writer.clone(), packing.clone());
+    tokio::spawn(async move {
+        let mut conn = writer.lock_owned().await;
+        // A failed pack (the disk full, another process holding the write lock past the busy
+        // wait) costs nothing but speed: the rows are read until a later pack succeeds.
+        let _ = on_blocking_pool(move || conn.pack_blocks(id, tf, &starts)).await;
+        packing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&(id, tf));
+    });
 }
 
 impl StoreHandle {
@@ -82,6 +115,7 @@ impl StoreHandle {
         Ok(Self(Arc::new(Shared::Sqlite {
             writer: Arc::new(Mutex::new(store)),
             readers,
+            packing: Arc::default(),
         })))
     }
 
@@ -199,8 +233,27 @@ impl CandleRead for StoreHandle {
         range: TimeRange,
     ) -> Result<Vec<Candle>, StoreError> {
         let instrument = instrument.clone();
-        self.read_with(move |s| s.candles(&instrument, tf, range.start_ms, range.end_ms))
+        let Shared::Sqlite {
+            writer,
+            readers: Some(readers),
+            packing,
+        } = &*self.0
+        else {
+            // The writing connection packs missing read-cache blocks itself.
+            return self
+                .read_with(move |s| s.candles(&instrument, tf, range.start_ms, range.end_ms))
+                .await;
+        };
+        let mut conn = readers
+            .get()
             .await
+            .map_err(|e| StoreError::Config(format!("store pool closed: {e}")))?;
+        let (bars, unpacked) =
+            on_blocking_pool(move || conn.read_candles(&instrument, tf, range.start_ms, range.end_ms)).await?;
+        if let Some((id, starts)) = unpacked {
+            pack_later(writer, packing, id, tf, starts);
+        }
+        Ok(bars)
     }
 
     async fn stored_sources(

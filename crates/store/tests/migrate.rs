@@ -9,7 +9,10 @@ use candlekeep_core::{
 use candlekeep_store::catalog::TABLES;
 use candlekeep_store::migrate::{CopyMarker, Unfinished};
 use candlekeep_store::migrate::{copy_store, table_digest};
-use candlekeep_store::{BlockingStore, JobRecord, JobStatus, PageWrite, PgStore, Replace, SqliteStore};
+use candlekeep_store::{
+    BlockingStore, CandleRead, CandleWrite, GapLedger, JobLog, JobRecord, JobStatus, PageWrite, PgStore, Replace,
+    SqliteStore, StoreHandle, TableCopy,
+};
 use candlekeep_testkit::{SimMarket, pg};
 
 const H: i64 = 3_600_000;
@@ -116,116 +119,143 @@ fn populated(store: &mut dyn BlockingStore) {
         .unwrap();
 }
 
-fn digests(store: &mut dyn BlockingStore) -> Vec<(u64, String)> {
-    TABLES.iter().map(|t| table_digest(store, t).unwrap()).collect()
+async fn digests(store: &StoreHandle) -> Vec<(u64, String)> {
+    let mut out = Vec::new();
+    for table in TABLES {
+        out.push(table_digest(store, table).await.unwrap());
+    }
+    out
 }
 
-#[test]
-fn a_store_goes_to_postgres_and_back_unchanged() {
+/// A file store holding the fixture, shared.
+fn populated_file(path: &std::path::Path) -> StoreHandle {
+    let mut store = SqliteStore::open(path).unwrap();
+    populated(&mut store);
+    StoreHandle::sqlite(store).unwrap()
+}
+
+fn sqlite_file(path: &std::path::Path) -> StoreHandle {
+    StoreHandle::sqlite(SqliteStore::open(path).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_goes_to_postgres_and_back_unchanged() {
     if !pg::available() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let mut original = SqliteStore::open(&dir.path().join("a.db")).unwrap();
-    populated(&mut original);
-    let want = digests(&mut original);
+    let original = populated_file(&dir.path().join("a.db"));
+    let want = digests(&original).await;
     for (table, (rows, _)) in TABLES.iter().zip(&want) {
         assert!(*rows > 0, "the fixture leaves {} empty", table.name);
     }
 
     let schema = pg::TestSchema::create().unwrap();
-    let mut server = PgStore::connect(&schema.url).unwrap();
-    let report = copy_store(&mut original, &mut server, "a.db", Unfinished::Refuse, &mut |_, _| {}).unwrap();
+    let url = schema.url.clone();
+    let pg_store = tokio::task::spawn_blocking(move || PgStore::connect(&url))
+        .await
+        .unwrap()
+        .unwrap();
+    let server = StoreHandle::postgres(pg_store, 2).unwrap();
+    let report = copy_store(&original, &server, "a.db", Unfinished::Refuse, &mut |_, _| {})
+        .await
+        .unwrap();
     assert_eq!(report.len(), TABLES.len());
-    assert_eq!(digests(&mut server), want);
-    assert_eq!(server.content_hash().unwrap(), original.content_hash().unwrap());
-    assert_eq!(server.series_status().unwrap(), original.series_status().unwrap());
-    assert_eq!(server.gaps(None, 0).unwrap(), original.gaps(None, 0).unwrap());
+    assert_eq!(digests(&server).await, want);
+    assert_eq!(
+        server.content_hash().await.unwrap(),
+        original.content_hash().await.unwrap()
+    );
+    assert_eq!(
+        server.series_status().await.unwrap(),
+        original.series_status().await.unwrap()
+    );
+    assert_eq!(
+        server.gaps(None, 0).await.unwrap(),
+        original.gaps(None, 0).await.unwrap()
+    );
 
-    let mut back = SqliteStore::open(&dir.path().join("b.db")).unwrap();
-    copy_store(&mut server, &mut back, "server", Unfinished::Refuse, &mut |_, _| {}).unwrap();
-    assert_eq!(digests(&mut back), want);
+    let back = sqlite_file(&dir.path().join("b.db"));
+    copy_store(&server, &back, "server", Unfinished::Refuse, &mut |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(digests(&back).await, want);
 
     // A second copy into a store that holds rows is refused and writes nothing.
-    let err = copy_store(&mut original, &mut server, "a.db", Unfinished::Refuse, &mut |_, _| {}).unwrap_err();
+    let err = copy_store(&original, &server, "a.db", Unfinished::Refuse, &mut |_, _| {})
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("empty database"), "{err}");
-    assert_eq!(digests(&mut server), want);
+    assert_eq!(digests(&server).await, want);
 
     // The copy keeps working: new ids continue after the copied ones.
     let eth = server
         .instrument_id(&Instrument::from_symbol(Market::Spot, "ETHUSDT").unwrap())
+        .await
         .unwrap();
     assert!(eth > 1, "{eth}");
-    let job = server.job_started("status", "").unwrap();
+    let job = server.job_started("status", "").await.unwrap();
     assert!(job > 1, "{job}");
 }
 
 /// A copy killed midway leaves the destination marked as unfinished: it is never taken for a
 /// complete store, a rerun says why it refuses and how to restart, and `--restart` (only for a
 /// marked copy) empties it and copies again, verified.
-#[test]
-fn an_interrupted_copy_is_marked_refused_with_a_reason_and_restartable() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_copy_is_marked_refused_with_a_reason_and_restartable() {
     let dir = tempfile::tempdir().unwrap();
-    let mut original = SqliteStore::open(&dir.path().join("a.db")).unwrap();
-    populated(&mut original);
-    let want = digests(&mut original);
-    let mut dest = SqliteStore::open(&dir.path().join("b.db")).unwrap();
+    let original = populated_file(&dir.path().join("a.db"));
+    let want = digests(&original).await;
+    let dest = sqlite_file(&dir.path().join("b.db"));
     // What a copy killed after its first tables leaves: the marker and some of the rows.
     let marker = CopyMarker {
         source: "sqlite:a.db".into(),
         started_at_ms: T0,
     };
-    dest.set_copy_marker(Some(&marker)).unwrap();
+    dest.set_copy_marker(Some(marker.clone())).await.unwrap();
     for table in &TABLES[..3] {
-        let mut rows = Vec::new();
-        original
-            .read_table(table, &mut |row| {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+        let (read, rows) = tokio::join!(original.read_table(table, tx), async {
+            let mut rows = Vec::new();
+            while let Some(row) = rx.recv().await {
                 rows.push(row);
-                Ok(())
-            })
-            .unwrap();
-        dest.append_rows(table, &rows).unwrap();
+            }
+            rows
+        });
+        assert_eq!(read.unwrap(), rows.len() as u64);
+        dest.append_rows(table, rows).await.unwrap();
     }
-    assert_eq!(dest.copy_marker().unwrap(), Some(marker));
+    assert_eq!(dest.copy_marker().await.unwrap(), Some(marker));
 
-    let err = copy_store(
-        &mut original,
-        &mut dest,
-        "sqlite:a.db",
-        Unfinished::Refuse,
-        &mut |_, _| {},
-    )
-    .unwrap_err();
+    let err = copy_store(&original, &dest, "sqlite:a.db", Unfinished::Refuse, &mut |_, _| {})
+        .await
+        .unwrap_err();
     let msg = err.to_string();
     assert!(
         msg.contains("unfinished copy of sqlite:a.db") && msg.contains("--restart"),
         "{msg}"
     );
     // An unfinished copy is no source either.
-    let mut other = SqliteStore::open(&dir.path().join("c.db")).unwrap();
-    let err = copy_store(&mut dest, &mut other, "sqlite:b.db", Unfinished::Refuse, &mut |_, _| {}).unwrap_err();
+    let other = sqlite_file(&dir.path().join("c.db"));
+    let err = copy_store(&dest, &other, "sqlite:b.db", Unfinished::Refuse, &mut |_, _| {})
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("unfinished copy"), "{err}");
 
-    copy_store(
-        &mut original,
-        &mut dest,
-        "sqlite:a.db",
-        Unfinished::Restart,
-        &mut |_, _| {},
-    )
-    .unwrap();
-    assert_eq!(digests(&mut dest), want);
-    assert_eq!(dest.copy_marker().unwrap(), None, "a verified copy is no longer marked");
+    copy_store(&original, &dest, "sqlite:a.db", Unfinished::Restart, &mut |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(digests(&dest).await, want);
+    assert_eq!(
+        dest.copy_marker().await.unwrap(),
+        None,
+        "a verified copy is no longer marked"
+    );
 
     // --restart never empties a store that is not a marked copy.
-    let err = copy_store(
-        &mut original,
-        &mut dest,
-        "sqlite:a.db",
-        Unfinished::Restart,
-        &mut |_, _| {},
-    )
-    .unwrap_err();
+    let err = copy_store(&original, &dest, "sqlite:a.db", Unfinished::Restart, &mut |_, _| {})
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("not an unfinished copy"), "{err}");
-    assert_eq!(digests(&mut dest), want);
+    assert_eq!(digests(&dest).await, want);
 }

@@ -2,15 +2,13 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use candlekeep_app::config::Config;
 use candlekeep_app::store::open_store;
+use candlekeep_core::time::DAY_MS;
 use candlekeep_core::time::now_ms;
-use candlekeep_engine::{
-    SharedStore,
-    backfill::{self, Start},
-};
-use candlekeep_store::JobStatus;
+use candlekeep_engine::backfill::{self, Start};
+use candlekeep_store::{JobLog, JobStatus};
 
 use super::{
     Global, finish_job, invocation,
@@ -36,59 +34,55 @@ pub struct SyncArgs {
     selection: Selection,
 }
 
-pub fn backfill(global: &Global, args: BackfillArgs) -> Result<ExitCode> {
+pub async fn backfill(global: &Global, args: BackfillArgs) -> Result<ExitCode> {
     let (from, to) = args.range.resolve()?;
-    collect(global, "backfill", &args.selection, |_| Start::At(from), to)
+    collect(global, "backfill", &args.selection, |_| Start::At(from), to).await
 }
 
-pub fn sync(global: &Global, args: SyncArgs) -> Result<ExitCode> {
+pub async fn sync(global: &Global, args: SyncArgs) -> Result<ExitCode> {
     if args.symbols_only {
-        return super::universe::refresh(global, args.selection.max_coins);
+        return super::universe::refresh(global, args.selection.max_coins).await;
     }
     // A series with no history yet starts `collect.sync_initial_days` back.
     let start = |config: &Config| Start::AfterLatest {
-        fallback_ms: now_ms() - i64::from(config.collect.sync_initial_days) * 86_400_000,
+        fallback_ms: now_ms() - i64::from(config.collect.sync_initial_days) * DAY_MS,
     };
-    collect(global, "sync", &args.selection, start, None)
+    collect(global, "sync", &args.selection, start, None).await
 }
 
 /// Runs a backfill plan; `start` says where it begins, given the loaded configuration.
-fn collect(
+async fn collect(
     global: &Global,
     job: &str,
     sel: &Selection,
     start: impl FnOnce(&Config) -> Start,
     end: Option<i64>,
 ) -> Result<ExitCode> {
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(async {
+    {
         let mut config = global.load_config()?;
         if global.demo {
             super::start_demo(&mut config).await?;
         }
-        let mut store = open_store(&config)?;
-        let plan = plan(&config, &mut *store, sel, start(&config), end)?;
-        let job_id = store.job_started(job, &invocation())?;
-        let shared = SharedStore::new(store);
+        let store = open_store(&config).await?;
+        let plan = plan(&config, &store, sel, start(&config), end).await?;
+        let job_id = store.job_started(job, &invocation()).await?;
         let progress = CliProgress::new("bars");
         // A signal drops the run at its next await: every page is written in one transaction,
         // so what is stored is whole pages, and a rerun resumes after them.
         let outcome = tokio::select! {
-            r = backfill::run(&shared, &plan, &progress) => Ok(r),
+            r = backfill::run(&store, &plan, &progress) => Ok(r),
             signal = crate::signals::wait() => Err(signal),
         };
         progress.finish();
-        let record = |status, rows, sources, error| {
-            shared.with_blocking(|s| finish_job(s, job_id, status, rows, sources, error))
-        };
+        let record = |status, rows, sources, error| finish_job(&store, job_id, status, rows, sources, error);
         match outcome {
             Err(signal) => {
-                let code = shared.with_blocking(|s| crate::signals::stopped(s, job_id, 0, vec![], signal))?;
+                let code = crate::signals::stopped(&store, job_id, 0, vec![], signal).await;
                 eprintln!("interrupted: every page fetched so far is stored; run the same command again to resume");
                 Ok(code)
             }
             Ok(Err(e)) => {
-                record(JobStatus::Failed, 0, vec![], Some(format!("{e:#}")))?;
+                record(JobStatus::Failed, 0, vec![], Some(format!("{e:#}"))).await;
                 Err(e.into())
             }
             Ok(Ok(report)) => {
@@ -117,17 +111,17 @@ fn collect(
                     .map(|(source, n)| format!("{source}={n}"))
                     .collect();
                 if failures.is_empty() {
-                    record(JobStatus::Ok, report.written(), sources, None)?;
+                    record(JobStatus::Ok, report.written(), sources, None).await;
                     Ok(ExitCode::SUCCESS)
                 } else {
                     let msg = format!("{} of {} series failed", failures.len(), report.series.len());
-                    record(JobStatus::Failed, report.written(), sources, Some(msg.clone()))?;
+                    record(JobStatus::Failed, report.written(), sources, Some(msg.clone())).await;
                     eprintln!("error: {msg}; what was fetched is stored, and rerunning resumes the rest");
                     Ok(ExitCode::FAILURE)
                 }
             }
         }
-    })
+    }
 }
 
 /// " from binance-usdm-rest 700, okx-rest 20" when any fallback source wrote, else "".

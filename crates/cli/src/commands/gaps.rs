@@ -5,12 +5,12 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use candlekeep_app::registry::Chains;
 use candlekeep_app::store::open_store;
-use candlekeep_core::time::{format_ms, now_ms, parse_date_ms};
+use candlekeep_core::time::{DAY_MS, format_ms, now_ms, parse_date_ms};
 use candlekeep_engine::{
-    NoProgress, SharedStore,
+    NoProgress,
     backfill::{self, Plan, Start, Target},
 };
-use candlekeep_store::{Gap, GapRefresh, GapStatus, JobStatus};
+use candlekeep_store::{Gap, GapLedger, GapRefresh, GapStatus, JobLog, JobStatus, StoreHandle};
 use serde_json::json;
 
 use super::{Global, finish_job, invocation};
@@ -39,9 +39,10 @@ pub struct Args {
 }
 
 /// Reports and repairs drift of the stored-range index (also run by `candlekeep quality`).
-pub fn verify_index(store: &mut dyn candlekeep_store::BlockingStore) -> Result<usize> {
+pub async fn verify_index(store: &impl GapLedger) -> Result<usize> {
     let drift = store
         .verify_stored_ranges(true)
+        .await
         .context("verifying the stored-range index against the candles")?;
     if drift.is_empty() {
         eprintln!("verify: the stored-range index matches the candles");
@@ -78,23 +79,38 @@ fn summarise(gaps: &[Gap]) -> GapRefresh {
     summary
 }
 
-pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(async {
+/// Brings the ledger up to date; a listing-only run on a store it may not write (a read-only
+/// PostgreSQL role) shows the ledger as last refreshed instead.
+async fn refresh(store: &StoreHandle, listing_only: bool) -> Result<GapRefresh> {
+    match store.refresh_gaps(now_ms()).await {
+        Ok(r) => Ok(r),
+        Err(e) if listing_only => {
+            eprintln!("note: the gap ledger could not be refreshed ({e}); it is shown as last refreshed");
+            Ok(summarise(&store.gaps(None, 0).await?))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
+    {
         let mut config = global.load_config()?;
         if global.demo && args.fill {
             super::start_demo(&mut config).await?;
         }
         let since = match &args.since {
             Some(d) => parse_date_ms(d).context("--since")?,
-            None if args.fill => now_ms() - i64::from(config.gaps.repair_days) * 86_400_000,
+            None if args.fill => now_ms() - i64::from(config.gaps.repair_days) * DAY_MS,
             None => 0,
         };
-        let mut store = open_store(&config)?;
+        let store = open_store(&config).await?;
         // Only listing: a role that may only read (PostgreSQL) still sees the ledger as it was
         // last refreshed; the run then goes unrecorded.
         let listing_only = !args.fill && !args.verify;
-        let job = match store.job_started(if args.fill { "gap-repair" } else { "gaps" }, &invocation()) {
+        let job = match store
+            .job_started(if args.fill { "gap-repair" } else { "gaps" }, &invocation())
+            .await
+        {
             Ok(job) => Some(job),
             Err(e) if listing_only => {
                 eprintln!("note: this run is not logged ({e})");
@@ -103,33 +119,23 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
             Err(e) => return Err(e.into()),
         };
         if args.verify {
-            verify_index(&mut *store)?;
+            verify_index(&store).await?;
         }
-        let refresh = |store: &mut dyn candlekeep_store::BlockingStore| -> Result<GapRefresh> {
-            match store.refresh_gaps(now_ms()) {
-                Ok(r) => Ok(r),
-                Err(e) if listing_only => {
-                    eprintln!("note: the gap ledger could not be refreshed ({e}); it is shown as last refreshed");
-                    Ok(summarise(&store.gaps(None, 0)?))
-                }
-                Err(e) => Err(e.into()),
-            }
-        };
-        let before = refresh(&mut *store)?;
+        let before = refresh(&store, listing_only).await?;
         let mut written = 0;
         if args.fill {
-            let chains = Chains::new(&config, &mut *store)?;
+            let chains = Chains::new(&config, &store).await?;
             let open: Vec<Gap> = store
-                .gaps(Some(GapStatus::Open), since)?
+                .gaps(Some(GapStatus::Open), since)
+                .await?
                 .into_iter()
                 .filter(|g| matches(g, args.symbol.as_deref()))
                 .collect();
-            let shared = SharedStore::new(store);
             let (mut repaired, mut unrepairable) = (0, 0);
             for gap in &open {
                 // Between two gaps: what is repaired so far is committed, and recorded as such.
                 let Some(job) = job else { break };
-                if let Some(code) = shared.with_blocking(|s| crate::signals::stop_here(s, job, written, vec![]))? {
+                if let Some(code) = crate::signals::stop_here(&store, job, written, vec![]).await {
                     eprintln!("interrupted: {written} bars written; run the same command again to repair the rest");
                     return Ok(code);
                 }
@@ -144,7 +150,7 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
                     end_ms: Some(gap.end_ms + gap.timeframe.millis()),
                     concurrency: 1,
                 };
-                let report = backfill::run(&shared, &plan, &NoProgress).await?;
+                let report = backfill::run(&store, &plan, &NoProgress).await?;
                 let outcome = &report.series[0];
                 written += outcome.written();
                 // Every source answered for these hours and none had a bar: nothing can fill it.
@@ -155,27 +161,26 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
                 if none_has_it {
                     unrepairable += 1;
                 }
-                let gap = gap.clone();
-                shared.with(move |s| s.gap_attempted(&gap, none_has_it)).await?;
+                store.gap_attempted(gap, none_has_it).await?;
             }
             eprintln!(
                 "repair: {} open gap(s) tried, {repaired} got bars, {unrepairable} no source has; {written} bars written",
                 open.len()
             );
-            store = open_store(&config)?;
         }
-        let after = refresh(&mut *store)?;
+        let after = refresh(&store, listing_only).await?;
         let status = match args.status.as_str() {
             "all" => None,
             s => GapStatus::parse(s),
         };
         let gaps: Vec<Gap> = store
-            .gaps(status, since)?
+            .gaps(status, since)
+            .await?
             .into_iter()
             .filter(|g| matches(g, args.symbol.as_deref()))
             .collect();
         if let Some(job) = job {
-            finish_job(&mut *store, job, JobStatus::Ok, written, vec![], None);
+            finish_job(&store, job, JobStatus::Ok, written, vec![], None).await;
         }
         if args.json {
             let rows: Vec<_> = gaps
@@ -203,7 +208,10 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
                 "not_requested": after.not_requested,
                 "not_requested_bars": after.not_requested_bars,
             });
-            println!("{}", serde_json::to_string_pretty(&json!({ "summary": summary, "gaps": rows }))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({ "summary": summary, "gaps": rows }))?
+            );
             return Ok(ExitCode::SUCCESS);
         }
         println!(
@@ -219,7 +227,11 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
             } else {
                 String::new()
             },
-            if before.new > 0 { format!("; {} new since the last look", before.new) } else { String::new() }
+            if before.new > 0 {
+                format!("; {} new since the last look", before.new)
+            } else {
+                String::new()
+            }
         );
         if gaps.is_empty() {
             return Ok(ExitCode::SUCCESS);
@@ -243,5 +255,5 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
             );
         }
         Ok(ExitCode::SUCCESS)
-    })
+    }
 }

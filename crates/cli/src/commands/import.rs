@@ -11,11 +11,8 @@ use anyhow::{Context, Result, bail};
 use candlekeep_app::config::{Config, parse_chain};
 use candlekeep_app::store::open_store;
 use candlekeep_core::{Market, Timeframe};
-use candlekeep_engine::{
-    SharedStore,
-    import::{Chains, ImportOptions, Overwrite, import_files},
-};
-use candlekeep_store::JobStatus;
+use candlekeep_engine::import::{Chains, ImportOptions, Overwrite, import_files};
+use candlekeep_store::{JobLog, JobStatus};
 
 use super::{Global, finish_job, invocation};
 use crate::progress::CliProgress;
@@ -96,12 +93,19 @@ fn collect_under(path: &Path, out: &mut Vec<PathBuf>, seen: &mut HashSet<PathBuf
     Ok(())
 }
 
-pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
+pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
     let config = global.load_config()?;
-    let mut files = Vec::new();
-    for p in &args.paths {
-        collect_files(p, &mut files)?;
-    }
+    // Walking the folders reads the disk: off the runtime's threads.
+    let paths = args.paths.clone();
+    let files = tokio::task::spawn_blocking(move || -> Result<Vec<PathBuf>> {
+        let mut files = Vec::new();
+        for p in &paths {
+            collect_files(p, &mut files)?;
+        }
+        Ok(files)
+    })
+    .await
+    .context("listing the archive files")??;
     if files.is_empty() {
         bail!(
             "no .zip or .csv files found in {}",
@@ -118,26 +122,26 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
         symbol: args.symbol.map(|s| s.to_ascii_uppercase()),
         overwrite: overwrite(&config, args.replace)?,
     };
-    let mut store = open_store(&config)?;
-    let job = store.job_started("import", &invocation())?;
-    let shared = SharedStore::new(store);
+    let store = open_store(&config).await?;
+    let job = store.job_started("import", &invocation()).await?;
     let progress = CliProgress::new("files");
     let started = Instant::now();
-    let outcomes = import_files(&shared, &files, &opts, &progress, crate::signals::stop_flag());
+    let outcomes = import_files(&store, &files, &opts, &progress, crate::signals::stop_flag()).await;
     progress.finish();
     let outcomes = match outcomes {
         Ok(o) => o,
         Err(e) => {
-            shared.with_blocking(|s| finish_job(s, job, JobStatus::Failed, 0, vec![], Some(e.to_string())))?;
+            finish_job(&store, job, JobStatus::Failed, 0, vec![], Some(e.to_string())).await;
             return Err(e.into());
         }
     };
     let written: u64 = outcomes.iter().map(|o| o.written).sum();
     // Stopped before the last file: the files not reached are the rerun's.
-    let stopped = (outcomes.len() < files.len())
-        .then(|| shared.with_blocking(|s| crate::signals::stop_here(s, job, written, vec!["binance-archive".into()])))
-        .transpose()?
-        .flatten();
+    let stopped = if outcomes.len() < files.len() {
+        crate::signals::stop_here(&store, job, written, vec!["binance-archive".into()]).await
+    } else {
+        None
+    };
     if let Some(code) = stopped {
         eprintln!(
             "interrupted after {} of {} file(s), each stored whole; run the same command again to import the rest",
@@ -167,7 +171,7 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
     } else {
         (JobStatus::Failed, Some(format!("{} file(s) refused", failed.len())))
     };
-    shared.with_blocking(|s| finish_job(s, job, status, written, vec!["binance-archive".into()], error))?;
+    finish_job(&store, job, status, written, vec!["binance-archive".into()], error).await;
     if failed.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {

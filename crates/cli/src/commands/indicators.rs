@@ -10,7 +10,7 @@ use candlekeep_core::Timeframe;
 use candlekeep_core::time::{format_ms, now_ms};
 use candlekeep_engine::Progress;
 use candlekeep_engine::indicators::{self, DEFAULT_BARS, OVERBOUGHT, OVERSOLD, SeriesIndicators};
-use candlekeep_store::JobStatus;
+use candlekeep_store::{CandleRead, JobLog, JobStatus};
 use serde_json::json;
 
 use super::{Global, finish_job, invocation};
@@ -45,10 +45,10 @@ fn parse_bars(s: &str) -> Result<usize, String> {
     }
 }
 
-pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
+pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
     let config = global.load_config()?;
-    let mut store = open_store(&config)?;
-    let job = store.job_started("indicators", &invocation())?;
+    let store = open_store(&config).await?;
+    let job = store.job_started("indicators", &invocation()).await?;
     let wanted = |i: &candlekeep_core::Instrument| {
         args.symbol.as_deref().is_none_or(|s| {
             let s = s.trim().to_ascii_uppercase();
@@ -56,7 +56,8 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
         })
     };
     let series: Vec<_> = store
-        .series_status()?
+        .series_status()
+        .await?
         .into_iter()
         .filter(|s| s.timeframe == args.timeframe && wanted(&s.instrument))
         .collect();
@@ -64,28 +65,27 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
     if !series.is_empty() {
         progress.start(series.len() as u64);
     }
-    let computed = indicators::compute(&mut *store, &series, args.bars, &mut |_, _| {
-        progress.advance(1, "computed")
-    });
+    let computed = indicators::compute(&store, &series, args.bars, &mut |_, _| progress.advance(1, "computed")).await;
     progress.finish();
     // Nothing is stored until the save: stopping here leaves the previous values whole.
-    if let Some(code) = crate::signals::stop_here(&mut *store, job, 0, vec![]) {
+    if let Some(code) = crate::signals::stop_here(&store, job, 0, vec![]).await {
         return Ok(code);
     }
-    let outcome = computed.context("computing indicators").and_then(|c| {
-        Ok((
-            indicators::save(&mut *store, &c, now_ms()).context("saving indicators")?,
-            c,
-        ))
-    });
+    let outcome = match computed.context("computing indicators") {
+        Ok(c) => indicators::save(&store, &c, now_ms())
+            .await
+            .context("saving indicators")
+            .map(|saved| (saved, c)),
+        Err(e) => Err(e),
+    };
     let (saved, computed) = match outcome {
         Ok(v) => v,
         Err(e) => {
-            finish_job(&mut *store, job, JobStatus::Failed, 0, vec![], Some(format!("{e:#}")));
+            finish_job(&store, job, JobStatus::Failed, 0, vec![], Some(format!("{e:#}"))).await;
             return Err(e);
         }
     };
-    finish_job(&mut *store, job, JobStatus::Ok, saved as u64, vec![], None);
+    finish_job(&store, job, JobStatus::Ok, saved as u64, vec![], None).await;
     if args.json {
         let out: Vec<_> = computed
             .iter()

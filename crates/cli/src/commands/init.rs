@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use candlekeep_app::config::TEMPLATE;
 use candlekeep_app::store::open_store;
-use candlekeep_store::JobStatus;
+use candlekeep_store::{CandleRead, JobLog, JobStatus};
 
 use super::{Global, finish_job, invocation};
 
@@ -16,7 +16,7 @@ pub struct Args {
     force: bool,
 }
 
-pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
+pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
     let path = &global.config;
     if path.exists() && !args.force {
         bail!("{} already exists; pass --force to overwrite it", path.display());
@@ -27,13 +27,13 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
     std::fs::write(path, TEMPLATE).with_context(|| format!("cannot write {}", path.display()))?;
     println!("wrote {}", path.display());
     let config = global.load_config()?;
-    let mut store = open_store(&config)?;
-    let job = store.job_started("init", &invocation())?;
-    finish_job(&mut *store, job, JobStatus::Ok, 0, vec![], None);
+    let store = open_store(&config).await?;
+    let job = store.job_started("init", &invocation()).await?;
+    finish_job(&store, job, JobStatus::Ok, 0, vec![], None).await;
     println!(
         "database ready: {} (schema version {})",
-        store.describe()?,
-        store.schema_version()?
+        store.describe().await?,
+        store.schema_version().await?
     );
     Ok(ExitCode::SUCCESS)
 }

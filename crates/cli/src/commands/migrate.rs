@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use candlekeep_app::store::open_store;
 use candlekeep_store::{
-    BlockingStore, JobStatus,
+    CandleRead, JobLog, JobStatus, StoreHandle,
     migrate::{Unfinished, copy_store},
     postgres::redact,
     url::DatabaseUrl,
@@ -28,13 +28,15 @@ pub struct Args {
     restart: bool,
 }
 
-fn open(global: &Global, url: &str) -> Result<Box<dyn BlockingStore>> {
+async fn open(global: &Global, url: &str) -> Result<StoreHandle> {
     let mut config = global.load_config()?;
     config.database.url = url.to_owned();
-    open_store(&config).with_context(|| format!("opening {}", redact(url)))
+    open_store(&config)
+        .await
+        .with_context(|| format!("opening {}", redact(url)))
 }
 
-pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
+pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
     anyhow::ensure!(
         args.from != args.to,
         "--from and --to name the same database ({})",
@@ -52,9 +54,9 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
             redact(&args.from)
         );
     }
-    let mut from = open(global, &args.from)?;
-    let mut to = open(global, &args.to)?;
-    println!("copying {} → {}", from.describe()?, to.describe()?);
+    let from = open(global, &args.from).await?;
+    let to = open(global, &args.to).await?;
+    println!("copying {} → {}", from.describe().await?, to.describe().await?);
     let started = std::time::Instant::now();
     let mut last_print = std::time::Instant::now();
     let mut progress = move |table: &str, rows: u64| {
@@ -68,7 +70,9 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
     } else {
         Unfinished::Refuse
     };
-    let report = copy_store(&mut *from, &mut *to, &redact(&args.from), unfinished, &mut progress).context("migrate")?;
+    let report = copy_store(&from, &to, &redact(&args.from), unfinished, &mut progress)
+        .await
+        .context("migrate")?;
     println!("{:<16} {:>12}  SHA-256 (same on both sides)", "TABLE", "ROWS");
     for t in &report {
         println!("{:<16} {:>12}  {}", t.table, t.rows, t.hash);
@@ -79,7 +83,7 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
         report.len(),
         started.elapsed().as_secs_f64()
     );
-    let job = to.job_started("migrate", &invocation())?;
-    finish_job(&mut *to, job, JobStatus::Ok, rows, vec![], None);
+    let job = to.job_started("migrate", &invocation()).await?;
+    finish_job(&to, job, JobStatus::Ok, rows, vec![], None).await;
     Ok(ExitCode::SUCCESS)
 }

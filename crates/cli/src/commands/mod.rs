@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use candlekeep_app::config::Config;
-use candlekeep_store::{BlockingStore, JobRecord, JobStatus};
+use candlekeep_store::{JobLog, JobRecord, JobStatus};
 
 #[derive(Debug, Clone)]
 pub struct Global {
@@ -45,8 +45,8 @@ pub fn invocation() -> String {
 }
 
 /// Records how a job ended (a failure to record is reported, not fatal).
-pub fn finish_job(
-    store: &mut dyn BlockingStore,
+pub async fn finish_job(
+    store: &impl JobLog,
     id: i64,
     status: JobStatus,
     rows: u64,
@@ -59,7 +59,7 @@ pub fn finish_job(
         sources,
         error,
     };
-    if let Err(e) = store.job_finished(id, &record) {
+    if let Err(e) = store.job_finished(id, record).await {
         eprintln!("warning: could not record the end of this run in job_runs: {e}");
     }
 }

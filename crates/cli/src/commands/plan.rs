@@ -14,7 +14,7 @@ use candlekeep_engine::{
     backfill::{Plan, Start, Target},
     universe,
 };
-use candlekeep_store::BlockingStore;
+use candlekeep_store::UniverseStore;
 
 #[derive(Debug, clap::Args)]
 pub struct Selection {
@@ -64,9 +64,9 @@ impl DateRange {
     }
 }
 
-pub fn plan(
+pub async fn plan(
     config: &Config,
-    store: &mut dyn BlockingStore,
+    store: &impl UniverseStore,
     sel: &Selection,
     start: Start,
     end: Option<i64>,
@@ -82,18 +82,18 @@ pub fn plan(
     let quote = config.collect.quote.trim().to_ascii_uppercase();
     let instruments: Vec<Instrument> = match sel.max_coins {
         Some(n) => {
-            let assets = store.ranked_assets(n as usize)?;
+            let assets = store.ranked_assets(n as usize).await?;
             if assets.is_empty() {
                 bail!("the universe is empty: run `candlekeep sync --symbols-only` first to rank the coins");
             }
-            universe::series(&assets, &store.listings()?, &markets, &quote)
+            universe::series(&assets, &store.listings().await?, &markets, &quote)
                 .into_iter()
                 .map(|(i, _)| i)
                 .collect()
         }
         None => config.instruments(sel.symbols.as_deref(), &markets)?,
     };
-    let chains = Chains::new(config, store)?;
+    let chains = Chains::new(config, store).await?;
     let mut targets = Vec::new();
     for instrument in instruments {
         let chain = chains.chain(config, &instrument, timeframe)?;

@@ -6,9 +6,9 @@ use anyhow::Result;
 use candlekeep_app::store::open_store;
 use candlekeep_core::{
     Instrument, Timeframe,
-    time::{format_ms, now_ms},
+    time::{DAY_MS, format_ms, now_ms},
 };
-use candlekeep_store::{JobStatus, QualityDay};
+use candlekeep_store::{CandleRead, GapLedger, JobLog, JobStatus, QualityDay};
 use serde_json::json;
 
 use super::{Global, finish_job, invocation};
@@ -46,26 +46,27 @@ impl Summary<'_> {
     }
 }
 
-pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
+pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
     let config = global.load_config()?;
-    let mut store = open_store(&config)?;
-    let job = store.job_started("quality", &invocation())?;
+    let store = open_store(&config).await?;
+    let job = store.job_started("quality", &invocation()).await?;
     // The quality job also keeps the stored-range index honest: the ledger and the daily
     // scores below are computed from it.
-    super::gaps::verify_index(&mut *store)?;
+    super::gaps::verify_index(&store).await?;
     // The index check is committed; the scores are one transaction of their own.
-    if let Some(code) = crate::signals::stop_here(&mut *store, job, 0, vec![]) {
+    if let Some(code) = crate::signals::stop_here(&store, job, 0, vec![]).await {
         return Ok(code);
     }
     let now = now_ms();
     let days = args.days.unwrap_or(config.quality.days).max(1);
-    let rows = store.refresh_quality(now - i64::from(days) * 86_400_000, now)?;
+    let rows = store.refresh_quality(now - i64::from(days) * DAY_MS, now).await?;
     let fresh: HashMap<(Instrument, Timeframe), i64> = store
-        .freshness()?
+        .freshness()
+        .await?
         .into_iter()
         .map(|(i, tf, end)| ((i, tf), end))
         .collect();
-    finish_job(&mut *store, job, JobStatus::Ok, 0, vec![], None);
+    finish_job(&store, job, JobStatus::Ok, 0, vec![], None).await;
     let wanted = |i: &Instrument| {
         args.symbol.as_deref().is_none_or(|s| {
             let s = s.trim().to_ascii_uppercase();

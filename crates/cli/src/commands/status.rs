@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use candlekeep_app::store::open_store;
 use candlekeep_core::time::{format_ms, now_ms};
-use candlekeep_store::{BlockingStore, JobStatus, SeriesStatus};
+use candlekeep_store::{CandleRead, GapLedger, JobLog, JobStatus, SeriesStatus, TableCopy};
 use serde_json::json;
 
 use candlekeep_store::postgres::redact;
@@ -28,8 +28,8 @@ pub struct Args {
     hash: bool,
 }
 
-fn cross_check(store: &mut dyn BlockingStore, json_out: bool) -> Result<ExitCode> {
-    let rows = store.cross_check_summary()?;
+async fn cross_check(store: &impl CandleRead, json_out: bool) -> Result<ExitCode> {
+    let rows = store.cross_check_summary().await?;
     if json_out {
         println!("{}", serde_json::to_string_pretty(&json!({ "cross_checks": rows }))?);
         return Ok(ExitCode::SUCCESS);
@@ -72,29 +72,33 @@ fn human_age(secs: i64) -> String {
     }
 }
 
-pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
+pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
     let config = global.load_config()?;
-    let mut store = open_store(&config)?;
+    let store = open_store(&config).await?;
     // A role that may only read can still look: the run just goes unrecorded.
-    let job = store.job_started("status", &invocation()).ok();
-    let finish = |store: &mut dyn candlekeep_store::BlockingStore| {
+    let job = store.job_started("status", &invocation()).await.ok();
+    let finish = async |store: &candlekeep_store::StoreHandle| {
         if let Some(job) = job {
-            finish_job(store, job, JobStatus::Ok, 0, vec![], None);
+            finish_job(store, job, JobStatus::Ok, 0, vec![], None).await;
         }
     };
     if args.cross_check {
-        let code = cross_check(&mut *store, args.json);
-        finish(&mut *store);
+        let code = cross_check(&store, args.json).await;
+        finish(&store).await;
         return code;
     }
-    let series = store.series_status()?;
-    let backend = store.describe()?;
-    let unfinished_copy = store.copy_marker()?;
-    let hash = if args.hash { Some(store.content_hash()?) } else { None };
+    let series = store.series_status().await?;
+    let backend = store.describe().await?;
+    let unfinished_copy = store.copy_marker().await?;
+    let hash = if args.hash {
+        Some(store.content_hash().await?)
+    } else {
+        None
+    };
     // The same ledger `candlekeep gaps` shows, brought up to date (when the role may write), so
     // both tell one story: missing hours that were asked for, and hours not requested yet.
-    let ledger = store.refresh_gaps(now_ms()).ok();
-    finish(&mut *store);
+    let ledger = store.refresh_gaps(now_ms()).await.ok();
+    finish(&store).await;
     let database = redact(&config.database.url);
     let now = now_ms();
     if args.json {

@@ -2,18 +2,17 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use candlekeep_app::registry;
 use candlekeep_app::store::open_store;
 use candlekeep_core::Market;
-use candlekeep_engine::{SharedStore, universe};
-use candlekeep_store::JobStatus;
+use candlekeep_engine::universe;
+use candlekeep_store::{JobLog, JobStatus, UniverseStore};
 
 use super::{Global, finish_job, invocation};
 
-pub fn refresh(global: &Global, max_coins: Option<u32>) -> Result<ExitCode> {
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(async {
+pub async fn refresh(global: &Global, max_coins: Option<u32>) -> Result<ExitCode> {
+    {
         let mut config = global.load_config()?;
         if global.demo {
             super::start_demo(&mut config).await?;
@@ -23,22 +22,21 @@ pub fn refresh(global: &Global, max_coins: Option<u32>) -> Result<ExitCode> {
         let venues = registry::listing_sources(&config)?;
         let quote = config.collect.quote.trim().to_ascii_uppercase();
 
-        let mut store = open_store(&config)?;
-        let job = store.job_started("universe", &invocation())?;
-        let shared = SharedStore::new(store);
+        let store = open_store(&config).await?;
+        let job = store.job_started("universe", &invocation()).await?;
         // A signal drops the refresh at its next await: each venue's listings are stored in one
         // transaction, so what is stored is whole.
         let refreshed = tokio::select! {
-            r = universe::refresh(&shared, &coingecko, &venues, max_coins, &quote) => r,
+            r = universe::refresh(&store, &coingecko, &venues, max_coins, &quote) => r,
             signal = crate::signals::wait() => {
-                return Ok(shared.with_blocking(|s| crate::signals::stopped(s, job, 0, vec![], signal))?);
+                return Ok(crate::signals::stopped(&store, job, 0, vec![], signal).await);
             }
         };
         let report = match refreshed {
             Ok(r) => r,
             Err(e) => {
                 let msg = format!("{e:#}");
-                shared.with_blocking(|s| finish_job(s, job, JobStatus::Failed, 0, vec![], Some(msg)))?;
+                finish_job(&store, job, JobStatus::Failed, 0, vec![], Some(msg)).await;
                 return Err(anyhow::Error::new(e).context("refreshing the universe"));
             }
         };
@@ -70,23 +68,21 @@ pub fn refresh(global: &Global, max_coins: Option<u32>) -> Result<ExitCode> {
                 }
             }
         }
-        let series = shared.with_blocking(|s| -> Result<usize> {
-            let assets = s.ranked_assets(max_coins)?;
-            let listings = s.listings()?;
-            Ok(universe::series(&assets, &listings, &Market::ALL, &quote).len())
-        })??;
+        let assets = store.ranked_assets(max_coins).await?;
+        let listings = store.listings().await?;
+        let series = universe::series(&assets, &listings, &Market::ALL, &quote).len();
         println!("{series} series (coin × market) are listed somewhere; collect them with --max-coins {max_coins}");
         let (status, error) = if failures.is_empty() {
             (JobStatus::Ok, None)
         } else {
             (JobStatus::Failed, Some(failures.join("; ")))
         };
-        shared.with_blocking(|s| finish_job(s, job, status, listed, vec![], error))?;
+        finish_job(&store, job, status, listed, vec![], error).await;
         Ok(if failures.is_empty() {
             ExitCode::SUCCESS
         } else {
             eprintln!("error: some instrument lists could not be fetched; their listings were left as they were");
             ExitCode::FAILURE
         })
-    })
+    }
 }

@@ -2,16 +2,15 @@
 
 use std::{process::ExitCode, sync::Arc, time::Duration};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use candlekeep_app::registry::Chains;
-use candlekeep_app::store::{is_postgres, open_postgres};
-use candlekeep_core::time::format_ms;
+use candlekeep_app::store::{is_postgres, open_store};
+use candlekeep_core::time::{DAY_MS, format_ms};
 use candlekeep_engine::{
-    SharedStore,
     backfill::{Start, Target},
     worker::{self, Event, Schedule, Settings},
 };
-use candlekeep_store::{BlockingStore, JobStatus};
+use candlekeep_store::{CandleRead, JobLog, JobStatus};
 
 use super::{
     Global, finish_job, invocation,
@@ -53,10 +52,9 @@ fn default_name() -> String {
     format!("{host}:{}", std::process::id())
 }
 
-pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
+pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
     let (from, to) = args.range.resolve()?;
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(async {
+    {
         let mut config = global.load_config()?;
         if !is_postgres(&config.database.url) {
             bail!(
@@ -72,9 +70,9 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
         // One connection per slot, the queue's, the scheduler's and this process's own.
         let needed = u32::try_from(args.slots).unwrap_or(u32::MAX).saturating_add(3);
         config.database.pool_size = config.database.pool_size.max(needed);
-        let mut store = open_postgres(&config)?;
-        let backfill_plan = plan(&config, &mut store, &args.selection, Start::At(from), None)?;
-        let chains = Arc::new(Chains::new(&config, &mut store)?);
+        let store = open_store(&config).await?;
+        let backfill_plan = plan(&config, &store, &args.selection, Start::At(from), None).await?;
+        let chains = Arc::new(Chains::new(&config, &store).await?);
         let resolve_config = config.clone();
         let resolve: worker::Resolve = Arc::new(move |instrument, tf, ids| {
             let chain = chains
@@ -86,18 +84,16 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
             })
         });
         let slots = args.slots as usize;
-        let mut stores = Vec::with_capacity(slots);
-        for _ in 0..slots {
-            stores.push(SharedStore::new(Box::new(store.another()?)));
-        }
-        let queue = store.work_queue(&name)?;
-        let job = store.job_started("worker", &invocation())?;
+        let Some(queue) = store.postgres_work_queue(&name).await? else {
+            bail!("the work queue needs PostgreSQL");
+        };
+        let job = store.job_started("worker", &invocation()).await?;
         let schedule = Schedule {
             targets: backfill_plan.targets,
             timeframe: backfill_plan.timeframe,
             from_ms: from,
             to_ms: to,
-            unit_ms: i64::from(args.unit_days) * 86_400_000,
+            unit_ms: i64::from(args.unit_days) * DAY_MS,
         };
         let settings = Settings {
             lease: Duration::from_secs(args.lease_secs),
@@ -132,19 +128,19 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
                 format_ms(unit.end_ms)
             ),
         });
-        println!("{name}: working on {}", store.describe()?);
+        println!("{name}: working on {}", store.describe().await?);
         let outcome = tokio::select! {
-            r = worker::run(queue, stores, schedule, resolve, settings, events) => Ok(r),
+            r = worker::run(queue, store.clone(), schedule, resolve, settings, events) => Ok(r),
             signal = crate::signals::wait() => Err(signal),
         };
         match outcome {
             Err(signal) => {
-                let code = crate::signals::stopped(&mut store, job, 0, vec![], signal);
+                let code = crate::signals::stopped(&store, job, 0, vec![], signal).await;
                 eprintln!("interrupted: this worker's units go to the other workers when their leases run out");
                 Ok(code)
             }
             Ok(Err(e)) => {
-                finish_job(&mut store, job, JobStatus::Failed, 0, vec![], Some(format!("{e:#}")));
+                finish_job(&store, job, JobStatus::Failed, 0, vec![], Some(format!("{e:#}"))).await;
                 Err(e.into())
             }
             Ok(Ok(report)) => {
@@ -157,9 +153,9 @@ pub fn run(global: &Global, args: Args) -> Result<ExitCode> {
                 } else {
                     JobStatus::Failed
                 };
-                finish_job(&mut store, job, status, report.written, vec![], None);
+                finish_job(&store, job, status, report.written, vec![], None).await;
                 Ok(ExitCode::SUCCESS)
             }
         }
-    })
+    }
 }

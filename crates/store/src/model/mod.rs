@@ -2,6 +2,7 @@
 //! the gap ledger's rules, daily quality, summaries and hashes. Backends run the queries and
 //! the writes; the rules live here once.
 
+pub(crate) mod blocks;
 pub(crate) mod decode;
 pub(crate) mod gaps;
 pub(crate) mod hash;

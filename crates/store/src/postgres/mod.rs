@@ -28,6 +28,7 @@ use r2d2_postgres::PostgresConnectionManager;
 
 pub use timescale::Timescale;
 
+use crate::model::blocks::BLOCK_READ_BARS;
 use crate::{
     BlockingStore, CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, IndicatorValue, JobId, JobRecord, JobRow,
     ListingChanges, PageWrite, QualityDay, RejectRow, SeriesStatus, StoreError, TableDef, Value, WriteStats,
@@ -310,9 +311,6 @@ impl PgStore {
     }
 }
 
-/// Ranges of at least this many bars are read through the packed blocks of `candle_blocks`.
-const BLOCK_READ_BARS: i64 = 2 * blocks::BLOCK_BARS;
-
 const SOURCES_LOCK: i64 = 0x4341_4e44_4c45_0002;
 
 impl BlockingStore for PgStore {
@@ -575,8 +573,6 @@ impl BlockingStore for PgStore {
             for sql in crate::migrate::empty_statements() {
                 tx.batch_execute(&sql)?;
             }
-            // The packed read cache holds copies of the rows just deleted.
-            tx.batch_execute("DELETE FROM candle_blocks")?;
             tx.commit()?;
             Ok::<(), StoreError>(())
         })?;

@@ -1,5 +1,6 @@
 //! The embedded SQLite backend: one file, WAL mode, every write a single transaction.
 
+mod blocks;
 mod candles;
 mod coverage;
 mod gaps;
@@ -43,6 +44,8 @@ const DEFAULT_BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(30
 
 pub struct SqliteStore {
     conn: Connection,
+    /// Opened read-only (see [`Self::open_reader`]): it never packs read-cache blocks itself.
+    read_only: bool,
     source_ids: HashMap<SourceId, i64>,
     flag_rules: FlagRules,
 }
@@ -97,6 +100,7 @@ impl SqliteStore {
         conn.set_prepared_statement_cache_capacity(64);
         Ok(Self {
             conn,
+            read_only: true,
             source_ids: HashMap::new(),
             flag_rules: FlagRules::default(),
         })
@@ -137,9 +141,36 @@ impl SqliteStore {
         schema::migrate(&mut conn)?;
         Ok(Self {
             conn,
+            read_only: false,
             source_ids: HashMap::new(),
             flag_rules: FlagRules::default(),
         })
+    }
+
+    /// The candles of one series opening in `[from, to)`; a long read goes through the packed
+    /// blocks and also names the closed blocks it found missing (instrument id and block starts),
+    /// for the writing connection to pack with [`Self::pack_blocks`].
+    #[allow(clippy::type_complexity)]
+    pub fn read_candles(
+        &mut self,
+        instrument: &Instrument,
+        tf: Timeframe,
+        from: i64,
+        to: i64,
+    ) -> Result<(Vec<Candle>, Option<(i64, Vec<i64>)>), StoreError> {
+        let Some(id) = self.find_instrument(instrument)? else {
+            return Ok((Vec::new(), None));
+        };
+        if tf.bars_between(from, to) < crate::model::blocks::BLOCK_READ_BARS {
+            return Ok((candles::select(&self.conn, id, tf, from, to)?, None));
+        }
+        let (bars, missing) = blocks::read(&self.conn, id, tf, from, to, candlekeep_core::time::now_ms())?;
+        Ok((bars, (!missing.is_empty()).then_some((id, missing))))
+    }
+
+    /// Packs the read-cache blocks of one series starting at `starts` (closed spans only).
+    pub fn pack_blocks(&mut self, instrument_id: i64, tf: Timeframe, starts: &[i64]) -> Result<(), StoreError> {
+        blocks::pack(&mut self.conn, instrument_id, tf, starts)
     }
 
     /// Empties the gap ledger (benchmarks; the next refresh finds every gap anew).
@@ -339,6 +370,9 @@ impl BlockingStore for SqliteStore {
             st.rejected = rejected.len() as u64;
             st.flagged = quality::flag(&tx, shared, tf, &valid, fresh, flag_rules)?;
             coverage::add_stored(&tx, id, tf, valid.iter().map(|c| c.open_time_ms))?;
+            if let Some((lo, hi)) = crate::model::pages::span(&valid) {
+                blocks::invalidate(&tx, id, tf, lo, hi)?;
+            }
             stats.push(st);
             if let Some((start, end)) = p.covered {
                 coverage::add(&tx, id, tf, p.provenance.source.as_str(), start, end)?;
@@ -390,10 +424,11 @@ impl BlockingStore for SqliteStore {
         from: i64,
         to: i64,
     ) -> Result<Vec<Candle>, StoreError> {
-        let Some(id) = self.find_instrument(instrument)? else {
-            return Ok(Vec::new());
-        };
-        candles::select(&self.conn, id, tf, from, to)
+        let (bars, unpacked) = self.read_candles(instrument, tf, from, to)?;
+        if let Some((id, starts)) = unpacked.filter(|_| !self.read_only) {
+            blocks::pack(&mut self.conn, id, tf, &starts)?;
+        }
+        Ok(bars)
     }
 
     fn latest_covered(&mut self, instrument_id: i64, tf: Timeframe) -> Result<Option<i64>, StoreError> {

@@ -275,6 +275,17 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE job_runs ADD COLUMN host TEXT NOT NULL DEFAULT '';
     "#,
+    // 8: the read cache of packed candle blocks (see `model::blocks`), as on PostgreSQL. A cache:
+    // never copied by `migrate`, rebuilt from the rows on demand.
+    r#"
+    CREATE TABLE candle_blocks (
+        instrument_id INTEGER NOT NULL,
+        timeframe     TEXT    NOT NULL,
+        block_start   INTEGER NOT NULL,
+        bars          BLOB    NOT NULL,
+        PRIMARY KEY (instrument_id, timeframe, block_start)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -1,0 +1,201 @@
+//! The packed-block format of the candle read cache (`candle_blocks`), shared by both backends:
+//! the bars of one series in spans of [`BLOCK_BARS`] bars, packed into one value per span.
+//!
+//! Why: a long read of rows costs a function call and an allocation per value (PostgreSQL
+//! formats each one it sends; SQLite steps and decodes each row), while one packed block of a
+//! thousand bars is one value. A block always holds exactly the bars stored in its span when it
+//! was packed: every write to `candles` deletes the blocks its bars fall in, in its own
+//! transaction, and a block is packed from rows read in the transaction that stores it. Only
+//! spans that have closed are packed, so the hourly sync of the newest bar does not keep
+//! rewriting blocks. A block that does not decode counts as missing and is packed again.
+
+use std::collections::BTreeMap;
+
+use candlekeep_core::{Candle, Timeframe};
+
+/// The blocks of one series starting in `[$3, $4)`.
+pub(crate) const SELECT_BLOCKS: &str = "SELECT block_start, bars FROM candle_blocks WHERE instrument_id = $1 AND timeframe = $2 \
+     AND block_start >= $3 AND block_start < $4 ORDER BY block_start";
+
+/// Reads of at least this many bars go through the blocks; shorter ones read the rows.
+pub(crate) const BLOCK_READ_BARS: i64 = 2 * BLOCK_BARS;
+
+/// Bars per block: a block of hourly bars spans about six weeks and packs into 66 kB.
+pub(crate) const BLOCK_BARS: i64 = 1_024;
+
+/// The first byte of every block: the layout below.
+const FORMAT: u8 = 1;
+const HEADER: usize = 1 + 4;
+/// Presence bits, open time, open, high, low, close, volume, quote volume, trades.
+const RECORD: usize = 1 + 8 * 8;
+const HAS_VOLUME: u8 = 1;
+const HAS_QUOTE_VOLUME: u8 = 2;
+const HAS_TRADES: u8 = 4;
+
+pub(crate) fn span_ms(tf: Timeframe) -> i64 {
+    BLOCK_BARS * tf.millis()
+}
+
+pub(crate) fn block_of(tf: Timeframe, t: i64) -> i64 {
+    t.div_euclid(span_ms(tf)) * span_ms(tf)
+}
+
+/// Packs bars (in time order) into a block's bytes.
+pub(crate) fn pack(bars: &[Candle]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER + RECORD * bars.len());
+    out.push(FORMAT);
+    out.extend_from_slice(&u32::try_from(bars.len()).unwrap_or(u32::MAX).to_le_bytes());
+    for c in bars {
+        let flag = |present: bool, bit: u8| if present { bit } else { 0 };
+        let present = flag(c.volume.is_some(), HAS_VOLUME)
+            | flag(c.quote_volume.is_some(), HAS_QUOTE_VOLUME)
+            | flag(c.trades.is_some(), HAS_TRADES);
+        out.push(present);
+        out.extend_from_slice(&c.open_time_ms.to_le_bytes());
+        for v in [c.open, c.high, c.low, c.close] {
+            out.extend_from_slice(&v.to_bits().to_le_bytes());
+        }
+        for v in [c.volume, c.quote_volume] {
+            out.extend_from_slice(&v.unwrap_or(0.0).to_bits().to_le_bytes());
+        }
+        out.extend_from_slice(&c.trades.unwrap_or(0).to_le_bytes());
+    }
+    out
+}
+
+/// The bars of a block that starts at `start`, or `None` when the bytes are not a well-formed
+/// block of that span.
+pub(crate) fn unpack(bytes: &[u8], tf: Timeframe, start: i64) -> Option<Vec<Candle>> {
+    let (&format, rest) = bytes.split_first()?;
+    let (count, records) = rest.split_first_chunk::<4>()?;
+    let count = u32::from_le_bytes(*count) as usize;
+    if format != FORMAT || records.len() != count.checked_mul(RECORD)? {
+        return None;
+    }
+    let end = start + span_ms(tf);
+    let mut out: Vec<Candle> = Vec::with_capacity(count);
+    for r in records.chunks_exact(RECORD) {
+        let present = r[0];
+        let word = |i: usize| {
+            let at = 1 + 8 * i;
+            r.get(at..at + 8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_le_bytes)
+        };
+        let float = |i: usize| word(i).map(f64::from_bits);
+        let open_time_ms = word(0)? as i64;
+        let in_order = out.last().is_none_or(|p| p.open_time_ms < open_time_ms);
+        if !in_order || open_time_ms < start || open_time_ms >= end {
+            return None;
+        }
+        out.push(Candle {
+            open_time_ms,
+            open: float(1)?,
+            high: float(2)?,
+            low: float(3)?,
+            close: float(4)?,
+            volume: (present & HAS_VOLUME != 0).then_some(float(5)?),
+            quote_volume: (present & HAS_QUOTE_VOLUME != 0).then_some(float(6)?),
+            trades: (present & HAS_TRADES != 0).then_some(word(7)?),
+        });
+    }
+    Some(out)
+}
+
+/// Block starts of `[from, to)` that no decodable block covers.
+pub(crate) fn missing(tf: Timeframe, from: i64, to: i64, blocks: &BTreeMap<i64, Vec<Candle>>) -> Vec<i64> {
+    let span = span_ms(tf);
+    (0..)
+        .map(|k| block_of(tf, from) + k * span)
+        .take_while(|s| *s < to)
+        .filter(|s| !blocks.contains_key(s))
+        .collect()
+}
+
+/// The bars of `[from, to)` from the blocks and, where a block is missing, the rows.
+pub(crate) fn assemble(
+    tf: Timeframe,
+    from: i64,
+    to: i64,
+    blocks: BTreeMap<i64, Vec<Candle>>,
+    rows: Vec<Candle>,
+) -> Vec<Candle> {
+    let mut out = Vec::with_capacity(usize::try_from(tf.bars_between(from, to)).unwrap_or(0).min(1 << 20));
+    let mut rows = rows.into_iter().peekable();
+    for (start, bars) in blocks {
+        while let Some(r) = rows.next_if(|r| r.open_time_ms < start) {
+            out.push(r);
+        }
+        out.extend(
+            bars.into_iter()
+                .filter(|c| c.open_time_ms >= from && c.open_time_ms < to),
+        );
+    }
+    out.extend(rows);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: i64 = 3_600_000;
+
+    fn bar(t: i64) -> Candle {
+        Candle {
+            open_time_ms: t,
+            open: 1.5,
+            high: 2.0,
+            low: -0.0,
+            close: 1.25,
+            volume: Some(10.0),
+            quote_volume: None,
+            trades: Some(u64::MAX),
+        }
+    }
+
+    #[test]
+    fn a_block_unpacks_to_the_bars_it_packed_bit_for_bit() {
+        let start = block_of(Timeframe::H1, 1_700_000_000_000);
+        let mut bars: Vec<Candle> = (0..BLOCK_BARS).step_by(3).map(|k| bar(start + k * H)).collect();
+        bars[1].volume = None;
+        bars[2].trades = None;
+        bars[3].quote_volume = Some(f64::MIN_POSITIVE);
+        let got = unpack(&pack(&bars), Timeframe::H1, start).unwrap();
+        assert_eq!(got, bars);
+        assert_eq!(got[0].low.to_bits(), (-0.0f64).to_bits());
+        assert_eq!(unpack(&pack(&[]), Timeframe::H1, start), Some(Vec::new()));
+    }
+
+    #[test]
+    fn damaged_or_foreign_bytes_do_not_decode() {
+        let start = block_of(Timeframe::H1, 1_700_000_000_000);
+        let bytes = pack(&[bar(start), bar(start + H)]);
+        assert!(unpack(&bytes[..bytes.len() - 1], Timeframe::H1, start).is_none());
+        assert!(unpack(&[], Timeframe::H1, start).is_none());
+        let mut other_format = bytes.clone();
+        other_format[0] = FORMAT + 1;
+        assert!(unpack(&other_format, Timeframe::H1, start).is_none());
+        // The same bytes read as another block's: the bars are outside its span.
+        assert!(unpack(&bytes, Timeframe::H1, start + span_ms(Timeframe::H1)).is_none());
+        let out_of_order = pack(&[bar(start + H), bar(start)]);
+        assert!(unpack(&out_of_order, Timeframe::H1, start).is_none());
+    }
+
+    #[test]
+    fn assembling_keeps_time_order_and_the_asked_range() {
+        let tf = Timeframe::H1;
+        let span = span_ms(tf);
+        let b0 = block_of(tf, 1_700_000_000_000);
+        let blocks: BTreeMap<i64, Vec<Candle>> = [(b0 + span, vec![bar(b0 + span), bar(b0 + span + H)])]
+            .into_iter()
+            .collect();
+        let rows = vec![bar(b0 + span - H), bar(b0 + 2 * span)];
+        let got = assemble(tf, b0 + span - H, b0 + 2 * span + H, blocks.clone(), rows);
+        let times: Vec<i64> = got.iter().map(|c| c.open_time_ms).collect();
+        assert_eq!(times, [b0 + span - H, b0 + span, b0 + span + H, b0 + 2 * span]);
+        let clipped = assemble(tf, b0 + span + H, b0 + 2 * span, blocks, Vec::new());
+        assert_eq!(clipped.len(), 1);
+        assert_eq!(missing(tf, b0, b0 + 2 * span, &BTreeMap::new()), [b0, b0 + span]);
+    }
+}
