@@ -10,6 +10,7 @@ use candlekeep_sources::{
     SourceError,
     http::{HttpConfig, VenueClient, WeightBudget},
 };
+use candlekeep_testkit::fast_http;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpListener,
@@ -54,22 +55,17 @@ async fn get(c: &VenueClient) -> Result<Vec<u8>, SourceError> {
         .expect("the request must end, not wait forever")
 }
 
-fn fast(total: Duration) -> HttpConfig {
-    HttpConfig {
-        max_attempts: 1,
-        max_total_wait: total,
-        ..HttpConfig::default()
-    }
-}
-
 /// Item 8: a 418 with a short `Retry-After` used to be retried forever.
 #[tokio::test]
 async fn a_short_ban_repeated_ends_within_the_wait_budget() {
     let base = serve("HTTP/1.1 418 I'm a teapot\r\nRetry-After: 1").await;
     let t = std::time::Instant::now();
-    let err = get(&client(&base, fast(Duration::from_millis(2500))))
-        .await
-        .unwrap_err();
+    let err = get(&client(
+        &base,
+        fast_http(1, (10, 50), Some(Duration::from_millis(2500))),
+    ))
+    .await
+    .unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, SourceError::WaitBudgetSpent { .. }), "{text}");
     assert!(
@@ -83,9 +79,12 @@ async fn a_short_ban_repeated_ends_within_the_wait_budget() {
 #[tokio::test]
 async fn rate_limit_waits_end_within_the_wait_budget() {
     let base = serve("HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1").await;
-    let err = get(&client(&base, fast(Duration::from_millis(1500))))
-        .await
-        .unwrap_err();
+    let err = get(&client(
+        &base,
+        fast_http(1, (10, 50), Some(Duration::from_millis(1500))),
+    ))
+    .await
+    .unwrap_err();
     let text = err.to_string();
     assert!(
         text.contains("testvenue") && text.contains("HTTP 429") && text.contains("waited 1 s"),
@@ -113,7 +112,7 @@ async fn a_network_error_shows_its_cause() {
     };
     let err = get(&client(
         &format!("http://127.0.0.1:{port}"),
-        fast(Duration::from_secs(5)),
+        fast_http(1, (10, 50), Some(Duration::from_secs(5))),
     ))
     .await
     .unwrap_err()

@@ -463,7 +463,7 @@ async fn chart_points_round_trip_replace_and_read_half_open(backend: Backend) {
     // A point at the same instant replaces the stored one.
     let newer = point(2, 42.5, Some(9.0));
     store
-        .write_points(id, prov(SourceId::CoinGecko, 6), vec![newer.clone()])
+        .write_points(id, prov(SourceId::CoinGecko, 6), vec![newer])
         .await
         .unwrap();
     let back = store.points(id, all).await.unwrap();
@@ -513,7 +513,7 @@ async fn freshness_is_the_close_of_each_series_newest_bar(backend: Backend) {
         .await
         .unwrap();
     let mut fresh = store.freshness().await.unwrap();
-    fresh.sort_by(|a, b| (a.0.to_string(), a.1).cmp(&(b.0.to_string(), b.1)));
+    fresh.sort_by_key(|(i, tf, _)| (i.to_string(), *tf));
     assert_eq!(
         fresh,
         vec![(btc, Timeframe::H1, T0 + 30 * H), (eth, Timeframe::H4, G4 + 3 * H4)]
@@ -779,6 +779,9 @@ async fn cached_answers_are_fresh_only_after_the_cutoff_and_replaced(backend: Ba
 // ---------------------------------------------------------------------------------------------
 // JobLog
 
+/// (id, job, args, status, rows written, sources used, error, ended).
+type JobSummary<'a> = (i64, &'a str, &'a str, &'a str, i64, &'a str, Option<&'a str>, bool);
+
 async fn recent_jobs_are_newest_first_with_status_and_host(backend: Backend) {
     let store = backend.open().await;
     let finish = |status: JobStatus, rows: u64, sources: &[&str], error: Option<&str>| JobRecord {
@@ -809,7 +812,7 @@ async fn recent_jobs_are_newest_first_with_status_and_host(backend: Backend) {
     assert!(a < b && b < c && c < d, "{a} {b} {c} {d}");
 
     let jobs = store.recent_jobs(10).await.unwrap();
-    let summary: Vec<(i64, &str, &str, &str, i64, &str, Option<&str>, bool)> = jobs
+    let summary: Vec<JobSummary<'_>> = jobs
         .iter()
         .map(|j| {
             (

@@ -9,6 +9,7 @@
 //! - [`coingecko`]: a simulated CoinGecko ranking and coin list.
 //! - [`cryptocompare`]: simulated CryptoCompare hourly and daily history.
 //! - [`archive`]: writes Binance public-archive files (`.zip` + `.CHECKSUM`) from the same market.
+//! - [`http`]: quick HTTP settings for tests ([`fast_http`]).
 
 pub mod archive;
 pub mod binance;
@@ -16,6 +17,7 @@ pub mod bybit;
 pub mod coingecko;
 pub mod cryptocompare;
 mod faults;
+pub mod http;
 mod limits;
 pub mod market;
 pub mod okx;
@@ -27,6 +29,7 @@ pub use bybit::{BybitSim, BybitSimConfig};
 pub use coingecko::{CoinGeckoSim, CoinGeckoSimConfig, SimCoin};
 pub use cryptocompare::{CryptoCompareSim, CryptoCompareSimConfig};
 pub use faults::{BadBar, Burst, Faults};
+pub use http::fast_http;
 pub use limits::SimStats;
 pub use market::{SimCandle, SimMarket};
 pub use okx::{OkxSim, OkxSimConfig};
