@@ -50,7 +50,8 @@ pub async fn open_store(config: &Config) -> Result<StoreHandle> {
             let store = tokio::task::spawn_blocking(move || open_postgres(&owned))
                 .await
                 .context("opening the PostgreSQL database")??;
-            let connections = config.database.pool_size as usize;
+            // Two connections of the pool stay free for a worker's queue and its scheduler lock.
+            let connections = (config.database.pool_size as usize).saturating_sub(2).max(1);
             StoreHandle::postgres(store, connections).context("opening the PostgreSQL connection pool")?
         }
         DatabaseUrl::Sqlite(path) => {

@@ -29,8 +29,12 @@ use crate::{
     ListingChanges, PgStore, QualityDay, RangeDrift, RejectRow, SeriesStatus, SqliteStore, StoreError, WriteStats,
 };
 
-/// Read-only connections a SQLite file gets beside its writer.
-const SQLITE_READERS: usize = 4;
+/// Read-only connections a SQLite file gets beside its writer: one per core but one, which is
+/// left to the writer. Reads beyond that wait for a connection (asynchronously, holding no
+/// thread), so a burst of reads never starves a running write of CPU.
+fn sqlite_readers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+}
 
 /// An open store, shared by every task of a process (see the module docs).
 #[derive(Clone)]
@@ -105,7 +109,7 @@ impl StoreHandle {
         let readers = match store.path() {
             Some(path) => {
                 store.register_sources()?;
-                let readers = (0..SQLITE_READERS)
+                let readers = (0..sqlite_readers())
                     .map(|_| SqliteStore::open_reader(&path))
                     .collect::<Result<Vec<_>, _>>()?;
                 Some(Pool::from(readers))

@@ -100,7 +100,7 @@ impl OwnedPage {
         PageWrite {
             instrument_id: self.instrument_id,
             timeframe: self.timeframe,
-            provenance: self.provenance.clone(),
+            provenance: self.provenance,
             candles: &self.candles,
             covered: self.covered.map(|r| r.as_pair()),
             replace: match &self.outranks {
