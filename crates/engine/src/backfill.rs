@@ -62,14 +62,16 @@ pub struct Plan {
 }
 
 /// What one series got.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct SeriesOutcome {
     pub instrument: Instrument,
     pub requests: u64,
     /// Bars written (new or replaced), per source.
     pub written_by: BTreeMap<SourceId, u64>,
-    /// Sources that failed for this series; their bars were asked of the next source.
-    pub source_errors: Vec<(SourceId, String)>,
+    /// Sources that failed for this series, with their error as it was (its
+    /// [`JobError::kind`] tells a ban from an outage or a refusal); their bars were asked of the
+    /// next source.
+    pub source_errors: Vec<(SourceId, Arc<JobError>)>,
     /// Bars of the range no source answered for (every source failed there).
     pub unfetched: i64,
     /// Set when `unfetched` > 0: why.
@@ -198,7 +200,7 @@ async fn fill_series<S: CandleWrite>(
             if let JobError::Store(_) | JobError::Worker(_) = e {
                 return Err(e);
             }
-            outcome.source_errors.push((source.id(), e.to_string()));
+            outcome.source_errors.push((source.id(), Arc::new(e)));
         }
     }
     let primary = chain.first().copied();

@@ -31,3 +31,32 @@ pub enum JobError {
     #[error("the store's worker thread stopped: {0}")]
     Worker(String),
 }
+
+/// What kind of failure ended a job or a source's part of it, for alerts and the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JobFailure {
+    /// A source failed in the way its kind says (a ban, an outage, a refusal...).
+    Source(candlekeep_sources::FailureKind),
+    /// The store failed (disk, database, corruption).
+    Store,
+    /// An archive file was unreadable or not what its name says.
+    Archive,
+    /// An indicator could not be computed.
+    Indicator,
+    /// A task of the job stopped unexpectedly.
+    Worker,
+}
+
+impl JobError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> JobFailure {
+        match self {
+            Self::Store(_) => JobFailure::Store,
+            Self::Source(e) => JobFailure::Source(e.kind()),
+            Self::Archive(_) => JobFailure::Archive,
+            Self::Indicator(_) => JobFailure::Indicator,
+            Self::Worker(_) => JobFailure::Worker,
+        }
+    }
+}

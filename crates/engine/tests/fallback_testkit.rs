@@ -8,11 +8,11 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use candlekeep_core::{Candle, Instrument, Market, SourceId, TimeRange, Timeframe, time::now_ms};
 use candlekeep_engine::{
-    NoProgress,
+    JobFailure, NoProgress,
     backfill::{self, Plan, Start, Target},
 };
 use candlekeep_sources::{
-    CandleSource,
+    CandleSource, FailureKind,
     binance::{BinanceConfig, BinanceKlines},
     bybit::{BybitConfig, BybitKlines},
     cryptocompare::{CryptoCompareConfig, CryptoCompareHistory},
@@ -234,6 +234,13 @@ async fn five_coins_end_complete_each_bar_from_the_best_source_that_had_it() {
         .find(|s| s.instrument.market == Market::Spot && s.instrument.base == "BTC")
         .unwrap();
     assert_eq!(spot_btc.source_errors[0].0, SourceId::BinanceSpotRest);
+    // Kept as the error it was: an outage, told apart from a ban or a refusal.
+    assert_eq!(
+        spot_btc.source_errors[0].1.kind(),
+        JobFailure::Source(FailureKind::Unavailable),
+        "{}",
+        spot_btc.source_errors[0].1
+    );
 
     // Nothing is asked twice of a venue that answered: a rerun sends USD-M and Bybit nothing.
     // Sources that failed are asked again for their bars: Binance spot (down), and OKX for SOL

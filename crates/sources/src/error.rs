@@ -56,7 +56,64 @@ pub enum SourceError {
     Config(String),
 }
 
+/// What kind of failure a source error is, for whoever reacts to it (an alert, the API, the
+/// job log): a ban, an outage and a refusal call for different actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureKind {
+    /// The venue refused the request itself (unknown symbol, bad parameter): retrying cannot help.
+    Refused,
+    /// The venue banned this address for a while (HTTP 418, or 403 with a wait).
+    Banned,
+    /// Too many requests: the venue asked to slow down, longer than the job may wait.
+    RateLimited,
+    /// The venue was down or unreachable (5xx, timeouts, refused connections) after retries.
+    Unavailable,
+    /// The answer did not match the venue's documented format.
+    Malformed,
+    /// The source is set up wrongly on this side.
+    Config,
+}
+
+impl FailureKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Refused => "refused",
+            Self::Banned => "banned",
+            Self::RateLimited => "rate-limited",
+            Self::Unavailable => "unavailable",
+            Self::Malformed => "malformed",
+            Self::Config => "config",
+        }
+    }
+}
+
+impl std::fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl SourceError {
+    /// What kind of failure this is, looking through context and retries to the last cause.
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            Self::Rejected { .. } => FailureKind::Refused,
+            Self::Banned { .. } => FailureKind::Banned,
+            Self::RateLimited { .. } => FailureKind::RateLimited,
+            Self::Status { status, .. } if *status < 500 && *status != 408 => FailureKind::Refused,
+            Self::Status { .. } | Self::Transport { .. } => FailureKind::Unavailable,
+            Self::WaitBudgetSpent { status, .. } => match status {
+                Some(418) => FailureKind::Banned,
+                Some(429) => FailureKind::RateLimited,
+                _ => FailureKind::Unavailable,
+            },
+            Self::Malformed { .. } => FailureKind::Malformed,
+            Self::GaveUp { last: source, .. } | Self::Context { source, .. } => source.kind(),
+            Self::Config(_) => FailureKind::Config,
+        }
+    }
+
     /// Whether the same request may succeed later.
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -109,6 +166,56 @@ mod tests {
     #[derive(Debug, thiserror::Error)]
     #[error("outer")]
     struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn a_ban_an_outage_and_a_refusal_stay_distinguishable_through_context_and_retries() {
+        let wrap = |e: SourceError| SourceError::Context {
+            context: "BTCUSDT 1h".into(),
+            source: Box::new(SourceError::GaveUp {
+                context: "klines".into(),
+                attempts: 3,
+                last: Box::new(e),
+            }),
+        };
+        let venue = || "binance".to_owned();
+        let ban = SourceError::Banned {
+            venue: venue(),
+            status: 418,
+            retry_after: std::time::Duration::from_secs(600),
+            max_wait: std::time::Duration::from_secs(60),
+        };
+        let outage = SourceError::Status {
+            venue: venue(),
+            status: 503,
+            body: String::new(),
+        };
+        let refusal = SourceError::Rejected {
+            venue: venue(),
+            status: 400,
+            code: -1121,
+            msg: "Invalid symbol.".into(),
+        };
+        let still_banned = SourceError::WaitBudgetSpent {
+            context: "klines".into(),
+            venue: venue(),
+            status: Some(418),
+            waited: std::time::Duration::from_secs(60),
+            budget: std::time::Duration::from_secs(60),
+        };
+        assert_eq!(wrap(ban).kind(), FailureKind::Banned);
+        assert_eq!(wrap(outage).kind(), FailureKind::Unavailable);
+        assert_eq!(wrap(refusal).kind(), FailureKind::Refused);
+        assert_eq!(still_banned.kind(), FailureKind::Banned);
+        assert_eq!(
+            SourceError::Status {
+                venue: venue(),
+                status: 404,
+                body: String::new()
+            }
+            .kind(),
+            FailureKind::Refused
+        );
+    }
 
     #[test]
     fn the_chain_shows_every_cause() {

@@ -31,7 +31,7 @@ mod page_props;
 #[cfg(test)]
 mod samples;
 
-pub use error::SourceError;
+pub use error::{FailureKind, SourceError};
 
 use candlekeep_core::{Candle, Instrument, Market, MarketPoint, SourceId, Timeframe};
 use futures::future::BoxFuture;
