@@ -2,7 +2,7 @@
 //! scheduler later): the configuration (`config`: defaults, `candlekeep.toml`, `.env`, the
 //! environment, validation, the commented template), the source registry and fallback chains
 //! (`registry`: every venue's sources built from its configuration section), opening the
-//! configured store (`store`), and, with the `demo` feature, the simulated venues behind
+//! configured store (`store`), what a backfill or a worker covers (`plan`), and, with the `demo` feature, the simulated venues behind
 //! `--demo` (`demo`).
 //!
 //! Argument parsing, output, progress and signal handling belong to the front ends.
@@ -10,5 +10,6 @@
 pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod plan;
 pub mod registry;
 pub mod store;

@@ -12,7 +12,7 @@ use candlekeep_store::{JobLog, JobStatus};
 
 use super::{
     Global, finish_job, invocation,
-    plan::{DateRange, Selection, plan},
+    plan::{DateRange, Selection},
 };
 use crate::progress::CliProgress;
 
@@ -64,7 +64,7 @@ async fn collect(
             super::start_demo(&mut config).await?;
         }
         let store = open_store(&config).await?;
-        let plan = plan(&config, &store, sel, start(&config), end).await?;
+        let plan = candlekeep_app::plan::plan(&config, &store, &sel.to_app(), start(&config), end).await?;
         let job_id = store.job_started(job, &invocation()).await?;
         let progress = CliProgress::new("bars");
         // A signal drops the run at its next await: every page is written in one transaction,

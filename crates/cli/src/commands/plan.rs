@@ -1,20 +1,9 @@
-//! Which series a backfill or sync covers (the selection flags), with each one's fallback chain
-//! from `candlekeep_app::registry`.
-//!
-//! `--max-coins N` takes the N best-ranked assets of the stored universe on every market where a
-//! venue lists them; otherwise `--symbols` (or `collect.assets`).
+//! The flags that say which series a backfill, sync or worker covers, and its date range; the
+//! plan itself is `candlekeep_app::plan`.
 
-use anyhow::{Context, Result, bail};
-use candlekeep_app::{
-    config::{self, Config},
-    registry::Chains,
-};
-use candlekeep_core::{Instrument, Market, Timeframe};
-use candlekeep_engine::{
-    backfill::{Plan, Start, Target},
-    universe,
-};
-use candlekeep_store::UniverseStore;
+use anyhow::{Context, Result};
+use candlekeep_app::config;
+use candlekeep_core::Timeframe;
 
 #[derive(Debug, clap::Args)]
 pub struct Selection {
@@ -64,49 +53,14 @@ impl DateRange {
     }
 }
 
-pub async fn plan(
-    config: &Config,
-    store: &impl UniverseStore,
-    sel: &Selection,
-    start: Start,
-    end: Option<i64>,
-) -> Result<Plan> {
-    let markets: Vec<Market> = match &sel.markets {
-        Some(m) => config::parse_markets(m).context("--markets")?,
-        None => config.markets()?,
-    };
-    let timeframe = match sel.timeframe {
-        Some(tf) => tf,
-        None => config.timeframe()?,
-    };
-    let quote = config.collect.quote.trim().to_ascii_uppercase();
-    let instruments: Vec<Instrument> = match sel.max_coins {
-        Some(n) => {
-            let assets = store.ranked_assets(n as usize).await?;
-            if assets.is_empty() {
-                bail!("the universe is empty: run `candlekeep sync --symbols-only` first to rank the coins");
-            }
-            universe::series(&assets, &store.listings().await?, &markets, &quote)
-                .into_iter()
-                .map(|(i, _)| i)
-                .collect()
+impl Selection {
+    /// The selection as the app takes it.
+    pub fn to_app(&self) -> candlekeep_app::plan::Selection {
+        candlekeep_app::plan::Selection {
+            symbols: self.symbols.clone(),
+            max_coins: self.max_coins,
+            markets: self.markets.clone(),
+            timeframe: self.timeframe,
         }
-        None => config.instruments(sel.symbols.as_deref(), &markets)?,
-    };
-    let chains = Chains::new(config, store).await?;
-    let mut targets = Vec::new();
-    for instrument in instruments {
-        let chain = chains.chain(config, &instrument, timeframe)?;
-        targets.push(Target { instrument, chain });
     }
-    if targets.is_empty() {
-        bail!("nothing to collect: no venue lists the selected coins on the selected markets");
-    }
-    Ok(Plan {
-        targets,
-        timeframe,
-        start,
-        end_ms: end,
-        concurrency: config.collect.concurrency,
-    })
 }

@@ -6,7 +6,7 @@ use anyhow::Result;
 use candlekeep_app::store::open_store;
 use candlekeep_core::{
     Instrument, Timeframe,
-    time::{DAY_MS, format_ms, now_ms},
+    time::{DAY_MS, HOUR_MS, format_ms, now_ms},
 };
 use candlekeep_store::{CandleRead, GapLedger, JobLog, JobStatus, QualityDay};
 use serde_json::json;
@@ -90,7 +90,7 @@ pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
             .total_cmp(&b.mean_score())
             .then(a.instrument.cmp(b.instrument))
     });
-    let stale_ms = i64::from(config.quality.stale_after_hours) * 3_600_000;
+    let stale_ms = i64::from(config.quality.stale_after_hours) * HOUR_MS;
     let age = |s: &Summary<'_>| s.newest_close_ms.map(|c| (now - c).max(0));
     if args.json {
         let out: Vec<_> = series
@@ -136,8 +136,8 @@ pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
         let divergences: Vec<f64> = s.days.iter().filter_map(|d| d.divergence_bps).collect();
         let freshness = match age(s) {
             None => "no bars".to_owned(),
-            Some(a) if a > stale_ms => format!("STALE ({}h {:02}m)", a / 3_600_000, a % 3_600_000 / 60_000),
-            Some(a) => format!("ok ({}h {:02}m)", a / 3_600_000, a % 3_600_000 / 60_000),
+            Some(a) if a > stale_ms => format!("STALE ({}h {:02}m)", a / HOUR_MS, a % HOUR_MS / 60_000),
+            Some(a) => format!("ok ({}h {:02}m)", a / HOUR_MS, a % HOUR_MS / 60_000),
         };
         println!(
             "{:<20} {:<3} {:>6.1} {:>6.1} {:>8} {:>8} {:>7} {:>9} {:>8.2}%  {freshness}",

@@ -14,7 +14,7 @@ use candlekeep_store::{CandleRead, JobLog, JobStatus};
 
 use super::{
     Global, finish_job, invocation,
-    plan::{DateRange, Selection, plan},
+    plan::{DateRange, Selection},
 };
 
 #[derive(Debug, clap::Args)]
@@ -71,7 +71,8 @@ pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
         let needed = u32::try_from(args.slots).unwrap_or(u32::MAX).saturating_add(3);
         config.database.pool_size = config.database.pool_size.max(needed);
         let store = open_store(&config).await?;
-        let backfill_plan = plan(&config, &store, &args.selection, Start::At(from), None).await?;
+        let backfill_plan =
+            candlekeep_app::plan::plan(&config, &store, &args.selection.to_app(), Start::At(from), None).await?;
         let chains = Arc::new(Chains::new(&config, &store).await?);
         let resolve_config = config.clone();
         let resolve: worker::Resolve = Arc::new(move |instrument, tf, ids| {
