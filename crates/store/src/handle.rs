@@ -105,10 +105,9 @@ fn pack_later(
 impl StoreHandle {
     /// Shares an open SQLite store: its file gets read-only connections beside it (none for an
     /// in-memory database).
-    pub fn sqlite(mut store: SqliteStore) -> Result<Self, StoreError> {
+    pub fn sqlite(store: SqliteStore) -> Result<Self, StoreError> {
         let readers = match store.path() {
             Some(path) => {
-                store.register_sources()?;
                 let readers = (0..sqlite_readers())
                     .map(|_| SqliteStore::open_reader(&path))
                     .collect::<Result<Vec<_>, _>>()?;

@@ -173,26 +173,26 @@ macro_rules! per_backend {
 }
 
 per_backend!(describe_names_the_backend_and_hides_the_password {
-    describe_sqlite: Sqlite, ignore = "bug: an in-memory SQLite store describes itself as `sqlite ` (rusqlite's path is Some(\"\"), not None)";
+    describe_sqlite: Sqlite;
     describe_sqlite_file: SqliteFile;
     describe_postgres: Postgres;
 });
 
 per_backend!(a_fresh_store_holds_no_rows_so_a_copy_may_go_into_it {
     fresh_store_is_empty_sqlite: Sqlite;
-    fresh_store_is_empty_sqlite_file: SqliteFile, ignore = "bug: StoreHandle::sqlite registers every source in a new file, so `sources` has rows and a copy into it is refused";
+    fresh_store_is_empty_sqlite_file: SqliteFile;
     fresh_store_is_empty_postgres: Postgres;
 });
 
 per_backend!(a_whole_store_copy_reads_back_the_same_and_keeps_working {
     whole_copy_sqlite: Sqlite;
-    whole_copy_sqlite_file: SqliteFile, ignore = "bug: after a copy the SQLite readers keep source ids cached before it (wrong sources) or try to register missing sources (read-only error)";
+    whole_copy_sqlite_file: SqliteFile;
     whole_copy_postgres: Postgres;
 });
 
 per_backend!(a_copy_over_a_used_store_is_what_every_connection_reads {
     copy_over_used_sqlite: Sqlite;
-    copy_over_used_sqlite_file: SqliteFile, ignore = "bug: after a copy the SQLite readers keep source ids cached before it (wrong sources) or try to register missing sources (read-only error)";
+    copy_over_used_sqlite_file: SqliteFile;
     copy_over_used_postgres: Postgres, ignore = "bug: after a copy, PostgreSQL connections keep instrument ids cached before it (empty_for_copy clears no instrument ids; append_rows clears only its own connection's)";
 });
 

@@ -23,6 +23,11 @@ pub(crate) fn timeframe(tf: &str) -> Result<Timeframe, StoreError> {
 }
 
 /// The source a stored candle names by id.
+/// The source a stored name stands for, if this build knows it.
+pub(crate) fn known_source(name: &str) -> Option<SourceId> {
+    SourceId::ALL.into_iter().find(|s| s.as_str() == name)
+}
+
 pub(crate) fn source(
     names: &std::collections::HashMap<i64, SourceId>,
     id: i64,

@@ -58,6 +58,8 @@ pub(crate) const DAILY_DIVERGENCE_SQL: &str = "SELECT instrument_id, timeframe, 
 
 /// A source's id: (name).
 pub(crate) const SOURCE_ID_SQL: &str = "SELECT id FROM sources WHERE name = $1";
+/// Every registered source, by id.
+pub(crate) const SOURCE_NAMES_SQL: &str = "SELECT id, name FROM sources";
 
 /// An instrument's id: (market, base, quote).
 pub(crate) const INSTRUMENT_ID_SQL: &str = "SELECT id FROM instruments WHERE market = $1 AND base = $2 AND quote = $3";
@@ -212,6 +214,7 @@ mod tests {
             DAILY_SOURCE_COUNTS_SQL,
             DAILY_DIVERGENCE_SQL,
             SOURCE_ID_SQL,
+            SOURCE_NAMES_SQL,
             INSTRUMENT_ID_SQL,
             STORED_SOURCES_SQL,
             POINTS_SQL,

@@ -106,11 +106,6 @@ impl SqliteStore {
         })
     }
 
-    /// Registers every source this build knows, so read-only connections find them all.
-    pub fn register_sources(&mut self) -> Result<(), StoreError> {
-        self.source_names().map(drop)
-    }
-
     /// The file this store lives in; `None` for an in-memory database.
     pub fn path(&self) -> Option<std::path::PathBuf> {
         self.conn.path().filter(|p| !p.is_empty()).map(std::path::PathBuf::from)
@@ -195,8 +190,7 @@ impl SqliteStore {
         if let Some(id) = self.source_ids.get(&source) {
             return Ok(*id);
         }
-        // Looked up before it is registered: a read-only connection (see `open_reader`) only
-        // ever looks up, the writer having registered every source when the store was opened.
+        // Looked up before it is registered: registering writes, and most calls find it.
         let find = |conn: &Connection| {
             conn.query_row(crate::model::statements::SOURCE_ID_SQL, [source.as_str()], |r| r.get(0))
                 .optional()
@@ -214,12 +208,20 @@ impl SqliteStore {
         Ok(id)
     }
 
-    /// Every source this store knows, by id.
+    /// The sources stored rows name, by id, read afresh (a copy or another process may have
+    /// registered sources since). Only reads, so a read-only connection can decode rows; a name
+    /// this build does not know is left out (and reported where a row names it).
     fn source_names(&mut self) -> Result<HashMap<i64, SourceId>, StoreError> {
-        for source in SourceId::ALL {
-            self.source_id(source)?;
+        let mut stmt = self.conn.prepare_cached(crate::model::statements::SOURCE_NAMES_SQL)?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+        let mut names = HashMap::new();
+        for row in rows {
+            let (id, name) = row?;
+            if let Some(source) = decode::known_source(&name) {
+                names.insert(id, source);
+            }
         }
-        Ok(self.source_ids.iter().map(|(s, id)| (*id, *s)).collect())
+        Ok(names)
     }
 
     fn find_instrument(&self, i: &Instrument) -> Result<Option<i64>, StoreError> {
@@ -236,7 +238,10 @@ impl SqliteStore {
 
 impl BlockingStore for SqliteStore {
     fn describe(&mut self) -> Result<String, StoreError> {
-        Ok(format!("sqlite {}", self.conn.path().unwrap_or(":memory:")))
+        Ok(match self.path() {
+            Some(path) => format!("sqlite {}", path.display()),
+            None => "sqlite :memory:".to_owned(),
+        })
     }
 
     fn schema_version(&mut self) -> Result<i64, StoreError> {
