@@ -14,19 +14,10 @@ use candlekeep_sources::{
     http::HttpConfig,
 };
 use candlekeep_store::{CandleRead, StoreHandle};
-use candlekeep_testkit::{BinanceSim, Burst, Faults, SimConfig};
+use candlekeep_testkit::{BinanceSim, Burst, Faults, SimConfig, fast_http};
 
-const DAY: i64 = 86_400_000;
+const DAY: i64 = candlekeep_core::time::DAY_MS;
 const SYMBOLS: [&str; 2] = ["BTCUSDT", "ETHUSDT"];
-
-fn fast_http() -> HttpConfig {
-    HttpConfig {
-        backoff_min: Duration::from_millis(20),
-        backoff_max: Duration::from_millis(200),
-        max_attempts: 8,
-        ..HttpConfig::default()
-    }
-}
 
 struct Venues {
     spot: BinanceSim,
@@ -105,9 +96,13 @@ async fn ninety_days_two_symbols_two_markets_exact_then_idempotent() {
     let v = venues(|_| {}).await;
     let (from, to) = window();
     let st = store();
-    let report = backfill::run(&st, &plan(&v, Timeframe::H1, from, to, fast_http()), &NoProgress)
-        .await
-        .unwrap();
+    let report = backfill::run(
+        &st,
+        &plan(&v, Timeframe::H1, from, to, fast_http(8, (20, 200), None)),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
     assert!(report.failures().next().is_none(), "{:?}", report.series);
 
     let mut expected_total = 0;
@@ -141,9 +136,13 @@ async fn ninety_days_two_symbols_two_markets_exact_then_idempotent() {
     assert!(expected_total < 4 * 90 * 24, "the simulated outages leave real gaps");
     assert!(expected_total > 4 * 90 * 24 - 200);
 
-    let again = backfill::run(&st, &plan(&v, Timeframe::H1, from, to, fast_http()), &NoProgress)
-        .await
-        .unwrap();
+    let again = backfill::run(
+        &st,
+        &plan(&v, Timeframe::H1, from, to, fast_http(8, (20, 200), None)),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
     assert_eq!(again.written(), 0);
     assert_eq!(
         again.series.iter().map(|s| s.requests).sum::<u64>(),
@@ -160,7 +159,7 @@ async fn faults_end_with_the_same_content_as_a_clean_run() {
     let clean = store();
     backfill::run(
         &clean,
-        &plan(&clean_v, Timeframe::M15, from, to, fast_http()),
+        &plan(&clean_v, Timeframe::M15, from, to, fast_http(8, (20, 200), None)),
         &NoProgress,
     )
     .await
@@ -184,7 +183,7 @@ async fn faults_end_with_the_same_content_as_a_clean_run() {
     let http = HttpConfig {
         backoff_max: Duration::from_millis(300),
         max_attempts: 20,
-        ..fast_http()
+        ..fast_http(8, (20, 200), None)
     };
     let faulty = store();
     let report = backfill::run(&faulty, &plan(&faulty_v, Timeframe::M15, from, to, http), &NoProgress)
@@ -216,8 +215,8 @@ async fn a_tight_weight_budget_is_respected_not_exceeded() {
         };
     })
     .await;
-    let spot = source(&v.spot, 30, window_len, fast_http());
-    let usdm = source(&v.usdm, 20, window_len, fast_http());
+    let spot = source(&v.spot, 30, window_len, fast_http(8, (20, 200), None));
+    let usdm = source(&v.usdm, 20, window_len, fast_http(8, (20, 200), None));
     let plan = plan_with(targets(spot, usdm), Timeframe::M15, from, to);
     let st = store();
     let report = backfill::run(&st, &plan, &NoProgress).await.unwrap();
@@ -235,7 +234,7 @@ async fn a_tight_weight_budget_is_respected_not_exceeded() {
     let clean = store();
     backfill::run(
         &clean,
-        &self::plan(&clean_v, Timeframe::M15, from, to, fast_http()),
+        &self::plan(&clean_v, Timeframe::M15, from, to, fast_http(8, (20, 200), None)),
         &NoProgress,
     )
     .await
@@ -250,7 +249,7 @@ async fn a_short_ban_is_waited_out_and_a_long_one_stops_without_knocking() {
     let st = store();
     // One series at a time: with several in flight, a request sent before the ban was known
     // would also meet it, and the count below could not be exact.
-    let mut one_at_a_time = plan(&short, Timeframe::H1, from, to, fast_http());
+    let mut one_at_a_time = plan(&short, Timeframe::H1, from, to, fast_http(8, (20, 200), None));
     one_at_a_time.concurrency = 1;
     let t = std::time::Instant::now();
     let report = backfill::run(&st, &one_at_a_time, &NoProgress).await.unwrap();
@@ -263,7 +262,7 @@ async fn a_short_ban_is_waited_out_and_a_long_one_stops_without_knocking() {
     let long = venues(|c| c.faults.ban_at = Some((0, Duration::from_secs(3600)))).await;
     let http = HttpConfig {
         max_ban_wait: Duration::from_secs(5),
-        ..fast_http()
+        ..fast_http(8, (20, 200), None)
     };
     let st = store();
     let report = backfill::run(&st, &plan(&long, Timeframe::H1, from, to, http), &NoProgress)
@@ -289,9 +288,13 @@ async fn missing_bars_stay_missing_and_the_open_bar_is_never_stored() {
     let hole = (from + 50 * 3_600_000, from + 55 * 3_600_000);
     let v = venues(|c| c.faults.missing = vec![hole]).await;
     let st = store();
-    backfill::run(&st, &plan(&v, Timeframe::H1, from, to + DAY, fast_http()), &NoProgress)
-        .await
-        .unwrap();
+    backfill::run(
+        &st,
+        &plan(&v, Timeframe::H1, from, to + DAY, fast_http(8, (20, 200), None)),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
     let btc = Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap();
     let stored = st
         .candles(&btc, Timeframe::H1, TimeRange::new(from, to + DAY))
@@ -332,7 +335,7 @@ async fn missing_bars_stay_missing_and_the_open_bar_is_never_stored() {
 async fn an_unknown_symbol_fails_at_once_with_the_venues_words() {
     let v = venues(|_| {}).await;
     let (from, to) = window();
-    let mut p = plan(&v, Timeframe::H1, from, to, fast_http());
+    let mut p = plan(&v, Timeframe::H1, from, to, fast_http(8, (20, 200), None));
     p.targets.truncate(1);
     p.targets[0].instrument = Instrument::from_symbol(Market::Spot, "NOSUCHUSDT").unwrap();
     let st = store();

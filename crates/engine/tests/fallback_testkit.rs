@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, sync::Arc};
 
 use candlekeep_core::{Candle, Instrument, Market, SourceId, TimeRange, Timeframe, time::now_ms};
 use candlekeep_engine::{
@@ -16,27 +16,17 @@ use candlekeep_sources::{
     binance::{BinanceConfig, BinanceKlines},
     bybit::{BybitConfig, BybitKlines},
     cryptocompare::{CryptoCompareConfig, CryptoCompareHistory},
-    http::HttpConfig,
     okx::{OkxCandles, OkxConfig},
 };
 use candlekeep_store::{CandleRead, CandleWrite, GapLedger, StoreHandle};
 use candlekeep_testkit::{
     BinanceSim, BybitSim, BybitSimConfig, CryptoCompareSim, CryptoCompareSimConfig, Faults, OkxSim, OkxSimConfig,
-    SimConfig, SimMarket,
+    SimConfig, SimMarket, fast_http,
 };
 
 const H: i64 = 3_600_000;
 const DAY: i64 = 24 * H;
 const COINS: [&str; 5] = ["BTC", "ETH", "BNB", "SOL", "XRP"];
-
-fn fast_http() -> HttpConfig {
-    HttpConfig {
-        backoff_min: Duration::from_millis(10),
-        backoff_max: Duration::from_millis(50),
-        max_attempts: 3,
-        ..HttpConfig::default()
-    }
-}
 
 struct World {
     spot: BinanceSim,
@@ -74,7 +64,7 @@ async fn world(usdm_hole: (i64, i64)) -> World {
 fn binance(sim: &BinanceSim, market: Market) -> Arc<dyn CandleSource> {
     let mut cfg = BinanceConfig::default_for(market);
     cfg.base_url = sim.base_url();
-    Arc::new(BinanceKlines::new(market, &cfg, fast_http()).unwrap())
+    Arc::new(BinanceKlines::new(market, &cfg, fast_http(3, (10, 50), None)).unwrap())
 }
 
 fn plan(w: &World, from: i64, to: i64) -> Plan {
@@ -84,7 +74,7 @@ fn plan(w: &World, from: i64, to: i64) -> Plan {
                 base_url: w.okx.base_url(),
                 ..OkxConfig::default()
             },
-            fast_http(),
+            fast_http(3, (10, 50), None),
         )
         .unwrap(),
     );
@@ -94,7 +84,7 @@ fn plan(w: &World, from: i64, to: i64) -> Plan {
                 base_url: w.bybit.base_url(),
                 ..BybitConfig::default()
             },
-            fast_http(),
+            fast_http(3, (10, 50), None),
         )
         .unwrap(),
     );
@@ -104,7 +94,7 @@ fn plan(w: &World, from: i64, to: i64) -> Plan {
                 base_url: w.cc.base_url(),
                 ..CryptoCompareConfig::default()
             },
-            fast_http(),
+            fast_http(3, (10, 50), None),
         )
         .unwrap(),
     );
@@ -270,7 +260,7 @@ fn okx_source(sim: &OkxSim, per_2s: u32) -> Arc<dyn CandleSource> {
         base_url: sim.base_url(),
         requests_per_2s: per_2s,
     };
-    Arc::new(OkxCandles::new(&cfg, fast_http_many()).unwrap())
+    Arc::new(OkxCandles::new(&cfg, fast_http(8, (10, 50), None)).unwrap())
 }
 
 fn bybit_source(sim: &BybitSim, per_5s: u32) -> Arc<dyn CandleSource> {
@@ -278,17 +268,10 @@ fn bybit_source(sim: &BybitSim, per_5s: u32) -> Arc<dyn CandleSource> {
         base_url: sim.base_url(),
         requests_per_5s: per_5s,
     };
-    Arc::new(BybitKlines::new(&cfg, fast_http_many()).unwrap())
+    Arc::new(BybitKlines::new(&cfg, fast_http(8, (10, 50), None)).unwrap())
 }
 
 /// Enough attempts to ride out the injected fault bursts.
-fn fast_http_many() -> HttpConfig {
-    HttpConfig {
-        max_attempts: 8,
-        ..fast_http()
-    }
-}
-
 fn single_source_plan(source: Arc<dyn CandleSource>, from: i64, to: i64) -> Plan {
     let targets = ["BTC", "ETH"]
         .iter()
@@ -400,7 +383,7 @@ async fn coingecko_fills_recent_hours_last_with_its_own_ohlc_and_no_volume() {
             base_url: cg_sim.base_url(),
             ..CoinGeckoConfig::default()
         },
-        fast_http(),
+        fast_http(3, (10, 50), None),
     )
     .unwrap();
     let ids = [("BTC".to_owned(), "btc-sim".to_owned())].into();
@@ -473,7 +456,8 @@ async fn cryptocompare_rides_out_the_same_faults_with_identical_content() {
             base_url: sim.base_url(),
             ..CryptoCompareConfig::default()
         };
-        let source: Arc<dyn CandleSource> = Arc::new(CryptoCompareHistory::new(&cfg, fast_http_many()).unwrap());
+        let source: Arc<dyn CandleSource> =
+            Arc::new(CryptoCompareHistory::new(&cfg, fast_http(8, (10, 50), None)).unwrap());
         let mut p = single_source_plan(source, from, to);
         p.targets.retain(|t| t.instrument.market == Market::Spot);
         p
@@ -498,7 +482,8 @@ async fn what_cryptocompare_says_about_missing_hours_names_the_gap() {
         base_url: sim.base_url(),
         ..CryptoCompareConfig::default()
     };
-    let source: Arc<dyn CandleSource> = Arc::new(CryptoCompareHistory::new(&cfg, fast_http()).unwrap());
+    let source: Arc<dyn CandleSource> =
+        Arc::new(CryptoCompareHistory::new(&cfg, fast_http(3, (10, 50), None)).unwrap());
     let mut plan = single_source_plan(source, from, to);
     plan.targets.retain(|t| t.instrument.market == Market::Spot);
     let store = StoreHandle::in_memory().unwrap();
