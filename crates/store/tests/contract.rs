@@ -10,7 +10,7 @@
 //! |---|---|---|
 //! | CandleRead | `describe` | `describe_names_the_backend_and_hides_the_password` (`describe_*`) |
 //! | | `schema_version` | `schema_version_is_the_latest_migration` |
-//! | | `candles` | suite `long_ranges_read_back_whole_and_in_order`, suite `values_round_trip_bit_for_bit`, `candles_are_half_open_and_per_series` |
+//! | | `candles` | suite `long_ranges_read_back_whole_and_in_order`, suite `values_round_trip_bit_for_bit`, `candles_are_half_open_and_per_series`, `a_revision_is_read_at_once_whatever_the_read_cache_holds` |
 //! | | `stored_sources` | suite `a_lower_priority_source_never_overwrites…`, `stored_sources_name_each_bar_s_source_in_a_half_open_range` |
 //! | | `uncovered` | suite `covered_ranges_merge_and_leave_exact_holes`, `latest_covered_is_the_end_of_the_newest_covered_range` |
 //! | | `latest_covered` | `latest_covered_is_the_end_of_the_newest_covered_range` |
@@ -141,6 +141,7 @@ fn page(id: i64, source: SourceId, candles: Vec<Candle>, covered: Option<TimeRan
 on_every_backend!(
     schema_version_is_the_latest_migration,
     candles_are_half_open_and_per_series,
+    a_revision_is_read_at_once_whatever_the_read_cache_holds,
     stored_sources_name_each_bar_s_source_in_a_half_open_range,
     latest_covered_is_the_end_of_the_newest_covered_range,
     chart_points_round_trip_replace_and_read_half_open,
@@ -242,6 +243,58 @@ async fn schema_version_is_the_latest_migration(backend: Backend) {
         }
         // 4 added the copy mark.
         Backend::Postgres => assert!(version >= 4, "{version}"),
+    }
+}
+
+/// Long reads go through the packed-block read cache (packed in the background on SQLite's
+/// writer, in the read on PostgreSQL). Whatever it holds at any instant, every read answers the
+/// stored bars: a revision written between reads is seen by the very next read, on every
+/// connection.
+async fn a_revision_is_read_at_once_whatever_the_read_cache_holds(backend: Backend) {
+    let store = backend.open().await;
+    let btc = btc_spot();
+    let id = store.instrument_id(&btc).await.unwrap();
+    let mut bars = sim(5_000);
+    let year = TimeRange::new(T0, T0 + 5_000 * H);
+    store
+        .write_page(
+            id,
+            Timeframe::H1,
+            prov(SourceId::BinanceSpotRest, 1),
+            bars.clone(),
+            None,
+        )
+        .await
+        .unwrap();
+    for round in 0..6 {
+        // Several reads at once (several connections), then a revision of one bar.
+        let reads: Vec<_> = (0..4)
+            .map(|_| {
+                let store = store.clone();
+                let btc = btc.clone();
+                tokio::spawn(async move { store.candles(&btc, Timeframe::H1, year).await.unwrap() })
+            })
+            .collect();
+        for read in reads {
+            assert_eq!(read.await.unwrap(), bars, "round {round}");
+        }
+        let k = 700 * round + 3;
+        bars[k].close = bars[k].low.max(bars[k].close * 0.999);
+        store
+            .write_page(
+                id,
+                Timeframe::H1,
+                prov(SourceId::BinanceSpotRest, 2),
+                vec![bars[k]],
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store.candles(&btc, Timeframe::H1, year).await.unwrap(),
+            bars,
+            "after revision {round}"
+        );
     }
 }
 

@@ -97,3 +97,82 @@ pub(crate) fn invalidate(tx: &Transaction<'_>, id: i64, tf: Timeframe, lo: i64, 
         .execute((id, tf.as_str(), block_of(tf, lo), hi))?;
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // test code: a panic is the failure report
+mod tests {
+    use candlekeep_core::{Instrument, Market, Provenance, SourceId};
+
+    use crate::model::blocks::BLOCK_BARS;
+    use crate::{BlockingStore, SqliteStore};
+
+    const H: i64 = 3_600_000;
+    const T0: i64 = 1_600_000_000_000 / (BLOCK_BARS * H) * (BLOCK_BARS * H);
+
+    fn bars(n: i64, close: f64) -> Vec<Candle> {
+        (0..n)
+            .map(|k| Candle {
+                open_time_ms: T0 + k * H,
+                open: close,
+                high: close + 1.0,
+                low: close - 1.0,
+                close,
+                volume: Some(1.0),
+                quote_volume: None,
+                trades: None,
+            })
+            .collect()
+    }
+
+    fn blocks(store: &SqliteStore) -> i64 {
+        store
+            .conn
+            .query_row("SELECT COUNT(*) FROM candle_blocks", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    use super::*;
+
+    #[test]
+    fn a_long_read_packs_closed_blocks_and_a_write_drops_the_ones_it_touches() {
+        let mut store = SqliteStore::in_memory().unwrap();
+        let btc = Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap();
+        let id = store.instrument_id(&btc).unwrap();
+        let prov = Provenance {
+            source: SourceId::BinanceSpotRest,
+            fetched_at_ms: 1,
+        };
+        let n = 3 * BLOCK_BARS;
+        store
+            .write_page(id, Timeframe::H1, prov, &bars(n, 100.0), None)
+            .unwrap();
+        let read = |s: &mut SqliteStore| s.candles(&btc, Timeframe::H1, T0, T0 + n * H).unwrap();
+        assert_eq!(read(&mut store), bars(n, 100.0));
+        assert_eq!(
+            blocks(&store),
+            3,
+            "the writing connection packs what the read found missing"
+        );
+        // Read from the blocks: the same bars.
+        assert_eq!(read(&mut store), bars(n, 100.0));
+
+        // A revised bar in the second block: that block goes, the others stay, and the next read
+        // has the revision.
+        let mut revised = bars(n, 100.0)[BLOCK_BARS as usize + 5];
+        revised.close = 101.0;
+        store.write_page(id, Timeframe::H1, prov, &[revised], None).unwrap();
+        assert_eq!(blocks(&store), 2);
+        let mut want = bars(n, 100.0);
+        want[BLOCK_BARS as usize + 5] = revised;
+        assert_eq!(read(&mut store), want);
+        assert_eq!(blocks(&store), 3);
+        assert_eq!(read(&mut store), want);
+
+        // A read-only view of the same rows names the blocks it lacks instead of packing them.
+        store.conn.execute("DELETE FROM candle_blocks", []).unwrap();
+        let (got, missing) = super::read(&store.conn, id, Timeframe::H1, T0, T0 + n * H, i64::MAX).unwrap();
+        assert_eq!(got, want);
+        assert_eq!(missing, [T0, T0 + BLOCK_BARS * H, T0 + 2 * BLOCK_BARS * H]);
+        assert_eq!(blocks(&store), 0);
+    }
+}
