@@ -13,7 +13,7 @@ pub enum StoreError {
     #[error("cannot open database {path}: {source}")]
     Open { path: String, source: rusqlite::Error },
     #[error("PostgreSQL: {}", pg_message(.0))]
-    Postgres(#[from] postgres::Error),
+    Postgres(#[from] tokio_postgres::Error),
     #[error("cannot connect to PostgreSQL at {url}: {reason}")]
     Connect { url: String, reason: String },
     #[error(
@@ -36,7 +36,7 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 /// The server's own words (severity, message, detail, hint) when it sent any; else the client's.
-fn pg_message(e: &postgres::Error) -> String {
+fn pg_message(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => {
             let mut out = format!("{} {}: {}", db.severity(), db.code().code(), db.message());

@@ -4,11 +4,11 @@
 //! - **SQLite:** one writing connection (SQLite lets one transaction write at a time anyway),
 //!   which writes wait their turn for, and a few read-only WAL connections, so a read never waits
 //!   behind a write. An in-memory database has only the writer.
-//! - **PostgreSQL:** a pool of connections, one per call in flight.
+//! - **PostgreSQL:** [`PgStore`], natively async: a pool of connections, one per call in flight,
+//!   awaited directly.
 //!
-//! The backends' calls block (rusqlite, the blocking PostgreSQL client): they run on tokio's
-//! blocking pool, never on a runtime thread, and a task waiting for a connection waits
-//! asynchronously.
+//! SQLite's calls block (rusqlite): they run on tokio's blocking pool, never on a runtime thread,
+//! and a task waiting for a connection waits asynchronously.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -26,7 +26,8 @@ use crate::catalog::{TableDef, Value};
 use crate::migrate::CopyMarker;
 use crate::{
     BlockingStore, CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, IndicatorValue, JobId, JobRecord, JobRow,
-    ListingChanges, PgStore, QualityDay, RangeDrift, RejectRow, SeriesStatus, SqliteStore, StoreError, WriteStats,
+    ListingChanges, PgOptions, PgStore, PgWorkQueue, QualityDay, RangeDrift, RejectRow, SeriesStatus, SqliteStore,
+    StoreError, WriteStats,
 };
 
 /// Read-only connections a SQLite file gets beside its writer: one per core but one, which is
@@ -44,7 +45,7 @@ impl std::fmt::Debug for StoreHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &*self.0 {
             Shared::Sqlite { .. } => f.write_str("StoreHandle(sqlite)"),
-            Shared::Postgres { .. } => f.write_str("StoreHandle(postgresql)"),
+            Shared::Postgres(_) => f.write_str("StoreHandle(postgresql)"),
         }
     }
 }
@@ -56,9 +57,7 @@ enum Shared {
         /// Series whose read-cache blocks the writer has been asked to pack and has not yet.
         packing: Arc<std::sync::Mutex<HashSet<(i64, Timeframe)>>>,
     },
-    Postgres {
-        connections: Pool<PgStore>,
-    },
+    Postgres(PgStore),
 }
 
 /// Runs a blocking store call on the blocking pool; a panic in it is passed on as a panic.
@@ -122,16 +121,12 @@ impl StoreHandle {
         })))
     }
 
-    /// Shares a PostgreSQL store: `connections` connections of its pool serve calls at once.
-    pub fn postgres(store: PgStore, connections: usize) -> Result<Self, StoreError> {
-        let mut all = Vec::with_capacity(connections.max(1));
-        for _ in 1..connections.max(1) {
-            all.push(store.another()?);
-        }
-        all.push(store);
-        Ok(Self(Arc::new(Shared::Postgres {
-            connections: Pool::from(all),
-        })))
+    /// Opens a PostgreSQL store (see [`PgStore::connect_with`]) writing with `rules`: up to
+    /// `options.pool_size` connections serve calls at once.
+    pub async fn postgres(url: &str, options: PgOptions, rules: FlagRules) -> Result<Self, StoreError> {
+        let store = PgStore::connect_with(url, options).await?;
+        store.set_flag_rules(rules);
+        Ok(Self::from(store))
     }
 
     /// A private in-memory SQLite store (tests, benchmarks, the demo).
@@ -141,30 +136,28 @@ impl StoreHandle {
 
     /// Whether this is a PostgreSQL store.
     pub fn is_postgres(&self) -> bool {
-        matches!(&*self.0, Shared::Postgres { .. })
+        self.pg().is_some()
+    }
+
+    /// The PostgreSQL store behind this handle; `None` on SQLite.
+    pub fn pg(&self) -> Option<&PgStore> {
+        match &*self.0 {
+            Shared::Postgres(store) => Some(store),
+            Shared::Sqlite { .. } => None,
+        }
     }
 
     /// Sets what counts as a jump or a flat run when writing.
     pub async fn set_flag_rules(&self, rules: FlagRules) -> Result<(), StoreError> {
         match &*self.0 {
             Shared::Sqlite { writer, .. } => writer.lock().await.set_flag_rules(rules),
-            Shared::Postgres { connections } => {
-                // Every connection of the pool, each taken once.
-                let mut taken = Vec::new();
-                for _ in 0..connections.status().size {
-                    let mut conn = connections
-                        .get()
-                        .await
-                        .map_err(|e| StoreError::Config(format!("store pool closed: {e}")))?;
-                    conn.set_flag_rules(rules);
-                    taken.push(conn);
-                }
-            }
+            Shared::Postgres(store) => store.set_flag_rules(rules),
         }
         Ok(())
     }
 
-    /// Runs a read on a connection that may read (a reader, else the writer).
+    /// Runs a read on a SQLite connection that may read (a reader, else the writer). PostgreSQL
+    /// has no blocking connections: there this is an error.
     pub async fn read_with<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut dyn BlockingStore) -> Result<T, StoreError> + Send + 'static,
@@ -183,7 +176,8 @@ impl StoreHandle {
         }
     }
 
-    /// Runs a write (or anything that may write) on the connection that writes.
+    /// Runs a write (or anything that may write) on the SQLite connection that writes.
+    /// PostgreSQL has no blocking connections: there this is an error.
     pub async fn write_with<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut dyn BlockingStore) -> Result<T, StoreError> + Send + 'static,
@@ -193,39 +187,43 @@ impl StoreHandle {
                 let mut conn = writer.clone().lock_owned().await;
                 on_blocking_pool(move || f(&mut *conn)).await
             }
-            Shared::Postgres { connections } => {
-                let mut conn = connections
-                    .get()
-                    .await
-                    .map_err(|e| StoreError::Config(format!("store pool closed: {e}")))?;
-                on_blocking_pool(move || f(&mut *conn)).await
-            }
+            Shared::Postgres(_) => Err(StoreError::Config(
+                "a blocking store call was made on PostgreSQL, which is async only".into(),
+            )),
         }
     }
 
-    /// The PostgreSQL store behind this handle's connections, for what only PostgreSQL has (the
-    /// work queue); `None` on SQLite.
-    pub async fn postgres_work_queue(
-        &self,
-        owner: &str,
-    ) -> Result<Option<crate::postgres::queue::WorkQueue>, StoreError> {
-        match &*self.0 {
-            Shared::Sqlite { .. } => Ok(None),
-            Shared::Postgres { .. } => {
-                let owner = owner.to_owned();
-                self.write_with(move |s| s.as_postgres().map(|pg| pg.work_queue(&owner)).transpose())
-                    .await
-            }
-        }
+    /// The work queue as seen by the worker named `owner`, for what only PostgreSQL has; `None`
+    /// on SQLite.
+    pub async fn postgres_work_queue(&self, owner: &str) -> Result<Option<PgWorkQueue>, StoreError> {
+        Ok(self.pg().map(|pg| pg.work_queue(owner)))
     }
+}
+
+impl From<PgStore> for StoreHandle {
+    fn from(store: PgStore) -> Self {
+        Self(Arc::new(Shared::Postgres(store)))
+    }
+}
+
+/// Awaits `$call` on the PostgreSQL store when this handle is one (returning its outcome);
+/// falls through to the SQLite code after it otherwise.
+macro_rules! on_postgres {
+    ($handle:expr, |$pg:ident| $call:expr) => {
+        if let Some($pg) = $handle.pg() {
+            return $call.await;
+        }
+    };
 }
 
 impl CandleRead for StoreHandle {
     async fn describe(&self) -> Result<String, StoreError> {
+        on_postgres!(self, |pg| pg.describe());
         self.read_with(|s| s.describe()).await
     }
 
     async fn schema_version(&self) -> Result<i64, StoreError> {
+        on_postgres!(self, |pg| pg.schema_version());
         self.read_with(|s| s.schema_version()).await
     }
 
@@ -235,6 +233,7 @@ impl CandleRead for StoreHandle {
         tf: Timeframe,
         range: TimeRange,
     ) -> Result<Vec<Candle>, StoreError> {
+        on_postgres!(self, |pg| pg.candles(instrument, tf, range));
         let instrument = instrument.clone();
         let Shared::Sqlite {
             writer,
@@ -265,6 +264,7 @@ impl CandleRead for StoreHandle {
         tf: Timeframe,
         range: TimeRange,
     ) -> Result<Vec<(i64, SourceId)>, StoreError> {
+        on_postgres!(self, |pg| pg.stored_sources(instrument_id, tf, range));
         self.read_with(move |s| s.stored_sources(instrument_id, tf, range.start_ms, range.end_ms))
             .await
     }
@@ -276,6 +276,7 @@ impl CandleRead for StoreHandle {
         source: SourceId,
         range: TimeRange,
     ) -> Result<Vec<TimeRange>, StoreError> {
+        on_postgres!(self, |pg| pg.uncovered(instrument_id, tf, source, range));
         let gaps = self
             .read_with(move |s| s.uncovered(instrument_id, tf, source, range.start_ms, range.end_ms))
             .await?;
@@ -283,46 +284,56 @@ impl CandleRead for StoreHandle {
     }
 
     async fn latest_covered(&self, instrument_id: i64, tf: Timeframe) -> Result<Option<i64>, StoreError> {
+        on_postgres!(self, |pg| pg.latest_covered(instrument_id, tf));
         self.read_with(move |s| s.latest_covered(instrument_id, tf)).await
     }
 
     async fn series_status(&self) -> Result<Vec<SeriesStatus>, StoreError> {
+        on_postgres!(self, |pg| pg.series_status());
         self.read_with(|s| s.series_status()).await
     }
 
     async fn cross_check_summary(&self) -> Result<Vec<CrossCheckSummary>, StoreError> {
+        on_postgres!(self, |pg| pg.cross_check_summary());
         self.read_with(|s| s.cross_check_summary()).await
     }
 
     async fn content_hash(&self) -> Result<String, StoreError> {
+        on_postgres!(self, |pg| pg.content_hash());
         self.read_with(|s| s.content_hash()).await
     }
 
     async fn points(&self, instrument_id: i64, range: TimeRange) -> Result<Vec<MarketPoint>, StoreError> {
+        on_postgres!(self, |pg| pg.points(instrument_id, range));
         self.read_with(move |s| s.points(instrument_id, range.start_ms, range.end_ms))
             .await
     }
 
     async fn freshness(&self) -> Result<Vec<(Instrument, Timeframe, i64)>, StoreError> {
+        on_postgres!(self, |pg| pg.freshness());
         self.read_with(|s| s.freshness()).await
     }
 
     async fn flags(&self) -> Result<Vec<FlagRow>, StoreError> {
+        on_postgres!(self, |pg| pg.flags());
         self.read_with(|s| s.flags()).await
     }
 
     async fn rejects(&self) -> Result<Vec<RejectRow>, StoreError> {
+        on_postgres!(self, |pg| pg.rejects());
         self.read_with(|s| s.rejects()).await
     }
 }
 
 impl CandleWrite for StoreHandle {
     async fn instrument_id(&self, instrument: &Instrument) -> Result<i64, StoreError> {
+        on_postgres!(self, |pg| pg.instrument_id(instrument));
         let instrument = instrument.clone();
         self.write_with(move |s| s.instrument_id(&instrument)).await
     }
 
     async fn write_pages(&self, pages: Vec<OwnedPage>) -> Result<Vec<WriteStats>, StoreError> {
+        on_postgres!(self, |pg| pg.write_pages(pages));
         self.write_with(move |s| {
             let pages: Vec<_> = pages.iter().map(OwnedPage::as_write).collect();
             s.write_pages(&pages)
@@ -336,6 +347,7 @@ impl CandleWrite for StoreHandle {
         provenance: Provenance,
         points: Vec<MarketPoint>,
     ) -> Result<(), StoreError> {
+        on_postgres!(self, |pg| pg.write_points(instrument_id, provenance, points));
         self.write_with(move |s| s.write_points(instrument_id, provenance, &points))
             .await
     }
@@ -347,6 +359,7 @@ impl CandleWrite for StoreHandle {
         source: SourceId,
         notes: Vec<(TimeRange, String)>,
     ) -> Result<(), StoreError> {
+        on_postgres!(self, |pg| pg.write_notes(instrument_id, tf, source, notes));
         self.write_with(move |s| {
             let notes: Vec<_> = notes
                 .iter()
@@ -360,29 +373,35 @@ impl CandleWrite for StoreHandle {
 
 impl GapLedger for StoreHandle {
     async fn refresh_gaps(&self, now_ms: i64) -> Result<GapRefresh, StoreError> {
+        on_postgres!(self, |pg| pg.refresh_gaps(now_ms));
         self.write_with(move |s| s.refresh_gaps(now_ms)).await
     }
 
     async fn gaps(&self, status: Option<GapStatus>, since_ms: i64) -> Result<Vec<Gap>, StoreError> {
+        on_postgres!(self, |pg| pg.gaps(status, since_ms));
         self.read_with(move |s| s.gaps(status, since_ms)).await
     }
 
     async fn gap_attempted(&self, gap: &Gap, unrepairable: bool) -> Result<(), StoreError> {
+        on_postgres!(self, |pg| pg.gap_attempted(gap, unrepairable));
         let gap = gap.clone();
         self.write_with(move |s| s.gap_attempted(&gap, unrepairable)).await
     }
 
     async fn refresh_quality(&self, since_ms: i64, now_ms: i64) -> Result<Vec<QualityDay>, StoreError> {
+        on_postgres!(self, |pg| pg.refresh_quality(since_ms, now_ms));
         self.write_with(move |s| s.refresh_quality(since_ms, now_ms)).await
     }
 
     async fn verify_stored_ranges(&self, repair: bool) -> Result<Vec<RangeDrift>, StoreError> {
+        on_postgres!(self, |pg| pg.verify_stored_ranges(repair));
         self.write_with(move |s| s.verify_stored_ranges(repair)).await
     }
 }
 
 impl UniverseStore for StoreHandle {
     async fn save_assets(&self, assets: Vec<Asset>, at_ms: i64) -> Result<(), StoreError> {
+        on_postgres!(self, |pg| pg.save_assets(assets, at_ms));
         self.write_with(move |s| s.save_assets(&assets, at_ms)).await
     }
 
@@ -393,24 +412,29 @@ impl UniverseStore for StoreHandle {
         seen: Vec<Listing>,
         at_ms: i64,
     ) -> Result<ListingChanges, StoreError> {
+        on_postgres!(self, |pg| pg.refresh_listings(venue, market, seen, at_ms));
         self.write_with(move |s| s.refresh_listings(venue, market, &seen, at_ms))
             .await
     }
 
     async fn ranked_assets(&self, limit: usize) -> Result<Vec<Asset>, StoreError> {
+        on_postgres!(self, |pg| pg.ranked_assets(limit));
         self.read_with(move |s| s.ranked_assets(limit)).await
     }
 
     async fn listings(&self) -> Result<Vec<KnownListing>, StoreError> {
+        on_postgres!(self, |pg| pg.listings());
         self.read_with(|s| s.listings()).await
     }
 
     async fn cache_get(&self, key: &str, newer_than_ms: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        on_postgres!(self, |pg| pg.cache_get(key, newer_than_ms));
         let key = key.to_owned();
         self.read_with(move |s| s.cache_get(&key, newer_than_ms)).await
     }
 
     async fn cache_put(&self, key: &str, body: Vec<u8>, at_ms: i64) -> Result<(), StoreError> {
+        on_postgres!(self, |pg| pg.cache_put(key, body, at_ms));
         let key = key.to_owned();
         self.write_with(move |s| s.cache_put(&key, &body, at_ms)).await
     }
@@ -418,25 +442,30 @@ impl UniverseStore for StoreHandle {
 
 impl JobLog for StoreHandle {
     async fn job_started(&self, job: &str, args: &str) -> Result<JobId, StoreError> {
+        on_postgres!(self, |pg| pg.job_started(job, args));
         let (job, args) = (job.to_owned(), args.to_owned());
         self.write_with(move |s| s.job_started(&job, &args)).await
     }
 
     async fn job_finished(&self, id: JobId, outcome: JobRecord) -> Result<(), StoreError> {
+        on_postgres!(self, |pg| pg.job_finished(id, outcome));
         self.write_with(move |s| s.job_finished(id, &outcome)).await
     }
 
     async fn recent_jobs(&self, limit: usize) -> Result<Vec<JobRow>, StoreError> {
+        on_postgres!(self, |pg| pg.recent_jobs(limit));
         self.read_with(move |s| s.recent_jobs(limit)).await
     }
 }
 
 impl IndicatorStore for StoreHandle {
     async fn save_indicators(&self, values: Vec<IndicatorValue>) -> Result<(), StoreError> {
+        on_postgres!(self, |pg| pg.save_indicators(values));
         self.write_with(move |s| s.save_indicators(&values)).await
     }
 
     async fn indicator_values(&self) -> Result<Vec<IndicatorValue>, StoreError> {
+        on_postgres!(self, |pg| pg.indicator_values());
         self.read_with(|s| s.indicator_values()).await
     }
 }
@@ -447,6 +476,7 @@ impl TableCopy for StoreHandle {
         table: &'static TableDef,
         rows: tokio::sync::mpsc::Sender<Vec<Value>>,
     ) -> Result<u64, StoreError> {
+        on_postgres!(self, |pg| pg.read_table(table, rows));
         self.read_with(move |s| {
             let mut sent = 0u64;
             let mut open = true;
@@ -464,22 +494,27 @@ impl TableCopy for StoreHandle {
     }
 
     async fn append_rows(&self, table: &'static TableDef, rows: Vec<Vec<Value>>) -> Result<(), StoreError> {
+        on_postgres!(self, |pg| pg.append_rows(table, rows));
         self.write_with(move |s| s.append_rows(table, &rows)).await
     }
 
     async fn after_copy(&self) -> Result<(), StoreError> {
+        on_postgres!(self, |pg| pg.after_copy());
         self.write_with(|s| s.after_copy()).await
     }
 
     async fn copy_marker(&self) -> Result<Option<CopyMarker>, StoreError> {
+        on_postgres!(self, |pg| pg.copy_marker());
         self.read_with(|s| s.copy_marker()).await
     }
 
     async fn set_copy_marker(&self, marker: Option<CopyMarker>) -> Result<(), StoreError> {
+        on_postgres!(self, |pg| pg.set_copy_marker(marker));
         self.write_with(move |s| s.set_copy_marker(marker.as_ref())).await
     }
 
     async fn empty_for_copy(&self) -> Result<(), StoreError> {
+        on_postgres!(self, |pg| pg.empty_for_copy());
         self.write_with(|s| s.empty_for_copy()).await
     }
 }

@@ -1,6 +1,6 @@
 //! Candlekeep's storage: the roles a store plays ([`access`]), the shared [`StoreHandle`], the
-//! [`BlockingStore`] calls every backend implements, the SQLite and PostgreSQL
-//! backends, and copying a whole store from one to the other.
+//! SQLite backend (blocking, behind [`BlockingStore`]) and the natively async PostgreSQL one,
+//! and copying a whole store from one to the other.
 //!
 //! Candles are keyed by (instrument, timeframe, open time) and carry their provenance. Besides
 //! candles the store keeps *covered ranges*: the half-open time ranges a source has answered for
@@ -20,14 +20,15 @@ mod types;
 pub mod url;
 
 pub use access::{
-    CandleRead, CandleWrite, GapLedger, IndicatorStore, JobLog, OwnedPage, Store, StoreFuture, TableCopy, UniverseStore,
+    CandleRead, CandleWrite, GapLedger, IndicatorStore, JobLog, OwnedPage, Store, StoreFuture, TableCopy,
+    UniverseStore, WorkQueue,
 };
 pub use catalog::{TableDef, Value};
 pub use error::StoreError;
 pub use handle::StoreHandle;
 pub use model::gaps::FETCH_FAILED;
 pub use model::quality::score as quality_score;
-pub use postgres::{PgOptions, PgStore};
+pub use postgres::{PgOptions, PgStore, PgWorkQueue};
 pub use ranges::subtract_ranges;
 pub use sqlite::SqliteStore;
 pub use types::{
@@ -40,14 +41,10 @@ use candlekeep_core::{
     Asset, Candle, Instrument, KnownListing, Listing, Market, MarketPoint, Provenance, SourceId, Timeframe, Venue,
 };
 
-/// One connection's blocking calls, which each backend implements; tasks use a store through
-/// [`StoreHandle`], which runs these on the blocking pool (see [`access`] for the roles).
+/// One SQLite connection's blocking calls; tasks use a store through [`StoreHandle`], which
+/// runs these on the blocking pool (see [`access`] for the roles). PostgreSQL is natively async
+/// ([`PgStore`] implements the roles itself).
 pub trait BlockingStore: Send {
-    /// This connection as PostgreSQL's, for what only PostgreSQL has (the work queue).
-    fn as_postgres(&mut self) -> Option<&mut PgStore> {
-        None
-    }
-
     /// Which backend and mode this is, for `status`: `sqlite /path`, `postgresql 15.4`,
     /// `timescaledb 2.14 (hypertable, compression after 30 days)`.
     fn describe(&mut self) -> Result<String, StoreError>;

@@ -16,6 +16,7 @@ use candlekeep_core::{
 
 use crate::catalog::{TableDef, Value};
 use crate::migrate::CopyMarker;
+use crate::postgres::queue::{NewUnit, QueueCounts, Unit};
 use crate::{
     CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, IndicatorValue, JobId, JobRecord, JobRow, ListingChanges,
     PageWrite, QualityDay, RangeDrift, RejectRow, Replace, SeriesStatus, StoreError, WriteStats,
@@ -250,6 +251,39 @@ pub trait TableCopy: Clone + Send + Sync + 'static {
 
     /// Deletes every row an unfinished copy wrote, in one transaction, keeping the mark.
     fn empty_for_copy(&self) -> impl StoreFuture<()>;
+}
+
+/// The work queue `candlekeep worker` processes share (PostgreSQL only; see
+/// [`crate::postgres::queue`]), as seen by one worker. Each worker owns its queue, so the methods
+/// take `&mut self`.
+pub trait WorkQueue: Send {
+    /// Takes the scheduler role if no live process holds it; true while this process holds it.
+    fn try_schedule(&mut self) -> impl StoreFuture<bool>;
+
+    /// Gives the scheduler role up.
+    fn stop_scheduling(&mut self) -> impl Future<Output = ()> + Send;
+
+    /// Adds units (those already queued are left as they are, except that a done unit reaching
+    /// past `reopen_after_ms` is pending again, so new bars at the end get fetched) and records
+    /// that plan `name` is complete; returns how many units were added or reopened.
+    fn enqueue(&mut self, name: &str, units: &[NewUnit], reopen_after_ms: i64) -> impl StoreFuture<u64>;
+
+    /// Whether plan `name` has been made.
+    fn planned(&mut self, name: &str) -> impl StoreFuture<bool>;
+
+    /// Claims the oldest pending unit nobody holds a live lease on, for `lease_ms`.
+    fn claim(&mut self, lease_ms: i64) -> impl StoreFuture<Option<Unit>>;
+
+    /// Extends the lease on a unit this worker holds; false when the lease was lost (it ran out
+    /// and another worker took the unit).
+    fn renew(&mut self, id: i64, lease_ms: i64) -> impl StoreFuture<bool>;
+
+    /// Records the end of a unit: done, or (with an error) pending again after `retry_ms`, or
+    /// failed after [`MAX_ATTEMPTS`](crate::postgres::queue::MAX_ATTEMPTS) attempts.
+    fn finish(&mut self, id: i64, written: u64, error: Option<&str>, retry_ms: i64) -> impl StoreFuture<()>;
+
+    /// Units by state.
+    fn counts(&mut self) -> impl StoreFuture<QueueCounts>;
 }
 
 /// Every role at once: what a job that does a bit of everything (a backfill with its job log and

@@ -304,6 +304,58 @@ pub(crate) trait LedgerRows {
     ) -> Result<(), StoreError>;
 }
 
+/// One change to a series' ledger, in the order a refresh makes them.
+pub(crate) enum LedgerChange {
+    /// [`LedgerRows::mark_repaired`].
+    MarkRepaired((i64, i64)),
+    /// [`LedgerRows::copy_entry`].
+    CopyEntry { entry: (i64, i64), part: (i64, i64) },
+    /// [`LedgerRows::drop_entry`].
+    DropEntry((i64, i64)),
+    /// [`LedgerRows::put_gap`].
+    PutGap(CurrentGap, GapCause),
+}
+
+/// What a refresh changes in one series' ledger, given its current gaps ([`Series::gaps`]; its
+/// [`Facts`] are read only when there are any, else they are the default), its facts and its
+/// ledger rows; counts the series' share into `summary`.
+/// Pure: each backend reads the inputs and applies the changes in order, in its own way
+/// (blocking or async), inside one transaction.
+pub(crate) fn plan_series(
+    s: &Series,
+    current: &[(i64, i64)],
+    facts: &Facts,
+    ledger: Vec<LedgerRow>,
+    now_ms: i64,
+    summary: &mut GapRefresh,
+) -> Vec<LedgerChange> {
+    let tf = s.tf;
+    let current = facts.split_at_requests(current);
+    let plan = reconcile(&current, ledger, now_ms);
+    let mut changes = Vec::new();
+    for old in &plan.superseded {
+        if old.filled == [old.entry] {
+            changes.push(LedgerChange::MarkRepaired(old.entry));
+        } else {
+            for &part in &old.filled {
+                changes.push(LedgerChange::CopyEntry { entry: old.entry, part });
+                changes.push(LedgerChange::MarkRepaired(part));
+            }
+            changes.push(LedgerChange::DropEntry(old.entry));
+        }
+        summary.repaired += u64::from(!old.filled.is_empty());
+    }
+    for g in plan.gaps {
+        let cause = facts.cause(s.listed_at, g.range);
+        summary.new += u64::from(g.new);
+        if g.status == GapStatus::Open {
+            summary.count_open(cause, tf.bars_between(g.range.0, g.range.1));
+        }
+        changes.push(LedgerChange::PutGap(g, cause));
+    }
+    changes
+}
+
 /// Brings every series' ledger up to date (one transaction, the caller's).
 pub(crate) fn refresh(db: &mut impl LedgerRows, all: &[Series], now_ms: i64) -> Result<GapRefresh, StoreError> {
     let mut summary = GapRefresh {
@@ -318,28 +370,14 @@ pub(crate) fn refresh(db: &mut impl LedgerRows, all: &[Series], now_ms: i64) -> 
         } else {
             db.facts(id, tf)?
         };
-        let current = facts.split_at_requests(&current);
-        let plan = reconcile(&current, db.ledger(id, tf)?, now_ms);
-        for old in &plan.superseded {
-            if old.filled == [old.entry] {
-                db.mark_repaired(id, tf, old.entry, now_ms)?;
-            } else {
-                for &part in &old.filled {
-                    db.copy_entry(id, tf, old.entry, part)?;
-                    db.mark_repaired(id, tf, part, now_ms)?;
-                }
-                db.drop_entry(id, tf, old.entry)?;
+        let ledger = db.ledger(id, tf)?;
+        for change in plan_series(s, &current, &facts, ledger, now_ms, &mut summary) {
+            match change {
+                LedgerChange::MarkRepaired(range) => db.mark_repaired(id, tf, range, now_ms)?,
+                LedgerChange::CopyEntry { entry, part } => db.copy_entry(id, tf, entry, part)?,
+                LedgerChange::DropEntry(entry) => db.drop_entry(id, tf, entry)?,
+                LedgerChange::PutGap(g, cause) => db.put_gap(id, tf, &g, cause, now_ms)?,
             }
-            summary.repaired += u64::from(!old.filled.is_empty());
-        }
-        for g in &plan.gaps {
-            let cause = facts.cause(s.listed_at, g.range);
-            db.put_gap(id, tf, g, cause, now_ms)?;
-            summary.new += u64::from(g.new);
-            if g.status != GapStatus::Open {
-                continue;
-            }
-            summary.count_open(cause, tf.bars_between(g.range.0, g.range.1));
         }
     }
     Ok(summary)

@@ -20,24 +20,26 @@
 use std::collections::BTreeMap;
 
 use candlekeep_core::{Candle, Timeframe};
-use postgres::error::SqlState;
-use postgres::{GenericClient, IsolationLevel, Transaction};
+use deadpool_postgres::{GenericClient, Transaction};
+use tokio_postgres::IsolationLevel;
+use tokio_postgres::error::SqlState;
 
-use super::{Conn, Statements, read};
+use super::{Conn, read};
 use crate::StoreError;
 use crate::model::blocks::{SELECT_BLOCKS, assemble, block_of, missing, pack, span_ms, unpack};
 
 /// The decodable blocks of `[from, to)`, by start.
-fn cached(
-    client: &mut impl GenericClient,
-    statements: &mut Statements,
+async fn cached(
+    client: &impl GenericClient,
     id: i64,
     tf: Timeframe,
     from: i64,
     to: i64,
 ) -> Result<BTreeMap<i64, Vec<Candle>>, StoreError> {
-    let stmt = statements.get(client, SELECT_BLOCKS)?;
-    let rows = client.query(&stmt, &[&id, &tf.as_str(), &block_of(tf, from), &to])?;
+    let stmt = client.prepare_cached(SELECT_BLOCKS).await?;
+    let rows = client
+        .query(&stmt, &[&id, &tf.as_str(), &block_of(tf, from), &to])
+        .await?;
     Ok(rows
         .iter()
         .filter_map(|r| {
@@ -51,48 +53,48 @@ fn cached(
 /// missing. When a closed block is missing, the read is done again under the series' share lock
 /// and packs the closed blocks it reads. A session that may not write (a standby, a read-only
 /// role) reads the rows as they are.
-pub(crate) fn candles(
+pub(crate) async fn candles(
     conn: &mut Conn,
-    statements: &mut Statements,
     id: i64,
     tf: Timeframe,
     from: i64,
     to: i64,
     now: i64,
 ) -> Result<Vec<Candle>, StoreError> {
-    let mut tx = conn
+    let tx = conn
         .build_transaction()
         .isolation_level(IsolationLevel::RepeatableRead)
         .read_only(true)
-        .start()?;
-    if let Some(bars) = load(&mut tx, statements, id, tf, (from, to), now, false)? {
-        tx.commit()?;
+        .start()
+        .await?;
+    if let Some(bars) = load(&tx, id, tf, (from, to), now, false).await? {
+        tx.commit().await?;
         return Ok(bars);
     }
-    drop(tx);
-    match pack_and_load(conn, statements, id, tf, (from, to), now) {
-        Err(StoreError::Postgres(e)) if may_not_write(&e) => read::candles(conn, statements, id, tf, from, to),
+    tx.rollback().await?;
+    match pack_and_load(conn, id, tf, (from, to), now).await {
+        Err(StoreError::Postgres(e)) if may_not_write(&e) => read::candles(conn, id, tf, from, to).await,
         other => other,
     }
 }
 
-fn may_not_write(e: &postgres::Error) -> bool {
+fn may_not_write(e: &tokio_postgres::Error) -> bool {
     e.code()
         .is_some_and(|c| *c == SqlState::READ_ONLY_SQL_TRANSACTION || *c == SqlState::INSUFFICIENT_PRIVILEGE)
 }
 
-fn pack_and_load(
+async fn pack_and_load(
     conn: &mut Conn,
-    statements: &mut Statements,
     id: i64,
     tf: Timeframe,
     read: (i64, i64),
     now: i64,
 ) -> Result<Vec<Candle>, StoreError> {
-    let mut tx = conn.transaction()?;
-    tx.execute("SELECT 1 FROM instruments WHERE id = $1 FOR KEY SHARE", &[&id])?;
-    let bars = load(&mut tx, statements, id, tf, read, now, true)?;
-    tx.commit()?;
+    let tx = conn.transaction().await?;
+    tx.execute("SELECT 1 FROM instruments WHERE id = $1 FOR KEY SHARE", &[&id])
+        .await?;
+    let bars = load(&tx, id, tf, read, now, true).await?;
+    tx.commit().await?;
     // `load` with packing on always answers; an empty answer here would be a silent loss.
     bars.ok_or_else(|| StoreError::Corrupt("the packing read of candle blocks returned nothing".into()))
 }
@@ -100,9 +102,8 @@ fn pack_and_load(
 /// The bars of `read` from the blocks and the rows; `None` when a closed block is missing and
 /// `pack` is off. With `pack` on, missing closed blocks are read whole and stored, and the
 /// answer is always `Some`.
-fn load(
-    tx: &mut Transaction<'_>,
-    statements: &mut Statements,
+async fn load(
+    tx: &Transaction<'_>,
     id: i64,
     tf: Timeframe,
     read: (i64, i64),
@@ -110,7 +111,7 @@ fn load(
     pack: bool,
 ) -> Result<Option<Vec<Candle>>, StoreError> {
     let (from, to) = read;
-    let blocks = cached(tx, statements, id, tf, from, to)?;
+    let blocks = cached(tx, id, tf, from, to).await?;
     let gaps = missing(tf, from, to, &blocks);
     let span = span_ms(tf);
     let closed = |start: i64| start + span <= now;
@@ -122,16 +123,17 @@ fn load(
     };
     let rows_from = if closed(first) { first } else { from.max(first) };
     let rows_to = if closed(last) { last + span } else { to.min(last + span) };
-    let stmt = statements.get(tx, read::SELECT_CANDLES)?;
+    let stmt = tx.prepare_cached(read::SELECT_CANDLES).await?;
     let rows: Vec<Candle> = tx
-        .query(&stmt, &[&id, &tf.as_str(), &rows_from, &rows_to])?
+        .query(&stmt, &[&id, &tf.as_str(), &rows_from, &rows_to])
+        .await?
         .iter()
         .map(read::candle)
         .filter(|c| !blocks.contains_key(&block_of(tf, c.open_time_ms)))
         .collect();
     if pack {
         let closed_gaps: Vec<i64> = gaps.into_iter().filter(|s| closed(*s)).collect();
-        store(tx, id, tf, &closed_gaps, &rows)?;
+        store(tx, id, tf, &closed_gaps, &rows).await?;
     }
     let rows = rows
         .into_iter()
@@ -141,7 +143,13 @@ fn load(
 }
 
 /// Packs and stores the blocks starting at `starts`, whose bars are all in `rows`.
-fn store(tx: &mut Transaction<'_>, id: i64, tf: Timeframe, starts: &[i64], rows: &[Candle]) -> Result<(), StoreError> {
+async fn store(
+    tx: &Transaction<'_>,
+    id: i64,
+    tf: Timeframe,
+    starts: &[i64],
+    rows: &[Candle],
+) -> Result<(), StoreError> {
     if starts.is_empty() {
         return Ok(());
     }
@@ -159,13 +167,14 @@ fn store(tx: &mut Transaction<'_>, id: i64, tf: Timeframe, starts: &[i64], rows:
          SELECT $1, $2, s, b FROM unnest($3::bigint[], $4::bytea[]) AS p(s, b) \
          ON CONFLICT (instrument_id, timeframe, block_start) DO UPDATE SET bars = excluded.bars",
         &[&id, &tf.as_str(), &starts, &packed],
-    )?;
+    )
+    .await?;
     Ok(())
 }
 
 /// Deletes the blocks that bars of each written page fall in: `(instrument, timeframe, first
 /// open time, last open time)`. Called inside the write's transaction, under its instrument locks.
-pub(crate) fn invalidate(tx: &mut Transaction<'_>, pages: &[(i64, Timeframe, i64, i64)]) -> Result<(), StoreError> {
+pub(crate) async fn invalidate(tx: &Transaction<'_>, pages: &[(i64, Timeframe, i64, i64)]) -> Result<(), StoreError> {
     if pages.is_empty() {
         return Ok(());
     }
@@ -178,6 +187,7 @@ pub(crate) fn invalidate(tx: &mut Transaction<'_>, pages: &[(i64, Timeframe, i64
          AS p(iid, tf, lo, hi) \
          WHERE b.instrument_id = p.iid AND b.timeframe = p.tf AND b.block_start BETWEEN p.lo AND p.hi",
         &[&ids, &tfs, &lo, &hi],
-    )?;
+    )
+    .await?;
     Ok(())
 }

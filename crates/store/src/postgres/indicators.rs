@@ -4,8 +4,8 @@ use super::Conn;
 use crate::model::decode::timeframe;
 use crate::{IndicatorValue, StoreError};
 
-pub(crate) fn save(conn: &mut Conn, values: &[IndicatorValue]) -> Result<(), StoreError> {
-    let mut tx = conn.transaction()?;
+pub(crate) async fn save(conn: &mut Conn, values: &[IndicatorValue]) -> Result<(), StoreError> {
+    let tx = conn.transaction().await?;
     let mut series: Vec<(i64, &str)> = values.iter().map(|v| (v.instrument_id, v.timeframe.as_str())).collect();
     series.sort_unstable();
     series.dedup();
@@ -14,7 +14,8 @@ pub(crate) fn save(conn: &mut Conn, values: &[IndicatorValue]) -> Result<(), Sto
         "DELETE FROM indicator_values v USING unnest($1::bigint[], $2::text[]) AS s(iid, tf) \
          WHERE v.instrument_id = s.iid AND v.timeframe = s.tf",
         &[&ids, &tfs],
-    )?;
+    )
+    .await?;
     let ids: Vec<i64> = values.iter().map(|v| v.instrument_id).collect();
     let tfs: Vec<&str> = values.iter().map(|v| v.timeframe.as_str()).collect();
     let names: Vec<&str> = values.iter().map(|v| v.name.as_str()).collect();
@@ -27,13 +28,15 @@ pub(crate) fn save(conn: &mut Conn, values: &[IndicatorValue]) -> Result<(), Sto
          ON CONFLICT (instrument_id, timeframe, name) DO UPDATE SET bar_time = excluded.bar_time, \
          value = excluded.value, computed_at = excluded.computed_at",
         &[&ids, &tfs, &names, &bars, &vals, &at],
-    )?;
-    tx.commit()?;
+    )
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 
-pub(crate) fn list(conn: &mut Conn) -> Result<Vec<IndicatorValue>, StoreError> {
-    conn.query(crate::model::statements::INDICATOR_VALUES_SQL, &[])?
+pub(crate) async fn list(conn: &Conn) -> Result<Vec<IndicatorValue>, StoreError> {
+    conn.query(crate::model::statements::INDICATOR_VALUES_SQL, &[])
+        .await?
         .iter()
         .map(|r| {
             Ok(IndicatorValue {

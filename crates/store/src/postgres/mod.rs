@@ -1,10 +1,15 @@
 //! The PostgreSQL backend (TimescaleDB when the extension is there): the same tables and meaning
-//! as the SQLite file. Bulk writes go through binary `COPY` into a session staging table and one
-//! `INSERT … ON CONFLICT`; reads use prepared statements; connections come from a pool.
+//! as the SQLite file, natively async on `tokio-postgres`. Bulk writes go through binary `COPY`
+//! into a session staging table and one `INSERT … ON CONFLICT`; reads use prepared statements;
+//! connections come from a `deadpool-postgres` pool.
 //!
-//! The `postgres` client drives its own small async runtime, which cannot run on a thread that
-//! is already driving tokio tasks; calls made from such a thread hop onto a scoped thread (see
-//! [`off_runtime`]), so the store works the same from the CLI's async code and from plain threads.
+//! [`PgStore`] is a cheap, cloneable handle: clones share the pool and the id caches. Every call
+//! takes one pooled connection for its duration, so concurrent tasks use different connections
+//! and never wait for each other's calls. What belongs to one connection (its session settings,
+//! its prepared statements, its staging table) lives with that connection: the settings are made
+//! by the pool's `post_create` hook, statements are prepared once per connection through
+//! deadpool-postgres's statement cache, and the staging table is created by a connection's first
+//! write (see `write::prepare_staging`).
 
 mod blocks;
 mod indicators;
@@ -18,96 +23,32 @@ mod universe;
 mod write;
 
 use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use candlekeep_core::validate::FlagRules;
 use candlekeep_core::{
-    Asset, Candle, Instrument, KnownListing, Listing, Market, MarketPoint, Provenance, SourceId, Timeframe, Venue,
+    Asset, Candle, Instrument, KnownListing, Listing, Market, MarketPoint, Provenance, SourceId, TimeRange, Timeframe,
+    Venue,
 };
-use postgres::{GenericClient, NoTls, Statement};
-use r2d2_postgres::PostgresConnectionManager;
+use deadpool_postgres::{GenericClient, Hook, HookError, Manager, ManagerConfig, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
 
+pub use queue::PgWorkQueue;
 pub use timescale::Timescale;
 
+use crate::access::{CandleRead, CandleWrite, GapLedger, IndicatorStore, JobLog, OwnedPage, TableCopy, UniverseStore};
+use crate::migrate::CopyMarker;
 use crate::model::blocks::BLOCK_READ_BARS;
 use crate::{
-    BlockingStore, CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, IndicatorValue, JobId, JobRecord, JobRow,
-    ListingChanges, PageWrite, QualityDay, RejectRow, SeriesStatus, StoreError, TableDef, Value, WriteStats,
+    CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, IndicatorValue, JobId, JobRecord, JobRow, ListingChanges,
+    QualityDay, RangeDrift, RejectRow, SeriesStatus, StoreError, TableDef, Value, WriteStats,
 };
 
-pub(crate) type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
-pub(crate) type Conn = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
+/// One pooled connection: a `tokio_postgres::Client` with its per-connection statement cache.
+pub(crate) type Conn = deadpool_postgres::Object;
 
-/// Runs `f` where the blocking client may block: on this thread, or on a scoped thread when this
-/// one is driving a tokio runtime.
-pub(crate) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    if tokio::runtime::Handle::try_current().is_err() {
-        return f();
-    }
-    std::thread::scope(|s| match s.spawn(f).join() {
-        Ok(v) => v,
-        Err(panic) => std::panic::resume_unwind(panic),
-    })
-}
-
-/// Holds a value whose drop talks to the server (a client says goodbye, a pool closes its
-/// clients) and drops it where the blocking client may block.
-pub(crate) struct DropOffRuntime<T: Send>(Option<T>);
-
-impl<T: Send> DropOffRuntime<T> {
-    fn new(value: T) -> Self {
-        Self(Some(value))
-    }
-}
-
-impl<T: Send> std::ops::Deref for DropOffRuntime<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        match &self.0 {
-            Some(v) => v,
-            None => unreachable!("only empty while being dropped"),
-        }
-    }
-}
-
-impl<T: Send> std::ops::DerefMut for DropOffRuntime<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        match &mut self.0 {
-            Some(v) => v,
-            None => unreachable!("only empty while being dropped"),
-        }
-    }
-}
-
-impl<T: Send> Drop for DropOffRuntime<T> {
-    fn drop(&mut self) {
-        if let Some(v) = self.0.take() {
-            off_runtime(move || drop(v));
-        }
-    }
-}
-
-/// A connection of `pool`, blocking until one is free.
-pub(crate) fn pooled(pool: &Pool, url: &str) -> Result<Conn, StoreError> {
-    pool.get().map_err(|e| StoreError::Connect {
-        url: url.to_owned(),
-        reason: e.to_string(),
-    })
-}
-
-/// Prepared statements of one connection, by SQL text.
-#[derive(Default)]
-pub(crate) struct Statements(HashMap<&'static str, Statement>);
-
-impl Statements {
-    pub fn get(&mut self, client: &mut impl GenericClient, sql: &'static str) -> Result<Statement, StoreError> {
-        if let Some(s) = self.0.get(sql) {
-            return Ok(s.clone());
-        }
-        let s = client.prepare(sql)?;
-        self.0.insert(sql, s.clone());
-        Ok(s)
-    }
-}
+/// How long opening one new connection may take before the call needing it fails.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Connection settings beyond the URL.
 #[derive(Debug, Clone, Copy)]
@@ -126,24 +67,26 @@ impl Default for PgOptions {
     }
 }
 
-pub struct PgStore {
-    pool: DropOffRuntime<Pool>,
-    conn: DropOffRuntime<Conn>,
-    statements: Statements,
-    source_ids: HashMap<SourceId, i64>,
-    /// Instruments never change id once registered: looked up once per store.
-    instrument_ids: HashMap<Instrument, i64>,
-    flag_rules: FlagRules,
+/// An open PostgreSQL store (see the module docs). Cloning is cheap.
+#[derive(Clone)]
+pub struct PgStore(Arc<Inner>);
+
+struct Inner {
+    pool: deadpool_postgres::Pool,
     /// The URL without its password, for messages.
     url: String,
     timescale_note: Option<String>,
-    /// This session's staging table for the write path exists (see `write::prepare_staging`).
-    staging: bool,
+    /// Source ids never change once assigned. The locks are held for a lookup or an insert,
+    /// never across a call to the server.
+    source_ids: RwLock<HashMap<SourceId, i64>>,
+    /// Instruments never change id once registered: looked up once per store.
+    instrument_ids: RwLock<HashMap<Instrument, i64>>,
+    flag_rules: RwLock<FlagRules>,
 }
 
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgStore").field("url", &self.url).finish()
+        f.debug_struct("PgStore").field("url", &self.0.url).finish()
     }
 }
 
@@ -161,422 +104,473 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// Why the pool could not hand out a connection, as [`StoreError::Connect`] naming the
+/// (redacted) URL; the server's own reason when it gave one.
+fn pool_error(url: &str, e: deadpool_postgres::PoolError) -> StoreError {
+    use deadpool_postgres::PoolError;
+    let reason = match e {
+        PoolError::Backend(e) => error_chain(&e),
+        PoolError::PostCreateHook(HookError::Backend(e)) => error_chain(&e),
+        other => other.to_string(),
+    };
+    StoreError::Connect {
+        url: url.to_owned(),
+        reason,
+    }
+}
+
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`, and every other place a
 /// password can hide in a URL or libpq string masked too (see [`crate::url::redact`]).
 pub fn redact(url: &str) -> String {
     crate::url::redact(url)
 }
 
+/// Reads a lock's value even if a panicking thread held it: the maps only ever gain entries
+/// that are true, so whatever is in them is still right.
+fn read<T, R>(lock: &RwLock<T>, f: impl FnOnce(&T) -> R) -> R {
+    f(&lock.read().unwrap_or_else(PoisonError::into_inner))
+}
+
+fn write<T, R>(lock: &RwLock<T>, f: impl FnOnce(&mut T) -> R) -> R {
+    f(&mut lock.write().unwrap_or_else(PoisonError::into_inner))
+}
+
 impl PgStore {
     /// Connects with default options and brings the schema up to date.
-    pub fn connect(url: &str) -> Result<Self, StoreError> {
-        Self::connect_with(url, PgOptions::default())
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, PgOptions::default()).await
     }
 
-    pub fn connect_with(url: &str, options: PgOptions) -> Result<Self, StoreError> {
-        off_runtime(|| Self::connect_blocking(url, options))
-    }
-
-    fn connect_blocking(url: &str, options: PgOptions) -> Result<Self, StoreError> {
+    /// Connects, brings the schema (and the TimescaleDB setup) up to date, and checks that a
+    /// connection can be had: a wrong password, an unreachable server or a missing database fails
+    /// here with the server's own reason.
+    pub async fn connect_with(url: &str, options: PgOptions) -> Result<Self, StoreError> {
         let redacted = redact(url);
         let fail = |reason: String| StoreError::Connect {
             url: redacted.clone(),
             reason,
         };
-        let config: postgres::Config = url.parse().map_err(|e: postgres::Error| fail(e.to_string()))?;
-        // One direct attempt first: it fails fast with the server's own reason (refused, bad
-        // password, no such database), where the pool would retry until its timeout.
-        config.connect(NoTls).map_err(|e| fail(error_chain(&e)))?;
-        let manager = PostgresConnectionManager::new(config, NoTls);
-        let pool = r2d2::Pool::builder()
-            .max_size(options.pool_size.max(1))
-            // Connections open as they are needed, not all up front.
-            .min_idle(Some(1))
-            .connection_timeout(std::time::Duration::from_secs(10))
-            .build(manager)
+        let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| fail(e.to_string()))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                // A pooled connection keeps its session (prepared statements, staging table):
+                // only checked to be open when it is handed out again.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = deadpool_postgres::Pool::builder(manager)
+            .max_size(options.pool_size.max(1) as usize)
+            .runtime(Runtime::Tokio1)
+            // Connections open as they are needed, not all up front; a call waits for a free one
+            // as long as it takes, but opening one that does not answer fails.
+            .create_timeout(Some(CONNECT_TIMEOUT))
+            .post_create(Hook::async_fn(|client, _| {
+                Box::pin(async move { write::prepare_session(client).await.map_err(HookError::Backend) })
+            }))
+            .build()
             .map_err(|e| fail(e.to_string()))?;
-        let mut conn = pool.get().map_err(|e| fail(e.to_string()))?;
-        let timescale_note = schema::open(&mut conn, options.timescale)?;
-        write::prepare_session(&mut conn)?;
-        Ok(Self {
-            pool: DropOffRuntime::new(pool),
-            conn: DropOffRuntime::new(conn),
-            statements: Statements::default(),
-            source_ids: HashMap::new(),
-            instrument_ids: HashMap::new(),
-            flag_rules: FlagRules::default(),
+        let mut conn = pool.get().await.map_err(|e| pool_error(&redacted, e))?;
+        let timescale_note = schema::open(&mut conn, options.timescale).await?;
+        Ok(Self(Arc::new(Inner {
+            pool,
             url: redacted,
             timescale_note,
-            staging: false,
-        })
+            source_ids: RwLock::new(HashMap::new()),
+            instrument_ids: RwLock::new(HashMap::new()),
+            flag_rules: RwLock::new(FlagRules::default()),
+        })))
     }
 
-    /// Another store on the same pool (one more connection), e.g. for a second task.
-    pub fn another(&self) -> Result<Self, StoreError> {
-        let (pool, url) = ((*self.pool).clone(), self.url.clone());
-        let conn = off_runtime(move || {
-            let mut conn = pool.get().map_err(|e| StoreError::Connect {
-                url,
-                reason: e.to_string(),
-            })?;
-            write::prepare_session(&mut conn)?;
-            Ok::<_, StoreError>(conn)
-        })?;
-        Ok(Self {
-            pool: DropOffRuntime::new((*self.pool).clone()),
-            conn: DropOffRuntime::new(conn),
-            statements: Statements::default(),
-            source_ids: self.source_ids.clone(),
-            instrument_ids: self.instrument_ids.clone(),
-            flag_rules: self.flag_rules,
-            url: self.url.clone(),
-            timescale_note: self.timescale_note.clone(),
-            staging: false,
-        })
+    /// A connection of the pool, waiting (asynchronously) until one is free.
+    pub(crate) async fn conn(&self) -> Result<Conn, StoreError> {
+        self.0.pool.get().await.map_err(|e| pool_error(&self.0.url, e))
     }
 
-    /// The pool and the (redacted) URL, for work beside this store's own (the work queue).
-    pub(crate) fn pool(&self) -> (Pool, String) {
-        ((*self.pool).clone(), self.url.clone())
+    /// The URL without its password.
+    pub fn url(&self) -> &str {
+        &self.0.url
     }
 
-    fn source_id(&mut self, source: SourceId) -> Result<i64, StoreError> {
-        if let Some(id) = self.source_ids.get(&source) {
-            return Ok(*id);
+    /// Connections the pool may open.
+    pub fn pool_size(&self) -> usize {
+        self.0.pool.status().max_size
+    }
+
+    /// Sets what counts as a jump or a flat run when writing, for every clone.
+    pub fn set_flag_rules(&self, rules: FlagRules) {
+        write(&self.0.flag_rules, |r| *r = rules);
+    }
+
+    fn flag_rules(&self) -> FlagRules {
+        read(&self.0.flag_rules, |r| *r)
+    }
+
+    fn cached_source(&self, source: SourceId) -> Option<i64> {
+        read(&self.0.source_ids, |m| m.get(&source).copied())
+    }
+
+    async fn source_id(&self, conn: &mut Conn, source: SourceId) -> Result<i64, StoreError> {
+        if let Some(id) = self.cached_source(source) {
+            return Ok(id);
         }
         // Ids are bit positions of the write path's priority mask: small and dense, so they are
         // assigned here (under a lock) rather than by a sequence that skips values.
-        let mut tx = self.conn.transaction()?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SOURCES_LOCK])?;
+        let tx = conn.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SOURCES_LOCK]).await?;
         tx.execute(
             "INSERT INTO sources (id, name) SELECT m + 1, $1 FROM (SELECT COALESCE(MAX(id), 0) AS m FROM sources) x \
              WHERE NOT EXISTS (SELECT 1 FROM sources WHERE name = $1)",
             &[&source.as_str()],
-        )?;
+        )
+        .await?;
         let id: i64 = tx
-            .query_one(crate::model::statements::SOURCE_ID_SQL, &[&source.as_str()])?
+            .query_one(crate::model::statements::SOURCE_ID_SQL, &[&source.as_str()])
+            .await?
             .get(0);
-        tx.commit()?;
-        self.source_ids.insert(source, id);
+        tx.commit().await?;
+        write(&self.0.source_ids, |m| m.insert(source, id));
         Ok(id)
     }
 
     /// The sources stored rows name, by id. Only reads, so a role that may only read can
     /// decode rows; a name this build does not know is left out (and reported where a row
     /// names it).
-    fn source_names(&mut self) -> Result<HashMap<i64, SourceId>, StoreError> {
-        let rows = self.conn.query("SELECT id, name FROM sources", &[])?;
+    async fn source_names(&self, conn: &Conn) -> Result<HashMap<i64, SourceId>, StoreError> {
+        let rows = conn.query("SELECT id, name FROM sources", &[]).await?;
         let mut names = HashMap::with_capacity(rows.len());
         for row in rows {
             let (id, name): (i64, String) = (row.get(0), row.get(1));
             if let Some(source) = SourceId::ALL.into_iter().find(|s| s.as_str() == name) {
-                self.source_ids.insert(source, id);
                 names.insert(id, source);
             }
         }
+        write(&self.0.source_ids, |m| m.extend(names.iter().map(|(id, s)| (*s, *id))));
         Ok(names)
     }
 
-    fn find_instrument(&mut self, i: &Instrument) -> Result<Option<i64>, StoreError> {
-        if let Some(id) = self.instrument_ids.get(i) {
-            return Ok(Some(*id));
+    async fn find_instrument(&self, conn: &Conn, i: &Instrument) -> Result<Option<i64>, StoreError> {
+        if let Some(id) = read(&self.0.instrument_ids, |m| m.get(i).copied()) {
+            return Ok(Some(id));
         }
-        let stmt = self
-            .statements
-            .get(&mut **self.conn, crate::model::statements::INSTRUMENT_ID_SQL)?;
-        let row = self.conn.query_opt(&stmt, &[&i.market.as_str(), &i.base, &i.quote])?;
+        let stmt = conn.prepare_cached(crate::model::statements::INSTRUMENT_ID_SQL).await?;
+        let row = conn.query_opt(&stmt, &[&i.market.as_str(), &i.base, &i.quote]).await?;
         let id: Option<i64> = row.map(|r| r.get(0));
         if let Some(id) = id {
-            self.instrument_ids.insert(i.clone(), id);
+            write(&self.0.instrument_ids, |m| m.insert(i.clone(), id));
         }
         Ok(id)
     }
 
-    fn register_instrument(&mut self, i: &Instrument) -> Result<i64, StoreError> {
-        if let Some(id) = self.find_instrument(i)? {
+    async fn register_instrument(&self, conn: &Conn, i: &Instrument) -> Result<i64, StoreError> {
+        if let Some(id) = self.find_instrument(conn, i).await? {
             return Ok(id);
         }
-        let inserted = self.conn.query_opt(
-            "INSERT INTO instruments (market, base, quote, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (market, base, quote) DO NOTHING RETURNING id",
-            &[&i.market.as_str(), &i.base, &i.quote, &candlekeep_core::time::now_ms()],
-        )?;
+        let inserted = conn
+            .query_opt(
+                "INSERT INTO instruments (market, base, quote, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (market, base, quote) DO NOTHING RETURNING id",
+                &[&i.market.as_str(), &i.base, &i.quote, &candlekeep_core::time::now_ms()],
+            )
+            .await?;
         match inserted {
             Some(row) => Ok(row.get(0)),
             // Another process registered it between the two statements.
             None => self
-                .find_instrument(i)?
+                .find_instrument(conn, i)
+                .await?
                 .ok_or_else(|| StoreError::Corrupt(format!("instrument {i} vanished while being registered"))),
         }
+    }
+
+    /// Forgets the cached ids: a whole-store copy (or emptying one) rewrites the tables they
+    /// come from.
+    fn forget_ids(&self, instruments: bool) {
+        write(&self.0.source_ids, HashMap::clear);
+        if instruments {
+            write(&self.0.instrument_ids, HashMap::clear);
+        }
+    }
+
+    /// The work queue, as seen by the worker named `owner` (see [`queue`]).
+    pub fn work_queue(&self, owner: &str) -> PgWorkQueue {
+        PgWorkQueue::new(self.clone(), owner)
     }
 }
 
 const SOURCES_LOCK: i64 = 0x4341_4e44_4c45_0002;
 
-impl BlockingStore for PgStore {
-    fn as_postgres(&mut self) -> Option<&mut PgStore> {
-        Some(self)
-    }
-
-    fn describe(&mut self) -> Result<String, StoreError> {
-        off_runtime(|| {
-            let version: String = self.conn.query_one("SHOW server_version", &[])?.get(0);
-            let version = version.split_whitespace().next().unwrap_or("").to_owned();
-            let mode = match timescale::read_state(&mut **self.conn)?.hypertable_version() {
-                Some(ts) => format!("timescaledb {ts} on postgresql {version} (candles hypertable, compressed chunks)"),
-                None => format!("postgresql {version} (plain tables; timescaledb not installed)"),
-            };
-            Ok(match &self.timescale_note {
-                Some(note) => format!("{mode} at {}; {note}", self.url),
-                None => format!("{mode} at {}", self.url),
-            })
+impl CandleRead for PgStore {
+    async fn describe(&self) -> Result<String, StoreError> {
+        let conn = self.conn().await?;
+        let version: String = conn.query_one("SHOW server_version", &[]).await?.get(0);
+        let version = version.split_whitespace().next().unwrap_or("").to_owned();
+        let mode = match timescale::read_state(&conn).await?.hypertable_version() {
+            Some(ts) => format!("timescaledb {ts} on postgresql {version} (candles hypertable, compressed chunks)"),
+            None => format!("postgresql {version} (plain tables; timescaledb not installed)"),
+        };
+        Ok(match &self.0.timescale_note {
+            Some(note) => format!("{mode} at {}; {note}", self.0.url),
+            None => format!("{mode} at {}", self.0.url),
         })
     }
 
-    fn schema_version(&mut self) -> Result<i64, StoreError> {
-        off_runtime(|| schema::version(&mut **self.conn))
+    async fn schema_version(&self) -> Result<i64, StoreError> {
+        let conn = self.conn().await?;
+        schema::version(&conn).await
     }
 
-    fn set_flag_rules(&mut self, rules: FlagRules) {
-        self.flag_rules = rules;
-    }
-
-    fn instrument_id(&mut self, instrument: &Instrument) -> Result<i64, StoreError> {
-        off_runtime(|| self.register_instrument(instrument))
-    }
-
-    fn write_pages(&mut self, pages: &[PageWrite<'_>]) -> Result<Vec<WriteStats>, StoreError> {
-        off_runtime(|| write::write_pages(self, pages))
-    }
-
-    fn uncovered(
-        &mut self,
-        instrument_id: i64,
-        tf: Timeframe,
-        source: SourceId,
-        from: i64,
-        to: i64,
-    ) -> Result<Vec<(i64, i64)>, StoreError> {
-        off_runtime(|| read::uncovered(self, instrument_id, tf, source, from, to))
-    }
-
-    fn stored_sources(
-        &mut self,
-        instrument_id: i64,
-        tf: Timeframe,
-        from: i64,
-        to: i64,
-    ) -> Result<Vec<(i64, SourceId)>, StoreError> {
-        off_runtime(|| read::stored_sources(self, instrument_id, tf, from, to))
-    }
-
-    fn candles(
-        &mut self,
+    async fn candles(
+        &self,
         instrument: &Instrument,
         tf: Timeframe,
-        from: i64,
-        to: i64,
+        range: TimeRange,
     ) -> Result<Vec<Candle>, StoreError> {
-        off_runtime(|| {
-            let Some(id) = self.find_instrument(instrument)? else {
-                return Ok(Vec::new());
-            };
-            let span = (to - from) / tf.millis().max(1);
-            if span < BLOCK_READ_BARS {
-                return read::candles(&mut self.conn, &mut self.statements, id, tf, from, to);
-            }
-            let now = candlekeep_core::time::now_ms();
-            blocks::candles(&mut self.conn, &mut self.statements, id, tf, from, to, now)
-        })
+        let mut conn = self.conn().await?;
+        let Some(id) = self.find_instrument(&conn, instrument).await? else {
+            return Ok(Vec::new());
+        };
+        let (from, to) = range.as_pair();
+        let span = (to - from) / tf.millis().max(1);
+        if span < BLOCK_READ_BARS {
+            return read::candles(&conn, id, tf, from, to).await;
+        }
+        let now = candlekeep_core::time::now_ms();
+        blocks::candles(&mut conn, id, tf, from, to, now).await
     }
 
-    fn latest_covered(&mut self, instrument_id: i64, tf: Timeframe) -> Result<Option<i64>, StoreError> {
-        off_runtime(|| read::latest_covered(self, instrument_id, tf))
-    }
-
-    fn series_status(&mut self) -> Result<Vec<SeriesStatus>, StoreError> {
-        off_runtime(|| read::series_status(&mut self.conn))
-    }
-
-    fn cross_check_summary(&mut self) -> Result<Vec<CrossCheckSummary>, StoreError> {
-        off_runtime(|| read::cross_checks(&mut self.conn))
-    }
-
-    fn content_hash(&mut self) -> Result<String, StoreError> {
-        off_runtime(|| read::content_hash(&mut self.conn))
-    }
-
-    fn write_points(
-        &mut self,
+    async fn stored_sources(
+        &self,
         instrument_id: i64,
-        provenance: Provenance,
-        points: &[MarketPoint],
-    ) -> Result<(), StoreError> {
-        off_runtime(|| write::points(self, instrument_id, provenance, points))
+        tf: Timeframe,
+        range: TimeRange,
+    ) -> Result<Vec<(i64, SourceId)>, StoreError> {
+        let conn = self.conn().await?;
+        let names = self.source_names(&conn).await?;
+        read::stored_sources(&conn, &names, instrument_id, tf, range.start_ms, range.end_ms).await
     }
 
-    fn write_notes(
-        &mut self,
+    async fn uncovered(
+        &self,
         instrument_id: i64,
         tf: Timeframe,
         source: SourceId,
-        notes: &[(i64, i64, &str)],
+        range: TimeRange,
+    ) -> Result<Vec<TimeRange>, StoreError> {
+        let conn = self.conn().await?;
+        let gaps = read::uncovered(&conn, instrument_id, tf, source, range.start_ms, range.end_ms).await?;
+        Ok(gaps.into_iter().map(TimeRange::from).collect())
+    }
+
+    async fn latest_covered(&self, instrument_id: i64, tf: Timeframe) -> Result<Option<i64>, StoreError> {
+        let conn = self.conn().await?;
+        read::latest_covered(&conn, instrument_id, tf).await
+    }
+
+    async fn series_status(&self) -> Result<Vec<SeriesStatus>, StoreError> {
+        read::series_status(&self.conn().await?).await
+    }
+
+    async fn cross_check_summary(&self) -> Result<Vec<CrossCheckSummary>, StoreError> {
+        read::cross_checks(&self.conn().await?).await
+    }
+
+    async fn content_hash(&self) -> Result<String, StoreError> {
+        read::content_hash(&self.conn().await?).await
+    }
+
+    async fn points(&self, instrument_id: i64, range: TimeRange) -> Result<Vec<MarketPoint>, StoreError> {
+        read::points(&self.conn().await?, instrument_id, range.start_ms, range.end_ms).await
+    }
+
+    async fn freshness(&self) -> Result<Vec<(Instrument, Timeframe, i64)>, StoreError> {
+        read::freshness(&self.conn().await?).await
+    }
+
+    async fn flags(&self) -> Result<Vec<FlagRow>, StoreError> {
+        universe::flags(&self.conn().await?).await
+    }
+
+    async fn rejects(&self) -> Result<Vec<RejectRow>, StoreError> {
+        universe::rejects(&self.conn().await?).await
+    }
+}
+
+impl CandleWrite for PgStore {
+    async fn instrument_id(&self, instrument: &Instrument) -> Result<i64, StoreError> {
+        let conn = self.conn().await?;
+        self.register_instrument(&conn, instrument).await
+    }
+
+    async fn write_pages(&self, pages: Vec<OwnedPage>) -> Result<Vec<WriteStats>, StoreError> {
+        let pages: Vec<_> = pages.iter().map(OwnedPage::as_write).collect();
+        write::write_pages(self, &pages).await
+    }
+
+    async fn write_points(
+        &self,
+        instrument_id: i64,
+        provenance: Provenance,
+        points: Vec<MarketPoint>,
     ) -> Result<(), StoreError> {
-        off_runtime(|| write::notes(&mut self.conn, instrument_id, tf, source, notes))
+        write::points(self, instrument_id, provenance, &points).await
     }
 
-    fn points(&mut self, instrument_id: i64, from: i64, to: i64) -> Result<Vec<MarketPoint>, StoreError> {
-        off_runtime(|| read::points(&mut self.conn, &mut self.statements, instrument_id, from, to))
+    async fn write_notes(
+        &self,
+        instrument_id: i64,
+        tf: Timeframe,
+        source: SourceId,
+        notes: Vec<(TimeRange, String)>,
+    ) -> Result<(), StoreError> {
+        let notes: Vec<_> = notes
+            .iter()
+            .map(|(r, note)| (r.start_ms, r.end_ms, note.as_str()))
+            .collect();
+        let mut conn = self.conn().await?;
+        write::notes(&mut conn, instrument_id, tf, source, &notes).await
+    }
+}
+
+impl GapLedger for PgStore {
+    async fn refresh_gaps(&self, now_ms: i64) -> Result<GapRefresh, StoreError> {
+        ledger::refresh_gaps(&mut self.conn().await?, now_ms).await
     }
 
-    fn refresh_gaps(&mut self, now_ms: i64) -> Result<GapRefresh, StoreError> {
-        off_runtime(|| ledger::refresh_gaps(&mut self.conn, now_ms))
+    async fn gaps(&self, status: Option<GapStatus>, since_ms: i64) -> Result<Vec<Gap>, StoreError> {
+        ledger::list(&self.conn().await?, status, since_ms).await
     }
 
-    fn verify_stored_ranges(&mut self, repair: bool) -> Result<Vec<crate::RangeDrift>, StoreError> {
-        off_runtime(|| ledger::verify(&mut self.conn, repair))
+    async fn gap_attempted(&self, gap: &Gap, unrepairable: bool) -> Result<(), StoreError> {
+        let conn = self.conn().await?;
+        let Some(id) = self.find_instrument(&conn, &gap.instrument).await? else {
+            return Ok(());
+        };
+        ledger::attempted(&conn, id, gap, unrepairable).await
     }
 
-    fn gaps(&mut self, status: Option<GapStatus>, since_ms: i64) -> Result<Vec<Gap>, StoreError> {
-        off_runtime(|| ledger::list(&mut self.conn, status, since_ms))
+    async fn refresh_quality(&self, since_ms: i64, now_ms: i64) -> Result<Vec<QualityDay>, StoreError> {
+        ledger::refresh_quality(&mut self.conn().await?, since_ms, now_ms).await
     }
 
-    fn gap_attempted(&mut self, gap: &Gap, unrepairable: bool) -> Result<(), StoreError> {
-        off_runtime(|| {
-            let Some(id) = self.find_instrument(&gap.instrument)? else {
-                return Ok(());
-            };
-            ledger::attempted(&mut self.conn, id, gap, unrepairable)
-        })
+    async fn verify_stored_ranges(&self, repair: bool) -> Result<Vec<RangeDrift>, StoreError> {
+        ledger::verify(&mut self.conn().await?, repair).await
+    }
+}
+
+impl UniverseStore for PgStore {
+    async fn save_assets(&self, assets: Vec<Asset>, at_ms: i64) -> Result<(), StoreError> {
+        universe::save_assets(&mut self.conn().await?, &assets, at_ms).await
     }
 
-    fn refresh_quality(&mut self, since_ms: i64, now_ms: i64) -> Result<Vec<QualityDay>, StoreError> {
-        off_runtime(|| ledger::refresh_quality(&mut self.conn, since_ms, now_ms))
-    }
-
-    fn rejects(&mut self) -> Result<Vec<RejectRow>, StoreError> {
-        off_runtime(|| universe::rejects(&mut self.conn))
-    }
-
-    fn freshness(&mut self) -> Result<Vec<(Instrument, Timeframe, i64)>, StoreError> {
-        off_runtime(|| read::freshness(&mut self.conn))
-    }
-
-    fn save_assets(&mut self, assets: &[Asset], at_ms: i64) -> Result<(), StoreError> {
-        off_runtime(|| universe::save_assets(&mut self.conn, assets, at_ms))
-    }
-
-    fn refresh_listings(
-        &mut self,
+    async fn refresh_listings(
+        &self,
         venue: Venue,
         market: Market,
-        seen: &[Listing],
+        seen: Vec<Listing>,
         at_ms: i64,
     ) -> Result<ListingChanges, StoreError> {
-        off_runtime(|| universe::refresh_listings(&mut self.conn, venue, market, seen, at_ms))
+        universe::refresh_listings(&mut self.conn().await?, venue, market, &seen, at_ms).await
     }
 
-    fn ranked_assets(&mut self, limit: usize) -> Result<Vec<Asset>, StoreError> {
-        off_runtime(|| universe::ranked_assets(&mut self.conn, limit))
+    async fn ranked_assets(&self, limit: usize) -> Result<Vec<Asset>, StoreError> {
+        universe::ranked_assets(&self.conn().await?, limit).await
     }
 
-    fn listings(&mut self) -> Result<Vec<KnownListing>, StoreError> {
-        off_runtime(|| universe::listings(&mut self.conn))
+    async fn listings(&self) -> Result<Vec<KnownListing>, StoreError> {
+        universe::listings(&self.conn().await?).await
     }
 
-    fn cache_get(&mut self, key: &str, newer_than_ms: i64) -> Result<Option<Vec<u8>>, StoreError> {
-        off_runtime(|| {
-            let row = self
-                .conn
-                .query_opt(crate::model::statements::CACHE_GET_SQL, &[&key, &newer_than_ms])?;
-            Ok(row.map(|r| r.get(0)))
-        })
+    async fn cache_get(&self, key: &str, newer_than_ms: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        let conn = self.conn().await?;
+        let row = conn
+            .query_opt(crate::model::statements::CACHE_GET_SQL, &[&key, &newer_than_ms])
+            .await?;
+        Ok(row.map(|r| r.get(0)))
     }
 
-    fn cache_put(&mut self, key: &str, body: &[u8], at_ms: i64) -> Result<(), StoreError> {
-        off_runtime(|| {
-            self.conn
-                .execute(crate::model::statements::CACHE_PUT_SQL, &[&key, &at_ms, &body])?;
-            Ok(())
-        })
+    async fn cache_put(&self, key: &str, body: Vec<u8>, at_ms: i64) -> Result<(), StoreError> {
+        let conn = self.conn().await?;
+        conn.execute(crate::model::statements::CACHE_PUT_SQL, &[&key, &at_ms, &body])
+            .await?;
+        Ok(())
+    }
+}
+
+impl JobLog for PgStore {
+    async fn job_started(&self, job: &str, args: &str) -> Result<JobId, StoreError> {
+        universe::job_started(&self.conn().await?, job, args).await
     }
 
-    fn job_started(&mut self, job: &str, args: &str) -> Result<JobId, StoreError> {
-        off_runtime(|| universe::job_started(&mut self.conn, job, args))
+    async fn job_finished(&self, id: JobId, outcome: JobRecord) -> Result<(), StoreError> {
+        universe::job_finished(&self.conn().await?, id, &outcome).await
     }
 
-    fn job_finished(&mut self, id: JobId, outcome: &JobRecord) -> Result<(), StoreError> {
-        off_runtime(|| universe::job_finished(&mut self.conn, id, outcome))
+    async fn recent_jobs(&self, limit: usize) -> Result<Vec<JobRow>, StoreError> {
+        universe::recent_jobs(&self.conn().await?, limit).await
+    }
+}
+
+impl IndicatorStore for PgStore {
+    async fn save_indicators(&self, values: Vec<IndicatorValue>) -> Result<(), StoreError> {
+        indicators::save(&mut self.conn().await?, &values).await
     }
 
-    fn recent_jobs(&mut self, limit: usize) -> Result<Vec<JobRow>, StoreError> {
-        off_runtime(|| universe::recent_jobs(&mut self.conn, limit))
+    async fn indicator_values(&self) -> Result<Vec<IndicatorValue>, StoreError> {
+        indicators::list(&self.conn().await?).await
+    }
+}
+
+impl TableCopy for PgStore {
+    async fn read_table(
+        &self,
+        table: &'static TableDef,
+        rows: tokio::sync::mpsc::Sender<Vec<Value>>,
+    ) -> Result<u64, StoreError> {
+        tables::read(&self.conn().await?, table, rows).await
     }
 
-    fn flags(&mut self) -> Result<Vec<FlagRow>, StoreError> {
-        off_runtime(|| universe::flags(&mut self.conn))
+    async fn append_rows(&self, table: &'static TableDef, rows: Vec<Vec<Value>>) -> Result<(), StoreError> {
+        self.forget_ids(true);
+        tables::append(&mut self.conn().await?, table, &rows).await
     }
 
-    fn save_indicators(&mut self, values: &[IndicatorValue]) -> Result<(), StoreError> {
-        off_runtime(|| indicators::save(&mut self.conn, values))
+    async fn after_copy(&self) -> Result<(), StoreError> {
+        tables::after_copy(&self.conn().await?).await
     }
 
-    fn indicator_values(&mut self) -> Result<Vec<IndicatorValue>, StoreError> {
-        off_runtime(|| indicators::list(&mut self.conn))
+    async fn copy_marker(&self) -> Result<Option<CopyMarker>, StoreError> {
+        let conn = self.conn().await?;
+        Ok(conn
+            .query_opt(crate::migrate::READ_MARKER_SQL, &[])
+            .await?
+            .map(|r| CopyMarker {
+                source: r.get(0),
+                started_at_ms: r.get(1),
+            }))
     }
 
-    fn read_table(
-        &mut self,
-        table: &TableDef,
-        sink: &mut (dyn FnMut(Vec<Value>) -> Result<(), StoreError> + Send),
-    ) -> Result<(), StoreError> {
-        off_runtime(|| tables::read(&mut self.conn, table, sink))
+    async fn set_copy_marker(&self, marker: Option<CopyMarker>) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        tx.execute(crate::migrate::CLEAR_MARKER_SQL, &[]).await?;
+        if let Some(m) = &marker {
+            tx.execute(crate::migrate::SET_MARKER_SQL, &[&m.source, &m.started_at_ms])
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
-    fn append_rows(&mut self, table: &TableDef, rows: &[Vec<Value>]) -> Result<(), StoreError> {
-        self.source_ids.clear();
-        self.instrument_ids.clear();
-        off_runtime(|| tables::append(&mut self.conn, table, rows))
-    }
-
-    fn after_copy(&mut self) -> Result<(), StoreError> {
-        off_runtime(|| tables::after_copy(&mut self.conn))
-    }
-
-    fn copy_marker(&mut self) -> Result<Option<crate::migrate::CopyMarker>, StoreError> {
-        off_runtime(|| {
-            Ok(self
-                .conn
-                .query_opt(crate::migrate::READ_MARKER_SQL, &[])?
-                .map(|r| crate::migrate::CopyMarker {
-                    source: r.get(0),
-                    started_at_ms: r.get(1),
-                }))
-        })
-    }
-
-    fn set_copy_marker(&mut self, marker: Option<&crate::migrate::CopyMarker>) -> Result<(), StoreError> {
-        off_runtime(|| {
-            let mut tx = self.conn.transaction()?;
-            tx.execute(crate::migrate::CLEAR_MARKER_SQL, &[])?;
-            if let Some(m) = marker {
-                tx.execute(crate::migrate::SET_MARKER_SQL, &[&m.source, &m.started_at_ms])?;
-            }
-            tx.commit()?;
-            Ok(())
-        })
-    }
-
-    fn empty_for_copy(&mut self) -> Result<(), StoreError> {
-        off_runtime(|| {
-            let mut tx = self.conn.transaction()?;
-            for sql in crate::migrate::empty_statements() {
-                tx.batch_execute(&sql)?;
-            }
-            tx.commit()?;
-            Ok::<(), StoreError>(())
-        })?;
-        self.source_ids.clear();
+    async fn empty_for_copy(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        for sql in crate::migrate::empty_statements() {
+            tx.batch_execute(&sql).await?;
+        }
+        tx.commit().await?;
+        self.forget_ids(false);
         Ok(())
     }
 }

@@ -5,11 +5,17 @@
 //! when that process dies its connection closes, the lock is released, and another takes it.
 //!
 //! Lease times come from the database's clock, so workers on machines with skewed clocks agree.
+//!
+//! Every call takes a connection of the store's pool for its duration, except the scheduler
+//! role's: the connection holding the advisory lock is kept out of the pool while this process
+//! schedules, and unlocked (or closed) when it stops, so the lock never lingers on an idle
+//! pooled connection.
 
 use candlekeep_core::{Instrument, SourceId, Timeframe};
 
-use super::{Conn, DropOffRuntime, PgStore, Pool, off_runtime, pooled};
+use super::{Conn, PgStore};
 use crate::StoreError;
+use crate::access::WorkQueue;
 use crate::model::decode;
 
 const SCHEDULER_LOCK: i64 = 0x4341_4e44_4c45_0003;
@@ -48,79 +54,98 @@ pub struct QueueCounts {
     pub failed: i64,
 }
 
-pub struct WorkQueue {
-    conn: DropOffRuntime<Conn>,
+/// The PostgreSQL work queue, as seen by one worker (see the module docs).
+pub struct PgWorkQueue {
+    store: PgStore,
     /// The connection holding the scheduler lock, while this process is the scheduler.
-    scheduler: Option<DropOffRuntime<Conn>>,
-    pool: DropOffRuntime<Pool>,
-    url: String,
+    scheduler: Option<Conn>,
     owner: String,
 }
 
-impl std::fmt::Debug for WorkQueue {
+impl std::fmt::Debug for PgWorkQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WorkQueue").field("owner", &self.owner).finish()
+        f.debug_struct("PgWorkQueue").field("owner", &self.owner).finish()
     }
 }
 
 /// The database's clock in epoch milliseconds.
 const DB_NOW: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
-impl PgStore {
-    /// The work queue, as seen by the worker named `owner`.
-    pub fn work_queue(&self, owner: &str) -> Result<WorkQueue, StoreError> {
-        let (pool, url) = self.pool();
-        let conn = off_runtime(|| pooled(&pool, &url))?;
-        Ok(WorkQueue {
-            conn: DropOffRuntime::new(conn),
-            scheduler: None,
-            pool: DropOffRuntime::new(pool),
-            url,
-            owner: owner.to_owned(),
-        })
+/// Closes a connection instead of returning it to the pool: whatever session state it holds (an
+/// advisory lock) goes with it. Dropping the detached client ends its connection task, which
+/// closes the socket; the server then releases the session's locks.
+fn close(conn: Conn) {
+    drop(deadpool_postgres::Object::take(conn));
+}
+
+impl Drop for PgWorkQueue {
+    fn drop(&mut self) {
+        if let Some(conn) = self.scheduler.take() {
+            close(conn);
+        }
     }
 }
 
-impl WorkQueue {
-    /// Takes the scheduler role if no live process holds it; true while this process holds it.
-    pub fn try_schedule(&mut self) -> Result<bool, StoreError> {
+impl PgWorkQueue {
+    pub(crate) fn new(store: PgStore, owner: &str) -> Self {
+        Self {
+            store,
+            scheduler: None,
+            owner: owner.to_owned(),
+        }
+    }
+}
+
+impl WorkQueue for PgWorkQueue {
+    async fn try_schedule(&mut self) -> Result<bool, StoreError> {
+        // A scheduler connection the server closed has lost the lock with it.
+        if let Some(conn) = self.scheduler.take_if(|c| c.is_closed()) {
+            close(conn);
+        }
         if self.scheduler.is_some() {
             return Ok(true);
         }
-        let (pool, url) = (&*self.pool, self.url.as_str());
-        let taken = off_runtime(|| -> Result<Option<Conn>, StoreError> {
-            let mut conn = pooled(pool, url)?;
-            let got: bool = conn
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&SCHEDULER_LOCK])?
-                .get(0);
-            Ok(got.then_some(conn))
-        })?;
-        self.scheduler = taken.map(DropOffRuntime::new);
-        Ok(self.scheduler.is_some())
+        let conn = self.store.conn().await?;
+        let got: bool = conn
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&SCHEDULER_LOCK])
+            .await?
+            .get(0);
+        self.scheduler = got.then_some(conn);
+        Ok(got)
     }
 
-    /// Gives the scheduler role up (the lock goes with the connection).
-    pub fn stop_scheduling(&mut self) {
-        self.scheduler = None;
+    async fn stop_scheduling(&mut self) {
+        let Some(conn) = self.scheduler.take() else {
+            return;
+        };
+        // Unlocked, the connection may serve other calls again; if the unlock fails, closing
+        // the connection releases the lock.
+        match conn
+            .query_one("SELECT pg_advisory_unlock($1)", &[&SCHEDULER_LOCK])
+            .await
+        {
+            Ok(row) if row.get::<_, bool>(0) => drop(conn),
+            _ => close(conn),
+        }
     }
 
-    /// Adds units (those already queued are left as they are, except that a done unit reaching
-    /// past `reopen_after_ms` is pending again, so new bars at the end get fetched) and records
-    /// that plan `name` is complete.
-    pub fn enqueue(&mut self, name: &str, units: &[NewUnit], reopen_after_ms: i64) -> Result<u64, StoreError> {
-        off_runtime(|| {
-            let mut tx = self.conn.transaction()?;
-            let mut added = 0;
-            let stmt = tx.prepare(&format!(
+    async fn enqueue(&mut self, name: &str, units: &[NewUnit], reopen_after_ms: i64) -> Result<u64, StoreError> {
+        let mut conn = self.store.conn().await?;
+        let tx = conn.transaction().await?;
+        let mut added = 0;
+        let stmt = tx
+            .prepare_cached(&format!(
                 "INSERT INTO work_units (instrument_id, timeframe, start_ms, end_ms, chain, created_at) \
                  VALUES ($1, $2, $3, $4, $5, {DB_NOW}) \
                  ON CONFLICT (instrument_id, timeframe, start_ms, end_ms) DO UPDATE SET status = 'pending', \
                  chain = excluded.chain, attempts = 0, error = NULL \
                  WHERE work_units.status = 'done' AND work_units.end_ms > $6"
-            ))?;
-            for u in units {
-                let chain: Vec<&str> = u.chain.iter().map(|s| s.as_str()).collect();
-                added += tx.execute(
+            ))
+            .await?;
+        for u in units {
+            let chain: Vec<&str> = u.chain.iter().map(|s| s.as_str()).collect();
+            added += tx
+                .execute(
                     &stmt,
                     &[
                         &u.instrument_id,
@@ -130,35 +155,34 @@ impl WorkQueue {
                         &chain.join(","),
                         &reopen_after_ms,
                     ],
-                )?;
-            }
-            tx.execute(
-                &format!(
-                    "INSERT INTO work_plans (name, planned_at, units) VALUES ($1, {DB_NOW}, $2) \
-                     ON CONFLICT (name) DO UPDATE SET planned_at = excluded.planned_at, units = excluded.units"
-                ),
-                &[&name, &(units.len() as i64)],
-            )?;
-            tx.commit()?;
-            Ok(added)
-        })
+                )
+                .await?;
+        }
+        tx.execute(
+            &format!(
+                "INSERT INTO work_plans (name, planned_at, units) VALUES ($1, {DB_NOW}, $2) \
+                 ON CONFLICT (name) DO UPDATE SET planned_at = excluded.planned_at, units = excluded.units"
+            ),
+            &[&name, &(units.len() as i64)],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(added)
     }
 
-    /// Whether plan `name` has been made.
-    pub fn planned(&mut self, name: &str) -> Result<bool, StoreError> {
-        off_runtime(|| {
-            Ok(self
-                .conn
-                .query_opt("SELECT 1 FROM work_plans WHERE name = $1", &[&name])?
-                .is_some())
-        })
+    async fn planned(&mut self, name: &str) -> Result<bool, StoreError> {
+        let conn = self.store.conn().await?;
+        Ok(conn
+            .query_opt("SELECT 1 FROM work_plans WHERE name = $1", &[&name])
+            .await?
+            .is_some())
     }
 
-    /// Claims the oldest pending unit nobody holds a live lease on, for `lease_ms`.
-    pub fn claim(&mut self, lease_ms: i64) -> Result<Option<Unit>, StoreError> {
-        off_runtime(|| {
-            let mut tx = self.conn.transaction()?;
-            let row = tx.query_opt(
+    async fn claim(&mut self, lease_ms: i64) -> Result<Option<Unit>, StoreError> {
+        let mut conn = self.store.conn().await?;
+        let tx = conn.transaction().await?;
+        let row = tx
+            .query_opt(
                 &format!(
                     "UPDATE work_units SET owner = $1, lease_until = {DB_NOW} + $2, attempts = attempts + 1 \
                      WHERE id = (SELECT id FROM work_units WHERE status = 'pending' \
@@ -167,67 +191,70 @@ impl WorkQueue {
                      RETURNING id, instrument_id, timeframe, start_ms, end_ms, chain, attempts"
                 ),
                 &[&self.owner, &lease_ms],
-            )?;
-            let Some(row) = row else {
-                tx.commit()?;
-                return Ok(None);
-            };
-            let instrument_id: i64 = row.get(1);
-            let names = tx.query_one(
+            )
+            .await?;
+        let Some(row) = row else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        let instrument_id: i64 = row.get(1);
+        let names = tx
+            .query_one(
                 "SELECT market, base, quote FROM instruments WHERE id = $1",
                 &[&instrument_id],
-            )?;
-            tx.commit()?;
-            let chain: &str = row.get(5);
-            let chain = chain
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(|s| {
-                    s.parse::<SourceId>()
-                        .map_err(|_| StoreError::Corrupt(format!("work unit names unknown source {s:?}")))
-                })
-                .collect::<Result<_, _>>()?;
-            Ok(Some(Unit {
-                id: row.get(0),
-                instrument: decode::instrument(names.get(0), names.get(1), names.get(2))?,
-                timeframe: decode::timeframe(row.get(2))?,
-                start_ms: row.get(3),
-                end_ms: row.get(4),
-                chain,
-                attempts: row.get(6),
-            }))
-        })
+            )
+            .await?;
+        tx.commit().await?;
+        let chain: &str = row.get(5);
+        let chain = chain
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<SourceId>()
+                    .map_err(|_| StoreError::Corrupt(format!("work unit names unknown source {s:?}")))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Some(Unit {
+            id: row.get(0),
+            instrument: decode::instrument(names.get(0), names.get(1), names.get(2))?,
+            timeframe: decode::timeframe(row.get(2))?,
+            start_ms: row.get(3),
+            end_ms: row.get(4),
+            chain,
+            attempts: row.get(6),
+        }))
     }
 
-    /// Extends the lease on a unit this worker holds; false when the lease was lost (it ran out
-    /// and another worker took the unit).
-    pub fn renew(&mut self, id: i64, lease_ms: i64) -> Result<bool, StoreError> {
-        off_runtime(|| {
-            let n = self.conn.execute(
+    async fn renew(&mut self, id: i64, lease_ms: i64) -> Result<bool, StoreError> {
+        let conn = self.store.conn().await?;
+        let n = conn
+            .execute(
                 &format!(
                     "UPDATE work_units SET lease_until = {DB_NOW} + $3 WHERE id = $1 AND owner = $2 \
                      AND status = 'pending'"
                 ),
                 &[&id, &self.owner, &lease_ms],
-            )?;
-            Ok(n == 1)
-        })
+            )
+            .await?;
+        Ok(n == 1)
     }
 
-    /// Records the end of a unit: done, or (with an error) pending again after `retry_ms`, or
-    /// failed after [`MAX_ATTEMPTS`].
-    pub fn finish(&mut self, id: i64, written: u64, error: Option<&str>, retry_ms: i64) -> Result<(), StoreError> {
-        off_runtime(|| {
-            let written = i64::try_from(written).unwrap_or(i64::MAX);
-            match error {
-                None => self.conn.execute(
+    async fn finish(&mut self, id: i64, written: u64, error: Option<&str>, retry_ms: i64) -> Result<(), StoreError> {
+        let conn = self.store.conn().await?;
+        let written = i64::try_from(written).unwrap_or(i64::MAX);
+        match error {
+            None => {
+                conn.execute(
                     &format!(
                         "UPDATE work_units SET status = 'done', written = written + $3, error = NULL, \
                          lease_until = NULL, finished_at = {DB_NOW} WHERE id = $1 AND owner = $2"
                     ),
                     &[&id, &self.owner, &written],
-                )?,
-                Some(e) => self.conn.execute(
+                )
+                .await?
+            }
+            Some(e) => {
+                conn.execute(
                     &format!(
                         "UPDATE work_units SET written = written + $3, error = $4, \
                          status = CASE WHEN attempts >= $5 THEN 'failed' ELSE 'pending' END, \
@@ -236,15 +263,17 @@ impl WorkQueue {
                          WHERE id = $1 AND owner = $2"
                     ),
                     &[&id, &self.owner, &written, &e, &MAX_ATTEMPTS, &retry_ms],
-                )?,
-            };
-            Ok(())
-        })
+                )
+                .await?
+            }
+        };
+        Ok(())
     }
 
-    pub fn counts(&mut self) -> Result<QueueCounts, StoreError> {
-        off_runtime(|| {
-            let r = self.conn.query_one(
+    async fn counts(&mut self) -> Result<QueueCounts, StoreError> {
+        let conn = self.store.conn().await?;
+        let r = conn
+            .query_one(
                 &format!(
                     "SELECT COUNT(*) FILTER (WHERE status = 'pending'), \
                             COUNT(*) FILTER (WHERE status = 'pending' AND lease_until > {DB_NOW} AND owner IS NOT NULL), \
@@ -252,13 +281,13 @@ impl WorkQueue {
                        FROM work_units"
                 ),
                 &[],
-            )?;
-            Ok(QueueCounts {
-                pending: r.get(0),
-                leased: r.get(1),
-                done: r.get(2),
-                failed: r.get(3),
-            })
+            )
+            .await?;
+        Ok(QueueCounts {
+            pending: r.get(0),
+            leased: r.get(1),
+            done: r.get(2),
+            failed: r.get(3),
         })
     }
 }

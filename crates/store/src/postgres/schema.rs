@@ -9,7 +9,7 @@
 //! Text columns use the "C" collation, so key order (and with it every hash and listing) is
 //! bytewise, as in SQLite, whatever the database's locale.
 
-use postgres::GenericClient;
+use deadpool_postgres::GenericClient;
 
 use super::Conn;
 use super::timescale::{self, Timescale};
@@ -261,7 +261,7 @@ const MIGRATION_LOCK: i64 = 0x4341_4e44_4c45_0001;
 const VERSION: &str = "SELECT COALESCE(MAX(version), 0) FROM schema_version";
 
 /// The schema version: 0 before the first migration.
-pub(crate) fn version(client: &mut impl GenericClient) -> Result<i64, StoreError> {
+pub(crate) async fn version(client: &impl GenericClient) -> Result<i64, StoreError> {
     // Asked of the catalog, so a database never opened before answers too; in the schema the
     // tables are created in (the first of the search path), not any later one that has a store.
     let exists: bool = client
@@ -269,50 +269,54 @@ pub(crate) fn version(client: &mut impl GenericClient) -> Result<i64, StoreError
             "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() \
              AND tablename = 'schema_version')",
             &[],
-        )?
+        )
+        .await?
         .get(0);
     if !exists {
         return Ok(0);
     }
-    Ok(client.query_one(VERSION, &[])?.get(0))
+    Ok(client.query_one(VERSION, &[]).await?.get(0))
 }
 
 /// Brings the schema and the TimescaleDB setup up to date, writing only when something differs;
 /// says why TimescaleDB is not used (or not as configured) when setting it up failed: the store
 /// then runs on what is there.
-pub(crate) fn open(conn: &mut Conn, settings: Timescale) -> Result<Option<String>, StoreError> {
-    let current = version(&mut **conn)?;
+pub(crate) async fn open(conn: &mut Conn, settings: Timescale) -> Result<Option<String>, StoreError> {
+    let current = version(&*conn).await?;
     check_not_newer(current)?;
-    if current == LATEST && timescale::plan(&timescale::read_state(&mut **conn)?, settings).is_empty() {
+    if current == LATEST && timescale::plan(&timescale::read_state(&*conn).await?, settings).is_empty() {
         return Ok(None);
     }
-    let mut tx = conn.transaction()?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    let mut tx = conn.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
     // Another process may have done it all while this one waited for the lock.
-    let current = version(&mut tx)?;
+    let current = version(&tx).await?;
     check_not_newer(current)?;
     if current < LATEST {
         tx.batch_execute(
             "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL, applied_at BIGINT NOT NULL)",
-        )?;
+        )
+        .await?;
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        tx.batch_execute(sql)?;
+        tx.batch_execute(sql).await?;
         tx.execute(
             crate::model::statements::RECORD_MIGRATION_SQL,
             &[&(i as i64 + 1), &candlekeep_core::time::now_ms()],
-        )?;
+        )
+        .await?;
     }
-    let plan = timescale::plan(&timescale::read_state(&mut tx)?, settings);
+    let plan = timescale::plan(&timescale::read_state(&tx).await?, settings);
     let mut note = None;
     if !plan.is_empty() {
-        let mut savepoint = tx.transaction()?;
-        match timescale::apply(&mut savepoint, plan, settings) {
-            Ok(()) => savepoint.commit()?,
-            // Dropping the savepoint rolls the attempt back; the tables stay as they were (plain
+        let savepoint = tx.transaction().await?;
+        match timescale::apply(&savepoint, plan, settings).await {
+            Ok(()) => savepoint.commit().await?,
+            // Rolling the savepoint back undoes the attempt; the tables stay as they were (plain
             // PostgreSQL, or the policy another process set), and this one works on them.
             Err(e) => {
-                drop(savepoint);
+                savepoint.rollback().await?;
                 note = Some(if plan.convert {
                     format!("timescaledb is available but could not be enabled: {e}")
                 } else {
@@ -321,7 +325,7 @@ pub(crate) fn open(conn: &mut Conn, settings: Timescale) -> Result<Option<String
             }
         }
     }
-    tx.commit()?;
+    tx.commit().await?;
     Ok(note)
 }
 

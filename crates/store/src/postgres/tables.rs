@@ -1,8 +1,9 @@
-//! Whole tables as rows of [`Value`]s, for copying a store to another backend: read through a
-//! cursor in key order, written with binary `COPY`.
+//! Whole tables as rows of [`Value`]s, for copying a store to another backend: streamed in key
+//! order as the server sends them, written with binary `COPY`.
 
-use postgres::binary_copy::BinaryCopyInWriter;
-use postgres::types::{ToSql, Type};
+use futures::TryStreamExt;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
 
 use super::Conn;
 use crate::StoreError;
@@ -17,45 +18,50 @@ fn pg_type(kind: ColumnType) -> Type {
     }
 }
 
-pub(crate) fn read(
-    conn: &mut Conn,
+/// Sends every row of `table` in key order to `rows`, returning how many were sent; stops early,
+/// without error, when the receiver is dropped. One statement, one snapshot; rows are streamed
+/// as the server sends them, and the server is not read further while the receiver is full, so
+/// memory stays flat whatever the table's size.
+pub(crate) async fn read(
+    conn: &Conn,
     table: &TableDef,
-    sink: &mut (dyn FnMut(Vec<Value>) -> Result<(), StoreError> + Send),
-) -> Result<(), StoreError> {
+    sink: tokio::sync::mpsc::Sender<Vec<Value>>,
+) -> Result<u64, StoreError> {
     let sql = table.select_all();
-    let mut tx = conn.transaction()?;
-    let portal = tx.bind(sql.as_str(), &[])?;
-    loop {
-        let rows = tx.query_portal(&portal, 20_000)?;
-        if rows.is_empty() {
+    let rows = conn.query_raw(sql.as_str(), std::iter::empty::<i64>()).await?;
+    let mut rows = std::pin::pin!(rows);
+    let mut sent = 0u64;
+    while let Some(r) = rows.try_next().await? {
+        let mut out = Vec::with_capacity(table.columns.len());
+        for (i, (_, kind)) in table.columns.iter().enumerate() {
+            out.push(match kind {
+                ColumnType::Int => r.get::<_, Option<i64>>(i).map_or(Value::Null, Value::Int),
+                ColumnType::Real => r.get::<_, Option<f64>>(i).map_or(Value::Null, Value::Real),
+                ColumnType::Text => r.get::<_, Option<String>>(i).map_or(Value::Null, Value::Text),
+                ColumnType::Blob => r.get::<_, Option<Vec<u8>>>(i).map_or(Value::Null, Value::Blob),
+            });
+        }
+        // The receiver went away: the copy stopped, so the rest is not needed.
+        if sink.send(out).await.is_err() {
             break;
         }
-        for r in &rows {
-            let mut out = Vec::with_capacity(table.columns.len());
-            for (i, (_, kind)) in table.columns.iter().enumerate() {
-                out.push(match kind {
-                    ColumnType::Int => r.get::<_, Option<i64>>(i).map_or(Value::Null, Value::Int),
-                    ColumnType::Real => r.get::<_, Option<f64>>(i).map_or(Value::Null, Value::Real),
-                    ColumnType::Text => r.get::<_, Option<String>>(i).map_or(Value::Null, Value::Text),
-                    ColumnType::Blob => r.get::<_, Option<Vec<u8>>>(i).map_or(Value::Null, Value::Blob),
-                });
-            }
-            sink(out)?;
-        }
+        sent += 1;
     }
-    tx.commit()?;
-    Ok(())
+    Ok(sent)
 }
 
-pub(crate) fn append(conn: &mut Conn, table: &TableDef, rows: &[Vec<Value>]) -> Result<(), StoreError> {
+pub(crate) async fn append(conn: &mut Conn, table: &TableDef, rows: &[Vec<Value>]) -> Result<(), StoreError> {
     let types: Vec<Type> = table.columns.iter().map(|(_, k)| pg_type(*k)).collect();
-    let mut tx = conn.transaction()?;
-    let sink = tx.copy_in(&format!(
-        "COPY {} ({}) FROM STDIN BINARY",
-        table.name,
-        table.column_list()
-    ))?;
-    let mut writer = BinaryCopyInWriter::new(sink, &types);
+    let tx = conn.transaction().await?;
+    let sink = tx
+        .copy_in(&format!(
+            "COPY {} ({}) FROM STDIN BINARY",
+            table.name,
+            table.column_list()
+        ))
+        .await?;
+    let writer = BinaryCopyInWriter::new(sink, &types);
+    let mut writer = std::pin::pin!(writer);
     for row in rows {
         if row.len() != types.len() {
             return Err(StoreError::Corrupt(format!(
@@ -65,10 +71,10 @@ pub(crate) fn append(conn: &mut Conn, table: &TableDef, rows: &[Vec<Value>]) -> 
                 types.len()
             )));
         }
-        let values: Vec<Box<dyn ToSql + Sync>> = row
+        let values: Vec<Box<dyn ToSql + Sync + Send>> = row
             .iter()
             .zip(table.columns)
-            .map(|(v, (_, kind))| -> Box<dyn ToSql + Sync> {
+            .map(|(v, (_, kind))| -> Box<dyn ToSql + Sync + Send> {
                 match (v, kind) {
                     (Value::Int(i), _) => Box::new(*i),
                     (Value::Real(f), _) => Box::new(*f),
@@ -81,18 +87,18 @@ pub(crate) fn append(conn: &mut Conn, table: &TableDef, rows: &[Vec<Value>]) -> 
                 }
             })
             .collect();
-        let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|b| b.as_ref()).collect();
-        writer.write(&refs)?;
+        let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
+        writer.as_mut().write(&refs).await?;
     }
-    writer.finish()?;
-    tx.commit()?;
+    writer.finish().await?;
+    tx.commit().await?;
     Ok(())
 }
 
 /// Serial ids continue after the highest copied id, and no packed block outlives the rows it
 /// was packed from (the copy wrote `candles` without going through the write path).
-pub(crate) fn after_copy(conn: &mut Conn) -> Result<(), StoreError> {
-    conn.execute("TRUNCATE candle_blocks", &[])?;
+pub(crate) async fn after_copy(conn: &Conn) -> Result<(), StoreError> {
+    conn.execute("TRUNCATE candle_blocks", &[]).await?;
     for table in ["instruments", "job_runs", "rejects"] {
         conn.execute(
             &format!(
@@ -100,7 +106,8 @@ pub(crate) fn after_copy(conn: &mut Conn) -> Result<(), StoreError> {
                  (SELECT MAX(id) FROM {table}) IS NOT NULL)"
             ),
             &[],
-        )?;
+        )
+        .await?;
     }
     Ok(())
 }

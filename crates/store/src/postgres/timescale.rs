@@ -12,7 +12,7 @@
 //! `add_compression_policy(…, if_not_exists)`, `remove_compression_policy(…, if_exists)`, and the
 //! `timescaledb_information.hypertables` and `.jobs` views.
 
-use postgres::GenericClient;
+use deadpool_postgres::GenericClient;
 
 use crate::StoreError;
 
@@ -72,17 +72,22 @@ impl State {
 }
 
 /// Reads [`State`]; only reads, so any role that may see the schema can run it.
-pub(crate) fn read_state(client: &mut impl GenericClient) -> Result<State, StoreError> {
-    let available = client.query_opt(AVAILABLE, &[])?.is_some();
-    let Some(row) = client.query_opt(INSTALLED, &[])? else {
+pub(crate) async fn read_state(client: &impl GenericClient) -> Result<State, StoreError> {
+    let available = client.query_opt(AVAILABLE, &[]).await?.is_some();
+    let Some(row) = client.query_opt(INSTALLED, &[]).await? else {
         return Ok(State {
             available,
             ..State::default()
         });
     };
-    let hypertable = client.query_opt(IS_HYPERTABLE, &[])?.is_some();
+    let hypertable = client.query_opt(IS_HYPERTABLE, &[]).await?.is_some();
     let compress_after = if hypertable {
-        client.query(COMPRESSION_JOBS, &[])?.iter().map(|r| r.get(0)).collect()
+        client
+            .query(COMPRESSION_JOBS, &[])
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
     } else {
         Vec::new()
     };
@@ -184,13 +189,13 @@ pub(crate) fn policy_statements(policy: Policy, settings: Timescale) -> Vec<Stri
 
 /// Runs `plan`: the caller holds the schema lock, inside a transaction (or savepoint) that a
 /// failure rolls back whole.
-pub(crate) fn apply(client: &mut impl GenericClient, plan: Plan, settings: Timescale) -> Result<(), StoreError> {
+pub(crate) async fn apply(client: &impl GenericClient, plan: Plan, settings: Timescale) -> Result<(), StoreError> {
     let mut statements = if plan.convert { convert_statements() } else { Vec::new() };
     if let Some(policy) = plan.policy {
         statements.extend(policy_statements(policy, settings));
     }
     for sql in statements {
-        client.batch_execute(&sql)?;
+        client.batch_execute(&sql).await?;
     }
     Ok(())
 }

@@ -6,20 +6,21 @@ use super::Conn;
 use crate::model::statements;
 use crate::{FlagRow, JobId, JobRecord, JobRow, JobStatus, ListingChanges, RejectRow, StoreError};
 
-pub(crate) fn save_assets(conn: &mut Conn, assets: &[Asset], at_ms: i64) -> Result<(), StoreError> {
-    let mut tx = conn.transaction()?;
-    let stmt = tx.prepare(statements::SAVE_ASSET_SQL)?;
+pub(crate) async fn save_assets(conn: &mut Conn, assets: &[Asset], at_ms: i64) -> Result<(), StoreError> {
+    let tx = conn.transaction().await?;
+    let stmt = tx.prepare_cached(statements::SAVE_ASSET_SQL).await?;
     for a in assets {
         let rank = a.market_cap_rank.map(i64::from);
-        tx.execute(&stmt, &[&a.symbol, &a.coingecko_id, &a.name, &rank, &at_ms])?;
+        tx.execute(&stmt, &[&a.symbol, &a.coingecko_id, &a.name, &rank, &at_ms])
+            .await?;
     }
-    tx.commit()?;
+    tx.commit().await?;
     Ok(())
 }
 
 /// See the SQLite backend: new listings start, seen ones are refreshed (a relisted one loses its
 /// delisting date), those no longer listed are marked delisted; nothing is deleted.
-pub(crate) fn refresh_listings(
+pub(crate) async fn refresh_listings(
     conn: &mut Conn,
     venue: Venue,
     market: Market,
@@ -27,12 +28,12 @@ pub(crate) fn refresh_listings(
     at_ms: i64,
 ) -> Result<ListingChanges, StoreError> {
     let (v, m) = (venue.as_str(), market.as_str());
-    let mut tx = conn.transaction()?;
+    let tx = conn.transaction().await?;
     let mut changes = ListingChanges::default();
-    let before = tx.prepare(statements::LISTING_STATE_SQL)?;
-    let upsert = tx.prepare(statements::SEEN_LISTING_SQL)?;
+    let before = tx.prepare_cached(statements::LISTING_STATE_SQL).await?;
+    let upsert = tx.prepare_cached(statements::SEEN_LISTING_SQL).await?;
     for l in seen {
-        match tx.query_opt(&before, &[&v, &m, &l.ticker])? {
+        match tx.query_opt(&before, &[&v, &m, &l.ticker]).await? {
             None => changes.new += 1,
             Some(row) if row.get::<_, Option<i64>>(0).is_some() => changes.relisted += 1,
             Some(_) => {}
@@ -40,19 +41,22 @@ pub(crate) fn refresh_listings(
         tx.execute(
             &upsert,
             &[&v, &m, &l.ticker, &l.base, &l.quote, &l.listed_at_ms, &at_ms],
-        )?;
+        )
+        .await?;
     }
-    changes.delisted = tx.execute(statements::DELIST_UNSEEN_SQL, &[&at_ms, &v, &m])?;
+    changes.delisted = tx.execute(statements::DELIST_UNSEEN_SQL, &[&at_ms, &v, &m]).await?;
     changes.listed = seen.len() as u64;
-    tx.commit()?;
+    tx.commit().await?;
     Ok(changes)
 }
 
-pub(crate) fn ranked_assets(conn: &mut Conn, limit: usize) -> Result<Vec<Asset>, StoreError> {
-    let rows = conn.query(
-        statements::RANKED_ASSETS_SQL,
-        &[&i64::try_from(limit).unwrap_or(i64::MAX)],
-    )?;
+pub(crate) async fn ranked_assets(conn: &Conn, limit: usize) -> Result<Vec<Asset>, StoreError> {
+    let rows = conn
+        .query(
+            statements::RANKED_ASSETS_SQL,
+            &[&i64::try_from(limit).unwrap_or(i64::MAX)],
+        )
+        .await?;
     rows.iter()
         .map(|r| {
             let rank: Option<i64> = r.get(3);
@@ -69,8 +73,8 @@ pub(crate) fn ranked_assets(conn: &mut Conn, limit: usize) -> Result<Vec<Asset>,
         .collect()
 }
 
-pub(crate) fn listings(conn: &mut Conn) -> Result<Vec<KnownListing>, StoreError> {
-    let rows = conn.query(statements::LISTINGS_SQL, &[])?;
+pub(crate) async fn listings(conn: &Conn) -> Result<Vec<KnownListing>, StoreError> {
+    let rows = conn.query(statements::LISTINGS_SQL, &[]).await?;
     rows.iter()
         .map(|r| {
             let (venue, market, ticker): (&str, &str, String) = (r.get(0), r.get(1), r.get(2));
@@ -93,8 +97,8 @@ pub(crate) fn listings(conn: &mut Conn) -> Result<Vec<KnownListing>, StoreError>
         .collect()
 }
 
-pub(crate) fn rejects(conn: &mut Conn) -> Result<Vec<RejectRow>, StoreError> {
-    let rows = conn.query(crate::model::statements::REJECTS_SQL, &[])?;
+pub(crate) async fn rejects(conn: &Conn) -> Result<Vec<RejectRow>, StoreError> {
+    let rows = conn.query(crate::model::statements::REJECTS_SQL, &[]).await?;
     Ok(rows
         .iter()
         .map(|r| RejectRow {
@@ -112,8 +116,8 @@ pub(crate) fn rejects(conn: &mut Conn) -> Result<Vec<RejectRow>, StoreError> {
         .collect())
 }
 
-pub(crate) fn flags(conn: &mut Conn) -> Result<Vec<FlagRow>, StoreError> {
-    let rows = conn.query(crate::model::statements::FLAGS_SQL, &[])?;
+pub(crate) async fn flags(conn: &Conn) -> Result<Vec<FlagRow>, StoreError> {
+    let rows = conn.query(crate::model::statements::FLAGS_SQL, &[]).await?;
     Ok(rows
         .iter()
         .map(|r| FlagRow {
@@ -127,18 +131,21 @@ pub(crate) fn flags(conn: &mut Conn) -> Result<Vec<FlagRow>, StoreError> {
 
 /// Runs still `running` whose process on this machine is gone were killed: say so. (Runs of
 /// other machines are left to them.)
-fn mark_dead_runs(conn: &mut Conn) -> Result<(), StoreError> {
-    for r in conn.query(statements::RUNNING_HERE_SQL, &[&statements::hostname()])? {
+async fn mark_dead_runs(conn: &Conn) -> Result<(), StoreError> {
+    for r in conn
+        .query(statements::RUNNING_HERE_SQL, &[&statements::hostname()])
+        .await?
+    {
         let (id, pid): (i64, i64) = (r.get(0), r.get(1));
         if statements::run_was_killed(pid) {
-            conn.execute(statements::MARK_KILLED_SQL, &[&id])?;
+            conn.execute(statements::MARK_KILLED_SQL, &[&id]).await?;
         }
     }
     Ok(())
 }
 
-pub(crate) fn job_started(conn: &mut Conn, job: &str, args: &str) -> Result<JobId, StoreError> {
-    mark_dead_runs(conn)?;
+pub(crate) async fn job_started(conn: &Conn, job: &str, args: &str) -> Result<JobId, StoreError> {
+    mark_dead_runs(conn).await?;
     Ok(conn
         .query_one(
             statements::JOB_STARTED_SQL,
@@ -150,11 +157,12 @@ pub(crate) fn job_started(conn: &mut Conn, job: &str, args: &str) -> Result<JobI
                 &i64::from(std::process::id()),
                 &statements::hostname(),
             ],
-        )?
+        )
+        .await?
         .get(0))
 }
 
-pub(crate) fn job_finished(conn: &mut Conn, id: JobId, o: &JobRecord) -> Result<(), StoreError> {
+pub(crate) async fn job_finished(conn: &Conn, id: JobId, o: &JobRecord) -> Result<(), StoreError> {
     conn.execute(
         statements::JOB_FINISHED_SQL,
         &[
@@ -165,15 +173,18 @@ pub(crate) fn job_finished(conn: &mut Conn, id: JobId, o: &JobRecord) -> Result<
             &o.error.as_deref(),
             &id,
         ],
-    )?;
+    )
+    .await?;
     Ok(())
 }
 
-pub(crate) fn recent_jobs(conn: &mut Conn, limit: usize) -> Result<Vec<JobRow>, StoreError> {
-    let rows = conn.query(
-        crate::model::statements::RECENT_JOBS_SQL,
-        &[&i64::try_from(limit).unwrap_or(i64::MAX)],
-    )?;
+pub(crate) async fn recent_jobs(conn: &Conn, limit: usize) -> Result<Vec<JobRow>, StoreError> {
+    let rows = conn
+        .query(
+            crate::model::statements::RECENT_JOBS_SQL,
+            &[&i64::try_from(limit).unwrap_or(i64::MAX)],
+        )
+        .await?;
     Ok(rows
         .iter()
         .map(|r| JobRow {

@@ -8,17 +8,17 @@
 //!
 //! A write transaction the server aborts only to resolve a conflict with another (a deadlock with
 //! TimescaleDB's compression job or another worker, a serialization failure) is run again whole,
-//! a few times with a growing wait ([`retrying`]): such an abort is routine under concurrency,
-//! never a reason to end a backfill.
+//! a few times with a growing wait ([`Backoff`]): such an abort is routine under concurrency,
+//! never a reason to end a backfill. The wait is asynchronous: nothing blocks a runtime thread.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use candlekeep_core::{Candle, MarketPoint, Provenance, SourceId, Timeframe, validate};
-use postgres::Transaction;
-use postgres::binary_copy::BinaryCopyInWriter;
-use postgres::error::SqlState;
-use postgres::types::{ToSql, Type};
+use deadpool_postgres::{ClientWrapper, Transaction};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{ToSql, Type};
 
 use super::{Conn, PgStore, blocks, read};
 use crate::model::pages::{NEIGHBOURS_SQL, finite, islands, screen_moves, span, split};
@@ -48,49 +48,84 @@ fn retryable_state(code: &SqlState) -> bool {
     *code == SqlState::T_R_DEADLOCK_DETECTED || *code == SqlState::T_R_SERIALIZATION_FAILURE
 }
 
-/// Runs `attempt`, one whole transaction, until it succeeds, fails in a way that is not
-/// `retryable`, or has failed [`ATTEMPTS`] times (the last error is returned). Between attempts
-/// it waits with `sleep`, twice as long each time, plus up to as much again chosen from the
-/// clock: writers that deadlocked with each other then do not meet again at the same instant.
-fn retrying<T, E>(
-    retryable: impl Fn(&E) -> bool,
-    mut sleep: impl FnMut(Duration),
-    mut attempt: impl FnMut() -> Result<T, E>,
-) -> Result<T, E> {
-    let mut backoff = FIRST_BACKOFF;
-    let mut tries = 1;
-    loop {
-        match attempt() {
-            Err(e) if tries < ATTEMPTS && retryable(&e) => {
-                let nanos = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.subsec_nanos());
-                sleep(backoff + backoff.mul_f64(f64::from(nanos % 1_000) / 1_000.0));
-                backoff *= 2;
-                tries += 1;
-            }
-            outcome => return outcome,
+/// The waits between the attempts of one write transaction: it is run until it succeeds, fails
+/// in a way that is not retryable, or has failed [`ATTEMPTS`] times (the last error is
+/// returned). Each wait is twice the one before, plus up to as much again chosen from the clock:
+/// writers that deadlocked with each other then do not meet again at the same instant.
+struct Backoff {
+    next: Duration,
+    tries: u32,
+}
+
+impl Backoff {
+    fn new() -> Self {
+        Self {
+            next: FIRST_BACKOFF,
+            tries: 1,
         }
     }
-}
 
-/// Session settings of every connection a store holds; writes nothing.
-pub(crate) fn prepare_session(conn: &mut Conn) -> Result<(), StoreError> {
-    conn.batch_execute("SET client_min_messages = warning")?;
-    Ok(())
-}
-
-/// Creates the session's staging table before its first write. Not at open: creating a table,
-/// even a temporary one, is a write, which a role that may only read (or a standby) may not do.
-/// The table lives as long as the session and empties itself at every commit.
-fn prepare_staging(store: &mut PgStore) -> Result<(), StoreError> {
-    if !store.staging {
-        store.conn.batch_execute(
-            "CREATE TEMP TABLE IF NOT EXISTS candles_in (LIKE candles INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
-        )?;
-        store.staging = true;
+    /// After a failed attempt: how long to wait before the next one, or `None` when the failure
+    /// is not `retryable` or the attempts are used up.
+    fn after_failure(&mut self, retryable: bool) -> Option<Duration> {
+        if !retryable || self.tries >= ATTEMPTS {
+            return None;
+        }
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let wait = self.next + self.next.mul_f64(f64::from(nanos % 1_000) / 1_000.0);
+        self.next *= 2;
+        self.tries += 1;
+        Some(wait)
     }
-    Ok(())
+}
+
+/// Runs one write transaction (`$attempt`, an expression awaited afresh each time) with the
+/// retries of [`Backoff`]. A macro rather than a function: each attempt borrows the connection
+/// mutably, which a closure returning a future cannot express.
+macro_rules! retrying {
+    ($attempt:expr) => {{
+        let mut backoff = Backoff::new();
+        loop {
+            match $attempt.await {
+                Err(e) => match backoff.after_failure(e.is_retryable()) {
+                    Some(wait) => tokio::time::sleep(wait).await,
+                    None => break Err(e),
+                },
+                outcome => break outcome,
+            }
+        }
+    }};
+}
+
+/// Session settings of every connection of the pool (run by its `post_create` hook when the
+/// connection opens); writes nothing.
+pub(crate) async fn prepare_session(client: &ClientWrapper) -> Result<(), tokio_postgres::Error> {
+    client.batch_execute("SET client_min_messages = warning").await
+}
+
+const CREATE_STAGING: &str =
+    "CREATE TEMP TABLE IF NOT EXISTS candles_in (LIKE candles INCLUDING DEFAULTS) ON COMMIT DELETE ROWS";
+
+/// The upsert from the staging table, prepared on `conn`; creates the connection's staging table
+/// first if it has none. Not at open: creating a table, even a temporary one, is a write, which
+/// a role that may only read (or a standby) may not do. The table lives as long as the session
+/// and empties itself at every commit.
+///
+/// The upsert reads the staging table, so it is in the connection's statement cache exactly
+/// when the table exists there: a connection's first write finds neither (the prepare fails with
+/// "undefined table"), creates the table and prepares it; every later one finds it cached and
+/// costs no round trip. Called outside a transaction, where a failed prepare aborts nothing.
+async fn prepare_staging(conn: &Conn) -> Result<tokio_postgres::Statement, StoreError> {
+    match conn.prepare_cached(UPSERT).await {
+        Ok(stmt) => Ok(stmt),
+        Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => {
+            conn.batch_execute(CREATE_STAGING).await?;
+            Ok(conn.prepare_cached(UPSERT).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 const COLUMNS: &str =
@@ -123,33 +158,35 @@ struct Shared<'a> {
     replace_mask: i64,
 }
 
-/// Streams rows into `table` (the staging table, or `candles` itself for fresh pages).
-fn copy_in<'p>(
-    tx: &mut Transaction<'_>,
-    table: &str,
-    rows: impl Iterator<Item = (Shared<'p>, &'p Candle)>,
-) -> Result<(), StoreError> {
-    let sink = tx.copy_in(&format!("COPY {table} ({COLUMNS}) FROM STDIN BINARY"))?;
-    let mut writer = BinaryCopyInWriter::new(sink, &TYPES);
-    for (s, c) in rows {
-        let trades = c.trades.map(|t| i64::try_from(t).unwrap_or(i64::MAX));
-        let row: [&(dyn ToSql + Sync); 12] = [
-            &s.instrument_id,
-            &s.timeframe,
-            &c.open_time_ms,
-            &c.open,
-            &c.high,
-            &c.low,
-            &c.close,
-            &c.volume,
-            &c.quote_volume,
-            &trades,
-            &s.source_id,
-            &s.fetched_at_ms,
-        ];
-        writer.write(&row)?;
+/// Streams the bars of `pages` (each with what its rows share) into `table` (the staging table,
+/// or `candles` itself for fresh pages).
+async fn copy_in(tx: &Transaction<'_>, table: &str, pages: &[(Shared<'_>, &[Candle])]) -> Result<(), StoreError> {
+    let sink = tx
+        .copy_in(&format!("COPY {table} ({COLUMNS}) FROM STDIN BINARY"))
+        .await?;
+    let writer = BinaryCopyInWriter::new(sink, &TYPES);
+    let mut writer = std::pin::pin!(writer);
+    for (s, bars) in pages {
+        for c in *bars {
+            let trades = c.trades.map(|t| i64::try_from(t).unwrap_or(i64::MAX));
+            let row: [&(dyn ToSql + Sync); 12] = [
+                &s.instrument_id,
+                &s.timeframe,
+                &c.open_time_ms,
+                &c.open,
+                &c.high,
+                &c.low,
+                &c.close,
+                &c.volume,
+                &c.quote_volume,
+                &trades,
+                &s.source_id,
+                &s.fetched_at_ms,
+            ];
+            writer.as_mut().write(&row).await?;
+        }
     }
-    writer.finish()?;
+    writer.finish().await?;
     Ok(())
 }
 
@@ -176,46 +213,47 @@ struct Prepared<'a> {
     stats: WriteStats,
 }
 
-pub(crate) fn write_pages(store: &mut PgStore, pages: &[PageWrite<'_>]) -> Result<Vec<WriteStats>, StoreError> {
+pub(crate) async fn write_pages(store: &PgStore, pages: &[PageWrite<'_>]) -> Result<Vec<WriteStats>, StoreError> {
+    let mut conn = store.conn().await?;
     let mut masks = Vec::with_capacity(pages.len());
     for p in pages {
-        let source_id = store.source_id(p.provenance.source)?;
+        let source_id = store.source_id(&mut conn, p.provenance.source).await?;
         let mask = match p.replace {
             Replace::Any => -1,
             Replace::Outranked(sources) => {
                 let mut mask = 1i64 << source_id;
                 for s in sources {
-                    mask |= 1i64 << store.source_id(*s)?;
+                    mask |= 1i64 << store.source_id(&mut conn, *s).await?;
                 }
                 mask
             }
         };
         masks.push((source_id, mask));
     }
-    prepare_staging(store)?;
-    let rules = store.flag_rules;
-    retrying(StoreError::is_retryable, std::thread::sleep, || {
-        write_once(&mut store.conn, pages, &masks, rules)
-    })
+    let upsert = prepare_staging(&conn).await?;
+    let rules = store.flag_rules();
+    retrying!(write_once(&mut conn, &upsert, pages, &masks, rules))
 }
 
 /// One attempt at the transaction of [`write_pages`]: everything it writes, from the instrument
 /// locks to the commit. `masks` are each page's source id and replace mask.
-fn write_once(
+async fn write_once(
     conn: &mut Conn,
+    upsert: &tokio_postgres::Statement,
     pages: &[PageWrite<'_>],
     masks: &[(i64, i64)],
     rules: validate::FlagRules,
 ) -> Result<Vec<WriteStats>, StoreError> {
     let now = candlekeep_core::time::now_ms();
-    let mut tx = conn.transaction()?;
+    let tx = conn.transaction().await?;
     let mut ids: Vec<i64> = pages.iter().map(|p| p.instrument_id).collect();
     ids.sort_unstable();
     ids.dedup();
     tx.query(
         "SELECT id FROM instruments WHERE id = ANY($1) ORDER BY id FOR UPDATE",
         &[&ids],
-    )?;
+    )
+    .await?;
 
     let mut prepared = Vec::with_capacity(pages.len());
     for (p, &(source_id, replace_mask)) in pages.iter().zip(masks) {
@@ -229,14 +267,15 @@ fn write_once(
         let (valid, mut rejected) = split(p.candles, p.timeframe, now);
         let neighbours = match span(&valid) {
             Some((lo, hi)) => tx
-                .query(NEIGHBOURS_SQL, &[&p.instrument_id, &p.timeframe.as_str(), &lo, &hi])?
+                .query(NEIGHBOURS_SQL, &[&p.instrument_id, &p.timeframe.as_str(), &lo, &hi])
+                .await?
                 .iter()
                 .map(|r| (r.get(0), r.get(1)))
                 .collect(),
             None => Vec::new(),
         };
         let valid = screen_moves(valid, &neighbours, rules.max_move_ratio, &mut rejected);
-        quarantine(&mut tx, shared, &rejected)?;
+        quarantine(&tx, shared, &rejected).await?;
         let mut valid = valid.into_owned();
         let sorted = valid.windows(2).all(|w| w[0].open_time_ms < w[1].open_time_ms);
         if !sorted {
@@ -259,7 +298,7 @@ fn write_once(
             },
         });
     }
-    mark_stored_ranges(&mut tx, &mut prepared)?;
+    mark_stored_ranges(&tx, &mut prepared).await?;
     let written: Vec<(i64, Timeframe, i64, i64)> = prepared
         .iter()
         .filter_map(|p| {
@@ -271,35 +310,33 @@ fn write_once(
             ))
         })
         .collect();
-    blocks::invalidate(&mut tx, &written)?;
+    blocks::invalidate(&tx, &written).await?;
 
     // Fresh pages: one COPY straight into the table. Nothing is stored in their ranges and the
     // instruments are locked, so no row can meet a stored one (if one did, the key would refuse
     // it and the whole write would roll back).
     if prepared.iter().any(|p| p.fresh && !p.valid.is_empty()) {
-        copy_in(
-            &mut tx,
-            "candles",
-            prepared
-                .iter()
-                .filter(|p| p.fresh)
-                .flat_map(|p| p.valid.iter().map(move |c| (p.shared, c))),
-        )?;
+        let fresh: Vec<_> = prepared
+            .iter()
+            .filter(|p| p.fresh)
+            .map(|p| (p.shared, &p.valid[..]))
+            .collect();
+        copy_in(&tx, "candles", &fresh).await?;
         for p in prepared.iter_mut().filter(|p| p.fresh) {
             p.stats.written = p.valid.len() as u64;
         }
     }
     // The others one by one, in order: cross-checks against what is stored, then the upsert.
     for p in prepared.iter_mut().filter(|p| !p.fresh && !p.valid.is_empty()) {
-        p.stats.cross_checked = cross_check(&mut tx, p.shared, &p.valid)?;
-        copy_in(&mut tx, "candles_in", p.valid.iter().map(|c| (p.shared, c)))?;
-        p.stats.written = tx.execute(UPSERT, &[&p.shared.replace_mask])?;
-        tx.execute("DELETE FROM candles_in", &[])?;
+        p.stats.cross_checked = cross_check(&tx, p.shared, &p.valid).await?;
+        copy_in(&tx, "candles_in", &[(p.shared, &p.valid[..])]).await?;
+        p.stats.written = tx.execute(upsert, &[&p.shared.replace_mask]).await?;
+        tx.execute("DELETE FROM candles_in", &[]).await?;
         p.stats.unchanged = p.valid.len() as u64 - p.stats.written;
     }
     let mut flagged = Vec::with_capacity(prepared.len());
     for p in &prepared {
-        flagged.push(flag(&mut tx, p, rules)?);
+        flagged.push(flag(&tx, p, rules).await?);
     }
 
     // Stored ranges per series and covered ranges per series and source, merged once each.
@@ -311,7 +348,7 @@ fn write_once(
             .extend(islands(p.tf, p.valid.iter().map(|c| c.open_time_ms)));
     }
     for ((id, tf), ranges) in stored {
-        merge(&mut tx, Ranges::Stored, id, tf, "", ranges)?;
+        merge(&tx, Ranges::Stored, id, tf, "", ranges).await?;
     }
     let mut covered: HashMap<(i64, Timeframe, SourceId), Vec<(i64, i64)>> = HashMap::new();
     for p in pages {
@@ -323,9 +360,9 @@ fn write_once(
         }
     }
     for ((id, tf, source), ranges) in covered {
-        merge(&mut tx, Ranges::Covered, id, tf, source.as_str(), ranges)?;
+        merge(&tx, Ranges::Covered, id, tf, source.as_str(), ranges).await?;
     }
-    tx.commit()?;
+    tx.commit().await?;
     Ok(prepared
         .into_iter()
         .zip(flagged)
@@ -335,7 +372,7 @@ fn write_once(
 
 /// Marks pages whose range already holds bars (or overlaps an earlier page of the same series in
 /// this write) as not fresh: they go through the upsert.
-fn mark_stored_ranges(tx: &mut Transaction<'_>, pages: &mut [Prepared<'_>]) -> Result<(), StoreError> {
+async fn mark_stored_ranges(tx: &Transaction<'_>, pages: &mut [Prepared<'_>]) -> Result<(), StoreError> {
     let mut seen: HashMap<(i64, Timeframe), Vec<(i64, i64)>> = HashMap::new();
     let (mut idx, mut iid, mut tfs, mut lo, mut hi) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (k, p) in pages.iter_mut().enumerate() {
@@ -364,7 +401,8 @@ fn mark_stored_ranges(tx: &mut Transaction<'_>, pages: &mut [Prepared<'_>]) -> R
          WHERE EXISTS (SELECT 1 FROM candles c WHERE c.instrument_id = p.iid AND c.timeframe = p.tf \
                        AND c.open_time BETWEEN p.lo AND p.hi)",
         &[&idx, &iid, &tfs, &lo, &hi],
-    )?;
+    )
+    .await?;
     for row in rows {
         let k: i64 = row.get(0);
         if let Some(p) = pages.get_mut(k as usize) {
@@ -375,7 +413,7 @@ fn mark_stored_ranges(tx: &mut Transaction<'_>, pages: &mut [Prepared<'_>]) -> R
 }
 
 /// Records each pair of an incoming bar and the stored bar of another source at the same time.
-fn cross_check(tx: &mut Transaction<'_>, s: Shared<'_>, candles: &[Candle]) -> Result<u64, StoreError> {
+async fn cross_check(tx: &Transaction<'_>, s: Shared<'_>, candles: &[Candle]) -> Result<u64, StoreError> {
     let (Some(first), Some(last)) = (candles.first(), candles.last()) else {
         return Ok(0);
     };
@@ -389,19 +427,21 @@ fn cross_check(tx: &mut Transaction<'_>, s: Shared<'_>, candles: &[Candle]) -> R
                 &last.open_time_ms,
                 &s.source_id,
             ],
-        )?
+        )
+        .await?
         .iter()
         .map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3))))
         .collect();
     if stored.is_empty() {
         return Ok(0);
     }
-    let insert = tx.prepare(
+    let insert = tx.prepare_cached(
         "INSERT INTO cross_checks (instrument_id, timeframe, open_time, kept_source_id, other_source_id, \
          close_diff_bps, volume_ratio, checked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          ON CONFLICT (instrument_id, timeframe, open_time, kept_source_id, other_source_id) DO UPDATE SET \
          close_diff_bps = excluded.close_diff_bps, volume_ratio = excluded.volume_ratio, checked_at = excluded.checked_at",
-    )?;
+    )
+    .await?;
     let mut n = 0;
     for c in candles {
         let Some(&bar) = stored.get(&c.open_time_ms) else {
@@ -421,25 +461,28 @@ fn cross_check(tx: &mut Transaction<'_>, s: Shared<'_>, candles: &[Candle]) -> R
                 &ratio,
                 &s.fetched_at_ms,
             ],
-        )?;
+        )
+        .await?;
         n += 1;
     }
     Ok(n)
 }
 
-fn quarantine(
-    tx: &mut Transaction<'_>,
+async fn quarantine(
+    tx: &Transaction<'_>,
     s: Shared<'_>,
     rejected: &[(Candle, validate::Reject)],
 ) -> Result<(), StoreError> {
     if rejected.is_empty() {
         return Ok(());
     }
-    let insert = tx.prepare(
-        "INSERT INTO rejects (instrument_id, timeframe, open_time, open, high, low, close, volume, quote_volume, \
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO rejects (instrument_id, timeframe, open_time, open, high, low, close, volume, quote_volume, \
          trades, source_id, reason, fetched_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
          ON CONFLICT DO NOTHING",
-    )?;
+        )
+        .await?;
     for (c, why) in rejected {
         let trades = c.trades.map(|t| i64::try_from(t).unwrap_or(i64::MAX));
         tx.execute(
@@ -459,28 +502,30 @@ fn quarantine(
                 &why.to_string(),
                 &s.fetched_at_ms,
             ],
-        )?;
+        )
+        .await?;
     }
     Ok(())
 }
 
 /// Flags the page's range as stored now (see the SQLite backend's `quality::flag`).
-fn flag(tx: &mut Transaction<'_>, p: &Prepared<'_>, rules: validate::FlagRules) -> Result<u64, StoreError> {
+async fn flag(tx: &Transaction<'_>, p: &Prepared<'_>, rules: validate::FlagRules) -> Result<u64, StoreError> {
     let (Some(first), Some(last)) = (p.valid.first(), p.valid.last()) else {
         return Ok(0);
     };
     let (lo, hi) = (first.open_time_ms, last.open_time_ms);
     let (id, tf) = (p.shared.instrument_id, p.tf);
     let context = rules.flat_run.max(1) as i64;
-    let before = read::candles_in(tx, id, tf, lo - context * tf.millis(), lo)?;
+    let before = read::candles_in(tx, id, tf, lo - context * tf.millis(), lo).await?;
     let stored = if p.fresh {
         std::borrow::Cow::Borrowed(&p.valid[..])
     } else {
         tx.execute(
             crate::model::statements::CLEAR_FLAGS_SQL,
             &[&id, &p.shared.timeframe, &lo, &hi],
-        )?;
-        std::borrow::Cow::Owned(read::candles_in(tx, id, tf, lo, hi + 1)?)
+        )
+        .await?;
+        std::borrow::Cow::Owned(read::candles_in(tx, id, tf, lo, hi + 1).await?)
     };
     let found = validate::flags(&before, &stored, tf, rules);
     for (t, f) in &found {
@@ -496,7 +541,8 @@ fn flag(tx: &mut Transaction<'_>, p: &Prepared<'_>, rules: validate::FlagRules) 
                 &f.detail(),
                 &p.shared.fetched_at_ms,
             ],
-        )?;
+        )
+        .await?;
     }
     Ok(found.len() as u64)
 }
@@ -509,8 +555,8 @@ enum Ranges {
 
 /// Merges `ranges` into a series' stored ranges (or one source's covered ranges): every stored
 /// range they overlap or touch is replaced by the union.
-fn merge(
-    tx: &mut Transaction<'_>,
+async fn merge(
+    tx: &Transaction<'_>,
     table: Ranges,
     id: i64,
     tf: Timeframe,
@@ -539,43 +585,45 @@ fn merge(
     };
     let tf_name = tf.as_str();
     let existing: Vec<(i64, i64)> = tx
-        .query(select, &[&id, &tf_name, &source, &lo, &hi])?
+        .query(select, &[&id, &tf_name, &source, &lo, &hi])
+        .await?
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
     let all = union_ranges(existing.into_iter().chain(ranges).collect());
-    tx.execute(delete, &[&id, &tf_name, &source, &lo, &hi])?;
+    tx.execute(delete, &[&id, &tf_name, &source, &lo, &hi]).await?;
     let (starts, ends): (Vec<i64>, Vec<i64>) = all.into_iter().unzip();
-    tx.execute(insert, &[&id, &tf_name, &source, &starts, &ends])?;
+    tx.execute(insert, &[&id, &tf_name, &source, &starts, &ends]).await?;
     Ok(())
 }
 
-pub(crate) fn points(
-    store: &mut PgStore,
+pub(crate) async fn points(
+    store: &PgStore,
     instrument_id: i64,
     provenance: Provenance,
     points: &[MarketPoint],
 ) -> Result<(), StoreError> {
-    let source_id = store.source_id(provenance.source)?;
-    retrying(StoreError::is_retryable, std::thread::sleep, || {
-        points_once(&mut store.conn, instrument_id, source_id, provenance, points)
-    })
+    let mut conn = store.conn().await?;
+    let source_id = store.source_id(&mut conn, provenance.source).await?;
+    retrying!(points_once(&mut conn, instrument_id, source_id, &provenance, points))
 }
 
-fn points_once(
+async fn points_once(
     conn: &mut Conn,
     instrument_id: i64,
     source_id: i64,
-    provenance: Provenance,
+    provenance: &Provenance,
     points: &[MarketPoint],
 ) -> Result<(), StoreError> {
-    let mut tx = conn.transaction()?;
-    let stmt = tx.prepare(
-        "INSERT INTO market_points (instrument_id, source_id, at_ms, price, market_cap, volume_24h, fetched_at) \
+    let tx = conn.transaction().await?;
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO market_points (instrument_id, source_id, at_ms, price, market_cap, volume_24h, fetched_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (instrument_id, source_id, at_ms) DO UPDATE SET \
          price = excluded.price, market_cap = excluded.market_cap, volume_24h = excluded.volume_24h, \
          fetched_at = excluded.fetched_at",
-    )?;
+        )
+        .await?;
     for p in points {
         tx.execute(
             &stmt,
@@ -588,41 +636,43 @@ fn points_once(
                 &p.volume_24h,
                 &provenance.fetched_at_ms,
             ],
-        )?;
+        )
+        .await?;
     }
-    tx.commit()?;
+    tx.commit().await?;
     Ok(())
 }
 
-pub(crate) fn notes(
+pub(crate) async fn notes(
     conn: &mut Conn,
     instrument_id: i64,
     tf: Timeframe,
     source: SourceId,
     notes: &[(i64, i64, &str)],
 ) -> Result<(), StoreError> {
-    retrying(StoreError::is_retryable, std::thread::sleep, || {
-        notes_once(conn, instrument_id, tf, source, notes)
-    })
+    retrying!(notes_once(conn, instrument_id, tf, source, notes))
 }
 
-fn notes_once(
+async fn notes_once(
     conn: &mut Conn,
     instrument_id: i64,
     tf: Timeframe,
     source: SourceId,
     notes: &[(i64, i64, &str)],
 ) -> Result<(), StoreError> {
-    let mut tx = conn.transaction()?;
-    let stmt = tx.prepare(
-        "INSERT INTO coverage_notes (instrument_id, timeframe, source, start_ms, end_ms, note) \
+    let tx = conn.transaction().await?;
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO coverage_notes (instrument_id, timeframe, source, start_ms, end_ms, note) \
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (instrument_id, timeframe, source, start_ms, note) \
          DO UPDATE SET end_ms = excluded.end_ms",
-    )?;
+        )
+        .await?;
     for (a, b, note) in notes {
-        tx.execute(&stmt, &[&instrument_id, &tf.as_str(), &source.as_str(), a, b, note])?;
+        tx.execute(&stmt, &[&instrument_id, &tf.as_str(), &source.as_str(), a, b, note])
+            .await?;
     }
-    tx.commit()?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -645,18 +695,22 @@ mod tests {
     #[derive(Debug, Clone, Copy, PartialEq)]
     struct Conflict(bool);
 
+    /// The loop of `retrying!` over canned outcomes, recording the waits instead of sleeping.
     fn run(outcomes: &[Result<u32, Conflict>]) -> (Result<u32, Conflict>, usize, Vec<Duration>) {
         let mut next = outcomes.iter();
         let mut calls = 0;
         let mut waits = Vec::new();
-        let got = retrying(
-            |e: &Conflict| e.0,
-            |d| waits.push(d),
-            || {
-                calls += 1;
-                next.next().copied().unwrap_or(Ok(0))
-            },
-        );
+        let mut backoff = Backoff::new();
+        let got = loop {
+            calls += 1;
+            match next.next().copied().unwrap_or(Ok(0)) {
+                Err(e) => match backoff.after_failure(e.0) {
+                    Some(wait) => waits.push(wait),
+                    None => break Err(e),
+                },
+                outcome => break outcome,
+            }
+        };
         (got, calls, waits)
     }
 
