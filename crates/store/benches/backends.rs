@@ -6,11 +6,14 @@
 //! `cargo bench -p candlekeep-store --bench backends`; the server is
 //! `CANDLEKEEP_TEST_DATABASE_URL` (default postgres://candlekeep:candlekeep@127.0.0.1/candlekeep_test).
 //! Env: `BENCH_ROWS` (default 1,000,000), `BENCH_RUNS` (default 5), `BENCH_READS` (default 200).
+//!
+//! Both backends are measured as tasks use them: through the async roles, SQLite behind its
+//! `StoreHandle` (calls on the blocking pool), PostgreSQL natively async.
 
 use std::{io::Write, process::Command, time::Instant};
 
-use candlekeep_core::{Candle, Instrument, Market, Provenance, SourceId, Timeframe};
-use candlekeep_store::{BlockingStore, PageWrite, PgStore, Replace, SqliteStore};
+use candlekeep_core::{Candle, Instrument, Market, Provenance, SourceId, TimeRange, Timeframe};
+use candlekeep_store::{CandleWrite, OwnedPage, PgStore, SqliteStore, StoreHandle};
 use candlekeep_testkit::{SimMarket, pg};
 
 mod common;
@@ -41,11 +44,11 @@ fn series(rows: usize) -> Result<Series, Box<dyn std::error::Error>> {
 }
 
 /// Seconds to write every series, in pages of 50,000 rows (one transaction per page).
-fn ingest(store: &mut dyn BlockingStore, series: &Series) -> Result<f64, Box<dyn std::error::Error>> {
-    let ids: Vec<i64> = series
-        .iter()
-        .map(|(i, _)| store.instrument_id(i))
-        .collect::<Result<_, _>>()?;
+async fn ingest(store: &impl CandleWrite, series: &Series) -> Result<f64, Box<dyn std::error::Error>> {
+    let mut ids = Vec::with_capacity(series.len());
+    for (i, _) in series {
+        ids.push(store.instrument_id(i).await?);
+    }
     let provenance = Provenance {
         source: SourceId::BinanceArchive,
         fetched_at_ms: 1,
@@ -53,14 +56,15 @@ fn ingest(store: &mut dyn BlockingStore, series: &Series) -> Result<f64, Box<dyn
     let t = Instant::now();
     for ((_, bars), id) in series.iter().zip(&ids) {
         for page in bars.chunks(50_000) {
-            store.write_pages(&[PageWrite {
+            let page = OwnedPage {
                 instrument_id: *id,
                 timeframe: Timeframe::H1,
                 provenance,
-                candles: page,
+                candles: page.to_vec(),
                 covered: None,
-                replace: Replace::Any,
-            }])?;
+                outranks: None,
+            };
+            store.write_pages(vec![page]).await?;
         }
     }
     Ok(t.elapsed().as_secs_f64())
@@ -68,8 +72,8 @@ fn ingest(store: &mut dyn BlockingStore, series: &Series) -> Result<f64, Box<dyn
 
 /// Milliseconds to read one year (8,760 hourly candles) of one instrument: the first read after
 /// the load, and the median of the reads after it.
-fn read_year(
-    store: &mut dyn BlockingStore,
+async fn read_year(
+    store: &impl CandleWrite,
     series: &Series,
     reads: usize,
 ) -> Result<(f64, f64), Box<dyn std::error::Error>> {
@@ -81,7 +85,9 @@ fn read_year(
     let mut times = Vec::with_capacity(reads + 1);
     for _ in 0..=reads {
         let t = Instant::now();
-        let got = store.candles(instrument, Timeframe::H1, from, from + 8_760 * H)?;
+        let got = store
+            .candles(instrument, Timeframe::H1, TimeRange::from((from, from + 8_760 * H)))
+            .await?;
         times.push(t.elapsed().as_secs_f64() * 1e3);
         assert_eq!(got.len(), 8_760);
         assert_eq!(got.as_slice(), &bars[..8_760]);
@@ -191,6 +197,13 @@ fn server_settings(url: &str) -> String {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let rows = env_usize("BENCH_ROWS", 1_000_000);
     let runs = env_usize("BENCH_RUNS", 5);
     let reads = env_usize("BENCH_READS", 200);
@@ -201,9 +214,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let (mut sqlite_in, mut sqlite_read) = (Vec::new(), Vec::new());
     for run in 0..runs {
-        let mut store = SqliteStore::open(&dir.path().join(format!("s{run}.db")))?;
-        sqlite_in.push(ingest(&mut store, &series)?);
-        sqlite_read.push(read_year(&mut store, &series, reads)?);
+        let path = dir.path().join(format!("s{run}.db"));
+        let store = tokio::task::spawn_blocking(move || StoreHandle::sqlite(SqliteStore::open(&path)?)).await??;
+        sqlite_in.push(ingest(&store, &series).await?);
+        sqlite_read.push(read_year(&store, &series, reads).await?);
     }
     let sqlite_in = median(sqlite_in);
     let (first, warm) = medians(sqlite_read);
@@ -212,7 +226,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         total as f64 / sqlite_in,
     );
 
-    if !pg::available() {
+    if !tokio::task::spawn_blocking(pg::available).await? {
         println!("postgresql: no server, skipped");
         return Ok(());
     }
@@ -221,12 +235,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     write_csv(&csv, series.iter().map(|(_, b)| b.as_slice()))?;
     println!("postgresql settings: {}", server_settings(&pg::server_url()));
     for _ in 0..runs {
-        let schema = pg::TestSchema::create()?;
-        let mut store = PgStore::connect(&schema.url)?;
+        let schema = tokio::task::spawn_blocking(pg::TestSchema::create).await??;
+        let store = PgStore::connect(&schema.url).await?;
         // Each run starts from a clean WAL position, so a checkpoint left due by the previous
         // run's writes does not land in this one (needs a superuser; skipped otherwise).
         checkpoint(&pg::server_url());
-        pg_in.push(ingest(&mut store, &series)?);
+        pg_in.push(ingest(&store, &series).await?);
         // Reads of settled data: what autovacuum does shortly after a bulk load (hint bits set,
         // statistics taken) and the checkpoint the load's WAL brings on are done before the reads
         // are timed.
@@ -234,13 +248,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             eprintln!("VACUUM failed: reads include the first-touch cost of freshly loaded rows");
         }
         checkpoint(&pg::server_url());
-        pg_read.push(read_year(&mut store, &series, reads)?);
+        pg_read.push(read_year(&store, &series, reads).await?);
         match pgbench_year(&schema.url, &series, reads) {
             Ok(ms) => peer_read.push(ms),
             Err(e) => eprintln!("pgbench unavailable ({e}); the read has no peer figure"),
         }
         drop(store);
-        let raw = pg::TestSchema::create()?;
+        let raw = tokio::task::spawn_blocking(pg::TestSchema::create).await??;
         checkpoint(&pg::server_url());
         match psql_copy(&raw.url, &csv) {
             Ok(secs) => peer.push(secs),

@@ -7,26 +7,35 @@
 
 mod support;
 
-use candlekeep_core::{Candle, Instrument, Market, SourceId, Timeframe};
-use candlekeep_store::{BlockingStore, PageWrite, PgStore, Replace};
+use candlekeep_core::{Candle, Instrument, Market, SourceId, TimeRange, Timeframe};
+use candlekeep_store::{CandleRead, CandleWrite, OwnedPage, PgStore};
 use candlekeep_testkit::pg;
-use support::{H, T0, prov, sim};
+use support::{H, T0, blocking, prov, sim};
 
 const BLOCK: i64 = 1_024 * H;
 
-fn write(store: &mut PgStore, id: i64, source: SourceId, bars: &[Candle]) {
+async fn write(store: &PgStore, id: i64, source: SourceId, bars: &[Candle]) {
     for page in bars.chunks(5_000) {
         store
-            .write_pages(&[PageWrite {
+            .write_pages(vec![OwnedPage {
                 instrument_id: id,
                 timeframe: Timeframe::H1,
                 provenance: prov(source, 1),
-                candles: page,
+                candles: page.to_vec(),
                 covered: None,
-                replace: Replace::Any,
+                outranks: None,
             }])
+            .await
             .unwrap();
     }
+}
+
+/// The stored bars of BTCUSDT 1h in `[from, to)`, through the store.
+async fn read(store: &PgStore, btc: &Instrument, from: i64, to: i64) -> Vec<Candle> {
+    store
+        .candles(btc, Timeframe::H1, TimeRange::from((from, to)))
+        .await
+        .unwrap()
 }
 
 fn in_range(truth: &[Candle], from: i64, to: i64) -> Vec<Candle> {
@@ -38,12 +47,13 @@ fn in_range(truth: &[Candle], from: i64, to: i64) -> Vec<Candle> {
 }
 
 /// (block starts, total packed bytes) of the cache.
-fn blocks(sql: &mut postgres::Client) -> (Vec<i64>, i64) {
+async fn blocks(sql: &tokio_postgres::Client) -> (Vec<i64>, i64) {
     let rows = sql
         .query(
             "SELECT block_start, length(bars)::bigint FROM candle_blocks ORDER BY block_start",
             &[],
         )
+        .await
         .unwrap();
     (
         rows.iter().map(|r| r.get(0)).collect(),
@@ -53,21 +63,21 @@ fn blocks(sql: &mut postgres::Client) -> (Vec<i64>, i64) {
 
 struct Fixture {
     store: PgStore,
-    sql: postgres::Client,
+    sql: tokio_postgres::Client,
     btc: Instrument,
     id: i64,
     schema: pg::TestSchema,
 }
 
-fn fixture() -> Option<Fixture> {
-    if !pg::available() {
+async fn fixture() -> Option<Fixture> {
+    if !blocking(pg::available).await {
         return None;
     }
-    let schema = pg::TestSchema::create().unwrap();
-    let mut store = PgStore::connect(&schema.url).unwrap();
-    let sql = postgres::Client::connect(&schema.url, postgres::NoTls).unwrap();
+    let schema = blocking(|| pg::TestSchema::create().unwrap()).await;
+    let store = PgStore::connect(&schema.url).await.unwrap();
+    let sql = pg::connect(&schema.url).await.unwrap();
     let btc = Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap();
-    let id = store.instrument_id(&btc).unwrap();
+    let id = store.instrument_id(&btc).await.unwrap();
     Some(Fixture {
         store,
         sql,
@@ -77,15 +87,15 @@ fn fixture() -> Option<Fixture> {
     })
 }
 
-#[test]
-fn long_reads_equal_the_rows_through_every_kind_of_write() {
-    let Some(mut f) = fixture() else { return };
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_reads_equal_the_rows_through_every_kind_of_write() {
+    let Some(f) = fixture().await else { return };
     // Two years with a hole of three days in the middle of a block.
     let mut truth = sim(2 * 8_760);
     let hole = T0 + 5_000 * H..T0 + 5_072 * H;
     let held_back: Vec<Candle> = in_range(&truth, hole.start, hole.end);
     truth.retain(|c| !hole.contains(&c.open_time_ms));
-    write(&mut f.store, f.id, SourceId::BinanceArchive, &truth);
+    write(&f.store, f.id, SourceId::BinanceArchive, &truth).await;
     let end = T0 + 2 * 8_760 * H;
 
     let ranges = [
@@ -95,12 +105,12 @@ fn long_reads_equal_the_rows_through_every_kind_of_write() {
         (T0 + 4_000 * H, T0 + 6_500 * H),
     ];
     for (from, to) in ranges {
-        let cold = f.store.candles(&f.btc, Timeframe::H1, from, to).unwrap();
+        let cold = read(&f.store, &f.btc, from, to).await;
         assert_eq!(cold, in_range(&truth, from, to), "cold read of {from}..{to}");
-        let warm = f.store.candles(&f.btc, Timeframe::H1, from, to).unwrap();
+        let warm = read(&f.store, &f.btc, from, to).await;
         assert_eq!(warm, cold, "warm read of {from}..{to}");
     }
-    let (packed, _) = blocks(&mut f.sql);
+    let (packed, _) = blocks(&f.sql).await;
     assert!(
         packed.len() >= 17,
         "two years are about 17 blocks, {} packed",
@@ -112,25 +122,28 @@ fn long_reads_equal_the_rows_through_every_kind_of_write() {
     let k = truth.iter().position(|c| c.open_time_ms == at).unwrap();
     truth[k].close *= 1.01;
     truth[k].high = truth[k].high.max(truth[k].close);
-    write(&mut f.store, f.id, SourceId::BinanceSpotRest, &truth[k..=k]);
-    assert_eq!(f.store.candles(&f.btc, Timeframe::H1, T0, end).unwrap(), truth);
+    write(&f.store, f.id, SourceId::BinanceSpotRest, &truth[k..=k]).await;
+    assert_eq!(read(&f.store, &f.btc, T0, end).await, truth);
 
     // So does a hole filled by a fresh page (written straight into the table).
-    write(&mut f.store, f.id, SourceId::BinanceArchive, &held_back);
+    write(&f.store, f.id, SourceId::BinanceArchive, &held_back).await;
     truth.extend(held_back);
     truth.sort_by_key(|c| c.open_time_ms);
-    assert_eq!(f.store.candles(&f.btc, Timeframe::H1, T0, end).unwrap(), truth);
+    assert_eq!(read(&f.store, &f.btc, T0, end).await, truth);
 
     // A damaged block reads as missing and is packed again.
-    f.sql.execute("UPDATE candle_blocks SET bars = '\\x0102'", &[]).unwrap();
-    assert_eq!(f.store.candles(&f.btc, Timeframe::H1, T0, end).unwrap(), truth);
-    let (packed, bytes) = blocks(&mut f.sql);
+    f.sql
+        .execute("UPDATE candle_blocks SET bars = '\\x0102'", &[])
+        .await
+        .unwrap();
+    assert_eq!(read(&f.store, &f.btc, T0, end).await, truth);
+    let (packed, bytes) = blocks(&f.sql).await;
     assert!(bytes > 2 * packed.len() as i64, "the damaged blocks were packed again");
 }
 
-#[test]
-fn the_newest_open_block_is_read_as_rows_and_never_packed() {
-    let Some(mut f) = fixture() else { return };
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_newest_open_block_is_read_as_rows_and_never_packed() {
+    let Some(f) = fixture().await else { return };
     let now = candlekeep_core::time::now_ms();
     let to = Timeframe::H1.floor(now);
     let from = to - 3 * 8_760 * H / 2;
@@ -140,10 +153,10 @@ fn the_newest_open_block_is_read_as_rows_and_never_packed() {
         .iter()
         .map(|c| c.to_candle())
         .collect();
-    write(&mut f.store, f.id, SourceId::BinanceArchive, &bars);
-    let read = f.store.candles(&f.btc, Timeframe::H1, from, now).unwrap();
-    assert_eq!(read, bars);
-    let (packed, _) = blocks(&mut f.sql);
+    write(&f.store, f.id, SourceId::BinanceArchive, &bars).await;
+    let got = read(&f.store, &f.btc, from, now).await;
+    assert_eq!(got, bars);
+    let (packed, _) = blocks(&f.sql).await;
     assert!(!packed.is_empty());
     assert!(
         packed.iter().all(|start| start + BLOCK <= now),
@@ -160,34 +173,34 @@ fn the_newest_open_block_is_read_as_rows_and_never_packed() {
             c
         })
         .collect::<Vec<_>>();
-    write(&mut f.store, f.id, SourceId::BinanceSpotRest, &newest);
-    let again = f.store.candles(&f.btc, Timeframe::H1, from, now).unwrap();
+    write(&f.store, f.id, SourceId::BinanceSpotRest, &newest).await;
+    let again = read(&f.store, &f.btc, from, now).await;
     assert_eq!(again.last(), newest.last());
     let newest_block = (to - H).div_euclid(BLOCK) * BLOCK;
     if newest_block + BLOCK > now {
-        assert_eq!(blocks(&mut f.sql).0, packed);
+        assert_eq!(blocks(&f.sql).await.0, packed);
     }
 }
 
 /// A login role that may only read the test schema; dropped with its grants when done.
 struct ReaderRole {
     name: String,
-    admin: postgres::Client,
 }
 
 impl ReaderRole {
     fn create(schema: &pg::TestSchema) -> Self {
         let name = format!("{}_reader", schema.name);
-        let mut admin = postgres::Client::connect(&pg::server_url(), postgres::NoTls).unwrap();
-        admin
-            .batch_execute(&format!(
+        pg::batch(
+            &pg::server_url(),
+            &format!(
                 "CREATE ROLE {name} LOGIN PASSWORD 'reader'; \
                  GRANT USAGE, CREATE ON SCHEMA {s} TO {name}; \
                  GRANT SELECT ON ALL TABLES IN SCHEMA {s} TO {name};",
                 s = schema.name
-            ))
-            .unwrap();
-        Self { name, admin }
+            ),
+        )
+        .unwrap();
+        Self { name }
     }
 
     /// `url` with this role's credentials.
@@ -200,27 +213,24 @@ impl ReaderRole {
 
 impl Drop for ReaderRole {
     fn drop(&mut self) {
-        let _ = self
-            .admin
-            .batch_execute(&format!("DROP OWNED BY {0}; DROP ROLE {0}", self.name));
+        let _ = pg::batch(
+            &pg::server_url(),
+            &format!("DROP OWNED BY {0}; DROP ROLE {0}", self.name),
+        );
     }
 }
 
-#[test]
-fn a_session_that_may_not_write_the_cache_still_reads() {
-    let Some(mut f) = fixture() else { return };
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_that_may_not_write_the_cache_still_reads() {
+    let Some(f) = fixture().await else { return };
     let truth = sim(6_000);
-    write(&mut f.store, f.id, SourceId::BinanceArchive, &truth);
+    write(&f.store, f.id, SourceId::BinanceArchive, &truth).await;
     let role = ReaderRole::create(&f.schema);
-    let mut reader = PgStore::connect(&role.url(&f.schema.url)).unwrap();
-    let read = reader.candles(&f.btc, Timeframe::H1, T0, T0 + 6_000 * H).unwrap();
-    assert_eq!(read, truth);
-    assert!(blocks(&mut f.sql).0.is_empty(), "the reader packed nothing");
+    let reader = PgStore::connect(&role.url(&f.schema.url)).await.unwrap();
+    assert_eq!(read(&reader, &f.btc, T0, T0 + 6_000 * H).await, truth);
+    assert!(blocks(&f.sql).await.0.is_empty(), "the reader packed nothing");
     drop(reader);
     // The writer's own read packs them.
-    assert_eq!(
-        f.store.candles(&f.btc, Timeframe::H1, T0, T0 + 6_000 * H).unwrap(),
-        truth
-    );
-    assert!(!blocks(&mut f.sql).0.is_empty());
+    assert_eq!(read(&f.store, &f.btc, T0, T0 + 6_000 * H).await, truth);
+    assert!(!blocks(&f.sql).await.0.is_empty());
 }

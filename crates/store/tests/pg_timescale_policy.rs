@@ -14,9 +14,9 @@
 mod support;
 
 use candlekeep_store::postgres::{PgOptions, Timescale};
-use candlekeep_store::{BlockingStore, PgStore};
-use candlekeep_testkit::pg::{server_url, unique_name};
-use support::postgres_available;
+use candlekeep_store::{CandleRead, PgStore};
+use candlekeep_testkit::pg::{self, server_url, unique_name};
+use support::{blocking, postgres_available};
 
 const STAND_IN: &str = r#"
 CREATE SCHEMA app;
@@ -74,9 +74,7 @@ struct StandIn {
 impl StandIn {
     fn create() -> Self {
         let name = unique_name("ck_ts");
-        admin(&server_url())
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .unwrap();
+        pg::batch(&server_url(), &format!("CREATE DATABASE {name}")).unwrap();
         let server = server_url();
         let (without_query, query) = server
             .split_once('?')
@@ -86,7 +84,7 @@ impl StandIn {
             Some(q) => format!("{host}/{name}?{q}"),
             None => format!("{host}/{name}"),
         };
-        admin(&base).batch_execute(STAND_IN).unwrap();
+        pg::batch(&base, STAND_IN).unwrap();
         Self { name, base }
     }
 
@@ -104,21 +102,25 @@ impl StandIn {
         format!("{base}{sep}options=-c%20search_path%3Dapp%2Cts%2Cpg_catalog")
     }
 
-    fn calls(&self) -> Vec<String> {
+    async fn calls(&self) -> Vec<String> {
         admin(&self.base)
+            .await
             .query("SELECT call FROM ts.calls ORDER BY n", &[])
+            .await
             .unwrap()
             .iter()
             .map(|r| r.get(0))
             .collect()
     }
 
-    fn jobs(&self) -> Vec<String> {
+    async fn jobs(&self) -> Vec<String> {
         admin(&self.base)
+            .await
             .query(
                 "SELECT config->>'compress_after' FROM timescaledb_information.jobs ORDER BY job_id",
                 &[],
             )
+            .await
             .unwrap()
             .iter()
             .map(|r| r.get(0))
@@ -128,12 +130,15 @@ impl StandIn {
 
 impl Drop for StandIn {
     fn drop(&mut self) {
-        let _ = admin(&server_url()).batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        let _ = pg::batch(
+            &server_url(),
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
     }
 }
 
-fn admin(url: &str) -> postgres::Client {
-    postgres::Client::connect(url, postgres::NoTls).unwrap()
+async fn admin(url: &str) -> tokio_postgres::Client {
+    pg::connect(url).await.unwrap()
 }
 
 fn days(compress_after_days: i64) -> PgOptions {
@@ -143,59 +148,66 @@ fn days(compress_after_days: i64) -> PgOptions {
     }
 }
 
-#[test]
-fn the_compression_policy_is_set_once_kept_while_equal_and_replaced_once_when_changed() {
-    if !postgres_available() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_compression_policy_is_set_once_kept_while_equal_and_replaced_once_when_changed() {
+    if !blocking(postgres_available).await {
         return;
     }
-    let db = StandIn::create();
+    let db = blocking(StandIn::create).await;
     let url = db.url(None);
-    std::thread::scope(|s| {
-        let opens: Vec<_> = (0..6)
-            .map(|_| s.spawn(|| PgStore::connect_with(&url, days(30)).and_then(|mut store| store.describe())))
-            .collect();
-        for open in opens {
-            let described = open.join().unwrap().unwrap();
-            assert!(described.starts_with("timescaledb 2.14.2 on postgresql"), "{described}");
-            assert!(!described.contains("compression policy"), "{described}");
-        }
-    });
-    assert_eq!(db.calls(), ["add 2592000000"]);
-    assert_eq!(db.jobs(), ["2592000000"]);
+    let opens: Vec<_> = (0..6)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { PgStore::connect_with(&url, days(30)).await?.describe().await })
+        })
+        .collect();
+    for open in opens {
+        let described = open.await.unwrap().unwrap();
+        assert!(described.starts_with("timescaledb 2.14.2 on postgresql"), "{described}");
+        assert!(!described.contains("compression policy"), "{described}");
+    }
+    assert_eq!(db.calls().await, ["add 2592000000"]);
+    assert_eq!(db.jobs().await, ["2592000000"]);
 
     // Every later command opens the store again: nothing is touched.
     for _ in 0..3 {
-        drop(PgStore::connect_with(&url, days(30)).unwrap());
+        drop(PgStore::connect_with(&url, days(30)).await.unwrap());
     }
-    assert_eq!(db.calls(), ["add 2592000000"]);
+    assert_eq!(db.calls().await, ["add 2592000000"]);
 
     // A changed setting replaces the policy, once.
     for _ in 0..2 {
-        drop(PgStore::connect_with(&url, days(7)).unwrap());
+        drop(PgStore::connect_with(&url, days(7)).await.unwrap());
     }
-    assert_eq!(db.calls(), ["add 2592000000", "remove", "add 604800000"]);
-    assert_eq!(db.jobs(), ["604800000"]);
+    assert_eq!(db.calls().await, ["add 2592000000", "remove", "add 604800000"]);
+    assert_eq!(db.jobs().await, ["604800000"]);
 
     // A role that may only read, with other settings, opens and reads; the policy stays.
     let role = format!("{}_reader", db.name);
     admin(&db.base)
+        .await
         .batch_execute(&format!(
             "CREATE ROLE {role} LOGIN PASSWORD 'reader'; \
              ALTER ROLE {role} SET default_transaction_read_only = on; \
              GRANT USAGE ON SCHEMA app, ts, timescaledb_information TO {role}; \
              GRANT SELECT ON ALL TABLES IN SCHEMA app, ts, timescaledb_information TO {role};"
         ))
+        .await
         .unwrap();
-    let read = (|| {
-        let mut reader = PgStore::connect_with(&db.url(Some(&format!("{role}:reader"))), days(30))?;
-        let described = reader.describe()?;
-        let status = reader.series_status()?;
+    let read = async {
+        let reader = PgStore::connect_with(&db.url(Some(&format!("{role}:reader"))), days(30)).await?;
+        let described = reader.describe().await?;
+        let status = reader.series_status().await?;
         Ok::<_, candlekeep_store::StoreError>((described, status))
-    })();
-    let _ = admin(&server_url()).batch_execute(&format!(
-        "DROP DATABASE IF EXISTS {} WITH (FORCE); DROP ROLE IF EXISTS {role}",
-        db.name
-    ));
+    }
+    .await;
+    let _ = admin(&server_url())
+        .await
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE); DROP ROLE IF EXISTS {role}",
+            db.name
+        ))
+        .await;
     let (described, status) = read.unwrap();
     assert!(
         described.contains("the compression policy was left as it is"),

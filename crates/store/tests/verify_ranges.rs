@@ -18,13 +18,8 @@ async fn outside(store: &TestStore, sql: String) {
         blocking(move || rusqlite::Connection::open(&path).unwrap().execute_batch(&sql).unwrap()).await;
     } else {
         let sql = format!("SET search_path TO {}; {sql}", store.pg_schema().unwrap());
-        blocking(move || {
-            postgres::Client::connect(&server_url(), postgres::NoTls)
-                .unwrap()
-                .batch_execute(&sql)
-                .unwrap()
-        })
-        .await;
+        let client = candlekeep_testkit::pg::connect(&server_url()).await.unwrap();
+        client.batch_execute(&sql).await.unwrap();
     }
 }
 

@@ -7,20 +7,22 @@ use std::time::Duration;
 
 use candlekeep_core::{Instrument, Market, SourceId, Timeframe};
 use candlekeep_store::postgres::queue::{NewUnit, QueueCounts};
-use candlekeep_store::{BlockingStore, PgStore};
+use candlekeep_store::{CandleWrite, PgStore, WorkQueue};
 use candlekeep_testkit::pg;
 
 const DAY: i64 = 86_400_000;
 
-#[test]
-fn leases_and_the_scheduler_role_move_on() {
-    if !pg::available() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_and_the_scheduler_role_move_on() {
+    if !tokio::task::spawn_blocking(pg::available).await.unwrap() {
         return;
     }
-    let schema = pg::TestSchema::create().unwrap();
-    let mut store = PgStore::connect(&schema.url).unwrap();
+    let schema = tokio::task::spawn_blocking(|| pg::TestSchema::create().unwrap())
+        .await
+        .unwrap();
+    let store = PgStore::connect(&schema.url).await.unwrap();
     let btc = Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap();
-    let id = store.instrument_id(&btc).unwrap();
+    let id = store.instrument_id(&btc).await.unwrap();
     let unit = |k: i64| NewUnit {
         instrument_id: id,
         timeframe: Timeframe::H1,
@@ -28,41 +30,41 @@ fn leases_and_the_scheduler_role_move_on() {
         end_ms: (k + 1) * DAY,
         chain: vec![SourceId::BinanceSpotRest, SourceId::OkxRest],
     };
-    let (mut a, mut b) = (store.work_queue("a").unwrap(), store.work_queue("b").unwrap());
+    let (mut a, mut b) = (store.work_queue("a"), store.work_queue("b"));
 
     // One scheduler at a time; when it leaves, another takes the role.
-    assert!(a.try_schedule().unwrap());
-    assert!(!b.try_schedule().unwrap());
-    assert!(!b.planned("schedule").unwrap());
-    assert_eq!(a.enqueue("schedule", &[unit(0), unit(1)], 0).unwrap(), 2);
+    assert!(a.try_schedule().await.unwrap());
+    assert!(!b.try_schedule().await.unwrap());
+    assert!(!b.planned("schedule").await.unwrap());
+    assert_eq!(a.enqueue("schedule", &[unit(0), unit(1)], 0).await.unwrap(), 2);
     // Planning again adds nothing.
-    assert_eq!(a.enqueue("schedule", &[unit(0), unit(1)], 0).unwrap(), 0);
-    assert!(b.planned("schedule").unwrap());
-    a.stop_scheduling();
-    assert!(b.try_schedule().unwrap());
+    assert_eq!(a.enqueue("schedule", &[unit(0), unit(1)], 0).await.unwrap(), 0);
+    assert!(b.planned("schedule").await.unwrap());
+    a.stop_scheduling().await;
+    assert!(b.try_schedule().await.unwrap());
 
     // Each unit goes to one worker; a lease that runs out moves the unit on.
-    let first = a.claim(1_000).unwrap().unwrap();
-    let second = b.claim(60_000).unwrap().unwrap();
+    let first = a.claim(1_000).await.unwrap().unwrap();
+    let second = b.claim(60_000).await.unwrap().unwrap();
     assert_ne!(first.id, second.id);
     assert_eq!(first.instrument, btc);
     assert_eq!(first.chain, vec![SourceId::BinanceSpotRest, SourceId::OkxRest]);
-    assert!(b.claim(60_000).unwrap().is_none(), "both units are held");
-    std::thread::sleep(Duration::from_millis(1_300));
-    let taken = b.claim(60_000).unwrap().unwrap();
+    assert!(b.claim(60_000).await.unwrap().is_none(), "both units are held");
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    let taken = b.claim(60_000).await.unwrap().unwrap();
     assert_eq!((taken.id, taken.attempts), (first.id, 2));
-    assert!(!a.renew(first.id, 1_000).unwrap(), "a's lease is gone");
-    assert!(b.renew(taken.id, 60_000).unwrap());
+    assert!(!a.renew(first.id, 1_000).await.unwrap(), "a's lease is gone");
+    assert!(b.renew(taken.id, 60_000).await.unwrap());
 
     // A failed unit waits and is tried again; a done one is done, and reopened when planning
     // reaches past its end.
-    b.finish(taken.id, 10, Some("venue down"), 0).unwrap();
-    b.finish(second.id, 24, None, 0).unwrap();
-    let again = b.claim(60_000).unwrap().unwrap();
+    b.finish(taken.id, 10, Some("venue down"), 0).await.unwrap();
+    b.finish(second.id, 24, None, 0).await.unwrap();
+    let again = b.claim(60_000).await.unwrap().unwrap();
     assert_eq!((again.id, again.attempts), (first.id, 3));
-    b.finish(again.id, 0, Some("venue down"), 0).unwrap();
+    b.finish(again.id, 0, Some("venue down"), 0).await.unwrap();
     assert_eq!(
-        b.counts().unwrap(),
+        b.counts().await.unwrap(),
         QueueCounts {
             pending: 0,
             leased: 0,
@@ -71,9 +73,35 @@ fn leases_and_the_scheduler_role_move_on() {
         }
     );
     assert_eq!(
-        b.enqueue("schedule", &[unit(1)], DAY).unwrap(),
+        b.enqueue("schedule", &[unit(1)], DAY).await.unwrap(),
         1,
         "the newest unit reopens"
     );
-    assert_eq!(b.counts().unwrap().pending, 1);
+    assert_eq!(b.counts().await.unwrap().pending, 1);
+}
+
+/// A queue dropped while it holds the scheduler role takes the role's lock with it (its
+/// connection is closed, not returned to the pool): another worker on the same pool takes over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_scheduler_leaves_the_role_free() {
+    if !tokio::task::spawn_blocking(pg::available).await.unwrap() {
+        return;
+    }
+    let schema = tokio::task::spawn_blocking(|| pg::TestSchema::create().unwrap())
+        .await
+        .unwrap();
+    let store = PgStore::connect(&schema.url).await.unwrap();
+    let mut a = store.work_queue("a");
+    assert!(a.try_schedule().await.unwrap());
+    drop(a);
+    let mut b = store.work_queue("b");
+    // The server notices the closed connection within moments.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !b.try_schedule().await.unwrap() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dropped scheduler's lock stayed held"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -12,9 +12,26 @@ pub fn server_url() -> String {
     std::env::var("CANDLEKEEP_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned())
 }
 
-/// Runs the blocking client on its own thread: it cannot run on one driving an async test.
-fn on_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    match std::thread::spawn(f).join() {
+/// Runs `sql` (one or more statements) on a new connection to `url`, from any thread, async test
+/// or not: on a thread of its own with a runtime of its own, so a caller driving a runtime is
+/// never blocked inside it.
+pub fn batch(url: &str, sql: &str) -> Result<(), tokio_postgres::Error> {
+    let (url, sql) = (url.to_owned(), sql.to_owned());
+    let work = move || -> Result<(), tokio_postgres::Error> {
+        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(r) => r,
+            Err(e) => panic!("cannot start a runtime for a test's SQL: {e}"),
+        };
+        runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+            let driver = tokio::spawn(connection);
+            let outcome = client.batch_execute(&sql).await;
+            drop(client);
+            let _ = driver.await;
+            outcome
+        })
+    };
+    match std::thread::spawn(work).join() {
         Ok(v) => v,
         Err(panic) => std::panic::resume_unwind(panic),
     }
@@ -24,20 +41,18 @@ fn on_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
 /// `CANDLEKEEP_TEST_REQUIRE_PG` is set.
 pub fn available() -> bool {
     static AVAILABLE: OnceLock<bool> = OnceLock::new();
-    *AVAILABLE.get_or_init(
-        || match on_thread(|| postgres::Client::connect(&server_url(), postgres::NoTls).map(drop)) {
-            Ok(()) => true,
-            Err(e) => {
-                let msg = format!("PostgreSQL at {} is unreachable ({e})", server_url());
-                assert!(
-                    std::env::var_os("CANDLEKEEP_TEST_REQUIRE_PG").is_none(),
-                    "CANDLEKEEP_TEST_REQUIRE_PG is set but {msg}"
-                );
-                eprintln!("skipping the PostgreSQL cases: {msg}; set CANDLEKEEP_TEST_DATABASE_URL to run them");
-                false
-            }
-        },
-    )
+    *AVAILABLE.get_or_init(|| match batch(&server_url(), "SELECT 1") {
+        Ok(()) => true,
+        Err(e) => {
+            let msg = format!("PostgreSQL at {} is unreachable ({e})", server_url());
+            assert!(
+                std::env::var_os("CANDLEKEEP_TEST_REQUIRE_PG").is_none(),
+                "CANDLEKEEP_TEST_REQUIRE_PG is set but {msg}"
+            );
+            eprintln!("skipping the PostgreSQL cases: {msg}; set CANDLEKEEP_TEST_DATABASE_URL to run them");
+            false
+        }
+    })
 }
 
 /// A name no other test of any process on this server uses: `prefix`, the process id, a counter
@@ -63,10 +78,9 @@ pub struct TestSchema {
 }
 
 impl TestSchema {
-    pub fn create() -> Result<Self, postgres::Error> {
+    pub fn create() -> Result<Self, tokio_postgres::Error> {
         let name = unique_name("ck_test");
-        let create = format!("CREATE SCHEMA {name}");
-        on_thread(move || postgres::Client::connect(&server_url(), postgres::NoTls)?.batch_execute(&create))?;
+        batch(&server_url(), &format!("CREATE SCHEMA {name}"))?;
         let base = server_url();
         let sep = if base.contains('?') { '&' } else { '?' };
         let url = format!("{base}{sep}options=-c%20search_path%3D{name}");
@@ -76,9 +90,7 @@ impl TestSchema {
 
 impl Drop for TestSchema {
     fn drop(&mut self) {
-        let drop_schema = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name);
-        let _ =
-            on_thread(move || postgres::Client::connect(&server_url(), postgres::NoTls)?.batch_execute(&drop_schema));
+        let _ = batch(&server_url(), &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
     }
 }
 
@@ -90,8 +102,8 @@ pub fn as_user(url: &str, user: &str, password: &str) -> String {
 }
 
 /// Runs statements as the test server's administrator (the URL's role).
-fn admin_batch(sql: String) -> Result<(), postgres::Error> {
-    on_thread(move || postgres::Client::connect(&server_url(), postgres::NoTls)?.batch_execute(&sql))
+fn admin_batch(sql: String) -> Result<(), tokio_postgres::Error> {
+    batch(&server_url(), &sql)
 }
 
 /// A login role that may read the tables of `schema` and nothing else, dropped when this goes
@@ -121,4 +133,15 @@ impl Drop for ReadOnlyRole {
         // Its grants go first (DROP OWNED), or the schema's objects keep the role alive.
         let _ = admin_batch(format!("DROP OWNED BY {name}; DROP ROLE IF EXISTS {name}"));
     }
+}
+
+/// A plain client of `url` whose connection runs on the current runtime: a test's own session
+/// behind the store's back (holding locks, reading tables directly).
+pub async fn connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(async move {
+        // The connection ends when the client is dropped (or the server goes): nothing to report.
+        let _ = connection.await;
+    });
+    Ok(client)
 }

@@ -8,8 +8,9 @@
 use std::ops::Deref;
 use std::path::PathBuf;
 
+use candlekeep_core::validate::FlagRules;
 use candlekeep_core::{Candle, Market, Provenance, SourceId, Timeframe};
-use candlekeep_store::{PgStore, SqliteStore, StoreHandle};
+use candlekeep_store::{PgOptions, SqliteStore, StoreHandle};
 use candlekeep_testkit::SimMarket;
 use candlekeep_testkit::pg::TestSchema;
 pub use candlekeep_testkit::pg::available as postgres_available;
@@ -102,12 +103,14 @@ impl Backend {
                 if !blocking(postgres_available).await {
                     return None;
                 }
-                let (handle, schema) = blocking(|| {
-                    let schema = TestSchema::create().unwrap();
-                    let store = PgStore::connect(&schema.url).unwrap();
-                    (StoreHandle::postgres(store, PG_CONNECTIONS).unwrap(), schema)
-                })
-                .await;
+                let schema = blocking(|| TestSchema::create().unwrap()).await;
+                let options = PgOptions {
+                    pool_size: PG_CONNECTIONS as u32,
+                    ..PgOptions::default()
+                };
+                let handle = StoreHandle::postgres(&schema.url, options, FlagRules::default())
+                    .await
+                    .unwrap();
                 Some(TestStore {
                     handle,
                     dir: None,
