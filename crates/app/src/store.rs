@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use candlekeep_core::validate::FlagRules;
 use candlekeep_store::postgres::{PgOptions, Timescale};
 use candlekeep_store::url::DatabaseUrl;
-use candlekeep_store::{BlockingStore, PgStore, SqliteStore, StoreHandle};
+use candlekeep_store::{PgStore, SqliteStore, StoreHandle};
 
 use crate::config::Config;
 
@@ -14,8 +14,9 @@ pub fn is_postgres(url: &str) -> bool {
     matches!(DatabaseUrl::parse(url), Ok(DatabaseUrl::Postgres(_)))
 }
 
-/// Opens the configured PostgreSQL database.
-pub fn open_postgres(config: &Config) -> Result<PgStore> {
+/// Opens the configured PostgreSQL database: a pool of `database.pool_size` connections, writing
+/// with the flag rules of `[quality]`.
+pub async fn open_postgres(config: &Config) -> Result<PgStore> {
     let options = PgOptions {
         pool_size: config.database.pool_size,
         timescale: Timescale {
@@ -26,7 +27,9 @@ pub fn open_postgres(config: &Config) -> Result<PgStore> {
         DatabaseUrl::Postgres(url) => url,
         DatabaseUrl::Sqlite(path) => anyhow::bail!("{} is an SQLite file, not PostgreSQL", path.display()),
     };
-    let mut store = PgStore::connect_with(&url, options).context("opening the PostgreSQL database")?;
+    let store = PgStore::connect_with(&url, options)
+        .await
+        .context("opening the PostgreSQL database")?;
     store.set_flag_rules(flag_rules(config));
     Ok(store)
 }
@@ -41,19 +44,12 @@ pub fn flag_rules(config: &Config) -> FlagRules {
 }
 
 /// Opens the configured store, shared by every task of the process: a SQLite file (its folder
-/// created if missing) or PostgreSQL with `database.pool_size` connections.
+/// created if missing) or PostgreSQL with `database.pool_size` connections (which a worker's
+/// queue shares).
 pub async fn open_store(config: &Config) -> Result<StoreHandle> {
     let rules = flag_rules(config);
     let handle = match DatabaseUrl::parse(&config.database.url)? {
-        DatabaseUrl::Postgres(_) => {
-            let owned = config.clone();
-            let store = tokio::task::spawn_blocking(move || open_postgres(&owned))
-                .await
-                .context("opening the PostgreSQL database")??;
-            // Two connections of the pool stay free for a worker's queue and its scheduler lock.
-            let connections = (config.database.pool_size as usize).saturating_sub(2).max(1);
-            StoreHandle::postgres(store, connections).context("opening the PostgreSQL connection pool")?
-        }
+        DatabaseUrl::Postgres(_) => StoreHandle::from(open_postgres(config).await?),
         DatabaseUrl::Sqlite(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;

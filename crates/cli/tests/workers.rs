@@ -13,7 +13,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use candlekeep_core::{Market, time::now_ms};
-use candlekeep_store::{BlockingStore, PgStore};
+use candlekeep_store::{CandleRead, PgStore};
 use candlekeep_testkit::{BinanceSim, SimConfig, SimMarket, pg};
 use common::candlekeep;
 
@@ -109,10 +109,10 @@ async fn wait(mut child: Child, output: std::sync::mpsc::Receiver<String>) -> Ve
     out
 }
 
-fn store_hash(url: &str) -> (String, i64) {
-    let mut store = PgStore::connect(url).unwrap();
-    let bars = store.series_status().unwrap().iter().map(|s| s.count).sum();
-    (store.content_hash().unwrap(), bars)
+async fn store_hash(url: &str) -> (String, i64) {
+    let store = PgStore::connect(url).await.unwrap();
+    let bars = store.series_status().await.unwrap().iter().map(|s| s.count).sum();
+    (store.content_hash().await.unwrap(), bars)
 }
 
 fn units_done(out: &[String]) -> usize {
@@ -133,7 +133,7 @@ async fn two_workers_share_fifty_instruments_and_a_killed_one_loses_nothing() {
     let mut w = worker(dir.path(), &venue, &single.url, &r, "solo", 30);
     let out = lines(&mut w);
     wait(w, out).await;
-    let (want, bars) = store_hash(&single.url);
+    let (want, bars) = store_hash(&single.url).await;
     assert!(bars > 50 * 39 * 24, "{bars} bars");
     // Every command works on PostgreSQL; `status` names the mode and never prints a password.
     let status = candlekeep(dir.path(), None, &["--database-url", &single.url, "status", "--json"])
@@ -182,8 +182,8 @@ async fn two_workers_share_fifty_instruments_and_a_killed_one_loses_nothing() {
         twice.len(),
         twice.first()
     );
-    assert_eq!(served.len() as i64, bars + missing_bars(&shared.url));
-    assert_eq!(store_hash(&shared.url).0, want);
+    assert_eq!(served.len() as i64, bars + missing_bars(&shared.url).await);
+    assert_eq!(store_hash(&shared.url).await.0, want);
 
     // Two workers again; one is killed outright as soon as it has finished a unit. Its leases
     // run out (3 s) and the other worker takes its units over.
@@ -204,11 +204,11 @@ async fn two_workers_share_fifty_instruments_and_a_killed_one_loses_nothing() {
     a.kill().unwrap();
     a.wait().unwrap();
     wait(b, out_b).await;
-    assert_eq!(store_hash(&killed.url).0, want);
+    assert_eq!(store_hash(&killed.url).await.0, want);
 }
 
 /// Bars the venue served that are not stored: none expected (the range is closed history).
-fn missing_bars(url: &str) -> i64 {
-    let mut store = PgStore::connect(url).unwrap();
-    store.rejects().unwrap().len() as i64
+async fn missing_bars(url: &str) -> i64 {
+    let store = PgStore::connect(url).await.unwrap();
+    store.rejects().await.unwrap().len() as i64
 }

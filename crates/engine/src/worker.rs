@@ -9,12 +9,13 @@
 //! unit goes to another worker when the lease runs out, and because every page is committed
 //! with its covered range, the next one fetches only what is still missing.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use candlekeep_core::{Instrument, SourceId, Timeframe, time::now_ms};
-use candlekeep_store::StoreError;
-use candlekeep_store::postgres::queue::{NewUnit, Unit, WorkQueue};
+use candlekeep_store::WorkQueue;
+use candlekeep_store::postgres::queue::{NewUnit, Unit};
+use tokio::sync::Mutex;
 
 use crate::backfill::{self, Plan, Start, Target};
 use candlekeep_store::CandleWrite;
@@ -80,23 +81,9 @@ pub struct Report {
     pub scheduled: bool,
 }
 
-type Queue = Arc<Mutex<WorkQueue>>;
-
-/// Runs `f` on the queue on the blocking pool.
-async fn with_queue<T: Send + 'static>(
-    queue: &Queue,
-    f: impl FnOnce(&mut WorkQueue) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, JobError> {
-    let queue = queue.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut q = queue
-            .lock()
-            .map_err(|_| JobError::Worker("work queue lock poisoned".into()))?;
-        f(&mut q).map_err(JobError::from)
-    })
-    .await
-    .map_err(|e| JobError::Worker(e.to_string()))?
-}
+/// The worker's queue, shared by its scheduler duty and its slots: one queue call at a time
+/// (each is one short statement or transaction), waited for asynchronously.
+type Queue<Q> = Arc<Mutex<Q>>;
 
 /// The units of one series: `[from, until)` cut on the grid of `unit_ms`. The last one ends at
 /// `until` for a fixed range; up to now it keeps its end on the grid, so re-planning finds it
@@ -129,7 +116,11 @@ pub fn units_of(
     out
 }
 
-async fn plan<S: CandleWrite>(queue: &Queue, store: &S, schedule: &Schedule) -> Result<(usize, u64), JobError> {
+async fn plan<S: CandleWrite, Q: WorkQueue>(
+    queue: &Queue<Q>,
+    store: &S,
+    schedule: &Schedule,
+) -> Result<(usize, u64), JobError> {
     let tf = schedule.timeframe;
     let newest = tf.floor(now_ms());
     let until = schedule.to_ms.map_or(newest, |t| tf.ceil(t).min(newest));
@@ -148,14 +139,14 @@ async fn plan<S: CandleWrite>(queue: &Queue, store: &S, schedule: &Schedule) -> 
         ));
     }
     let n = units.len();
-    let added = with_queue(queue, move |q| q.enqueue("schedule", &units, until)).await?;
+    let added = queue.lock().await.enqueue("schedule", &units, until).await?;
     Ok((n, added))
 }
 
 /// The scheduler duty: take the role when it is free, plan at once and then every
 /// `replan_every`. Ends when `stop` says so.
-async fn schedule_loop<S: CandleWrite>(
-    queue: Queue,
+async fn schedule_loop<S: CandleWrite, Q: WorkQueue>(
+    queue: Queue<Q>,
     store: S,
     schedule: Arc<Schedule>,
     settings: Settings,
@@ -165,7 +156,7 @@ async fn schedule_loop<S: CandleWrite>(
     let mut last_plan: Option<tokio::time::Instant> = None;
     let mut scheduled = false;
     loop {
-        let leader = with_queue(&queue, |q| q.try_schedule()).await?;
+        let leader = queue.lock().await.try_schedule().await?;
         if leader {
             if !scheduled {
                 events(Event::Scheduling);
@@ -185,8 +176,8 @@ async fn schedule_loop<S: CandleWrite>(
 }
 
 /// Runs one unit's backfill while renewing its lease; `None` when the lease was lost.
-async fn run_unit<S: CandleWrite>(
-    queue: &Queue,
+async fn run_unit<S: CandleWrite, Q: WorkQueue>(
+    queue: &Queue<Q>,
     store: &S,
     unit: &Unit,
     target: Target,
@@ -206,8 +197,7 @@ async fn run_unit<S: CandleWrite>(
         tokio::select! {
             report = &mut work => return report.map(Some),
             _ = tokio::time::sleep(lease / 3) => {
-                let id = unit.id;
-                if !with_queue(queue, move |q| q.renew(id, lease_ms)).await? {
+                if !queue.lock().await.renew(unit.id, lease_ms).await? {
                     return Ok(None);
                 }
             }
@@ -215,8 +205,8 @@ async fn run_unit<S: CandleWrite>(
     }
 }
 
-async fn slot_loop<S: CandleWrite>(
-    queue: Queue,
+async fn slot_loop<S: CandleWrite, Q: WorkQueue>(
+    queue: Queue<Q>,
     store: S,
     resolve: Resolve,
     settings: Settings,
@@ -226,9 +216,13 @@ async fn slot_loop<S: CandleWrite>(
     let lease_ms = i64::try_from(settings.lease.as_millis()).unwrap_or(i64::MAX);
     let retry_ms = i64::try_from(settings.retry_after.as_millis()).unwrap_or(i64::MAX);
     loop {
-        let Some(unit) = with_queue(&queue, move |q| q.claim(lease_ms)).await? else {
+        let claimed = queue.lock().await.claim(lease_ms).await?;
+        let Some(unit) = claimed else {
             if settings.until_idle {
-                let (planned, counts) = with_queue(&queue, |q| Ok((q.planned("schedule")?, q.counts()?))).await?;
+                let (planned, counts) = {
+                    let mut q = queue.lock().await;
+                    (q.planned("schedule").await?, q.counts().await?)
+                };
                 if planned && counts.pending == 0 {
                     return Ok(report);
                 }
@@ -257,8 +251,11 @@ async fn slot_loop<S: CandleWrite>(
                 ),
             },
         };
-        let (id, err) = (unit.id, error.clone());
-        with_queue(&queue, move |q| q.finish(id, written, err.as_deref(), retry_ms)).await?;
+        queue
+            .lock()
+            .await
+            .finish(unit.id, written, error.as_deref(), retry_ms)
+            .await?;
         report.written += written;
         if error.is_some() {
             report.units_failed += 1;
@@ -271,15 +268,15 @@ async fn slot_loop<S: CandleWrite>(
 
 /// Runs a worker: the scheduler duty whenever it can take it, and `settings.slots` units at a
 /// time, sharing `store` (each call takes a connection of its own).
-pub async fn run<S: CandleWrite>(
-    queue: WorkQueue,
+pub async fn run<S: CandleWrite, Q: WorkQueue + 'static>(
+    queue: Q,
     store: S,
     schedule: Schedule,
     resolve: Resolve,
     settings: Settings,
     events: Events,
 ) -> Result<Report, JobError> {
-    let queue: Queue = Arc::new(Mutex::new(queue));
+    let queue: Queue<Q> = Arc::new(Mutex::new(queue));
     let stop = Arc::new(tokio::sync::Notify::new());
     let scheduler = tokio::spawn(schedule_loop(
         queue.clone(),
@@ -316,12 +313,8 @@ pub async fn run<S: CandleWrite>(
     }
     stop.notify_one();
     report.scheduled = scheduler.await.map_err(|e| JobError::Worker(e.to_string()))??;
-    // Leaving: the scheduler role goes with the connection that holds it.
-    with_queue(&queue, |q| {
-        q.stop_scheduling();
-        Ok(())
-    })
-    .await?;
+    // Leaving: the scheduler role is given up.
+    queue.lock().await.stop_scheduling().await;
     match first_error {
         Some(e) => Err(e),
         None => Ok(report),

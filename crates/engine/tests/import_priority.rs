@@ -10,12 +10,13 @@ use std::{
     sync::atomic::AtomicBool,
 };
 
+use candlekeep_core::validate::FlagRules;
 use candlekeep_core::{Candle, Instrument, Market, Provenance, SourceId, TimeRange, Timeframe};
 use candlekeep_engine::{
     NoProgress,
     import::{Chains, ImportOptions, Overwrite, import_files},
 };
-use candlekeep_store::{CandleRead, CandleWrite, OwnedPage, PgStore, StoreHandle};
+use candlekeep_store::{CandleRead, CandleWrite, OwnedPage, PgOptions, StoreHandle};
 use candlekeep_testkit::{archive::write_zip, pg::TestSchema};
 
 const H: i64 = 3_600_000;
@@ -94,16 +95,18 @@ async fn stores() -> Vec<(&'static str, Fixture)> {
             _schema: None,
         },
     )];
-    let postgres = tokio::task::spawn_blocking(|| {
-        candlekeep_testkit::pg::available().then(|| {
-            let schema = TestSchema::create().unwrap();
-            let store = PgStore::connect(&schema.url).unwrap();
-            (StoreHandle::postgres(store, PG_CONNECTIONS).unwrap(), schema)
-        })
-    })
-    .await
-    .unwrap();
-    if let Some((store, schema)) = postgres {
+    let schema =
+        tokio::task::spawn_blocking(|| candlekeep_testkit::pg::available().then(|| TestSchema::create().unwrap()))
+            .await
+            .unwrap();
+    if let Some(schema) = schema {
+        let options = PgOptions {
+            pool_size: PG_CONNECTIONS as u32,
+            ..PgOptions::default()
+        };
+        let store = StoreHandle::postgres(&schema.url, options, FlagRules::default())
+            .await
+            .unwrap();
         out.push((
             "postgres",
             Fixture {

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
+use candlekeep_core::validate::FlagRules;
 use candlekeep_core::{
     Asset, Candle, Instrument, Listing, Market, MarketPoint, Provenance, SourceId, Timeframe, Venue,
 };
@@ -10,7 +11,7 @@ use candlekeep_store::catalog::TABLES;
 use candlekeep_store::migrate::{CopyMarker, Unfinished};
 use candlekeep_store::migrate::{copy_store, table_digest};
 use candlekeep_store::{
-    BlockingStore, CandleRead, CandleWrite, GapLedger, JobLog, JobRecord, JobStatus, PageWrite, PgStore, Replace,
+    BlockingStore, CandleRead, CandleWrite, GapLedger, JobLog, JobRecord, JobStatus, PageWrite, PgOptions, Replace,
     SqliteStore, StoreHandle, TableCopy,
 };
 use candlekeep_testkit::{SimMarket, pg};
@@ -151,12 +152,13 @@ async fn a_store_goes_to_postgres_and_back_unchanged() {
     }
 
     let schema = pg::TestSchema::create().unwrap();
-    let url = schema.url.clone();
-    let pg_store = tokio::task::spawn_blocking(move || PgStore::connect(&url))
+    let options = PgOptions {
+        pool_size: 2,
+        ..PgOptions::default()
+    };
+    let server = StoreHandle::postgres(&schema.url, options, FlagRules::default())
         .await
-        .unwrap()
         .unwrap();
-    let server = StoreHandle::postgres(pg_store, 2).unwrap();
     let report = copy_store(&original, &server, "a.db", Unfinished::Refuse, &mut |_, _| {})
         .await
         .unwrap();
