@@ -194,7 +194,7 @@ per_backend!(a_whole_store_copy_reads_back_the_same_and_keeps_working {
 per_backend!(a_copy_over_a_used_store_is_what_every_connection_reads {
     copy_over_used_sqlite: Sqlite;
     copy_over_used_sqlite_file: SqliteFile;
-    copy_over_used_postgres: Postgres, ignore = "bug: after a copy, PostgreSQL connections keep instrument ids cached before it (empty_for_copy clears no instrument ids; append_rows clears only its own connection's)";
+    copy_over_used_postgres: Postgres;
 });
 
 // ---------------------------------------------------------------------------------------------

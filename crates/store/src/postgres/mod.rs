@@ -284,13 +284,11 @@ impl PgStore {
         }
     }
 
-    /// Forgets the cached ids: a whole-store copy (or emptying one) rewrites the tables they
-    /// come from.
-    fn forget_ids(&self, instruments: bool) {
+    /// Forgets the cached ids, in every clone: a whole-store copy (or emptying one) rewrites the
+    /// tables they come from.
+    fn forget_ids(&self) {
         write(&self.0.source_ids, HashMap::clear);
-        if instruments {
-            write(&self.0.instrument_ids, HashMap::clear);
-        }
+        write(&self.0.instrument_ids, HashMap::clear);
     }
 
     /// The work queue, as seen by the worker named `owner` (see [`queue`]).
@@ -532,7 +530,7 @@ impl TableCopy for PgStore {
     }
 
     async fn append_rows(&self, table: &'static TableDef, rows: Vec<Vec<Value>>) -> Result<(), StoreError> {
-        self.forget_ids(true);
+        self.forget_ids();
         tables::append(&mut self.conn().await?, table, &rows).await
     }
 
@@ -570,7 +568,7 @@ impl TableCopy for PgStore {
             tx.batch_execute(&sql).await?;
         }
         tx.commit().await?;
-        self.forget_ids(false);
+        self.forget_ids();
         Ok(())
     }
 }
