@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use candlekeep_core::{Instrument, SourceId, Timeframe, time::now_ms};
 use candlekeep_store::WorkQueue;
-use candlekeep_store::postgres::queue::{NewUnit, Unit};
+use candlekeep_store::queue::{NewUnit, Unit};
 use tokio::sync::Mutex;
 
 use crate::backfill::{self, Plan, Start, Target};

@@ -14,6 +14,7 @@ mod handle;
 pub mod migrate;
 mod model;
 pub mod postgres;
+pub mod queue;
 mod ranges;
 pub mod sqlite;
 mod types;
@@ -57,6 +58,9 @@ pub trait BlockingStore: Send {
 
     /// Stable id of an instrument, registering it on first use.
     fn instrument_id(&mut self, instrument: &Instrument) -> Result<i64, StoreError>;
+
+    /// The instrument a stored id stands for, if any.
+    fn instrument_of(&mut self, instrument_id: i64) -> Result<Option<Instrument>, StoreError>;
 
     /// Upserts `candles` (replacing any stored bar whose values differ) and marks
     /// `[covered.0, covered.1)` as answered by the source, in one transaction: either all of it

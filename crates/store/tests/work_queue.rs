@@ -1,28 +1,22 @@
-//! The PostgreSQL work queue: a unit is held by one worker at a time under a lease that moves on
-//! when it runs out, and the scheduler role is held by one process and moves on when it leaves.
+//! The work queue's rules, on PostgreSQL's queue and on the in-process one: a unit is held by one
+//! worker at a time under a lease that moves on when it runs out, and the scheduler role is held
+//! by one process (one worker) and moves on when it leaves.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::time::Duration;
 
 use candlekeep_core::{Instrument, Market, SourceId, Timeframe};
-use candlekeep_store::postgres::queue::{NewUnit, QueueCounts};
-use candlekeep_store::{CandleWrite, PgStore, WorkQueue};
+use candlekeep_store::queue::LocalQueue;
+use candlekeep_store::queue::{NewUnit, QueueCounts};
+use candlekeep_store::{CandleWrite, PgStore, StoreHandle, WorkQueue};
 use candlekeep_testkit::pg;
 
 const DAY: i64 = 86_400_000;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn leases_and_the_scheduler_role_move_on() {
-    if !tokio::task::spawn_blocking(pg::available).await.unwrap() {
-        return;
-    }
-    let schema = tokio::task::spawn_blocking(|| pg::TestSchema::create().unwrap())
-        .await
-        .unwrap();
-    let store = PgStore::connect(&schema.url).await.unwrap();
-    let btc = Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap();
-    let id = store.instrument_id(&btc).await.unwrap();
+/// The rules every queue keeps, with two workers `a` and `b` on an empty queue; `b` is handed
+/// back holding the scheduler role.
+async fn queue_rules<Q: WorkQueue>(mut a: Q, mut b: Q, id: i64, btc: &Instrument) -> Q {
     let unit = |k: i64| NewUnit {
         instrument_id: id,
         timeframe: Timeframe::H1,
@@ -30,7 +24,6 @@ async fn leases_and_the_scheduler_role_move_on() {
         end_ms: (k + 1) * DAY,
         chain: vec![SourceId::BinanceSpotRest, SourceId::OkxRest],
     };
-    let (mut a, mut b) = (store.work_queue("a"), store.work_queue("b"));
 
     // One scheduler at a time; when it leaves, another takes the role.
     assert!(a.try_schedule().await.unwrap());
@@ -47,7 +40,7 @@ async fn leases_and_the_scheduler_role_move_on() {
     let first = a.claim(1_000).await.unwrap().unwrap();
     let second = b.claim(60_000).await.unwrap().unwrap();
     assert_ne!(first.id, second.id);
-    assert_eq!(first.instrument, btc);
+    assert_eq!(&first.instrument, btc);
     assert_eq!(first.chain, vec![SourceId::BinanceSpotRest, SourceId::OkxRest]);
     assert!(b.claim(60_000).await.unwrap().is_none(), "both units are held");
     tokio::time::sleep(Duration::from_millis(1_300)).await;
@@ -78,6 +71,36 @@ async fn leases_and_the_scheduler_role_move_on() {
         "the newest unit reopens"
     );
     assert_eq!(b.counts().await.unwrap().pending, 1);
+
+    b
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_in_process_queue_keeps_the_same_rules() {
+    let store = StoreHandle::in_memory().unwrap();
+    let btc = Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap();
+    let id = store.instrument_id(&btc).await.unwrap();
+    let a = LocalQueue::new(store, "a");
+    let b = a.worker("b");
+    let mut b = queue_rules(a, b, id, &btc).await;
+    // Leaving gives the role up in the process too.
+    b.stop_scheduling().await;
+    let mut c = b.worker("c");
+    assert!(c.try_schedule().await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_and_the_scheduler_role_move_on() {
+    if !tokio::task::spawn_blocking(pg::available).await.unwrap() {
+        return;
+    }
+    let schema = tokio::task::spawn_blocking(|| pg::TestSchema::create().unwrap())
+        .await
+        .unwrap();
+    let store = PgStore::connect(&schema.url).await.unwrap();
+    let btc = Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap();
+    let id = store.instrument_id(&btc).await.unwrap();
+    let b = queue_rules(store.work_queue("a"), store.work_queue("b"), id, &btc).await;
 
     // A queue dropped while it holds the scheduler role takes the role's lock with it (its
     // connection is closed, not left idle in the pool holding it): another process takes over

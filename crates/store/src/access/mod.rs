@@ -16,7 +16,7 @@ use candlekeep_core::{
 
 use crate::catalog::{TableDef, Value};
 use crate::migrate::CopyMarker;
-use crate::postgres::queue::{NewUnit, QueueCounts, Unit};
+use crate::queue::{NewUnit, QueueCounts, Unit};
 use crate::{
     CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, IndicatorValue, JobId, JobRecord, JobRow, ListingChanges,
     PageWrite, QualityDay, RangeDrift, RejectRow, Replace, SeriesStatus, StoreError, WriteStats,
@@ -253,9 +253,9 @@ pub trait TableCopy: Clone + Send + Sync + 'static {
     fn empty_for_copy(&self) -> impl StoreFuture<()>;
 }
 
-/// The work queue `candlekeep worker` processes share (PostgreSQL only; see
-/// [`crate::postgres::queue`]), as seen by one worker. Each worker owns its queue, so the methods
-/// take `&mut self`.
+/// A work queue of backfill units, as seen by one worker: PostgreSQL's, which worker processes
+/// share under leases ([`crate::postgres::queue`]), or [`crate::queue::LocalQueue`] within one
+/// process. Each worker owns its view of the queue, so the methods take `&mut self`.
 pub trait WorkQueue: Send {
     /// Takes the scheduler role if no live process holds it; true while this process holds it.
     fn try_schedule(&mut self) -> impl StoreFuture<bool>;
@@ -279,7 +279,7 @@ pub trait WorkQueue: Send {
     fn renew(&mut self, id: i64, lease_ms: i64) -> impl StoreFuture<bool>;
 
     /// Records the end of a unit: done, or (with an error) pending again after `retry_ms`, or
-    /// failed after [`MAX_ATTEMPTS`](crate::postgres::queue::MAX_ATTEMPTS) attempts.
+    /// failed after [`MAX_ATTEMPTS`](crate::queue::MAX_ATTEMPTS) attempts.
     fn finish(&mut self, id: i64, written: u64, error: Option<&str>, retry_ms: i64) -> impl StoreFuture<()>;
 
     /// Units by state.

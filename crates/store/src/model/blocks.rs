@@ -18,7 +18,15 @@ pub(crate) const SELECT_BLOCKS: &str = "SELECT block_start, bars FROM candle_blo
      AND block_start >= $3 AND block_start < $4 ORDER BY block_start";
 
 /// Reads of at least this many bars go through the blocks; shorter ones read the rows.
-pub(crate) const BLOCK_READ_BARS: i64 = 2 * BLOCK_BARS;
+const BLOCK_READ_BARS: i64 = 2 * BLOCK_BARS;
+
+/// Whether a read of `[from, to)` goes through the blocks: long enough, and within the span of
+/// real dates. A read that asks for all time with sentinel bounds (`0..i64::MAX`) reads the rows:
+/// its block arithmetic would overflow, and it would list billions of empty spans.
+pub(crate) fn through_blocks(tf: Timeframe, from: i64, to: i64) -> bool {
+    use candlekeep_core::time::{EARLIEST_MS, LATEST_MS};
+    from >= EARLIEST_MS && to <= LATEST_MS && tf.bars_between(from, to) >= BLOCK_READ_BARS
+}
 
 /// Bars per block: a block of hourly bars spans about six weeks and packs into 66 kB.
 pub(crate) const BLOCK_BARS: i64 = 1_024;
@@ -180,6 +188,16 @@ mod tests {
         assert!(unpack(&bytes, Timeframe::H1, start + span_ms(Timeframe::H1)).is_none());
         let out_of_order = pack(&[bar(start + H), bar(start)]);
         assert!(unpack(&out_of_order, Timeframe::H1, start).is_none());
+    }
+
+    #[test]
+    fn only_long_reads_of_real_dates_go_through_the_blocks() {
+        let tf = Timeframe::H1;
+        let t = 1_700_000_000_000;
+        assert!(through_blocks(tf, t, t + 2 * BLOCK_BARS * H));
+        assert!(!through_blocks(tf, t, t + 2 * BLOCK_BARS * H - H));
+        assert!(!through_blocks(tf, 0, i64::MAX));
+        assert!(!through_blocks(tf, i64::MIN, t));
     }
 
     #[test]

@@ -58,6 +58,8 @@ pub(crate) const DAILY_DIVERGENCE_SQL: &str = "SELECT instrument_id, timeframe, 
 
 /// A source's id: (name).
 pub(crate) const SOURCE_ID_SQL: &str = "SELECT id FROM sources WHERE name = $1";
+/// The instrument an id stands for.
+pub(crate) const INSTRUMENT_OF_SQL: &str = "SELECT market, base, quote FROM instruments WHERE id = $1";
 /// Every registered source, by id.
 pub(crate) const SOURCE_NAMES_SQL: &str = "SELECT id, name FROM sources";
 
@@ -215,6 +217,7 @@ mod tests {
             DAILY_DIVERGENCE_SQL,
             SOURCE_ID_SQL,
             SOURCE_NAMES_SQL,
+            INSTRUMENT_OF_SQL,
             INSTRUMENT_ID_SQL,
             STORED_SOURCES_SQL,
             POINTS_SQL,

@@ -38,7 +38,7 @@ pub use timescale::Timescale;
 
 use crate::access::{CandleRead, CandleWrite, GapLedger, IndicatorStore, JobLog, OwnedPage, TableCopy, UniverseStore};
 use crate::migrate::CopyMarker;
-use crate::model::blocks::BLOCK_READ_BARS;
+use crate::model::blocks::through_blocks;
 use crate::{
     CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, IndicatorValue, JobId, JobRecord, JobRow, ListingChanges,
     QualityDay, RangeDrift, RejectRow, SeriesStatus, StoreError, TableDef, Value, WriteStats,
@@ -330,8 +330,7 @@ impl CandleRead for PgStore {
             return Ok(Vec::new());
         };
         let (from, to) = range.as_pair();
-        let span = (to - from) / tf.millis().max(1);
-        if span < BLOCK_READ_BARS {
+        if !through_blocks(tf, from, to) {
             return read::candles(&conn, id, tf, from, to).await;
         }
         let now = candlekeep_core::time::now_ms();

@@ -11,49 +11,15 @@
 //! schedules, and unlocked (or closed) when it stops, so the lock never lingers on an idle
 //! pooled connection.
 
-use candlekeep_core::{Instrument, SourceId, Timeframe};
+use candlekeep_core::SourceId;
 
 use super::{Conn, PgStore};
 use crate::StoreError;
 use crate::access::WorkQueue;
 use crate::model::decode;
+pub use crate::queue::{MAX_ATTEMPTS, NewUnit, QueueCounts, Unit};
 
 const SCHEDULER_LOCK: i64 = 0x4341_4e44_4c45_0003;
-/// A failed unit is tried this many times before it is marked failed.
-pub const MAX_ATTEMPTS: i64 = 3;
-
-/// One unit to enqueue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewUnit {
-    pub instrument_id: i64,
-    pub timeframe: Timeframe,
-    pub start_ms: i64,
-    pub end_ms: i64,
-    pub chain: Vec<SourceId>,
-}
-
-/// A claimed unit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unit {
-    pub id: i64,
-    pub instrument: Instrument,
-    pub timeframe: Timeframe,
-    pub start_ms: i64,
-    pub end_ms: i64,
-    pub chain: Vec<SourceId>,
-    pub attempts: i64,
-}
-
-/// Units by state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct QueueCounts {
-    pub pending: i64,
-    /// Pending units under a live lease (being worked on).
-    pub leased: i64,
-    pub done: i64,
-    pub failed: i64,
-}
-
 /// The PostgreSQL work queue, as seen by one worker (see the module docs).
 pub struct PgWorkQueue {
     store: PgStore,
@@ -199,10 +165,7 @@ impl WorkQueue for PgWorkQueue {
         };
         let instrument_id: i64 = row.get(1);
         let names = tx
-            .query_one(
-                "SELECT market, base, quote FROM instruments WHERE id = $1",
-                &[&instrument_id],
-            )
+            .query_one(crate::model::statements::INSTRUMENT_OF_SQL, &[&instrument_id])
             .await?;
         tx.commit().await?;
         let chain: &str = row.get(5);

@@ -156,7 +156,7 @@ impl SqliteStore {
         let Some(id) = self.find_instrument(instrument)? else {
             return Ok((Vec::new(), None));
         };
-        if tf.bars_between(from, to) < crate::model::blocks::BLOCK_READ_BARS {
+        if !crate::model::blocks::through_blocks(tf, from, to) {
             return Ok((candles::select(&self.conn, id, tf, from, to)?, None));
         }
         let (bars, missing) = blocks::read(&self.conn, id, tf, from, to, candlekeep_core::time::now_ms())?;
@@ -320,6 +320,18 @@ impl BlockingStore for SqliteStore {
         tx.commit()?;
         self.source_ids.clear();
         Ok(())
+    }
+
+    fn instrument_of(&mut self, instrument_id: i64) -> Result<Option<Instrument>, StoreError> {
+        let names = self
+            .conn
+            .query_row(crate::model::statements::INSTRUMENT_OF_SQL, [instrument_id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+            })
+            .optional()?;
+        names
+            .map(|(market, base, quote)| decode::instrument(&market, &base, &quote))
+            .transpose()
     }
 
     fn instrument_id(&mut self, i: &Instrument) -> Result<i64, StoreError> {
