@@ -107,8 +107,9 @@ impl StoreHandle {
     pub fn sqlite(store: SqliteStore) -> Result<Self, StoreError> {
         let readers = match store.path() {
             Some(path) => {
+                let cache = store.block_cache();
                 let readers = (0..sqlite_readers())
-                    .map(|_| SqliteStore::open_reader(&path))
+                    .map(|_| SqliteStore::open_reader(&path, cache.clone()))
                     .collect::<Result<Vec<_>, _>>()?;
                 Some(Pool::from(readers))
             }

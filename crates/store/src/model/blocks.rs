@@ -9,13 +9,133 @@
 //! spans that have closed are packed, so the hourly sync of the newest bar does not keep
 //! rewriting blocks. A block that does not decode counts as missing and is packed again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use candlekeep_core::{Candle, Timeframe};
 
-/// The blocks of one series starting in `[$3, $4)`.
-pub(crate) const SELECT_BLOCKS: &str = "SELECT block_start, bars FROM candle_blocks WHERE instrument_id = $1 AND timeframe = $2 \
-     AND block_start >= $3 AND block_start < $4 ORDER BY block_start";
+/// A decoded block's bars, shared between the cache and the reads that use it.
+pub(crate) type Bars = Arc<Vec<Candle>>;
+
+/// Decoded blocks kept in memory, shared by every connection of one store, so a repeated long
+/// read costs one small query (each block's version) and a copy, not a decode.
+///
+/// An entry is used only while the block in the database still has the version it was decoded
+/// from: a write deletes the blocks it touches and a pack stores a new version, so a stale entry
+/// never matches again (whichever process wrote), and is evicted when the cache is full (least
+/// recently used first). The lock is held for a lookup or an insert, never across a query.
+#[derive(Debug)]
+pub(crate) struct BlockCache {
+    inner: Mutex<CacheInner>,
+    max_bars: usize,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    entries: HashMap<(i64, Timeframe, i64), CacheEntry>,
+    bars: usize,
+    clock: u64,
+}
+
+#[derive(Debug)]
+struct CacheEntry {
+    version: i64,
+    bars: Bars,
+    used: u64,
+}
+
+/// Bars the block cache of one store holds at most: about 90 MB of decoded candles, a year of
+/// hourly bars for a hundred series.
+pub(crate) const CACHE_BARS: usize = 1_000_000;
+
+impl Default for BlockCache {
+    fn default() -> Self {
+        Self::new(CACHE_BARS)
+    }
+}
+
+impl BlockCache {
+    pub(crate) fn new(max_bars: usize) -> Self {
+        Self {
+            inner: Mutex::default(),
+            max_bars,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The blocks of `listed` (start, version) the cache holds at that version, and the starts it
+    /// does not.
+    pub(crate) fn lookup(&self, id: i64, tf: Timeframe, listed: &[(i64, i64)]) -> (BTreeMap<i64, Bars>, Vec<i64>) {
+        let mut inner = self.lock();
+        inner.clock += 1;
+        let now = inner.clock;
+        let mut found = BTreeMap::new();
+        let mut absent = Vec::new();
+        for &(start, version) in listed {
+            match inner.entries.get_mut(&(id, tf, start)) {
+                Some(e) if e.version == version => {
+                    e.used = now;
+                    found.insert(start, e.bars.clone());
+                }
+                _ => absent.push(start),
+            }
+        }
+        (found, absent)
+    }
+
+    /// Keeps a decoded block, evicting the least recently used ones beyond the limit.
+    pub(crate) fn insert(&self, id: i64, tf: Timeframe, start: i64, version: i64, bars: Bars) {
+        let mut inner = self.lock();
+        inner.clock += 1;
+        let used = inner.clock;
+        let n = bars.len();
+        if let Some(old) = inner
+            .entries
+            .insert((id, tf, start), CacheEntry { version, bars, used })
+        {
+            inner.bars -= old.bars.len();
+        }
+        inner.bars += n;
+        if inner.bars > self.max_bars {
+            // Down to three quarters at once, so a full cache is not scanned on every insert.
+            let mut by_use: Vec<_> = inner.entries.iter().map(|(k, e)| (e.used, *k)).collect();
+            by_use.sort_unstable();
+            for (_, key) in by_use {
+                if inner.bars <= self.max_bars - self.max_bars / 4 {
+                    break;
+                }
+                if let Some(e) = inner.entries.remove(&key) {
+                    inner.bars -= e.bars.len();
+                }
+            }
+        }
+    }
+
+    /// Decodes the fetched blocks (start, version, bytes) that `wanted` names into `blocks`,
+    /// keeping each in the cache; one that does not decode stays missing.
+    pub(crate) fn decode_into<'a>(
+        &self,
+        id: i64,
+        tf: Timeframe,
+        wanted: &[i64],
+        fetched: impl IntoIterator<Item = (i64, i64, &'a [u8])>,
+        blocks: &mut BTreeMap<i64, Bars>,
+    ) {
+        for (start, version, bytes) in fetched {
+            if !wanted.contains(&start) {
+                continue;
+            }
+            if let Some(bars) = unpack(bytes, tf, start) {
+                let bars = Arc::new(bars);
+                self.insert(id, tf, start, version, bars.clone());
+                blocks.insert(start, bars);
+            }
+        }
+    }
+}
 
 /// Reads of at least this many bars go through the blocks; shorter ones read the rows.
 const BLOCK_READ_BARS: i64 = 2 * BLOCK_BARS;
@@ -111,7 +231,7 @@ pub(crate) fn unpack(bytes: &[u8], tf: Timeframe, start: i64) -> Option<Vec<Cand
 }
 
 /// Block starts of `[from, to)` that no decodable block covers.
-pub(crate) fn missing(tf: Timeframe, from: i64, to: i64, blocks: &BTreeMap<i64, Vec<Candle>>) -> Vec<i64> {
+pub(crate) fn missing(tf: Timeframe, from: i64, to: i64, blocks: &BTreeMap<i64, Bars>) -> Vec<i64> {
     let span = span_ms(tf);
     (0..)
         .map(|k| block_of(tf, from) + k * span)
@@ -125,7 +245,7 @@ pub(crate) fn assemble(
     tf: Timeframe,
     from: i64,
     to: i64,
-    blocks: BTreeMap<i64, Vec<Candle>>,
+    blocks: BTreeMap<i64, Bars>,
     rows: Vec<Candle>,
 ) -> Vec<Candle> {
     let mut out = Vec::with_capacity(usize::try_from(tf.bars_between(from, to)).unwrap_or(0).min(1 << 20));
@@ -135,8 +255,9 @@ pub(crate) fn assemble(
             out.push(r);
         }
         out.extend(
-            bars.into_iter()
-                .filter(|c| c.open_time_ms >= from && c.open_time_ms < to),
+            bars.iter()
+                .filter(|c| c.open_time_ms >= from && c.open_time_ms < to)
+                .copied(),
         );
     }
     out.extend(rows);
@@ -201,11 +322,42 @@ mod tests {
     }
 
     #[test]
+    fn the_cache_answers_only_at_the_stored_version_and_evicts_the_least_recently_used() {
+        let tf = Timeframe::H1;
+        let cache = BlockCache::new(6);
+        let two = |t: i64| Arc::new(vec![bar(t), bar(t + H)]);
+        cache.insert(1, tf, 0, 7, two(0));
+        cache.insert(1, tf, 10 * H, 8, two(10 * H));
+        cache.insert(1, tf, 20 * H, 2, two(20 * H));
+        let (found, absent) = cache.lookup(1, tf, &[(0, 7), (10 * H, 9), (40 * H, 1)]);
+        assert_eq!(found.keys().copied().collect::<Vec<_>>(), [0]);
+        assert_eq!(absent, [10 * H, 40 * H], "another version or none: fetched again");
+        assert!(cache.lookup(2, tf, &[(0, 7)]).0.is_empty(), "per instrument");
+        // Block 0 was used last: past the limit, blocks 10h and 20h go (down to 5 bars).
+        cache.insert(1, tf, 30 * H, 3, two(30 * H));
+        assert_eq!(cache.lookup(1, tf, &[(10 * H, 8), (20 * H, 2)]).1, [10 * H, 20 * H]);
+        assert_eq!(cache.lookup(1, tf, &[(0, 7), (30 * H, 3)]).1, Vec::<i64>::new());
+
+        let mut blocks = BTreeMap::new();
+        let good = pack(&[bar(40 * H)]);
+        let start = block_of(tf, 40 * H);
+        cache.decode_into(
+            1,
+            tf,
+            &[start],
+            [(start, 5, &good[..]), (99, 1, &[1u8][..])],
+            &mut blocks,
+        );
+        assert_eq!(blocks.keys().copied().collect::<Vec<_>>(), [start]);
+        assert_eq!(cache.lookup(1, tf, &[(start, 5)]).1, Vec::<i64>::new());
+    }
+
+    #[test]
     fn assembling_keeps_time_order_and_the_asked_range() {
         let tf = Timeframe::H1;
         let span = span_ms(tf);
         let b0 = block_of(tf, 1_700_000_000_000);
-        let blocks: BTreeMap<i64, Vec<Candle>> = [(b0 + span, vec![bar(b0 + span), bar(b0 + span + H)])]
+        let blocks: BTreeMap<i64, Bars> = [(b0 + span, Arc::new(vec![bar(b0 + span), bar(b0 + span + H)]))]
             .into_iter()
             .collect();
         let rows = vec![bar(b0 + span - H), bar(b0 + 2 * span)];

@@ -26,27 +26,48 @@ use tokio_postgres::error::SqlState;
 
 use super::{Conn, read};
 use crate::StoreError;
-use crate::model::blocks::{SELECT_BLOCKS, assemble, block_of, missing, pack, span_ms, unpack};
+use crate::model::blocks::{Bars, BlockCache, assemble, block_of, missing, pack, span_ms};
 
-/// The decodable blocks of `[from, to)`, by start.
+/// Each block's version is its row version (`xmin`): a write deletes the blocks it touches and a
+/// pack writes a new row, so a new version means new contents. (An `xmin` comes round again only
+/// after 2³² transactions, long after the bounded cache has let the old entry go.)
+const VERSIONS: &str = "SELECT block_start, xmin::text::bigint FROM candle_blocks WHERE instrument_id = $1 \
+     AND timeframe = $2 AND block_start >= $3 AND block_start < $4 ORDER BY block_start";
+const BLOCKS: &str = "SELECT block_start, xmin::text::bigint, bars FROM candle_blocks WHERE instrument_id = $1 \
+     AND timeframe = $2 AND block_start >= $3 AND block_start < $4 ORDER BY block_start";
+
+/// The decodable blocks of `[from, to)`, by start: from the cache where it holds the stored
+/// version, else fetched and decoded (and kept).
 async fn cached(
     client: &impl GenericClient,
+    cache: &BlockCache,
     id: i64,
     tf: Timeframe,
     from: i64,
     to: i64,
-) -> Result<BTreeMap<i64, Vec<Candle>>, StoreError> {
-    let stmt = client.prepare_cached(SELECT_BLOCKS).await?;
-    let rows = client
-        .query(&stmt, &[&id, &tf.as_str(), &block_of(tf, from), &to])
-        .await?;
-    Ok(rows
+) -> Result<BTreeMap<i64, Bars>, StoreError> {
+    let (tf_name, lo) = (tf.as_str(), block_of(tf, from));
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&id, &tf_name, &lo, &to];
+    let stmt = client.prepare_cached(VERSIONS).await?;
+    let listed: Vec<(i64, i64)> = client
+        .query(&stmt, &params)
+        .await?
         .iter()
-        .filter_map(|r| {
-            let start: i64 = r.get(0);
-            unpack(r.get(1), tf, start).map(|bars| (start, bars))
-        })
-        .collect())
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let (mut blocks, absent) = cache.lookup(id, tf, &listed);
+    if !absent.is_empty() {
+        let stmt = client.prepare_cached(BLOCKS).await?;
+        let rows = client.query(&stmt, &params).await?;
+        cache.decode_into(
+            id,
+            tf,
+            &absent,
+            rows.iter().map(|r| (r.get(0), r.get(1), r.get::<_, &[u8]>(2))),
+            &mut blocks,
+        );
+    }
+    Ok(blocks)
 }
 
 /// The candles of `[from, to)`, in one consistent view: cached blocks, and rows where a block is
@@ -55,6 +76,7 @@ async fn cached(
 /// role) reads the rows as they are.
 pub(crate) async fn candles(
     conn: &mut Conn,
+    cache: &BlockCache,
     id: i64,
     tf: Timeframe,
     from: i64,
@@ -67,12 +89,12 @@ pub(crate) async fn candles(
         .read_only(true)
         .start()
         .await?;
-    if let Some(bars) = load(&tx, id, tf, (from, to), now, false).await? {
+    if let Some(bars) = load(&tx, cache, id, tf, (from, to), now, false).await? {
         tx.commit().await?;
         return Ok(bars);
     }
     tx.rollback().await?;
-    match pack_and_load(conn, id, tf, (from, to), now).await {
+    match pack_and_load(conn, cache, id, tf, (from, to), now).await {
         Err(StoreError::Postgres(e)) if may_not_write(&e) => read::candles(conn, id, tf, from, to).await,
         other => other,
     }
@@ -85,6 +107,7 @@ fn may_not_write(e: &tokio_postgres::Error) -> bool {
 
 async fn pack_and_load(
     conn: &mut Conn,
+    cache: &BlockCache,
     id: i64,
     tf: Timeframe,
     read: (i64, i64),
@@ -93,7 +116,7 @@ async fn pack_and_load(
     let tx = conn.transaction().await?;
     tx.execute("SELECT 1 FROM instruments WHERE id = $1 FOR KEY SHARE", &[&id])
         .await?;
-    let bars = load(&tx, id, tf, read, now, true).await?;
+    let bars = load(&tx, cache, id, tf, read, now, true).await?;
     tx.commit().await?;
     // `load` with packing on always answers; an empty answer here would be a silent loss.
     bars.ok_or_else(|| StoreError::Corrupt("the packing read of candle blocks returned nothing".into()))
@@ -104,6 +127,7 @@ async fn pack_and_load(
 /// answer is always `Some`.
 async fn load(
     tx: &Transaction<'_>,
+    cache: &BlockCache,
     id: i64,
     tf: Timeframe,
     read: (i64, i64),
@@ -111,7 +135,7 @@ async fn load(
     pack: bool,
 ) -> Result<Option<Vec<Candle>>, StoreError> {
     let (from, to) = read;
-    let blocks = cached(tx, id, tf, from, to).await?;
+    let blocks = cached(tx, cache, id, tf, from, to).await?;
     let gaps = missing(tf, from, to, &blocks);
     let span = span_ms(tf);
     let closed = |start: i64| start + span <= now;

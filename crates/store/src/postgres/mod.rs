@@ -82,6 +82,8 @@ struct Inner {
     /// Instruments never change id once registered: looked up once per store.
     instrument_ids: RwLock<HashMap<Instrument, i64>>,
     flag_rules: RwLock<FlagRules>,
+    /// Decoded read-cache blocks, shared by every connection (see `model::blocks::BlockCache`).
+    block_cache: crate::model::blocks::BlockCache,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -180,6 +182,7 @@ impl PgStore {
             source_ids: RwLock::new(HashMap::new()),
             instrument_ids: RwLock::new(HashMap::new()),
             flag_rules: RwLock::new(FlagRules::default()),
+            block_cache: crate::model::blocks::BlockCache::default(),
         })))
     }
 
@@ -334,7 +337,7 @@ impl CandleRead for PgStore {
             return read::candles(&conn, id, tf, from, to).await;
         }
         let now = candlekeep_core::time::now_ms();
-        blocks::candles(&mut conn, id, tf, from, to, now).await
+        blocks::candles(&mut conn, &self.0.block_cache, id, tf, from, to, now).await
     }
 
     async fn stored_sources(

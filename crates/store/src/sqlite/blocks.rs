@@ -12,39 +12,57 @@ use candlekeep_core::{Candle, Timeframe};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::StoreError;
-use crate::model::blocks::{SELECT_BLOCKS, assemble, block_of, missing, pack as pack_bars, span_ms, unpack};
+use crate::model::blocks::{Bars, BlockCache, assemble, block_of, missing, pack as pack_bars, span_ms};
 
-const PUT_BLOCK: &str = "INSERT INTO candle_blocks (instrument_id, timeframe, block_start, bars) VALUES ($1, $2, $3, $4) \
-     ON CONFLICT (instrument_id, timeframe, block_start) DO UPDATE SET bars = excluded.bars";
+const VERSIONS: &str = "SELECT block_start, version FROM candle_blocks WHERE instrument_id = $1 AND timeframe = $2 \
+     AND block_start >= $3 AND block_start < $4 ORDER BY block_start";
+const BLOCKS: &str = "SELECT block_start, version, bars FROM candle_blocks WHERE instrument_id = $1 AND timeframe = $2 \
+     AND block_start >= $3 AND block_start < $4 ORDER BY block_start";
+/// `OR REPLACE` deletes the old block and inserts a new row: a new `version`.
+const PUT_BLOCK: &str =
+    "INSERT OR REPLACE INTO candle_blocks (instrument_id, timeframe, block_start, bars) VALUES ($1, $2, $3, $4)";
 const DROP_BLOCKS: &str =
     "DELETE FROM candle_blocks WHERE instrument_id = $1 AND timeframe = $2 AND block_start BETWEEN $3 AND $4";
 
-/// The decodable blocks of `[from, to)`, by start.
+/// The decodable blocks of `[from, to)`, by start: from the cache where it holds the stored
+/// version, else fetched and decoded (and kept).
 fn cached(
     conn: &Connection,
+    cache: &BlockCache,
     id: i64,
     tf: Timeframe,
     from: i64,
     to: i64,
-) -> Result<BTreeMap<i64, Vec<Candle>>, StoreError> {
-    let mut stmt = conn.prepare_cached(SELECT_BLOCKS)?;
-    let rows = stmt.query_map((id, tf.as_str(), block_of(tf, from), to), |r| {
-        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-    })?;
-    let mut out = BTreeMap::new();
-    for row in rows {
-        let (start, bytes) = row?;
-        if let Some(bars) = unpack(&bytes, tf, start) {
-            out.insert(start, bars);
-        }
+) -> Result<BTreeMap<i64, Bars>, StoreError> {
+    let params = (id, tf.as_str(), block_of(tf, from), to);
+    let listed = conn
+        .prepare_cached(VERSIONS)?
+        .query_map(params, |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let (mut blocks, absent) = cache.lookup(id, tf, &listed);
+    if !absent.is_empty() {
+        let mut stmt = conn.prepare_cached(BLOCKS)?;
+        let fetched = stmt
+            .query_map(params, |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        cache.decode_into(
+            id,
+            tf,
+            &absent,
+            fetched.iter().map(|(s, v, b)| (*s, *v, b.as_slice())),
+            &mut blocks,
+        );
     }
-    Ok(out)
+    Ok(blocks)
 }
 
 /// The candles of `[from, to)` from the blocks and the rows, in one snapshot, and the starts of
 /// the closed blocks that were missing (to be packed by the writer).
 pub(crate) fn read(
     conn: &Connection,
+    cache: &BlockCache,
     id: i64,
     tf: Timeframe,
     from: i64,
@@ -52,7 +70,7 @@ pub(crate) fn read(
     now: i64,
 ) -> Result<(Vec<Candle>, Vec<i64>), StoreError> {
     let tx = Transaction::new_unchecked(conn, TransactionBehavior::Deferred)?;
-    let blocks = cached(&tx, id, tf, from, to)?;
+    let blocks = cached(&tx, cache, id, tf, from, to)?;
     let gaps = missing(tf, from, to, &blocks);
     let rows = match (gaps.first(), gaps.last()) {
         (Some(&first), Some(&last)) => {
@@ -170,7 +188,8 @@ mod tests {
 
         // A read-only view of the same rows names the blocks it lacks instead of packing them.
         store.conn.execute("DELETE FROM candle_blocks", []).unwrap();
-        let (got, missing) = super::read(&store.conn, id, Timeframe::H1, T0, T0 + n * H, i64::MAX).unwrap();
+        let cache = BlockCache::default();
+        let (got, missing) = super::read(&store.conn, &cache, id, Timeframe::H1, T0, T0 + n * H, i64::MAX).unwrap();
         assert_eq!(got, want);
         assert_eq!(missing, [T0, T0 + BLOCK_BARS * H, T0 + 2 * BLOCK_BARS * H]);
         assert_eq!(blocks(&store), 0);

@@ -13,7 +13,7 @@ mod status;
 mod tables;
 mod universe;
 
-use std::{collections::HashMap, path::Path};
+use std::{collections::HashMap, path::Path, sync::Arc};
 
 use candlekeep_core::validate::FlagRules;
 use candlekeep_core::{
@@ -21,6 +21,7 @@ use candlekeep_core::{
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
+use crate::model::blocks::BlockCache;
 use crate::model::decode;
 use crate::{
     BlockingStore, CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, IndicatorValue, JobId, JobRecord, JobRow,
@@ -46,6 +47,8 @@ pub struct SqliteStore {
     conn: Connection,
     /// Opened read-only (see [`Self::open_reader`]): it never packs read-cache blocks itself.
     read_only: bool,
+    /// Decoded read-cache blocks, shared with the read-only connections of the same store.
+    block_cache: Arc<BlockCache>,
     source_ids: HashMap<SourceId, i64>,
     flag_rules: FlagRules,
 }
@@ -87,7 +90,7 @@ impl SqliteStore {
     /// A read-only connection to a store file another connection of this process writes: WAL
     /// lets it read while a write is under way, so reads never wait behind a write. The file must
     /// exist with its schema up to date and every source registered (as [`Self::open`] leaves it).
-    pub fn open_reader(path: &Path) -> Result<Self, StoreError> {
+    pub(crate) fn open_reader(path: &Path, block_cache: Arc<BlockCache>) -> Result<Self, StoreError> {
         use rusqlite::OpenFlags;
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
         let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
@@ -101,9 +104,15 @@ impl SqliteStore {
         Ok(Self {
             conn,
             read_only: true,
+            block_cache,
             source_ids: HashMap::new(),
             flag_rules: FlagRules::default(),
         })
+    }
+
+    /// The decoded read-cache blocks this connection keeps, to share with readers of the same file.
+    pub(crate) fn block_cache(&self) -> Arc<BlockCache> {
+        self.block_cache.clone()
     }
 
     /// The file this store lives in; `None` for an in-memory database.
@@ -137,6 +146,7 @@ impl SqliteStore {
         Ok(Self {
             conn,
             read_only: false,
+            block_cache: Arc::default(),
             source_ids: HashMap::new(),
             flag_rules: FlagRules::default(),
         })
@@ -159,7 +169,8 @@ impl SqliteStore {
         if !crate::model::blocks::through_blocks(tf, from, to) {
             return Ok((candles::select(&self.conn, id, tf, from, to)?, None));
         }
-        let (bars, missing) = blocks::read(&self.conn, id, tf, from, to, candlekeep_core::time::now_ms())?;
+        let now = candlekeep_core::time::now_ms();
+        let (bars, missing) = blocks::read(&self.conn, &self.block_cache, id, tf, from, to, now)?;
         Ok((bars, (!missing.is_empty()).then_some((id, missing))))
     }
 

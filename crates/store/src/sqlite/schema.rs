@@ -278,13 +278,16 @@ const MIGRATIONS: &[&str] = &[
     // 8: the read cache of packed candle blocks (see `model::blocks`), as on PostgreSQL. A cache:
     // never copied by `migrate`, rebuilt from the rows on demand.
     r#"
+    -- `version` is never reused (AUTOINCREMENT): a block packed again gets a new one, so a copy
+    -- decoded in memory is used only while the block it came from is still there.
     CREATE TABLE candle_blocks (
+        version       INTEGER PRIMARY KEY AUTOINCREMENT,
         instrument_id INTEGER NOT NULL,
         timeframe     TEXT    NOT NULL,
         block_start   INTEGER NOT NULL,
         bars          BLOB    NOT NULL,
-        PRIMARY KEY (instrument_id, timeframe, block_start)
-    ) WITHOUT ROWID;
+        UNIQUE (instrument_id, timeframe, block_start)
+    );
     "#,
 ];
 
