@@ -30,13 +30,6 @@ use crate::{
     StoreError, WriteStats,
 };
 
-/// Read-only connections a SQLite file gets beside its writer: one per core but one, which is
-/// left to the writer. Reads beyond that wait for a connection (asynchronously, holding no
-/// thread), so a burst of reads never starves a running write of CPU.
-fn sqlite_readers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
-}
-
 /// An open store, shared by every task of a process (see the module docs).
 #[derive(Clone)]
 pub struct StoreHandle(Arc<Shared>);
@@ -108,7 +101,7 @@ impl StoreHandle {
         let readers = match store.path() {
             Some(path) => {
                 let cache = store.block_cache();
-                let readers = (0..sqlite_readers())
+                let readers = (0..crate::access::read_slots())
                     .map(|_| SqliteStore::open_reader(&path, cache.clone()))
                     .collect::<Result<Vec<_>, _>>()?;
                 Some(Pool::from(readers))

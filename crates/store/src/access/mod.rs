@@ -22,6 +22,14 @@ use crate::{
     PageWrite, QualityDay, RangeDrift, RejectRow, Replace, SeriesStatus, StoreError, WriteStats,
 };
 
+/// Long candle reads a store runs at once, on either backend: one per core but one, which is left
+/// to the writer (SQLite: its read-only connections; PostgreSQL: a semaphore before the pool).
+/// Reads beyond that wait their turn asynchronously, holding no thread, so a burst of reads
+/// never starves a running write of CPU.
+pub(crate) fn read_slots() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+}
+
 /// Shorthand for the futures every role method returns.
 pub trait StoreFuture<T>: Future<Output = Result<T, StoreError>> + Send {}
 impl<T, F: Future<Output = Result<T, StoreError>> + Send> StoreFuture<T> for F {}

@@ -36,6 +36,23 @@ const VERSIONS: &str = "SELECT block_start, xmin::text::bigint FROM candle_block
 const BLOCKS: &str = "SELECT block_start, xmin::text::bigint, bars FROM candle_blocks WHERE instrument_id = $1 \
      AND timeframe = $2 AND block_start >= $3 AND block_start < $4 ORDER BY block_start";
 
+/// Each stored block of `[from, to)` with its version, by start.
+async fn versions(
+    client: &impl GenericClient,
+    id: i64,
+    tf: Timeframe,
+    from: i64,
+    to: i64,
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    let stmt = client.prepare_cached(VERSIONS).await?;
+    Ok(client
+        .query(&stmt, &[&id, &tf.as_str(), &block_of(tf, from), &to])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
+}
+
 /// The decodable blocks of `[from, to)`, by start: from the cache where it holds the stored
 /// version, else fetched and decoded (and kept).
 async fn cached(
@@ -48,14 +65,7 @@ async fn cached(
 ) -> Result<BTreeMap<i64, Bars>, StoreError> {
     let (tf_name, lo) = (tf.as_str(), block_of(tf, from));
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&id, &tf_name, &lo, &to];
-    let stmt = client.prepare_cached(VERSIONS).await?;
-    let listed: Vec<(i64, i64)> = client
-        .query(&stmt, &params)
-        .await?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
-    let (mut blocks, absent) = cache.lookup(id, tf, &listed);
+    let (mut blocks, absent) = cache.lookup(id, tf, &versions(client, id, tf, from, to).await?);
     if !absent.is_empty() {
         let stmt = client.prepare_cached(BLOCKS).await?;
         let rows = client.query(&stmt, &params).await?;
@@ -83,6 +93,12 @@ pub(crate) async fn candles(
     to: i64,
     now: i64,
 ) -> Result<Vec<Candle>, StoreError> {
+    // The common case, a repeated read: one statement lists the blocks (one snapshot), and when
+    // the cache holds every span at its listed version that snapshot is the whole answer.
+    let (blocks, absent) = cache.lookup(id, tf, &versions(&*conn, id, tf, from, to).await?);
+    if absent.is_empty() && missing(tf, from, to, &blocks).is_empty() {
+        return Ok(assemble(tf, from, to, blocks, Vec::new()));
+    }
     let tx = conn
         .build_transaction()
         .isolation_level(IsolationLevel::RepeatableRead)

@@ -84,6 +84,8 @@ struct Inner {
     flag_rules: RwLock<FlagRules>,
     /// Decoded read-cache blocks, shared by every connection (see `model::blocks::BlockCache`).
     block_cache: crate::model::blocks::BlockCache,
+    /// Turns of long candle reads (see `access::read_slots`).
+    read_slots: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -183,6 +185,7 @@ impl PgStore {
             instrument_ids: RwLock::new(HashMap::new()),
             flag_rules: RwLock::new(FlagRules::default()),
             block_cache: crate::model::blocks::BlockCache::default(),
+            read_slots: tokio::sync::Semaphore::new(crate::access::read_slots()),
         })))
     }
 
@@ -328,6 +331,13 @@ impl CandleRead for PgStore {
         tf: Timeframe,
         range: TimeRange,
     ) -> Result<Vec<Candle>, StoreError> {
+        // Its turn first, then a connection: a read waiting its turn holds neither.
+        let _turn = self
+            .0
+            .read_slots
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Config(format!("the store is closing: {e}")))?;
         let mut conn = self.conn().await?;
         let Some(id) = self.find_instrument(&conn, instrument).await? else {
             return Ok(Vec::new());
