@@ -234,3 +234,33 @@ async fn a_session_that_may_not_write_the_cache_still_reads() {
     assert_eq!(read(&f.store, &f.btc, T0, T0 + 6_000 * H).await, truth);
     assert!(!blocks(&f.sql).await.0.is_empty());
 }
+
+/// Another process's revision of history shows in this process's long reads within the time a
+/// read found current is trusted (half a second), and at once in the writer's own reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_process_s_revision_shows_within_half_a_second() {
+    let Some(f) = fixture().await else { return };
+    let mut truth = sim(4 * 1_024);
+    write(&f.store, f.id, SourceId::BinanceArchive, &truth).await;
+    let (from, to) = (T0, T0 + 4 * 1_024 * H);
+    // Packs, decodes into the cache, then finds the cache current (and trusts it from then on).
+    for _ in 0..3 {
+        assert_eq!(read(&f.store, &f.btc, from, to).await, truth);
+    }
+
+    let other_process = PgStore::connect(&f.schema.url).await.unwrap();
+    let k = 1_500;
+    truth[k].close = truth[k].low.max(truth[k].close * 0.999);
+    write(&other_process, f.id, SourceId::BinanceArchive, &truth[k..=k]).await;
+    assert_eq!(
+        read(&other_process, &f.btc, from, to).await,
+        truth,
+        "the writer sees it at once"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(
+        read(&f.store, &f.btc, from, to).await,
+        truth,
+        "seen after half a second"
+    );
+}

@@ -35,7 +35,23 @@ struct CacheInner {
     entries: HashMap<(i64, Timeframe, i64), CacheEntry>,
     bars: usize,
     clock: u64,
+    /// Per series, the block starts whose cached versions a read found current, and when.
+    fresh: HashMap<(i64, Timeframe), Fresh>,
+    /// Per series, bumped by every write of this process to it; `all` by a write to every series.
+    generations: HashMap<(i64, Timeframe), u64>,
+    all: u64,
 }
+
+#[derive(Debug)]
+struct Fresh {
+    at: std::time::Instant,
+    generation: (u64, u64),
+    first: i64,
+    last: i64,
+}
+
+/// A generation of one series' cache (see [`BlockCache::generation`]).
+pub(crate) type Generation = (u64, u64);
 
 #[derive(Debug)]
 struct CacheEntry {
@@ -112,6 +128,77 @@ impl BlockCache {
                 }
             }
         }
+    }
+
+    /// The series' generation now: taken before a read lists versions, so that what it finds is
+    /// recorded as fresh only if no write of this process came in between.
+    pub(crate) fn generation(&self, id: i64, tf: Timeframe) -> Generation {
+        let inner = self.lock();
+        (inner.all, inner.generations.get(&(id, tf)).copied().unwrap_or(0))
+    }
+
+    /// Records that a read listing the versions of blocks `first..=last` found all of them cached.
+    pub(crate) fn mark_fresh(&self, id: i64, tf: Timeframe, first: i64, last: i64, generation: Generation) {
+        let mut inner = self.lock();
+        let now = (inner.all, inner.generations.get(&(id, tf)).copied().unwrap_or(0));
+        if now == generation {
+            let at = std::time::Instant::now();
+            inner.fresh.insert(
+                (id, tf),
+                Fresh {
+                    at,
+                    generation,
+                    first,
+                    last,
+                },
+            );
+        }
+    }
+
+    /// The cached blocks of `[from, to)` when a read found them all current less than
+    /// `max_age` ago and this process has not written to the series since: a repeated read then
+    /// asks the database nothing. What another process wrote in the meantime shows after at
+    /// most `max_age`.
+    pub(crate) fn recent(
+        &self,
+        id: i64,
+        tf: Timeframe,
+        from: i64,
+        to: i64,
+        max_age: std::time::Duration,
+    ) -> Option<BTreeMap<i64, Bars>> {
+        let mut inner = self.lock();
+        let generation = (inner.all, inner.generations.get(&(id, tf)).copied().unwrap_or(0));
+        let fresh = inner.fresh.get(&(id, tf))?;
+        let (first, last) = (block_of(tf, from), block_of(tf, to - 1));
+        if fresh.generation != generation || fresh.at.elapsed() > max_age || first < fresh.first || last > fresh.last {
+            return None;
+        }
+        inner.clock += 1;
+        let now = inner.clock;
+        let mut blocks = BTreeMap::new();
+        let mut start = first;
+        while start <= last {
+            let e = inner.entries.get_mut(&(id, tf, start))?;
+            e.used = now;
+            blocks.insert(start, e.bars.clone());
+            start += span_ms(tf);
+        }
+        Some(blocks)
+    }
+
+    /// This process wrote to the series: its next read asks the database again.
+    pub(crate) fn forget(&self, id: i64, tf: Timeframe) {
+        let mut inner = self.lock();
+        *inner.generations.entry((id, tf)).or_default() += 1;
+        inner.fresh.remove(&(id, tf));
+    }
+
+    /// This process wrote to every series (a copy, an index repair).
+    pub(crate) fn forget_all(&self) {
+        let mut inner = self.lock();
+        inner.all += 1;
+        inner.fresh.clear();
     }
 
     /// Decodes the fetched blocks (start, version, bytes) that `wanted` names into `blocks`,
@@ -350,6 +437,52 @@ mod tests {
         );
         assert_eq!(blocks.keys().copied().collect::<Vec<_>>(), [start]);
         assert_eq!(cache.lookup(1, tf, &[(start, 5)]).1, Vec::<i64>::new());
+    }
+
+    #[test]
+    fn a_fresh_read_is_trusted_until_this_process_writes_or_it_ages() {
+        let tf = Timeframe::H1;
+        let span = span_ms(tf);
+        let cache = BlockCache::default();
+        let b0 = block_of(tf, 1_700_000_000_000);
+        for k in 0..3 {
+            cache.insert(1, tf, b0 + k * span, 1, Arc::new(vec![bar(b0 + k * span)]));
+        }
+        let long = std::time::Duration::from_secs(60);
+        assert!(cache.recent(1, tf, b0, b0 + 3 * span, long).is_none(), "never checked");
+        let before = cache.generation(1, tf);
+        cache.mark_fresh(1, tf, b0, b0 + 2 * span, before);
+        let got = cache.recent(1, tf, b0 + H, b0 + 2 * span + H, long).unwrap();
+        assert_eq!(got.len(), 3);
+        assert!(
+            cache.recent(1, tf, b0, b0 + 4 * span, long).is_none(),
+            "beyond what was checked"
+        );
+        assert!(
+            cache.recent(1, tf, b0, b0 + span, std::time::Duration::ZERO).is_none(),
+            "too old"
+        );
+        cache.forget(2, tf);
+        assert!(
+            cache.recent(1, tf, b0, b0 + span, long).is_some(),
+            "another series was written"
+        );
+        cache.forget(1, tf);
+        assert!(
+            cache.recent(1, tf, b0, b0 + span, long).is_none(),
+            "this series was written"
+        );
+        // A read that began before a write records nothing.
+        let stale = cache.generation(1, tf);
+        cache.forget(1, tf);
+        cache.mark_fresh(1, tf, b0, b0 + 2 * span, stale);
+        assert!(cache.recent(1, tf, b0, b0 + span, long).is_none());
+        cache.mark_fresh(1, tf, b0, b0 + 2 * span, cache.generation(1, tf));
+        cache.forget_all();
+        assert!(
+            cache.recent(1, tf, b0, b0 + span, long).is_none(),
+            "every series was written"
+        );
     }
 
     #[test]

@@ -28,6 +28,11 @@ use super::{Conn, read};
 use crate::StoreError;
 use crate::model::blocks::{Bars, BlockCache, assemble, block_of, missing, pack, span_ms};
 
+/// How long a read that found every block of a range current is trusted without asking again.
+/// This process's own writes end it at once (`BlockCache::forget`); another process's write to
+/// the same history (a worker's, a revision) shows in this process's reads within this long.
+const FRESH: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Each block's version is its row version (`xmin`): a write deletes the blocks it touches and a
 /// pack writes a new row, so a new version means new contents. (An `xmin` comes round again only
 /// after 2³² transactions, long after the bounded cache has let the old entry go.)
@@ -93,10 +98,16 @@ pub(crate) async fn candles(
     to: i64,
     now: i64,
 ) -> Result<Vec<Candle>, StoreError> {
-    // The common case, a repeated read: one statement lists the blocks (one snapshot), and when
-    // the cache holds every span at its listed version that snapshot is the whole answer.
+    // The common case, a repeated read. Checked less than FRESH ago and not written by this
+    // process since: the cache is the answer. Otherwise one statement lists the blocks (one
+    // snapshot), and when the cache holds every span at its listed version, that is the answer.
+    if let Some(blocks) = cache.recent(id, tf, from, to, FRESH) {
+        return Ok(assemble(tf, from, to, blocks, Vec::new()));
+    }
+    let generation = cache.generation(id, tf);
     let (blocks, absent) = cache.lookup(id, tf, &versions(&*conn, id, tf, from, to).await?);
     if absent.is_empty() && missing(tf, from, to, &blocks).is_empty() {
+        cache.mark_fresh(id, tf, block_of(tf, from), block_of(tf, to - 1), generation);
         return Ok(assemble(tf, from, to, blocks, Vec::new()));
     }
     let tx = conn

@@ -295,6 +295,7 @@ impl PgStore {
     fn forget_ids(&self) {
         write(&self.0.source_ids, HashMap::clear);
         write(&self.0.instrument_ids, HashMap::clear);
+        self.0.block_cache.forget_all();
     }
 
     /// The work queue, as seen by the worker named `owner` (see [`queue`]).
@@ -414,8 +415,12 @@ impl CandleWrite for PgStore {
     }
 
     async fn write_pages(&self, pages: Vec<OwnedPage>) -> Result<Vec<WriteStats>, StoreError> {
-        let pages: Vec<_> = pages.iter().map(OwnedPage::as_write).collect();
-        write::write_pages(self, &pages).await
+        let written = write::write_pages(self, &pages.iter().map(OwnedPage::as_write).collect::<Vec<_>>()).await;
+        // Whether it committed or not: the next reads of these series ask the database again.
+        for p in &pages {
+            self.0.block_cache.forget(p.instrument_id, p.timeframe);
+        }
+        written
     }
 
     async fn write_points(
@@ -465,7 +470,11 @@ impl GapLedger for PgStore {
     }
 
     async fn verify_stored_ranges(&self, repair: bool) -> Result<Vec<RangeDrift>, StoreError> {
-        ledger::verify(&mut self.conn().await?, repair).await
+        let drift = ledger::verify(&mut self.conn().await?, repair).await;
+        if repair {
+            self.0.block_cache.forget_all();
+        }
+        drift
     }
 }
 
