@@ -14,6 +14,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use candlekeep_core::{Candle, Timeframe};
 
+/// The blocks one long read looks at: a series and the range `[from, to)` of open times.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BlockRead {
+    pub id: i64,
+    pub tf: Timeframe,
+    pub from: i64,
+    pub to: i64,
+}
+
 /// A decoded block's bars, shared between the cache and the reads that use it.
 pub(crate) type Bars = Arc<Vec<Candle>>;
 

@@ -6,6 +6,7 @@ pub(crate) mod blocks;
 pub(crate) mod decode;
 pub(crate) mod gaps;
 pub(crate) mod hash;
+pub(crate) mod listings;
 pub(crate) mod pages;
 pub(crate) mod quality;
 pub(crate) mod statements;

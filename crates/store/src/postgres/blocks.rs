@@ -26,7 +26,7 @@ use tokio_postgres::error::SqlState;
 
 use super::{Conn, read};
 use crate::StoreError;
-use crate::model::blocks::{Bars, BlockCache, assemble, block_of, missing, pack, span_ms};
+use crate::model::blocks::{Bars, BlockCache, BlockRead, assemble, block_of, missing, pack, span_ms};
 
 /// How long a read that found every block of a range current is trusted without asking again.
 /// This process's own writes end it at once (`BlockCache::forget`); another process's write to
@@ -42,19 +42,13 @@ const BLOCKS: &str = "SELECT block_start, xmin::text::bigint, bars FROM candle_b
      AND timeframe = $2 AND block_start >= $3 AND block_start < $4 ORDER BY block_start";
 
 /// Each stored block of `[from, to)` with its version, by start.
-async fn versions(
-    client: &impl GenericClient,
-    id: i64,
-    tf: Timeframe,
-    from: i64,
-    to: i64,
-) -> Result<Vec<(i64, i64)>, StoreError> {
+async fn versions(client: &impl GenericClient, r: BlockRead) -> Result<Vec<(i64, i64)>, StoreError> {
     let stmt = client.prepare_cached(VERSIONS).await?;
     Ok(client
-        .query(&stmt, &[&id, &tf.as_str(), &block_of(tf, from), &to])
+        .query(&stmt, &[&r.id, &r.tf.as_str(), &block_of(r.tf, r.from), &r.to])
         .await?
         .iter()
-        .map(|r| (r.get(0), r.get(1)))
+        .map(|row| (row.get(0), row.get(1)))
         .collect())
 }
 
@@ -63,14 +57,12 @@ async fn versions(
 async fn cached(
     client: &impl GenericClient,
     cache: &BlockCache,
-    id: i64,
-    tf: Timeframe,
-    from: i64,
-    to: i64,
+    r: BlockRead,
 ) -> Result<BTreeMap<i64, Bars>, StoreError> {
-    let (tf_name, lo) = (tf.as_str(), block_of(tf, from));
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&id, &tf_name, &lo, &to];
-    let (mut blocks, absent) = cache.lookup(id, tf, &versions(client, id, tf, from, to).await?);
+    let (id, tf) = (r.id, r.tf);
+    let (tf_name, lo) = (tf.as_str(), block_of(tf, r.from));
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&id, &tf_name, &lo, &r.to];
+    let (mut blocks, absent) = cache.lookup(id, tf, &versions(client, r).await?);
     if !absent.is_empty() {
         let stmt = client.prepare_cached(BLOCKS).await?;
         let rows = client.query(&stmt, &params).await?;
@@ -92,12 +84,10 @@ async fn cached(
 pub(crate) async fn candles(
     conn: &mut Conn,
     cache: &BlockCache,
-    id: i64,
-    tf: Timeframe,
-    from: i64,
-    to: i64,
+    read: BlockRead,
     now: i64,
 ) -> Result<Vec<Candle>, StoreError> {
+    let BlockRead { id, tf, from, to } = read;
     // The common case, a repeated read. Checked less than FRESH ago and not written by this
     // process since: the cache is the answer. Otherwise one statement lists the blocks (one
     // snapshot), and when the cache holds every span at its listed version, that is the answer.
@@ -105,7 +95,7 @@ pub(crate) async fn candles(
         return Ok(assemble(tf, from, to, blocks, Vec::new()));
     }
     let generation = cache.generation(id, tf);
-    let (blocks, absent) = cache.lookup(id, tf, &versions(&*conn, id, tf, from, to).await?);
+    let (blocks, absent) = cache.lookup(id, tf, &versions(&*conn, read).await?);
     if absent.is_empty() && missing(tf, from, to, &blocks).is_empty() {
         cache.mark_fresh(id, tf, block_of(tf, from), block_of(tf, to - 1), generation);
         return Ok(assemble(tf, from, to, blocks, Vec::new()));
@@ -162,7 +152,7 @@ async fn load(
     pack: bool,
 ) -> Result<Option<Vec<Candle>>, StoreError> {
     let (from, to) = read;
-    let blocks = cached(tx, cache, id, tf, from, to).await?;
+    let blocks = cached(tx, cache, BlockRead { id, tf, from, to }).await?;
     let gaps = missing(tf, from, to, &blocks);
     let span = span_ms(tf);
     let closed = |start: i64| start + span <= now;

@@ -348,7 +348,8 @@ impl CandleRead for PgStore {
             return read::candles(&conn, id, tf, from, to).await;
         }
         let now = candlekeep_core::time::now_ms();
-        blocks::candles(&mut conn, &self.0.block_cache, id, tf, from, to, now).await
+        let read = crate::model::blocks::BlockRead { id, tf, from, to };
+        blocks::candles(&mut conn, &self.0.block_cache, read, now).await
     }
 
     async fn stored_sources(
@@ -490,7 +491,13 @@ impl UniverseStore for PgStore {
         seen: Vec<Listing>,
         at_ms: i64,
     ) -> Result<ListingChanges, StoreError> {
-        universe::refresh_listings(&mut self.conn().await?, venue, market, &seen, at_ms).await
+        let seen = crate::model::listings::Seen {
+            venue,
+            market,
+            listings: &seen,
+            at_ms,
+        };
+        universe::refresh_listings(&mut self.conn().await?, seen).await
     }
 
     async fn ranked_assets(&self, limit: usize) -> Result<Vec<Asset>, StoreError> {

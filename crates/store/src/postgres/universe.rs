@@ -1,8 +1,9 @@
 //! Assets, listings, quarantined rows, flags and the job log in PostgreSQL.
 
-use candlekeep_core::{Asset, KnownListing, Listing, Market, Venue, time::now_ms};
+use candlekeep_core::{Asset, KnownListing, Listing, time::now_ms};
 
 use super::Conn;
+use crate::model::listings::{Seen, count};
 use crate::model::statements;
 use crate::{FlagRow, JobId, JobRecord, JobRow, JobStatus, ListingChanges, RejectRow, StoreError};
 
@@ -20,32 +21,25 @@ pub(crate) async fn save_assets(conn: &mut Conn, assets: &[Asset], at_ms: i64) -
 
 /// See the SQLite backend: new listings start, seen ones are refreshed (a relisted one loses its
 /// delisting date), those no longer listed are marked delisted; nothing is deleted.
-pub(crate) async fn refresh_listings(
-    conn: &mut Conn,
-    venue: Venue,
-    market: Market,
-    seen: &[Listing],
-    at_ms: i64,
-) -> Result<ListingChanges, StoreError> {
-    let (v, m) = (venue.as_str(), market.as_str());
+pub(crate) async fn refresh_listings(conn: &mut Conn, seen: Seen<'_>) -> Result<ListingChanges, StoreError> {
+    let (v, m) = (seen.venue.as_str(), seen.market.as_str());
     let tx = conn.transaction().await?;
     let mut changes = ListingChanges::default();
     let before = tx.prepare_cached(statements::LISTING_STATE_SQL).await?;
     let upsert = tx.prepare_cached(statements::SEEN_LISTING_SQL).await?;
-    for l in seen {
-        match tx.query_opt(&before, &[&v, &m, &l.ticker]).await? {
-            None => changes.new += 1,
-            Some(row) if row.get::<_, Option<i64>>(0).is_some() => changes.relisted += 1,
-            Some(_) => {}
-        }
+    for l in seen.listings {
+        let state = tx.query_opt(&before, &[&v, &m, &l.ticker]).await?;
+        count(&mut changes, state.map(|row| row.get::<_, Option<i64>>(0)));
         tx.execute(
             &upsert,
-            &[&v, &m, &l.ticker, &l.base, &l.quote, &l.listed_at_ms, &at_ms],
+            &[&v, &m, &l.ticker, &l.base, &l.quote, &l.listed_at_ms, &seen.at_ms],
         )
         .await?;
     }
-    changes.delisted = tx.execute(statements::DELIST_UNSEEN_SQL, &[&at_ms, &v, &m]).await?;
-    changes.listed = seen.len() as u64;
+    changes.delisted = tx
+        .execute(statements::DELIST_UNSEEN_SQL, &[&seen.at_ms, &v, &m])
+        .await?;
+    changes.listed = seen.listings.len() as u64;
     tx.commit().await?;
     Ok(changes)
 }

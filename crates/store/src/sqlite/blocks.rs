@@ -12,7 +12,7 @@ use candlekeep_core::{Candle, Timeframe};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::StoreError;
-use crate::model::blocks::{Bars, BlockCache, assemble, block_of, missing, pack as pack_bars, span_ms};
+use crate::model::blocks::{Bars, BlockCache, BlockRead, assemble, block_of, missing, pack as pack_bars, span_ms};
 
 const VERSIONS: &str = "SELECT block_start, version FROM candle_blocks WHERE instrument_id = $1 AND timeframe = $2 \
      AND block_start >= $3 AND block_start < $4 ORDER BY block_start";
@@ -26,15 +26,9 @@ const DROP_BLOCKS: &str =
 
 /// The decodable blocks of `[from, to)`, by start: from the cache where it holds the stored
 /// version, else fetched and decoded (and kept).
-fn cached(
-    conn: &Connection,
-    cache: &BlockCache,
-    id: i64,
-    tf: Timeframe,
-    from: i64,
-    to: i64,
-) -> Result<BTreeMap<i64, Bars>, StoreError> {
-    let params = (id, tf.as_str(), block_of(tf, from), to);
+fn cached(conn: &Connection, cache: &BlockCache, r: BlockRead) -> Result<BTreeMap<i64, Bars>, StoreError> {
+    let (id, tf) = (r.id, r.tf);
+    let params = (id, tf.as_str(), block_of(tf, r.from), r.to);
     let listed = conn
         .prepare_cached(VERSIONS)?
         .query_map(params, |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?
@@ -63,14 +57,12 @@ fn cached(
 pub(crate) fn read(
     conn: &Connection,
     cache: &BlockCache,
-    id: i64,
-    tf: Timeframe,
-    from: i64,
-    to: i64,
+    read: BlockRead,
     now: i64,
 ) -> Result<(Vec<Candle>, Vec<i64>), StoreError> {
+    let BlockRead { id, tf, from, to } = read;
     let tx = Transaction::new_unchecked(conn, TransactionBehavior::Deferred)?;
-    let blocks = cached(&tx, cache, id, tf, from, to)?;
+    let blocks = cached(&tx, cache, read)?;
     let gaps = missing(tf, from, to, &blocks);
     let rows = match (gaps.first(), gaps.last()) {
         (Some(&first), Some(&last)) => {
@@ -189,7 +181,18 @@ mod tests {
         // A read-only view of the same rows names the blocks it lacks instead of packing them.
         store.conn.execute("DELETE FROM candle_blocks", []).unwrap();
         let cache = BlockCache::default();
-        let (got, missing) = super::read(&store.conn, &cache, id, Timeframe::H1, T0, T0 + n * H, i64::MAX).unwrap();
+        let (got, missing) = super::read(
+            &store.conn,
+            &cache,
+            BlockRead {
+                id,
+                tf: Timeframe::H1,
+                from: T0,
+                to: T0 + n * H,
+            },
+            i64::MAX,
+        )
+        .unwrap();
         assert_eq!(got, want);
         assert_eq!(missing, [T0, T0 + BLOCK_BARS * H, T0 + 2 * BLOCK_BARS * H]);
         assert_eq!(blocks(&store), 0);

@@ -170,7 +170,8 @@ impl SqliteStore {
             return Ok((candles::select(&self.conn, id, tf, from, to)?, None));
         }
         let now = candlekeep_core::time::now_ms();
-        let (bars, missing) = blocks::read(&self.conn, &self.block_cache, id, tf, from, to, now)?;
+        let read = crate::model::blocks::BlockRead { id, tf, from, to };
+        let (bars, missing) = blocks::read(&self.conn, &self.block_cache, read, now)?;
         Ok((bars, (!missing.is_empty()).then_some((id, missing))))
     }
 
@@ -580,7 +581,13 @@ impl BlockingStore for SqliteStore {
         at_ms: i64,
     ) -> Result<ListingChanges, StoreError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let changes = universe::refresh(&tx, venue, market, seen, at_ms)?;
+        let seen = crate::model::listings::Seen {
+            venue,
+            market,
+            listings: seen,
+            at_ms,
+        };
+        let changes = universe::refresh(&tx, seen)?;
         tx.commit()?;
         Ok(changes)
     }

@@ -3,6 +3,7 @@
 use candlekeep_core::{Asset, KnownListing, Listing, Market, Venue};
 use rusqlite::{Connection, OptionalExtension, Transaction};
 
+use crate::model::listings::{Seen, count};
 use crate::model::statements;
 use crate::{ListingChanges, StoreError};
 
@@ -17,25 +18,15 @@ pub(crate) fn save_assets(tx: &Transaction<'_>, assets: &[Asset], at_ms: i64) ->
 /// Records what one venue lists on one market now: new listings start, seen ones are refreshed
 /// (a relisted one loses its delisting date), and those no longer listed are marked delisted.
 /// Nothing is ever deleted.
-pub(crate) fn refresh(
-    tx: &Transaction<'_>,
-    venue: Venue,
-    market: Market,
-    seen: &[Listing],
-    at_ms: i64,
-) -> Result<ListingChanges, StoreError> {
-    let (v, m) = (venue.as_str(), market.as_str());
+pub(crate) fn refresh(tx: &Transaction<'_>, seen: Seen<'_>) -> Result<ListingChanges, StoreError> {
+    let (v, m) = (seen.venue.as_str(), seen.market.as_str());
     let mut changes = ListingChanges::default();
-    for l in seen {
+    for l in seen.listings {
         let before: Option<Option<i64>> = tx
             .prepare_cached(statements::LISTING_STATE_SQL)?
             .query_row((v, m, &l.ticker), |r| r.get(0))
             .optional()?;
-        match before {
-            None => changes.new += 1,
-            Some(Some(_)) => changes.relisted += 1,
-            Some(None) => {}
-        }
+        count(&mut changes, before);
         tx.prepare_cached(statements::SEEN_LISTING_SQL)?.execute((
             v,
             m,
@@ -43,13 +34,13 @@ pub(crate) fn refresh(
             &l.base,
             &l.quote,
             l.listed_at_ms,
-            at_ms,
+            seen.at_ms,
         ))?;
     }
     changes.delisted = tx
         .prepare_cached(statements::DELIST_UNSEEN_SQL)?
-        .execute((at_ms, v, m))? as u64;
-    changes.listed = seen.len() as u64;
+        .execute((seen.at_ms, v, m))? as u64;
+    changes.listed = seen.listings.len() as u64;
     Ok(changes)
 }
 
