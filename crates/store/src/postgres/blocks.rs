@@ -77,6 +77,20 @@ async fn cached(
     Ok(blocks)
 }
 
+/// [`assemble`] on the blocking pool: copying a long read's bars out of the blocks is CPU work
+/// (a year of hourly bars is 770 kB), kept off the runtime's threads.
+async fn assembled(
+    tf: Timeframe,
+    from: i64,
+    to: i64,
+    blocks: BTreeMap<i64, Bars>,
+    rows: Vec<Candle>,
+) -> Result<Vec<Candle>, StoreError> {
+    tokio::task::spawn_blocking(move || assemble(tf, from, to, blocks, rows))
+        .await
+        .map_err(|e| StoreError::Config(format!("a candle read was cancelled: {e}")))
+}
+
 /// The candles of `[from, to)`, in one consistent view: cached blocks, and rows where a block is
 /// missing. When a closed block is missing, the read is done again under the series' share lock
 /// and packs the closed blocks it reads. A session that may not write (a standby, a read-only
@@ -92,13 +106,13 @@ pub(crate) async fn candles(
     // process since: the cache is the answer. Otherwise one statement lists the blocks (one
     // snapshot), and when the cache holds every span at its listed version, that is the answer.
     if let Some(blocks) = cache.recent(id, tf, from, to, FRESH) {
-        return Ok(assemble(tf, from, to, blocks, Vec::new()));
+        return assembled(tf, from, to, blocks, Vec::new()).await;
     }
     let generation = cache.generation(id, tf);
     let (blocks, absent) = cache.lookup(id, tf, &versions(&*conn, read).await?);
     if absent.is_empty() && missing(tf, from, to, &blocks).is_empty() {
         cache.mark_fresh(id, tf, block_of(tf, from), block_of(tf, to - 1), generation);
-        return Ok(assemble(tf, from, to, blocks, Vec::new()));
+        return assembled(tf, from, to, blocks, Vec::new()).await;
     }
     let tx = conn
         .build_transaction()
@@ -160,7 +174,7 @@ async fn load(
         return Ok(None);
     }
     let (Some(&first), Some(&last)) = (gaps.first(), gaps.last()) else {
-        return Ok(Some(assemble(tf, from, to, blocks, Vec::new())));
+        return assembled(tf, from, to, blocks, Vec::new()).await.map(Some);
     };
     let rows_from = if closed(first) { first } else { from.max(first) };
     let rows_to = if closed(last) { last + span } else { to.min(last + span) };
@@ -180,7 +194,7 @@ async fn load(
         .into_iter()
         .filter(|c| c.open_time_ms >= from && c.open_time_ms < to)
         .collect();
-    Ok(Some(assemble(tf, from, to, blocks, rows)))
+    assembled(tf, from, to, blocks, rows).await.map(Some)
 }
 
 /// Packs and stores the blocks starting at `starts`, whose bars are all in `rows`.
