@@ -49,6 +49,8 @@ enum Shared {
         readers: Option<Pool<SqliteStore>>,
         /// Series whose read-cache blocks the writer has been asked to pack and has not yet.
         packing: Arc<std::sync::Mutex<HashSet<(i64, Timeframe)>>>,
+        /// Where long reads run (see `read_pool`).
+        read_pool: crate::read_pool::ReadPool,
     },
     Postgres(PgStore),
 }
@@ -112,6 +114,7 @@ impl StoreHandle {
             writer: Arc::new(Mutex::new(store)),
             readers,
             packing: Arc::default(),
+            read_pool: crate::read_pool::ReadPool::new()?,
         })))
     }
 
@@ -233,6 +236,7 @@ impl CandleRead for StoreHandle {
             writer,
             readers: Some(readers),
             packing,
+            read_pool,
         } = &*self.0
         else {
             // The writing connection packs missing read-cache blocks itself.
@@ -244,8 +248,9 @@ impl CandleRead for StoreHandle {
             .get()
             .await
             .map_err(|e| StoreError::Config(format!("store pool closed: {e}")))?;
-        let (bars, unpacked) =
-            on_blocking_pool(move || conn.read_candles(&instrument, tf, range.start_ms, range.end_ms)).await?;
+        let (bars, unpacked) = read_pool
+            .run(move || conn.read_candles(&instrument, tf, range.start_ms, range.end_ms))
+            .await??;
         if let Some((id, starts)) = unpacked {
             pack_later(writer, packing, id, tf, starts);
         }

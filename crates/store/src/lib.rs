@@ -16,6 +16,7 @@ mod model;
 pub mod postgres;
 pub mod queue;
 mod ranges;
+mod read_pool;
 pub mod sqlite;
 mod types;
 pub mod url;

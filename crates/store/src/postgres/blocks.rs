@@ -27,6 +27,7 @@ use tokio_postgres::error::SqlState;
 use super::{Conn, read};
 use crate::StoreError;
 use crate::model::blocks::{Bars, BlockCache, BlockRead, assemble, block_of, missing, pack, span_ms};
+use crate::read_pool::ReadPool;
 
 /// How long a read that found every block of a range current is trusted without asking again.
 /// This process's own writes end it at once (`BlockCache::forget`); another process's write to
@@ -77,18 +78,17 @@ async fn cached(
     Ok(blocks)
 }
 
-/// [`assemble`] on the blocking pool: copying a long read's bars out of the blocks is CPU work
-/// (a year of hourly bars is 770 kB), kept off the runtime's threads.
+/// [`assemble`] on the read threads: copying a long read's bars out of the blocks is CPU work (a
+/// year of hourly bars is 770 kB), kept off the runtime's threads and below writes in priority.
 async fn assembled(
+    pool: &ReadPool,
     tf: Timeframe,
     from: i64,
     to: i64,
     blocks: BTreeMap<i64, Bars>,
     rows: Vec<Candle>,
 ) -> Result<Vec<Candle>, StoreError> {
-    tokio::task::spawn_blocking(move || assemble(tf, from, to, blocks, rows))
-        .await
-        .map_err(|e| StoreError::Config(format!("a candle read was cancelled: {e}")))
+    pool.run(move || assemble(tf, from, to, blocks, rows)).await
 }
 
 /// The candles of `[from, to)`, in one consistent view: cached blocks, and rows where a block is
@@ -98,6 +98,7 @@ async fn assembled(
 pub(crate) async fn candles(
     conn: &mut Conn,
     cache: &BlockCache,
+    pool: &ReadPool,
     read: BlockRead,
     now: i64,
 ) -> Result<Vec<Candle>, StoreError> {
@@ -106,13 +107,13 @@ pub(crate) async fn candles(
     // process since: the cache is the answer. Otherwise one statement lists the blocks (one
     // snapshot), and when the cache holds every span at its listed version, that is the answer.
     if let Some(blocks) = cache.recent(id, tf, from, to, FRESH) {
-        return assembled(tf, from, to, blocks, Vec::new()).await;
+        return assembled(pool, tf, from, to, blocks, Vec::new()).await;
     }
     let generation = cache.generation(id, tf);
     let (blocks, absent) = cache.lookup(id, tf, &versions(&*conn, read).await?);
     if absent.is_empty() && missing(tf, from, to, &blocks).is_empty() {
         cache.mark_fresh(id, tf, block_of(tf, from), block_of(tf, to - 1), generation);
-        return assembled(tf, from, to, blocks, Vec::new()).await;
+        return assembled(pool, tf, from, to, blocks, Vec::new()).await;
     }
     let tx = conn
         .build_transaction()
@@ -120,12 +121,12 @@ pub(crate) async fn candles(
         .read_only(true)
         .start()
         .await?;
-    if let Some(bars) = load(&tx, cache, id, tf, (from, to), now, false).await? {
+    if let Some(bars) = load(&tx, cache, pool, id, tf, (from, to), now, false).await? {
         tx.commit().await?;
         return Ok(bars);
     }
     tx.rollback().await?;
-    match pack_and_load(conn, cache, id, tf, (from, to), now).await {
+    match pack_and_load(conn, cache, pool, id, tf, (from, to), now).await {
         Err(StoreError::Postgres(e)) if may_not_write(&e) => read::candles(conn, id, tf, from, to).await,
         other => other,
     }
@@ -139,6 +140,7 @@ fn may_not_write(e: &tokio_postgres::Error) -> bool {
 async fn pack_and_load(
     conn: &mut Conn,
     cache: &BlockCache,
+    pool: &ReadPool,
     id: i64,
     tf: Timeframe,
     read: (i64, i64),
@@ -147,7 +149,7 @@ async fn pack_and_load(
     let tx = conn.transaction().await?;
     tx.execute("SELECT 1 FROM instruments WHERE id = $1 FOR KEY SHARE", &[&id])
         .await?;
-    let bars = load(&tx, cache, id, tf, read, now, true).await?;
+    let bars = load(&tx, cache, pool, id, tf, read, now, true).await?;
     tx.commit().await?;
     // `load` with packing on always answers; an empty answer here would be a silent loss.
     bars.ok_or_else(|| StoreError::Corrupt("the packing read of candle blocks returned nothing".into()))
@@ -156,9 +158,11 @@ async fn pack_and_load(
 /// The bars of `read` from the blocks and the rows; `None` when a closed block is missing and
 /// `pack` is off. With `pack` on, missing closed blocks are read whole and stored, and the
 /// answer is always `Some`.
+#[allow(clippy::too_many_arguments)]
 async fn load(
     tx: &Transaction<'_>,
     cache: &BlockCache,
+    pool: &ReadPool,
     id: i64,
     tf: Timeframe,
     read: (i64, i64),
@@ -174,7 +178,7 @@ async fn load(
         return Ok(None);
     }
     let (Some(&first), Some(&last)) = (gaps.first(), gaps.last()) else {
-        return assembled(tf, from, to, blocks, Vec::new()).await.map(Some);
+        return assembled(pool, tf, from, to, blocks, Vec::new()).await.map(Some);
     };
     let rows_from = if closed(first) { first } else { from.max(first) };
     let rows_to = if closed(last) { last + span } else { to.min(last + span) };
@@ -194,7 +198,7 @@ async fn load(
         .into_iter()
         .filter(|c| c.open_time_ms >= from && c.open_time_ms < to)
         .collect();
-    assembled(tf, from, to, blocks, rows).await.map(Some)
+    assembled(pool, tf, from, to, blocks, rows).await.map(Some)
 }
 
 /// Packs and stores the blocks starting at `starts`, whose bars are all in `rows`.

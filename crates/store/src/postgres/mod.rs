@@ -86,6 +86,8 @@ struct Inner {
     block_cache: crate::model::blocks::BlockCache,
     /// Turns of long candle reads (see `access::read_slots`).
     read_slots: tokio::sync::Semaphore,
+    /// Where long reads copy their bars out of the blocks (see `read_pool`).
+    read_pool: crate::read_pool::ReadPool,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -186,6 +188,7 @@ impl PgStore {
             flag_rules: RwLock::new(FlagRules::default()),
             block_cache: crate::model::blocks::BlockCache::default(),
             read_slots: tokio::sync::Semaphore::new(crate::access::read_slots()),
+            read_pool: crate::read_pool::ReadPool::new()?,
         })))
     }
 
@@ -349,7 +352,7 @@ impl CandleRead for PgStore {
         }
         let now = candlekeep_core::time::now_ms();
         let read = crate::model::blocks::BlockRead { id, tf, from, to };
-        blocks::candles(&mut conn, &self.0.block_cache, read, now).await
+        blocks::candles(&mut conn, &self.0.block_cache, &self.0.read_pool, read, now).await
     }
 
     async fn stored_sources(
