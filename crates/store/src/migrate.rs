@@ -133,7 +133,12 @@ pub async fn copy_store(
                 if buffer.len() == CHUNK || (done && !buffer.is_empty()) {
                     let chunk = std::mem::replace(&mut buffer, Vec::with_capacity(CHUNK));
                     copied += chunk.len() as u64;
-                    to.append_rows(table, chunk).await?;
+                    if let Err(e) = to.append_rows(table, chunk).await {
+                        // Closing the channel ends the read at its next row; waiting for it
+                        // to fill would wait forever.
+                        rx.close();
+                        return Err(e);
+                    }
                     progress(table.name, copied);
                 }
                 if done {
@@ -142,7 +147,7 @@ pub async fn copy_store(
             }
         };
         let (read, copied) = tokio::join!(from.read_table(table, tx), appending);
-        // A failed append drops the receiver, which ends the read early: the append's error is
+        // A failed append closes the channel, which ends the read early: the append's error is
         // the one that says what went wrong.
         let copied = copied?;
         read?;

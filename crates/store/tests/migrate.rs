@@ -261,3 +261,74 @@ async fn an_interrupted_copy_is_marked_refused_with_a_reason_and_restartable() {
     assert!(err.to_string().contains("not an unfinished copy"), "{err}");
     assert_eq!(digests(&dest).await, want);
 }
+
+/// A destination whose appends fail once a table holds some rows (a server gone, a full disk).
+#[derive(Clone)]
+struct FailingAppends(StoreHandle);
+
+impl TableCopy for FailingAppends {
+    async fn read_table(
+        &self,
+        table: &'static candlekeep_store::TableDef,
+        rows: tokio::sync::mpsc::Sender<Vec<candlekeep_store::Value>>,
+    ) -> Result<u64, candlekeep_store::StoreError> {
+        self.0.read_table(table, rows).await
+    }
+
+    async fn append_rows(
+        &self,
+        table: &'static candlekeep_store::TableDef,
+        rows: Vec<Vec<candlekeep_store::Value>>,
+    ) -> Result<(), candlekeep_store::StoreError> {
+        if table.name == "candles" {
+            return Err(candlekeep_store::StoreError::Config("the disk is full".into()));
+        }
+        self.0.append_rows(table, rows).await
+    }
+
+    async fn after_copy(&self) -> Result<(), candlekeep_store::StoreError> {
+        self.0.after_copy().await
+    }
+
+    async fn copy_marker(&self) -> Result<Option<CopyMarker>, candlekeep_store::StoreError> {
+        self.0.copy_marker().await
+    }
+
+    async fn set_copy_marker(&self, marker: Option<CopyMarker>) -> Result<(), candlekeep_store::StoreError> {
+        self.0.set_copy_marker(marker).await
+    }
+
+    async fn empty_for_copy(&self) -> Result<(), candlekeep_store::StoreError> {
+        self.0.empty_for_copy().await
+    }
+}
+
+/// A copy whose destination fails mid-table ends with that error, whatever the size of the
+/// table still being read (it used to wait forever for the full channel to drain).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_destination_ends_the_copy_with_its_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut source = SqliteStore::open(&dir.path().join("a.db")).unwrap();
+    let btc = Instrument::from_symbol(Market::Spot, "BTCUSDT").unwrap();
+    let id = source.instrument_id(&btc).unwrap();
+    // More rows than the copy's channel and chunk hold.
+    let bars: Vec<Candle> = SimMarket::new(5)
+        .with_outages(false)
+        .candles(Market::Spot, "BTCUSDT", Timeframe::H1, T0 - 60_000 * H, T0)
+        .iter()
+        .map(|c| c.to_candle())
+        .collect();
+    assert!(bars.len() > 50_000, "{}", bars.len());
+    source
+        .write_page(id, Timeframe::H1, prov(SourceId::BinanceArchive), &bars, None)
+        .unwrap();
+    let source = StoreHandle::sqlite(source).unwrap();
+    let dest = FailingAppends(sqlite_file(&dir.path().join("b.db")));
+    let mut progress = |_: &str, _: u64| {};
+    let copy = copy_store(&source, &dest, "a.db", Unfinished::Refuse, &mut progress);
+    let err = tokio::time::timeout(std::time::Duration::from_secs(60), copy)
+        .await
+        .expect("the copy ended")
+        .unwrap_err();
+    assert!(err.to_string().contains("the disk is full"), "{err}");
+}
