@@ -83,16 +83,24 @@ fn pack_later(
     if !first_ask {
         return;
     }
-    let (writer, packing) = (writer.clone(), packing.clone());
+    /// Takes the series off the list however the pack ends (a panic included), so it is asked
+    /// for again.
+    struct Done(Arc<std::sync::Mutex<HashSet<(i64, Timeframe)>>>, (i64, Timeframe));
+    impl Drop for Done {
+        fn drop(&mut self) {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(&self.1);
+        }
+    }
+    let (writer, done) = (writer.clone(), Done(packing.clone(), (id, tf)));
     tokio::spawn(async move {
+        let _done = done;
         let mut conn = writer.lock_owned().await;
         // A failed pack (the disk full, another process holding the write lock past the busy
         // wait) costs nothing but speed: the rows are read until a later pack succeeds.
-        let _ = on_blocking_pool(move || conn.pack_blocks(id, tf, &starts)).await;
-        packing
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&(id, tf));
+        let _ = tokio::task::spawn_blocking(move || conn.pack_blocks(id, tf, &starts)).await;
     });
 }
 

@@ -77,8 +77,8 @@ struct State {
 /// under a lease that runs out, [`MAX_ATTEMPTS`] tries, a done unit reopened when a plan reaches
 /// past its end, one scheduler at a time), for the workers of one process. Nothing is persisted:
 /// the plan is made again when the process starts, and the store's covered ranges make the
-/// repeated work free. Clones made with [`LocalQueue::worker`] share the queue.
-#[derive(Debug, Clone)]
+/// repeated work free. Views made with [`LocalQueue::worker`] share the queue.
+#[derive(Debug)]
 pub struct LocalQueue {
     state: Arc<Mutex<State>>,
     /// Where claimed units' instruments are looked up.
@@ -99,14 +99,28 @@ impl LocalQueue {
     /// The same queue, as seen by another worker.
     pub fn worker(&self, owner: &str) -> Self {
         Self {
+            state: self.state.clone(),
+            store: self.store.clone(),
             owner: owner.to_owned(),
-            ..self.clone()
         }
     }
 
     /// The state, held only for the few map operations of one call (never across an await).
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         f(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// A worker's view that is dropped gives the scheduler role up if it held it, as PostgreSQL's session
+/// lock goes with its connection.
+impl Drop for LocalQueue {
+    fn drop(&mut self) {
+        let owner = std::mem::take(&mut self.owner);
+        self.with(|s| {
+            if s.scheduler.as_ref() == Some(&owner) {
+                s.scheduler = None;
+            }
+        });
     }
 }
 
@@ -175,38 +189,51 @@ impl WorkQueue for LocalQueue {
     }
 
     async fn claim(&mut self, lease_ms: i64) -> Result<Option<Unit>, StoreError> {
-        let now = now_ms();
-        let owner = self.owner.clone();
-        let claimed = self.with(|s| {
-            let (id, e) = s
-                .units
-                .iter_mut()
-                .find(|(_, e)| e.status == Status::Pending && e.lease_until.is_none_or(|t| t <= now))?;
-            e.owner = Some(owner);
-            e.lease_until = Some(now.saturating_add(lease_ms));
-            e.attempts += 1;
-            Some((*id, e.unit.clone(), e.attempts))
-        });
-        let Some((id, unit, attempts)) = claimed else {
-            return Ok(None);
-        };
-        let instrument_id = unit.instrument_id;
-        let instrument = self
-            .store
-            .read_with(move |s| s.instrument_of(instrument_id))
-            .await?
-            .ok_or_else(|| {
-                StoreError::Corrupt(format!("work unit {id} names unknown instrument id {instrument_id}"))
-            })?;
-        Ok(Some(Unit {
-            id,
-            instrument,
-            timeframe: unit.timeframe,
-            start_ms: unit.start_ms,
-            end_ms: unit.end_ms,
-            chain: unit.chain,
-            attempts,
-        }))
+        loop {
+            // The candidate is looked up before it is taken: a lookup that fails leaves it
+            // pending, as PostgreSQL's transaction does.
+            let now = now_ms();
+            let candidate = self.with(|s| {
+                s.units
+                    .iter()
+                    .find(|(_, e)| e.status == Status::Pending && e.lease_until.is_none_or(|t| t <= now))
+                    .map(|(id, e)| (*id, e.unit.instrument_id))
+            });
+            let Some((id, instrument_id)) = candidate else {
+                return Ok(None);
+            };
+            let instrument = self
+                .store
+                .read_with(move |s| s.instrument_of(instrument_id))
+                .await?
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("work unit {id} names unknown instrument id {instrument_id}"))
+                })?;
+            let owner = self.owner.clone();
+            let now = now_ms();
+            let claimed = self.with(|s| {
+                let e = s.units.get_mut(&id)?;
+                // Another worker may have taken it meanwhile: then look again.
+                if e.status != Status::Pending || e.lease_until.is_some_and(|t| t > now) {
+                    return None;
+                }
+                e.owner = Some(owner);
+                e.lease_until = Some(now.saturating_add(lease_ms));
+                e.attempts += 1;
+                Some((e.unit.clone(), e.attempts))
+            });
+            if let Some((unit, attempts)) = claimed {
+                return Ok(Some(Unit {
+                    id,
+                    instrument,
+                    timeframe: unit.timeframe,
+                    start_ms: unit.start_ms,
+                    end_ms: unit.end_ms,
+                    chain: unit.chain,
+                    attempts,
+                }));
+            }
+        }
     }
 
     async fn renew(&mut self, id: i64, lease_ms: i64) -> Result<bool, StoreError> {

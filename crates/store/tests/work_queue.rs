@@ -82,10 +82,12 @@ async fn the_in_process_queue_keeps_the_same_rules() {
     let id = store.instrument_id(&btc).await.unwrap();
     let a = LocalQueue::new(store, "a");
     let b = a.worker("b");
-    let mut b = queue_rules(a, b, id, &btc).await;
-    // Leaving gives the role up in the process too.
-    b.stop_scheduling().await;
+    let b = queue_rules(a, b, id, &btc).await;
+    // A worker that goes (its view dropped, as a process's lock goes with its connection) gives
+    // the role up.
     let mut c = b.worker("c");
+    assert!(!c.try_schedule().await.unwrap());
+    drop(b);
     assert!(c.try_schedule().await.unwrap());
 }
 

@@ -57,6 +57,9 @@ struct Fresh {
     generation: (u64, u64),
     first: i64,
     last: i64,
+    /// The version of each block the read found current: an entry replaced since (a slower
+    /// read putting back what it fetched earlier) is not trusted.
+    versions: HashMap<i64, i64>,
 }
 
 /// A generation of one series' cache (see [`BlockCache::generation`]).
@@ -146,21 +149,27 @@ impl BlockCache {
         (inner.all, inner.generations.get(&(id, tf)).copied().unwrap_or(0))
     }
 
-    /// Records that a read listing the versions of blocks `first..=last` found all of them cached.
-    pub(crate) fn mark_fresh(&self, id: i64, tf: Timeframe, first: i64, last: i64, generation: Generation) {
+    /// Records that a read listing the blocks `first..=last` (`listed`: start and version) found
+    /// all of them cached at those versions.
+    pub(crate) fn mark_fresh(
+        &self,
+        id: i64,
+        tf: Timeframe,
+        (first, last): (i64, i64),
+        listed: &[(i64, i64)],
+        generation: Generation,
+    ) {
         let mut inner = self.lock();
         let now = (inner.all, inner.generations.get(&(id, tf)).copied().unwrap_or(0));
         if now == generation {
-            let at = std::time::Instant::now();
-            inner.fresh.insert(
-                (id, tf),
-                Fresh {
-                    at,
-                    generation,
-                    first,
-                    last,
-                },
-            );
+            let fresh = Fresh {
+                at: std::time::Instant::now(),
+                generation,
+                first,
+                last,
+                versions: listed.iter().copied().collect(),
+            };
+            inner.fresh.insert((id, tf), fresh);
         }
     }
 
@@ -183,12 +192,16 @@ impl BlockCache {
         if fresh.generation != generation || fresh.at.elapsed() > max_age || first < fresh.first || last > fresh.last {
             return None;
         }
+        let versions = fresh.versions.clone();
         inner.clock += 1;
         let now = inner.clock;
         let mut blocks = BTreeMap::new();
         let mut start = first;
         while start <= last {
             let e = inner.entries.get_mut(&(id, tf, start))?;
+            if versions.get(&start) != Some(&e.version) {
+                return None;
+            }
             e.used = now;
             blocks.insert(start, e.bars.clone());
             start += span_ms(tf);
@@ -457,10 +470,12 @@ mod tests {
         for k in 0..3 {
             cache.insert(1, tf, b0 + k * span, 1, Arc::new(vec![bar(b0 + k * span)]));
         }
+        let listed: Vec<(i64, i64)> = (0..3).map(|k| (b0 + k * span, 1)).collect();
+        let blocks = (b0, b0 + 2 * span);
         let long = std::time::Duration::from_secs(60);
         assert!(cache.recent(1, tf, b0, b0 + 3 * span, long).is_none(), "never checked");
         let before = cache.generation(1, tf);
-        cache.mark_fresh(1, tf, b0, b0 + 2 * span, before);
+        cache.mark_fresh(1, tf, blocks, &listed, before);
         let got = cache.recent(1, tf, b0 + H, b0 + 2 * span + H, long).unwrap();
         assert_eq!(got.len(), 3);
         assert!(
@@ -484,9 +499,18 @@ mod tests {
         // A read that began before a write records nothing.
         let stale = cache.generation(1, tf);
         cache.forget(1, tf);
-        cache.mark_fresh(1, tf, b0, b0 + 2 * span, stale);
+        cache.mark_fresh(1, tf, blocks, &listed, stale);
         assert!(cache.recent(1, tf, b0, b0 + span, long).is_none());
-        cache.mark_fresh(1, tf, b0, b0 + 2 * span, cache.generation(1, tf));
+        cache.mark_fresh(1, tf, blocks, &listed, cache.generation(1, tf));
+        assert!(cache.recent(1, tf, b0, b0 + span, long).is_some());
+        // A slow read puts back an older block over the one found current: not trusted.
+        cache.insert(1, tf, b0, 0, Arc::new(vec![bar(b0)]));
+        assert!(
+            cache.recent(1, tf, b0, b0 + span, long).is_none(),
+            "an entry changed since"
+        );
+        let now_listed = [(b0, 0), (b0 + span, 1), (b0 + 2 * span, 1)];
+        cache.mark_fresh(1, tf, blocks, &now_listed, cache.generation(1, tf));
         cache.forget_all();
         assert!(
             cache.recent(1, tf, b0, b0 + span, long).is_none(),

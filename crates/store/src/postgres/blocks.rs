@@ -110,9 +110,11 @@ pub(crate) async fn candles(
         return assembled(pool, tf, from, to, blocks, Vec::new()).await;
     }
     let generation = cache.generation(id, tf);
-    let (blocks, absent) = cache.lookup(id, tf, &versions(&*conn, read).await?);
+    let listed = versions(&*conn, read).await?;
+    let (blocks, absent) = cache.lookup(id, tf, &listed);
     if absent.is_empty() && missing(tf, from, to, &blocks).is_empty() {
-        cache.mark_fresh(id, tf, block_of(tf, from), block_of(tf, to - 1), generation);
+        let span = (block_of(tf, from), block_of(tf, to - 1));
+        cache.mark_fresh(id, tf, span, &listed, generation);
         return assembled(pool, tf, from, to, blocks, Vec::new()).await;
     }
     let tx = conn

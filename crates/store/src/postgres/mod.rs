@@ -412,6 +412,20 @@ impl CandleRead for PgStore {
     }
 }
 
+/// Forgets the read cache's trust in some series when dropped (see `PgStore::write_pages`).
+struct ForgetOnDrop<'a> {
+    cache: &'a crate::model::blocks::BlockCache,
+    series: Vec<(i64, Timeframe)>,
+}
+
+impl Drop for ForgetOnDrop<'_> {
+    fn drop(&mut self) {
+        for &(id, tf) in &self.series {
+            self.cache.forget(id, tf);
+        }
+    }
+}
+
 impl CandleWrite for PgStore {
     async fn instrument_id(&self, instrument: &Instrument) -> Result<i64, StoreError> {
         let conn = self.conn().await?;
@@ -419,12 +433,13 @@ impl CandleWrite for PgStore {
     }
 
     async fn write_pages(&self, pages: Vec<OwnedPage>) -> Result<Vec<WriteStats>, StoreError> {
-        let written = write::write_pages(self, &pages.iter().map(OwnedPage::as_write).collect::<Vec<_>>()).await;
-        // Whether it committed or not: the next reads of these series ask the database again.
-        for p in &pages {
-            self.0.block_cache.forget(p.instrument_id, p.timeframe);
-        }
-        written
+        // Whether the write commits, fails or is dropped half way (its COMMIT may have gone out):
+        // the next reads of these series ask the database again.
+        let _forget = ForgetOnDrop {
+            cache: &self.0.block_cache,
+            series: pages.iter().map(|p| (p.instrument_id, p.timeframe)).collect(),
+        };
+        write::write_pages(self, &pages.iter().map(OwnedPage::as_write).collect::<Vec<_>>()).await
     }
 
     async fn write_points(

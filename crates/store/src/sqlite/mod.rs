@@ -299,6 +299,9 @@ impl BlockingStore for SqliteStore {
     }
 
     fn after_copy(&mut self) -> Result<(), StoreError> {
+        // Blocks packed while the copy was under way (a reader of the destination) may hold a
+        // series half copied: the cache starts again from the copied rows.
+        self.conn.execute("DELETE FROM candle_blocks", [])?;
         Ok(())
     }
 
