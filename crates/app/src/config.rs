@@ -28,6 +28,7 @@ pub struct Config {
     pub universe: UniverseSection,
     pub gaps: GapsSection,
     pub quality: QualitySection,
+    pub schedule: ScheduleSection,
     pub okx: OkxSection,
     pub bybit: BybitSection,
     pub cryptocompare: CryptoCompareSection,
@@ -51,6 +52,46 @@ pub struct QualitySection {
     pub stale_after_hours: u32,
     /// Days `candlekeep quality` looks back.
     pub days: u32,
+}
+
+/// When `candlekeep serve` runs each job: cron expressions in UTC (five fields, as in crontab).
+/// Indicators run right after each sync rather than on a schedule of their own.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScheduleSection {
+    pub sync: String,
+    pub universe: String,
+    pub gap_repair: String,
+    pub quality: String,
+    pub retention: String,
+    pub health: String,
+}
+
+impl Default for ScheduleSection {
+    fn default() -> Self {
+        Self {
+            sync: "5 * * * *".into(),
+            universe: "15 0 * * *".into(),
+            gap_repair: "0 3 * * *".into(),
+            quality: "30 */6 * * *".into(),
+            retention: "45 3 * * *".into(),
+            health: "* * * * *".into(),
+        }
+    }
+}
+
+impl ScheduleSection {
+    /// Every job's schedule, by the key it has in `[schedule]`.
+    pub fn entries(&self) -> [(&'static str, &str); 6] {
+        [
+            ("sync", &self.sync),
+            ("universe", &self.universe),
+            ("gap_repair", &self.gap_repair),
+            ("quality", &self.quality),
+            ("retention", &self.retention),
+            ("health", &self.health),
+        ]
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -168,6 +209,7 @@ impl Default for Config {
             },
             universe: UniverseSection { max_coins: 200 },
             gaps: GapsSection { repair_days: 30 },
+            schedule: ScheduleSection::default(),
             quality: QualitySection {
                 jump_pct: 20.0,
                 flat_run: 3,
@@ -354,6 +396,17 @@ max_coins = 200
 # How far back `candlekeep gaps --fill` repairs by default (the service does this daily).
 repair_days = 30
 
+[schedule]
+# When `candlekeep serve` runs each job, as cron expressions in UTC (minute hour day month
+# weekday). A job never overlaps itself; runs missed while the service was down are made up by
+# one run at start. Indicators are computed right after each sync.
+sync = "5 * * * *"
+universe = "15 0 * * *"
+gap_repair = "0 3 * * *"
+quality = "30 */6 * * *"
+retention = "45 3 * * *"
+health = "* * * * *"
+
 [quality]
 # Flagged, not rejected: a close more than jump_pct percent from the previous one, and flat_run
 # flat bars in a row. Impossible bars (high below the body, negative, off-grid, …) are always
@@ -502,6 +555,9 @@ impl Config {
         )?;
         in_range("universe.max_coins", self.universe.max_coins, 1, MAX_COINS)?;
         in_range("gaps.repair_days", self.gaps.repair_days, 1, MAX_DAYS_BACK)?;
+        for (key, expression) in self.schedule.entries() {
+            candlekeep_engine::schedule::Cron::parse(expression).with_context(|| format!("schedule.{key}"))?;
+        }
         let q = &self.quality;
         if !(q.jump_pct.is_finite() && q.jump_pct > 0.0 && q.jump_pct <= 1_000_000.0) {
             bail!(
@@ -976,6 +1032,13 @@ mod tests {
         let mut c = Config::default();
         c.collect.markets = vec!["options".into()];
         assert!(format!("{:#}", c.validate().unwrap_err()).contains("collect.markets"));
+        let mut c = Config::default();
+        c.schedule.gap_repair = "0 25 * * *".into();
+        let err = format!("{:#}", c.validate().unwrap_err());
+        assert!(
+            err.contains("schedule.gap_repair") && err.contains("0 25 * * *"),
+            "{err}"
+        );
         Config::default().validate().unwrap();
     }
 

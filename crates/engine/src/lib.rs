@@ -6,12 +6,14 @@
 //! - [`import`]: load Binance archive files, each file all or nothing.
 //! - [`indicators`]: the standard indicator set over stored candles, latest values stored.
 //! - [`universe`]: the ranked assets and every venue's listings, mapped to series.
+//! - [`schedule`]: when the service's jobs are due (cron in UTC, no overlap, one catch-up run).
 //! - [`worker`]: several processes sharing backfill and sync through the PostgreSQL work queue.
 
 pub mod backfill;
 pub mod import;
 pub mod indicators;
 mod progress;
+pub mod schedule;
 pub mod universe;
 pub mod worker;
 
