@@ -30,7 +30,7 @@ pub enum JobError {
     Archive(#[from] candlekeep_sources::archive::ArchiveError),
     #[error(transparent)]
     Indicator(#[from] candlekeep_ta::TaError),
-    #[error("the store's worker thread stopped: {0}")]
+    #[error("a task of the job stopped: {0}")]
     Worker(String),
 }
 

@@ -65,6 +65,12 @@ struct Fresh {
 /// A generation of one series' cache (see [`BlockCache::generation`]).
 pub(crate) type Generation = (u64, u64);
 
+impl CacheInner {
+    fn generation(&self, id: i64, tf: Timeframe) -> Generation {
+        (self.all, self.generations.get(&(id, tf)).copied().unwrap_or(0))
+    }
+}
+
 #[derive(Debug)]
 struct CacheEntry {
     version: i64,
@@ -145,8 +151,7 @@ impl BlockCache {
     /// The series' generation now: taken before a read lists versions, so that what it finds is
     /// recorded as fresh only if no write of this process came in between.
     pub(crate) fn generation(&self, id: i64, tf: Timeframe) -> Generation {
-        let inner = self.lock();
-        (inner.all, inner.generations.get(&(id, tf)).copied().unwrap_or(0))
+        self.lock().generation(id, tf)
     }
 
     /// Records that a read listing the blocks `first..=last` (`listed`: start and version) found
@@ -160,8 +165,7 @@ impl BlockCache {
         generation: Generation,
     ) {
         let mut inner = self.lock();
-        let now = (inner.all, inner.generations.get(&(id, tf)).copied().unwrap_or(0));
-        if now == generation {
+        if inner.generation(id, tf) == generation {
             let fresh = Fresh {
                 at: std::time::Instant::now(),
                 generation,
@@ -185,24 +189,26 @@ impl BlockCache {
         to: i64,
         max_age: std::time::Duration,
     ) -> Option<BTreeMap<i64, Bars>> {
-        let mut inner = self.lock();
-        let generation = (inner.all, inner.generations.get(&(id, tf)).copied().unwrap_or(0));
-        let fresh = inner.fresh.get(&(id, tf))?;
+        let mut guard = self.lock();
+        let generation = guard.generation(id, tf);
+        // Split borrows: the fresh record is read while the entries are touched, with no copy.
+        let CacheInner {
+            entries, fresh, clock, ..
+        } = &mut *guard;
+        let fresh = fresh.get(&(id, tf))?;
         let (first, last) = (block_of(tf, from), block_of(tf, to - 1));
         if fresh.generation != generation || fresh.at.elapsed() > max_age || first < fresh.first || last > fresh.last {
             return None;
         }
-        let versions = fresh.versions.clone();
-        inner.clock += 1;
-        let now = inner.clock;
+        *clock += 1;
         let mut blocks = BTreeMap::new();
         let mut start = first;
         while start <= last {
-            let e = inner.entries.get_mut(&(id, tf, start))?;
-            if versions.get(&start) != Some(&e.version) {
+            let e = entries.get_mut(&(id, tf, start))?;
+            if fresh.versions.get(&start) != Some(&e.version) {
                 return None;
             }
-            e.used = now;
+            e.used = *clock;
             blocks.insert(start, e.bars.clone());
             start += span_ms(tf);
         }

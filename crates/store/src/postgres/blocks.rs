@@ -117,6 +117,8 @@ pub(crate) async fn candles(
         cache.mark_fresh(id, tf, span, &listed, generation);
         return assembled(pool, tf, from, to, blocks, Vec::new()).await;
     }
+    // Blocks or rows are missing: the blocks are listed again inside the transaction that reads
+    // the rows, so both come from one snapshot (the list above may be older than it).
     let tx = conn
         .build_transaction()
         .isolation_level(IsolationLevel::RepeatableRead)
