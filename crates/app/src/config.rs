@@ -36,6 +36,8 @@ pub struct Config {
     /// Per-asset fallback chains (`SOL = ["okx-rest", "bybit-rest"]`), replacing `collect.sources`.
     pub asset_sources: std::collections::BTreeMap<String, Vec<String>>,
     pub http: HttpSection,
+    pub server: ServerSection,
+    pub retention: RetentionSection,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -91,6 +93,68 @@ impl ScheduleSection {
             ("retention", &self.retention),
             ("health", &self.health),
         ]
+    }
+}
+
+/// `candlekeep serve`'s HTTP API.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSection {
+    /// Address and port to listen on; a non-loopback address needs `admin_token`.
+    pub bind: String,
+    /// Bearer token every write (`POST`) needs; empty: writes are refused. Never printed.
+    pub admin_token: String,
+    /// Origins allowed to call the API from a browser (CORS); empty: none.
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            admin_token: String::new(),
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ServerSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerSection")
+            .field("bind", &self.bind)
+            .field("admin_token", &if self.admin_token.is_empty() { "(none)" } else { "(set)" })
+            .field("cors_origins", &self.cors_origins)
+            .finish()
+    }
+}
+
+/// What the daily retention job deletes: nothing unless a key says so (0 keeps forever).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionSection {
+    /// Delete 1m candles older than this many days.
+    pub keep_1m_days: u32,
+    /// Delete 5m candles older than this many days.
+    pub keep_5m_days: u32,
+    /// Delete 15m candles older than this many days.
+    pub keep_15m_days: u32,
+    /// Delete finished `job_runs` rows older than this many days.
+    pub job_runs_days: u32,
+    /// Delete cached provider answers older than this many days.
+    pub http_cache_days: u32,
+}
+
+impl RetentionSection {
+    /// The candle keeps that are set: (timeframe, days).
+    pub fn candle_keeps(&self) -> Vec<(Timeframe, u32)> {
+        [
+            (Timeframe::M1, self.keep_1m_days),
+            (Timeframe::M5, self.keep_5m_days),
+            (Timeframe::M15, self.keep_15m_days),
+        ]
+        .into_iter()
+        .filter(|(_, d)| *d > 0)
+        .collect()
     }
 }
 
@@ -223,6 +287,8 @@ impl Default for Config {
             coingecko: CoinGeckoSection::default(),
             asset_sources: Default::default(),
             http: HttpSection::default(),
+            server: ServerSection::default(),
+            retention: RetentionSection::default(),
         }
     }
 }
@@ -407,6 +473,24 @@ quality = "30 */6 * * *"
 retention = "45 3 * * *"
 health = "* * * * *"
 
+[server]
+# Where `candlekeep serve` listens. Binding anything but a loopback address needs admin_token.
+bind = "127.0.0.1:8080"
+# Bearer token for every write (POST) of the API; empty refuses writes. Better set through
+# CANDLEKEEP_SERVER_ADMIN_TOKEN than written here.
+admin_token = ""
+# Origins allowed to call the API from a browser (CORS); empty allows none.
+cors_origins = []
+
+[retention]
+# Nothing is deleted unless a key below is above 0 (days to keep). Candles of a delisted coin
+# are never deleted for being delisted.
+keep_1m_days = 0
+keep_5m_days = 0
+keep_15m_days = 0
+job_runs_days = 0
+http_cache_days = 0
+
 [quality]
 # Flagged, not rejected: a close more than jump_pct percent from the previous one, and flat_run
 # flat bars in a row. Impossible bars (high below the body, negative, off-grid, …) are always
@@ -528,8 +612,6 @@ impl Config {
     /// four billion coins aborts on allocation).
     fn check_ranges(&self) -> Result<()> {
         const DAY_SECS: u64 = 86_400;
-        // Days back from now that still land after 2009 (dates before are refused anyway).
-        const MAX_DAYS_BACK: u32 = 6_000;
         let d = &self.database;
         in_range("database.pool_size", d.pool_size, 1, 1_000)?;
         in_range("database.compress_after_days", d.compress_after_days, 1, 36_500)?;
@@ -555,6 +637,20 @@ impl Config {
         )?;
         in_range("universe.max_coins", self.universe.max_coins, 1, MAX_COINS)?;
         in_range("gaps.repair_days", self.gaps.repair_days, 1, MAX_DAYS_BACK)?;
+        self.server
+            .bind
+            .parse::<std::net::SocketAddr>()
+            .with_context(|| format!("server.bind must be an address and port like 127.0.0.1:8080, not {:?}", self.server.bind))?;
+        let r = &self.retention;
+        for (key, days) in [
+            ("retention.keep_1m_days", r.keep_1m_days),
+            ("retention.keep_5m_days", r.keep_5m_days),
+            ("retention.keep_15m_days", r.keep_15m_days),
+            ("retention.job_runs_days", r.job_runs_days),
+            ("retention.http_cache_days", r.http_cache_days),
+        ] {
+            in_range(key, days, 0, MAX_DAYS_BACK)?;
+        }
         for (key, expression) in self.schedule.entries() {
             candlekeep_engine::schedule::Cron::parse(expression).with_context(|| format!("schedule.{key}"))?;
         }
@@ -726,6 +822,9 @@ const STABLE_QUOTES: [&str; 5] = ["FDUSD", "USDT", "USDC", "BUSD", "TUSD"];
 /// The most coins `universe.max_coins` and `--max-coins` may ask for (CoinGecko ranks a few
 /// thousand with a market cap; far more is a typo).
 pub const MAX_COINS: u32 = 10_000;
+
+/// Days back from now that still land after 2009 (dates before are refused anyway).
+pub const MAX_DAYS_BACK: u32 = 6_000;
 
 /// `value` within `min..=max`, else an error naming the key.
 fn in_range<T: PartialOrd + std::fmt::Display>(key: &str, value: T, min: T, max: T) -> Result<()> {

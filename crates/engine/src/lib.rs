@@ -6,10 +6,12 @@
 //! - [`import`]: load Binance archive files, each file all or nothing.
 //! - [`indicators`]: the standard indicator set over stored candles, latest values stored.
 //! - [`universe`]: the ranked assets and every venue's listings, mapped to series.
+//! - [`events`]: what the service tells its listeners (job started or ended, candles stored).
 //! - [`schedule`]: when the service's jobs are due (cron in UTC, no overlap, one catch-up run).
 //! - [`worker`]: several processes sharing backfill and sync through the PostgreSQL work queue.
 
 pub mod backfill;
+pub mod events;
 pub mod import;
 pub mod indicators;
 mod progress;

@@ -20,12 +20,25 @@ use crate::model::decode;
 pub use crate::queue::{MAX_ATTEMPTS, NewUnit, QueueCounts, Unit};
 
 const SCHEDULER_LOCK: i64 = 0x4341_4e44_4c45_0003;
+/// The service's scheduler (`candlekeep serve`: cron jobs), a role of its own: a `worker`
+/// planning a backfill must not keep every service from running its schedule.
+const SERVICE_LOCK: i64 = 0x4341_4e44_4c45_0004;
+
+/// Which scheduler role a view of the queue competes for with [`WorkQueue::try_schedule`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchedulerRole {
+    /// Planning backfill and sync units (`candlekeep worker`).
+    Backfill,
+    /// Running the service's schedule (`candlekeep serve`).
+    Service,
+}
 /// The PostgreSQL work queue, as seen by one worker (see the module docs).
 pub struct PgWorkQueue {
     store: PgStore,
     /// The connection holding the scheduler lock, while this process is the scheduler.
     scheduler: Option<Conn>,
     owner: String,
+    lock: i64,
 }
 
 impl std::fmt::Debug for PgWorkQueue {
@@ -58,7 +71,17 @@ impl PgWorkQueue {
             store,
             scheduler: None,
             owner: owner.to_owned(),
+            lock: SCHEDULER_LOCK,
         }
+    }
+
+    /// This view competes for `role` instead of the backfill planner's.
+    pub fn for_role(mut self, role: SchedulerRole) -> Self {
+        self.lock = match role {
+            SchedulerRole::Backfill => SCHEDULER_LOCK,
+            SchedulerRole::Service => SERVICE_LOCK,
+        };
+        self
     }
 }
 
@@ -73,7 +96,7 @@ impl WorkQueue for PgWorkQueue {
         }
         let conn = self.store.conn().await?;
         let got: bool = conn
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&SCHEDULER_LOCK])
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&self.lock])
             .await?
             .get(0);
         self.scheduler = got.then_some(conn);
@@ -87,7 +110,7 @@ impl WorkQueue for PgWorkQueue {
         // Unlocked, the connection may serve other calls again; if the unlock fails, closing
         // the connection releases the lock.
         match conn
-            .query_one("SELECT pg_advisory_unlock($1)", &[&SCHEDULER_LOCK])
+            .query_one("SELECT pg_advisory_unlock($1)", &[&self.lock])
             .await
         {
             Ok(row) if row.get::<_, bool>(0) => drop(conn),

@@ -1,0 +1,249 @@
+//! The running service's jobs: started by the scheduler or the API, never two runs of one job
+//! at once, each run a `job_runs` row from start to end, its start and end told on the event
+//! bus, and every run cut short at shutdown recorded `interrupted`.
+//!
+//! A run is a task of the process's runtime. Stopping drops the job's future at its current
+//! await: every page a job writes is one transaction, so what is stored is whole pages, and the
+//! next run resumes after them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use candlekeep_core::time::now_ms;
+use candlekeep_engine::events::Event;
+use candlekeep_store::{JobLog, JobRecord, JobStatus, StoreError};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::jobs::{self, JobArgs, JobContext, JobKind, Outcome};
+
+/// Why a run was not started.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// That job is running (the API answers 409).
+    #[error("the {kind} job is already running (run {id})")]
+    Busy { kind: JobKind, id: i64 },
+    /// The arguments are wrong (the API answers 422).
+    #[error("{0:#}")]
+    Invalid(anyhow::Error),
+    /// The service is stopping.
+    #[error("the service is shutting down")]
+    ShuttingDown,
+    /// The run could not be recorded.
+    #[error("could not record the run: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// A run in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Running {
+    pub kind: JobKind,
+    pub id: i64,
+    pub started_ms: i64,
+}
+
+/// The service's job runner; clones share it.
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service").field("running", &self.running()).finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    ctx: JobContext,
+    /// Runs in progress, by job. Held only to look up or change an entry, never across an await.
+    running: Mutex<HashMap<JobKind, Running>>,
+    tasks: TaskTracker,
+    stop: CancellationToken,
+}
+
+/// Takes a job's entry out of the running table however its task ends (a panic included).
+struct RunningEntry {
+    inner: Arc<Inner>,
+    kind: JobKind,
+}
+
+impl Drop for RunningEntry {
+    fn drop(&mut self) {
+        self.inner
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.kind);
+    }
+}
+
+impl Service {
+    pub fn new(ctx: JobContext) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                ctx,
+                running: Mutex::new(HashMap::new()),
+                tasks: TaskTracker::new(),
+                stop: CancellationToken::new(),
+            }),
+        }
+    }
+
+    pub fn context(&self) -> &JobContext {
+        &self.inner.ctx
+    }
+
+    /// Fires when the service begins to stop.
+    pub fn stopping(&self) -> CancellationToken {
+        self.inner.stop.clone()
+    }
+
+    /// Runs in progress, oldest first.
+    pub fn running(&self) -> Vec<Running> {
+        let mut runs: Vec<Running> = self
+            .inner
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .copied()
+            .collect();
+        runs.sort_by_key(|r| r.id);
+        runs
+    }
+
+    /// Starts a run of `kind` in the background and returns its `job_runs` id; refused while
+    /// that job runs. `origin` is what the log's `args` column says started it.
+    pub async fn start(&self, kind: JobKind, args: JobArgs, origin: &str) -> Result<i64, StartError> {
+        let (id, entry) = self.begin(kind, &args, origin).await?;
+        let inner = self.inner.clone();
+        self.inner.tasks.spawn(async move {
+            let _ = execute(&inner, entry, kind, args, id).await;
+        });
+        Ok(id)
+    }
+
+    /// Runs `kind` to its end (the scheduler's way: one run at a time per job).
+    pub async fn run(&self, kind: JobKind, args: JobArgs, origin: &str) -> Result<(i64, Outcome), StartError> {
+        let (id, entry) = self.begin(kind, &args, origin).await?;
+        let inner = self.inner.clone();
+        // On the tracker too, so a shutdown waits for it like for any run.
+        let handle = self
+            .inner
+            .tasks
+            .spawn(async move { execute(&inner, entry, kind, args, id).await });
+        match handle.await {
+            Ok(outcome) => Ok((id, outcome)),
+            Err(e) => Ok((id, failed_outcome(format!("the run's task ended: {e}")))),
+        }
+    }
+
+    /// Checks the arguments, takes the job's running entry and records the run's start.
+    async fn begin(&self, kind: JobKind, args: &JobArgs, origin: &str) -> Result<(i64, RunningEntry), StartError> {
+        if self.inner.stop.is_cancelled() {
+            return Err(StartError::ShuttingDown);
+        }
+        args.check(kind).map_err(StartError::Invalid)?;
+        let started_ms = now_ms();
+        {
+            let mut running = self.inner.running.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(r) = running.get(&kind) {
+                return Err(StartError::Busy { kind, id: r.id });
+            }
+            // Reserved before the row exists (id 0), so two requests at once cannot both start.
+            running.insert(kind, Running { kind, id: 0, started_ms });
+        }
+        let entry = RunningEntry {
+            inner: self.inner.clone(),
+            kind,
+        };
+        let described = match serde_json::to_string(args) {
+            Ok(a) if a != "{}" => format!("{origin} {a}"),
+            _ => origin.to_owned(),
+        };
+        let id = self.inner.ctx.store.job_started(kind.as_str(), &described).await?;
+        if let Some(r) = self
+            .inner
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(&kind)
+        {
+            r.id = id;
+        }
+        self.inner.ctx.events.send(Event::JobStarted {
+            id,
+            job: kind.as_str().to_owned(),
+            at_ms: started_ms,
+        });
+        Ok((id, entry))
+    }
+
+    /// Stops: no new run starts, running ones are cut at their current await and recorded
+    /// `interrupted`; waits at most `grace` for them to be recorded. Returns whether every run
+    /// was recorded in time.
+    pub async fn shutdown(&self, grace: Duration) -> bool {
+        self.inner.stop.cancel();
+        self.inner.tasks.close();
+        tokio::time::timeout(grace, self.inner.tasks.wait()).await.is_ok()
+    }
+}
+
+fn failed_outcome(error: String) -> Outcome {
+    Outcome {
+        status: JobStatus::Failed,
+        rows_written: 0,
+        written_by: Default::default(),
+        error: Some(error),
+        summary: serde_json::Value::Null,
+    }
+}
+
+/// Runs one job (until it ends or the service stops), records its end and tells listeners.
+async fn execute(inner: &Inner, entry: RunningEntry, kind: JobKind, args: JobArgs, id: i64) -> Outcome {
+    let clock = Instant::now();
+    let outcome = tokio::select! {
+        r = jobs::run(&inner.ctx, kind, &args, id) => match r {
+            Ok(o) => o,
+            Err(e) => failed_outcome(format!("{e:#}")),
+        },
+        () = inner.stop.cancelled() => Outcome {
+            status: JobStatus::Interrupted,
+            rows_written: 0,
+            written_by: Default::default(),
+            error: Some("the service stopped during the run; what was stored is kept and the next run resumes".into()),
+            summary: serde_json::Value::Null,
+        },
+    };
+    let record = JobRecord {
+        status: outcome.status,
+        rows_written: outcome.rows_written,
+        sources: outcome.written_by.iter().map(|(s, n)| format!("{s}={n}")).collect(),
+        error: outcome.error.clone(),
+    };
+    if let Err(e) = inner.ctx.store.job_finished(id, record).await {
+        tracing::error!(job = kind.as_str(), id, error = %e, "could not record the end of a run");
+    }
+    let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
+    match outcome.status {
+        JobStatus::Failed => {
+            tracing::warn!(job = kind.as_str(), id, duration_ms, error = outcome.error.as_deref().unwrap_or(""), "run failed")
+        }
+        JobStatus::Interrupted => tracing::warn!(job = kind.as_str(), id, "run interrupted"),
+        _ => tracing::info!(job = kind.as_str(), id, duration_ms, rows = outcome.rows_written, "run ended"),
+    }
+    inner.ctx.events.send(Event::JobFinished {
+        id,
+        job: kind.as_str().to_owned(),
+        status: outcome.status.as_str().to_owned(),
+        rows_written: outcome.rows_written,
+        written_by: outcome.written_by.clone(),
+        error: outcome.error.clone(),
+        at_ms: now_ms(),
+        duration_ms,
+    });
+    drop(entry);
+    outcome
+}
