@@ -389,6 +389,11 @@ impl GapLedger for StoreHandle {
         self.read_with(move |s| s.gaps(status, since_ms)).await
     }
 
+    async fn quality_days(&self, since_ms: i64) -> Result<Vec<QualityDay>, StoreError> {
+        on_postgres!(self, |pg| pg.quality_days(since_ms));
+        self.read_with(move |s| s.quality_days(since_ms)).await
+    }
+
     async fn gap_attempted(&self, gap: &Gap, unrepairable: bool) -> Result<(), StoreError> {
         on_postgres!(self, |pg| pg.gap_attempted(gap, unrepairable));
         let gap = gap.clone();

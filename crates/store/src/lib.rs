@@ -163,6 +163,9 @@ pub trait BlockingStore: Send {
     /// The ledger: gaps of `status` (all when `None`) ending after `since_ms`, by series and time.
     fn gaps(&mut self, status: Option<GapStatus>, since_ms: i64) -> Result<Vec<Gap>, StoreError>;
 
+    /// The stored daily quality rows of days from `since_ms`'s day on (as last refreshed).
+    fn quality_days(&mut self, since_ms: i64) -> Result<Vec<QualityDay>, StoreError>;
+
     /// Records a repair attempt on an open gap; `unrepairable` when every source answered for it
     /// and none had the bars.
     fn gap_attempted(&mut self, gap: &Gap, unrepairable: bool) -> Result<(), StoreError>;

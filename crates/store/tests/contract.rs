@@ -27,7 +27,7 @@
 //! | | `write_points` | `chart_points_round_trip_replace_and_read_half_open` |
 //! | | `write_notes` | gaps `causes_follow_what_the_sources_said`, gaps `gaps_are_repaired_in_whole_or_in_part…` |
 //! | GapLedger | `refresh_gaps`, `gaps`, `gap_attempted` | gaps (every test), verify |
-//! | | `refresh_quality` | `quality_rows_count_each_day_and_are_stored_once` |
+//! | | `refresh_quality`, `quality_days` | `quality_rows_count_each_day_and_are_stored_once` |
 //! | | `verify_stored_ranges` | verify `*_index_drift_is_found_and_repaired` |
 //! | UniverseStore | `save_assets`, `ranked_assets` | suite `listings_remember_first_seen…`, `assets_are_replaced_by_symbol_and_ranked_unranked_last` |
 //! | | `refresh_listings`, `listings` | suite `listings_remember_first_seen_and_delisting_and_assets_rank` |
@@ -758,6 +758,10 @@ async fn quality_rows_count_each_day_and_are_stored_once(backend: Backend) {
     assert_eq!(read_all(&store, quality).await.len(), 2);
     let again = store.refresh_quality(d0, now).await.unwrap();
     assert_eq!(again, rows);
+    // Read back as stored: the same rows, from the day `since` falls in; none after the last.
+    assert_eq!(store.quality_days(d0 + 3 * H).await.unwrap(), rows);
+    assert_eq!(store.quality_days(d0 + DAY).await.unwrap(), rows[1..].to_vec());
+    assert!(store.quality_days(d0 + 2 * DAY).await.unwrap().is_empty());
     let stored = read_all(&store, quality).await;
     assert_eq!(stored.len(), 2);
     let stored_col = quality.columns.iter().position(|(c, _)| *c == "stored").unwrap();

@@ -181,6 +181,10 @@ pub trait GapLedger: Clone + Send + Sync + 'static {
     /// and none had the bars.
     fn gap_attempted(&self, gap: &Gap, unrepairable: bool) -> impl StoreFuture<()>;
 
+    /// The stored daily quality rows of days from `since_ms`'s day on, as last refreshed, by
+    /// series and day. Never writes.
+    fn quality_days(&self, since_ms: i64) -> impl StoreFuture<Vec<QualityDay>>;
+
     /// Computes, stores and returns the daily quality rows of every series from `since_ms`.
     fn refresh_quality(&self, since_ms: i64, now_ms: i64) -> impl StoreFuture<Vec<QualityDay>>;
 

@@ -53,6 +53,11 @@ pub(crate) const DAILY_SOURCE_COUNTS_SQL: &str = "SELECT instrument_id, timefram
      candles WHERE open_time >= $1 GROUP BY 1, 2, 3, 4";
 
 /// Mean absolute cross-source close difference per series and UTC day from a day on.
+/// Stored daily quality rows from a day on, by series and day.
+pub(crate) const QUALITY_DAYS_SQL: &str = "SELECT i.market, i.base, i.quote, q.timeframe, q.day, q.expected, q.stored, q.missing, \
+     q.rejected, q.flagged, q.divergence_bps, q.fallback_share, q.score FROM quality q JOIN instruments i ON i.id = q.instrument_id \
+     WHERE q.day >= $1 ORDER BY i.market, i.base, i.quote, q.timeframe, q.day";
+
 pub(crate) const DAILY_DIVERGENCE_SQL: &str = "SELECT instrument_id, timeframe, open_time / 86400000 * 86400000, AVG(ABS(close_diff_bps)) FROM \
      cross_checks WHERE open_time >= $1 GROUP BY 1, 2, 3";
 
@@ -215,6 +220,7 @@ mod tests {
             LATEST_COVERED_SQL,
             DAILY_SOURCE_COUNTS_SQL,
             DAILY_DIVERGENCE_SQL,
+            QUALITY_DAYS_SQL,
             SOURCE_ID_SQL,
             SOURCE_NAMES_SQL,
             INSTRUMENT_OF_SQL,

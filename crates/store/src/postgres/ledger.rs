@@ -312,3 +312,25 @@ pub(crate) async fn verify(conn: &mut Conn, repair: bool) -> Result<Vec<crate::R
     tx.commit().await?;
     Ok(found)
 }
+
+/// The stored daily quality rows from `since_ms`'s day on.
+pub(crate) async fn quality_days(conn: &Conn, since_ms: i64) -> Result<Vec<QualityDay>, StoreError> {
+    let stmt = conn.prepare_cached(crate::model::statements::QUALITY_DAYS_SQL).await?;
+    let mut out = Vec::new();
+    for r in conn.query(&stmt, &[&first_day(since_ms)]).await? {
+        out.push(QualityDay {
+            instrument: decode::instrument(r.get(0), r.get(1), r.get(2))?,
+            timeframe: decode::timeframe(r.get(3))?,
+            day_ms: r.get(4),
+            expected: r.get(5),
+            stored: r.get(6),
+            missing: r.get(7),
+            rejected: r.get(8),
+            flagged: r.get(9),
+            divergence_bps: r.get(10),
+            fallback_share: r.get(11),
+            score: r.get(12),
+        });
+    }
+    Ok(out)
+}

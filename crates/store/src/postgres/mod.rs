@@ -476,6 +476,10 @@ impl GapLedger for PgStore {
         ledger::list(&self.conn().await?, status, since_ms).await
     }
 
+    async fn quality_days(&self, since_ms: i64) -> Result<Vec<QualityDay>, StoreError> {
+        ledger::quality_days(&self.conn().await?, since_ms).await
+    }
+
     async fn gap_attempted(&self, gap: &Gap, unrepairable: bool) -> Result<(), StoreError> {
         let conn = self.conn().await?;
         let Some(id) = self.find_instrument(&conn, &gap.instrument).await? else {

@@ -109,10 +109,7 @@ impl WorkQueue for PgWorkQueue {
         };
         // Unlocked, the connection may serve other calls again; if the unlock fails, closing
         // the connection releases the lock.
-        match conn
-            .query_one("SELECT pg_advisory_unlock($1)", &[&self.lock])
-            .await
-        {
+        match conn.query_one("SELECT pg_advisory_unlock($1)", &[&self.lock]).await {
             Ok(row) if row.get::<_, bool>(0) => drop(conn),
             _ => close(conn),
         }

@@ -550,6 +550,10 @@ impl BlockingStore for SqliteStore {
         gaps::list(&self.conn, status, since_ms)
     }
 
+    fn quality_days(&mut self, since_ms: i64) -> Result<Vec<QualityDay>, StoreError> {
+        quality_daily::stored(&self.conn, since_ms)
+    }
+
     fn gap_attempted(&mut self, gap: &Gap, unrepairable: bool) -> Result<(), StoreError> {
         let Some(id) = self.find_instrument(&gap.instrument)? else {
             return Ok(());

@@ -92,3 +92,27 @@ pub(crate) fn refresh(conn: &mut Connection, since_ms: i64, now_ms: i64) -> Resu
     tx.commit()?;
     Ok(rows.into_iter().map(|(_, row)| row).collect())
 }
+
+/// The stored daily quality rows from `since_ms`'s day on.
+pub(crate) fn stored(conn: &Connection, since_ms: i64) -> Result<Vec<QualityDay>, StoreError> {
+    let mut stmt = conn.prepare_cached(crate::model::statements::QUALITY_DAYS_SQL)?;
+    let mut rows = stmt.query([first_day(since_ms)])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let (market, base, quote, tf): (String, String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+        out.push(QualityDay {
+            instrument: decode::instrument(&market, &base, &quote)?,
+            timeframe: decode::timeframe(&tf)?,
+            day_ms: r.get(4)?,
+            expected: r.get(5)?,
+            stored: r.get(6)?,
+            missing: r.get(7)?,
+            rejected: r.get(8)?,
+            flagged: r.get(9)?,
+            divergence_bps: r.get(10)?,
+            fallback_share: r.get(11)?,
+            score: r.get(12)?,
+        });
+    }
+    Ok(out)
+}
