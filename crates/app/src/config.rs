@@ -122,7 +122,10 @@ impl std::fmt::Debug for ServerSection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerSection")
             .field("bind", &self.bind)
-            .field("admin_token", &if self.admin_token.is_empty() { "(none)" } else { "(set)" })
+            .field(
+                "admin_token",
+                &if self.admin_token.is_empty() { "(none)" } else { "(set)" },
+            )
             .field("cors_origins", &self.cors_origins)
             .finish()
     }
@@ -637,10 +640,12 @@ impl Config {
         )?;
         in_range("universe.max_coins", self.universe.max_coins, 1, MAX_COINS)?;
         in_range("gaps.repair_days", self.gaps.repair_days, 1, MAX_DAYS_BACK)?;
-        self.server
-            .bind
-            .parse::<std::net::SocketAddr>()
-            .with_context(|| format!("server.bind must be an address and port like 127.0.0.1:8080, not {:?}", self.server.bind))?;
+        self.server.bind.parse::<std::net::SocketAddr>().with_context(|| {
+            format!(
+                "server.bind must be an address and port like 127.0.0.1:8080, not {:?}",
+                self.server.bind
+            )
+        })?;
         let r = &self.retention;
         for (key, days) in [
             ("retention.keep_1m_days", r.keep_1m_days),

@@ -17,7 +17,18 @@ use serde::Serialize;
 
 /// MERGE: placeholder until the store's HealthLog lands.
 #[derive(Debug, Clone, Serialize)]
-pub struct HealthSample { pub at_ms: i64, pub cpu_pct: f64, pub mem_used_bytes: i64, pub mem_total_bytes: i64, pub disk_used_bytes: i64, pub disk_total_bytes: i64, pub rss_bytes: i64, pub freshness_lag_ms: Option<i64>, pub api_p99_ms: Option<f64>, pub api_requests: i64 }
+pub struct HealthSample {
+    pub at_ms: i64,
+    pub cpu_pct: f64,
+    pub mem_used_bytes: i64,
+    pub mem_total_bytes: i64,
+    pub disk_used_bytes: i64,
+    pub disk_total_bytes: i64,
+    pub rss_bytes: i64,
+    pub freshness_lag_ms: Option<i64>,
+    pub api_p99_ms: Option<f64>,
+    pub api_requests: i64,
+}
 
 use crate::jobs::{JobContext, Outcome};
 
@@ -65,7 +76,11 @@ impl ApiLatency {
         for (i, n) in counts.iter().enumerate() {
             seen += n;
             if seen >= wanted {
-                let bound_us = if i < BUCKETS { bucket_bound_us(i) } else { bucket_bound_us(BUCKETS - 1) };
+                let bound_us = if i < BUCKETS {
+                    bucket_bound_us(i)
+                } else {
+                    bucket_bound_us(BUCKETS - 1)
+                };
                 return (total, Some(bound_us / 1000.0));
             }
         }
@@ -90,7 +105,11 @@ fn read_system(health: &Health, data_dir: Option<std::path::PathBuf>) -> SystemR
     system.refresh_memory();
     let pid = sysinfo::get_current_pid().ok();
     if let Some(pid) = pid {
-        system.refresh_processes_specifics(ProcessesToUpdate::Some(&[pid]), true, ProcessRefreshKind::nothing().with_memory());
+        system.refresh_processes_specifics(
+            ProcessesToUpdate::Some(&[pid]),
+            true,
+            ProcessRefreshKind::nothing().with_memory(),
+        );
     }
     let rss = pid.and_then(|p| system.process(p)).map_or(0, |p| p.memory());
     // The disk holding the database (SQLite) or the working folder: the longest mount point

@@ -139,7 +139,10 @@ impl JobArgs {
         ];
         for (name, set) in given {
             if set && !takes.contains(&name) {
-                bail!("{name}: the {kind} job does not take this argument (it takes: {})", takes.join(", "));
+                bail!(
+                    "{name}: the {kind} job does not take this argument (it takes: {})",
+                    takes.join(", ")
+                );
             }
         }
         if let Some(s) = &self.symbols {
@@ -181,7 +184,12 @@ impl JobArgs {
             symbols: self.symbols.clone(),
             max_coins: self.max_coins,
             markets: self.markets.as_ref().map(|m| m.join(",")),
-            timeframe: self.timeframe.as_deref().map(str::parse).transpose().context("timeframe")?,
+            timeframe: self
+                .timeframe
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .context("timeframe")?,
         })
     }
 
@@ -243,7 +251,15 @@ pub async fn run(ctx: &JobContext, kind: JobKind, args: &JobArgs, job_id: i64) -
             let fallback_ms = now_ms() - i64::from(ctx.config.collect.sync_initial_days) * DAY_MS;
             let outcome = collect(ctx, args, Start::AfterLatest { fallback_ms }, None, job_id).await?;
             // Indicators right after each sync, over what it wrote: part of the same run.
-            let ind = indicators_job(ctx, &JobArgs { symbols: args.symbols.clone(), timeframe: args.timeframe.clone(), ..JobArgs::default() }).await?;
+            let ind = indicators_job(
+                ctx,
+                &JobArgs {
+                    symbols: args.symbols.clone(),
+                    timeframe: args.timeframe.clone(),
+                    ..JobArgs::default()
+                },
+            )
+            .await?;
             let mut outcome = outcome;
             outcome.summary["indicators"] = ind.summary;
             Ok(outcome)
@@ -287,7 +303,11 @@ pub fn backfill_outcome(report: &backfill::Report) -> Outcome {
         .failures()
         .map(|s| format!("{}: {}", s.instrument, s.error.as_deref().unwrap_or("failed")))
         .collect();
-    let per_source: BTreeMap<String, u64> = report.written_by().into_iter().map(|(s, n)| (s.to_string(), n)).collect();
+    let per_source: BTreeMap<String, u64> = report
+        .written_by()
+        .into_iter()
+        .map(|(s, n)| (s.to_string(), n))
+        .collect();
     let summary = serde_json::json!({
         "series": report.series.len(),
         "bars_written": report.written(),
@@ -295,10 +315,21 @@ pub fn backfill_outcome(report: &backfill::Report) -> Outcome {
         "failed_series": &failures,
     });
     Outcome {
-        status: if failures.is_empty() { JobStatus::Ok } else { JobStatus::Failed },
+        status: if failures.is_empty() {
+            JobStatus::Ok
+        } else {
+            JobStatus::Failed
+        },
         rows_written: report.written(),
         written_by: per_source,
-        error: (!failures.is_empty()).then(|| format!("{} of {} series failed: {}", failures.len(), report.series.len(), failures.join("; "))),
+        error: (!failures.is_empty()).then(|| {
+            format!(
+                "{} of {} series failed: {}",
+                failures.len(),
+                report.series.len(),
+                failures.join("; ")
+            )
+        }),
         summary,
     }
 }
@@ -406,7 +437,10 @@ async fn quality(ctx: &JobContext, args: &JobArgs) -> Result<Outcome> {
     let now = now_ms();
     let days = args.days.unwrap_or(ctx.config.quality.days).max(1);
     let rows = ctx.store.refresh_quality(now - i64::from(days) * DAY_MS, now).await?;
-    let worst = rows.iter().map(|r| r.score).fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.min(s))));
+    let worst = rows
+        .iter()
+        .map(|r| r.score)
+        .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.min(s))));
     Ok(Outcome::ok(
         rows.len() as u64,
         serde_json::json!({ "index_drift_repaired": drift.len(), "days": rows.len(), "worst_score": worst }),

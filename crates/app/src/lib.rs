@@ -8,12 +8,12 @@
 //! Argument parsing, output, progress and signal handling belong to the front ends.
 
 pub mod config;
-pub mod health;
-pub mod jobs;
-pub mod service;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod health;
+pub mod jobs;
 pub mod plan;
 pub mod registry;
 pub mod scheduler;
+pub mod service;
 pub mod store;

@@ -27,7 +27,10 @@ use crate::service::{Service, StartError};
 #[derive(Debug, Clone, Copy)]
 pub enum Clock {
     System,
-    Controlled { start_ms: i64, origin: tokio::time::Instant },
+    Controlled {
+        start_ms: i64,
+        origin: tokio::time::Instant,
+    },
 }
 
 impl Clock {
@@ -236,7 +239,11 @@ pub async fn run<R: Runner, L: Leadership>(
                 // retried at the next firing, not every tick.
                 state.last_started_ms = Some(now);
                 match runner.start(*kind).await {
-                    Ok(id) => observe(Tick::Started { kind: *kind, id, at_ms: now }),
+                    Ok(id) => observe(Tick::Started {
+                        kind: *kind,
+                        id,
+                        at_ms: now,
+                    }),
                     Err(StartError::Busy { .. }) => {}
                     Err(StartError::ShuttingDown) => break,
                     Err(e) => tracing::warn!(job = kind.as_str(), error = %e, "scheduled run not started"),

@@ -51,7 +51,9 @@ pub struct Service {
 
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Service").field("running", &self.running()).finish_non_exhaustive()
+        f.debug_struct("Service")
+            .field("running", &self.running())
+            .finish_non_exhaustive()
     }
 }
 
@@ -153,7 +155,14 @@ impl Service {
                 return Err(StartError::Busy { kind, id: r.id });
             }
             // Reserved before the row exists (id 0), so two requests at once cannot both start.
-            running.insert(kind, Running { kind, id: 0, started_ms });
+            running.insert(
+                kind,
+                Running {
+                    kind,
+                    id: 0,
+                    started_ms,
+                },
+            );
         }
         let entry = RunningEntry {
             inner: self.inner.clone(),
@@ -229,10 +238,22 @@ async fn execute(inner: &Inner, entry: RunningEntry, kind: JobKind, args: JobArg
     let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
     match outcome.status {
         JobStatus::Failed => {
-            tracing::warn!(job = kind.as_str(), id, duration_ms, error = outcome.error.as_deref().unwrap_or(""), "run failed")
+            tracing::warn!(
+                job = kind.as_str(),
+                id,
+                duration_ms,
+                error = outcome.error.as_deref().unwrap_or(""),
+                "run failed"
+            )
         }
         JobStatus::Interrupted => tracing::warn!(job = kind.as_str(), id, "run interrupted"),
-        _ => tracing::info!(job = kind.as_str(), id, duration_ms, rows = outcome.rows_written, "run ended"),
+        _ => tracing::info!(
+            job = kind.as_str(),
+            id,
+            duration_ms,
+            rows = outcome.rows_written,
+            "run ended"
+        ),
     }
     inner.ctx.events.send(Event::JobFinished {
         id,
