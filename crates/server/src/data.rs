@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use axum::Json;
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use candlekeep_core::time::{DAY_MS, now_ms};
 use candlekeep_core::{Instrument, SourceId, TimeRange, Timeframe};
 use candlekeep_store::{CandleRead, GapLedger, GapStatus, IndicatorStore};
@@ -24,7 +24,10 @@ pub const DEFAULT_LIMIT: usize = 1_000;
 pub const MAX_LIMIT: usize = 10_000;
 
 pub(crate) fn default_timeframe(state: &ApiState) -> ApiResult<Timeframe> {
-    state.config().timeframe().map_err(|e| ApiError::Internal(format!("{e:#}")))
+    state
+        .config()
+        .timeframe()
+        .map_err(|e| ApiError::Internal(format!("{e:#}")))
 }
 
 // ---- instruments ----
@@ -217,7 +220,12 @@ pub async fn candles(
         None => first,
         Some(c) => match c.parse::<i64>() {
             Ok(ms) if ms >= first && ms <= end => ms,
-            _ => return Err(ApiError::bad("cursor", "not a cursor of this request; pass next_cursor unchanged")),
+            _ => {
+                return Err(ApiError::bad(
+                    "cursor",
+                    "not a cursor of this request; pass next_cursor unchanged",
+                ));
+            }
         },
     };
     let (rows, next) = read_page(&state, &instrument, id, tf, start, end, limit).await?;
@@ -468,7 +476,10 @@ pub async fn indicators(
         Some(spec) => {
             let tf_ms = tf.millis();
             let end = to.unwrap_or(i64::MAX).min(status.last_open_ms + tf_ms);
-            let start = tf.ceil(from.unwrap_or(status.last_open_ms - 499 * tf_ms).max(status.first_open_ms));
+            let start = tf.ceil(
+                from.unwrap_or(status.last_open_ms - 499 * tf_ms)
+                    .max(status.first_open_ms),
+            );
             if tf.bars_between(start, end) > MAX_LIMIT as i64 {
                 return Err(ApiError::bad(
                     "from",
@@ -551,13 +562,13 @@ pub struct Gaps {
     )
 )]
 pub async fn gaps(State(state): State<ApiState>, Query(q): Query<GapQuery>) -> ApiResult<Json<Gaps>> {
-    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(
-            GapStatus::parse(s)
-                .ok_or_else(|| ApiError::bad("status", format!("expected open, repaired or unrepairable, got {s:?}")))?,
-        ),
-    };
+    let status =
+        match q.status.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => Some(GapStatus::parse(s).ok_or_else(|| {
+                ApiError::bad("status", format!("expected open, repaired or unrepairable, got {s:?}"))
+            })?),
+        };
     let since = params::opt_time("since", q.since.as_deref())?.unwrap_or(0);
     let gaps = state
         .store()

@@ -120,7 +120,10 @@ fn job_names() -> String {
 pub async fn list_jobs(State(state): State<ApiState>, Query(q): Query<JobQuery>) -> ApiResult<Json<JobRuns>> {
     let job = q.job.filter(|j| !j.is_empty());
     if let Some(j) = job.as_ref().filter(|j| JobKind::parse(j).is_none()) {
-        return Err(ApiError::bad("job", format!("unknown job {j:?}; the jobs are {}", job_names())));
+        return Err(ApiError::bad(
+            "job",
+            format!("unknown job {j:?}; the jobs are {}", job_names()),
+        ));
     }
     let status = q.status.filter(|s| !s.is_empty());
     if let Some(s) = status

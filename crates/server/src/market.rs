@@ -116,7 +116,11 @@ async fn table_json(state: &ApiState) -> ApiResult<Bytes> {
         let due = age >= options.market_max_age
             || (cache.dirty.load(Ordering::Relaxed) && age >= options.market_min_interval);
         // One refresh at a time; the others keep serving the table they have.
-        let guard = if due { cache.refreshing.clone().try_lock_owned().ok() } else { None };
+        let guard = if due {
+            cache.refreshing.clone().try_lock_owned().ok()
+        } else {
+            None
+        };
         if let Some(guard) = guard {
             let state = state.clone();
             tokio::spawn(async move {
@@ -178,7 +182,13 @@ async fn compute(state: &ApiState) -> ApiResult<MarketTable> {
     })
 }
 
-fn row(s: &SeriesStatus, candles: &[Candle], now: i64, stale_after_hours: u32, score: Option<f64>) -> Option<MarketRow> {
+fn row(
+    s: &SeriesStatus,
+    candles: &[Candle],
+    now: i64,
+    stale_after_hours: u32,
+    score: Option<f64>,
+) -> Option<MarketRow> {
     let last = candles.last()?;
     let tf_ms = s.timeframe.millis();
     let day_ago = last.open_time_ms - DAY_MS;

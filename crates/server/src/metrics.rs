@@ -170,7 +170,9 @@ impl Metrics {
             })
             .inc();
         self.http_seconds
-            .get_or_create(&RouteLabel { route: route.to_owned() })
+            .get_or_create(&RouteLabel {
+                route: route.to_owned(),
+            })
             .observe(latency.as_secs_f64());
     }
 

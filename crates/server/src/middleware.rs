@@ -83,7 +83,13 @@ pub async fn problems(request: Request, next: Next) -> Response {
                 .get(header::ALLOW)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
-            format!("{method} is not allowed here; allowed: {allowed}")
+            // The method router adds Allow after its layers have run: then the header, not this
+            // text, lists them.
+            if allowed.is_empty() {
+                format!("{method} is not allowed here; the Allow header lists the methods that are")
+            } else {
+                format!("{method} is not allowed here; allowed: {allowed}")
+            }
         }
         StatusCode::PAYLOAD_TOO_LARGE => format!("the request body is too large ({text})"),
         StatusCode::SERVICE_UNAVAILABLE if text.is_empty() => "the request took too long; try again".to_owned(),
@@ -119,7 +125,11 @@ pub fn panicked(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("(no message)");
     tracing::error!(panic = message, "a request handler panicked");
-    let mut response = Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the server's log").into_response();
+    let mut response = Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error; see the server's log",
+    )
+    .into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));

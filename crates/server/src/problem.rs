@@ -143,9 +143,15 @@ impl ApiError {
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the database is busy or not answering; try again shortly",
                 ),
-                _ => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "the database failed; see the server's log"),
+                _ => Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the database failed; see the server's log",
+                ),
             },
-            Self::Internal(_) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the server's log"),
+            Self::Internal(_) => Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error; see the server's log",
+            ),
         }
     }
 }

@@ -56,7 +56,10 @@ impl Spec {
         };
         let period: usize = period.parse().map_err(|_| unknown())?;
         if !(2..=1_000).contains(&period) {
-            return Err(ApiError::bad("series", format!("the period of {name} must be from 2 to 1000")));
+            return Err(ApiError::bad(
+                "series",
+                format!("the period of {name} must be from 2 to 1000"),
+            ));
         }
         Ok(Self { kind, period })
     }

@@ -8,6 +8,6 @@ mod stats;
 pub use body::{BodyError, error_fields};
 pub use budget::WeightBudget;
 pub use client::{HttpConfig, VenueClient};
-pub use stats::{RateLimitStats, rate_limit_stats};
 #[cfg(test)]
 pub(crate) use client::{MAX_RETRY_AFTER, retry_after};
+pub use stats::{RateLimitStats, rate_limit_stats};
