@@ -101,18 +101,25 @@ impl std::fmt::Display for JobKind {
 #[serde(default, deny_unknown_fields)]
 pub struct JobArgs {
     /// Assets or symbols (BTC or BTCUSDT): sync, backfill, indicators, gaps-fill.
+    #[serde(skip_serializing_if = \"Option::is_none\")]
     pub symbols: Option<Vec<String>>,
     /// The N best-ranked coins of the stored universe instead of `symbols`: sync, backfill.
+    #[serde(skip_serializing_if = \"Option::is_none\")]
     pub max_coins: Option<u32>,
     /// Markets (`spot`, `usdm`): sync, backfill.
+    #[serde(skip_serializing_if = \"Option::is_none\")]
     pub markets: Option<Vec<String>>,
     /// 1m, 5m, 15m, 1h, 4h or 1d: sync, backfill, indicators.
+    #[serde(skip_serializing_if = \"Option::is_none\")]
     pub timeframe: Option<String>,
     /// First day (UTC, YYYY-MM-DD): backfill (required); gaps-fill (default: gaps.repair_days back).
+    #[serde(skip_serializing_if = \"Option::is_none\")]
     pub from: Option<String>,
     /// Day after the last (UTC, YYYY-MM-DD): backfill (default: up to now).
+    #[serde(skip_serializing_if = \"Option::is_none\")]
     pub to: Option<String>,
     /// Days to judge: quality (default: quality.days).
+    #[serde(skip_serializing_if = \"Option::is_none\")]
     pub days: Option<u32>,
 }
 
@@ -190,6 +197,7 @@ impl JobArgs {
                 .map(str::parse)
                 .transpose()
                 .context("timeframe")?,
+            series: None,
         })
     }
 
@@ -249,7 +257,11 @@ pub async fn run(ctx: &JobContext, kind: JobKind, args: &JobArgs, job_id: i64) -
     match kind {
         JobKind::Sync => {
             let fallback_ms = now_ms() - i64::from(ctx.config.collect.sync_initial_days) * DAY_MS;
-            let outcome = collect(ctx, args, Start::AfterLatest { fallback_ms }, None, job_id).await?;
+            let mut selection = args.selection()?;
+            if args.symbols.is_none() && args.max_coins.is_none() {
+                selection.series = Some(sync_series(ctx, &selection).await?);
+            }
+            let outcome = collect(ctx, selection, Start::AfterLatest { fallback_ms }, None, job_id).await?;
             // Indicators right after each sync, over what it wrote: part of the same run.
             let ind = indicators_job(
                 ctx,
@@ -267,7 +279,7 @@ pub async fn run(ctx: &JobContext, kind: JobKind, args: &JobArgs, job_id: i64) -
         JobKind::Backfill => {
             let from = parse_date_ms(args.from.as_deref().unwrap_or_default()).context("from")?;
             let to = args.to.as_deref().map(parse_date_ms).transpose().context("to")?;
-            collect(ctx, args, Start::At(from), to, job_id).await
+            collect(ctx, args.selection()?, Start::At(from), to, job_id).await
         }
         JobKind::Indicators => indicators_job(ctx, args).await,
         JobKind::GapsFill => repair_gaps(ctx, args).await,
@@ -278,9 +290,34 @@ pub async fn run(ctx: &JobContext, kind: JobKind, args: &JobArgs, job_id: i64) -
     }
 }
 
+/// What a sync without a selection keeps fresh: every series already stored at the timeframe,
+/// and the configured assets on the configured markets.
+async fn sync_series(ctx: &JobContext, selection: &Selection) -> Result<Vec<candlekeep_core::Instrument>> {
+    let timeframe = match selection.timeframe {
+        Some(tf) => tf,
+        None => ctx.config.timeframe()?,
+    };
+    let markets: Vec<Market> = match &selection.markets {
+        Some(m) => crate::config::parse_markets(m).context("markets")?,
+        None => ctx.config.markets()?,
+    };
+    let mut series: Vec<_> = ctx
+        .store
+        .series_status()
+        .await?
+        .into_iter()
+        .filter(|s| s.timeframe == timeframe && markets.contains(&s.instrument.market))
+        .map(|s| s.instrument)
+        .collect();
+    series.extend(ctx.config.instruments(None, &markets)?);
+    series.sort();
+    series.dedup();
+    Ok(series)
+}
+
 /// Sync and backfill: the selection's plan, fetched through each series' chain.
-async fn collect(ctx: &JobContext, args: &JobArgs, start: Start, end: Option<i64>, job_id: i64) -> Result<Outcome> {
-    let plan = plan::plan(&ctx.config, &ctx.store, &args.selection()?, start, end).await?;
+async fn collect(ctx: &JobContext, selection: Selection, start: Start, end: Option<i64>, job_id: i64) -> Result<Outcome> {
+    let plan = plan::plan(&ctx.config, &ctx.store, &selection, start, end).await?;
     let report = backfill::run(&ctx.store, &plan, &NoProgress).await?;
     let tf = plan.timeframe.to_string();
     let at_ms = now_ms();

@@ -9,6 +9,7 @@ pub mod init;
 pub mod migrate;
 pub mod plan;
 pub mod quality;
+pub mod serve;
 pub mod status;
 pub mod universe;
 pub mod worker;
