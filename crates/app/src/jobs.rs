@@ -101,25 +101,25 @@ impl std::fmt::Display for JobKind {
 #[serde(default, deny_unknown_fields)]
 pub struct JobArgs {
     /// Assets or symbols (BTC or BTCUSDT): sync, backfill, indicators, gaps-fill.
-    #[serde(skip_serializing_if = \"Option::is_none\")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub symbols: Option<Vec<String>>,
     /// The N best-ranked coins of the stored universe instead of `symbols`: sync, backfill.
-    #[serde(skip_serializing_if = \"Option::is_none\")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_coins: Option<u32>,
     /// Markets (`spot`, `usdm`): sync, backfill.
-    #[serde(skip_serializing_if = \"Option::is_none\")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub markets: Option<Vec<String>>,
     /// 1m, 5m, 15m, 1h, 4h or 1d: sync, backfill, indicators.
-    #[serde(skip_serializing_if = \"Option::is_none\")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timeframe: Option<String>,
     /// First day (UTC, YYYY-MM-DD): backfill (required); gaps-fill (default: gaps.repair_days back).
-    #[serde(skip_serializing_if = \"Option::is_none\")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
     /// Day after the last (UTC, YYYY-MM-DD): backfill (default: up to now).
-    #[serde(skip_serializing_if = \"Option::is_none\")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
     /// Days to judge: quality (default: quality.days).
-    #[serde(skip_serializing_if = \"Option::is_none\")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub days: Option<u32>,
 }
 
