@@ -243,6 +243,22 @@ pub struct JobContext {
     pub store: StoreHandle,
     pub events: EventBus,
     pub health: Arc<crate::health::Health>,
+    /// On PostgreSQL, sync and backfill go through the work queue as this process
+    /// ([`crate::cluster`]); `None`: they run in this process.
+    pub queue: Option<crate::cluster::QueueRole>,
+}
+
+impl JobContext {
+    /// A context for a store, with a new event bus and health probe, running jobs in-process.
+    pub fn new(config: Config, store: StoreHandle) -> Self {
+        Self {
+            config: Arc::new(config),
+            store,
+            events: EventBus::new(),
+            health: Arc::new(crate::health::Health::default()),
+            queue: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for JobContext {
@@ -316,8 +332,17 @@ async fn sync_series(ctx: &JobContext, selection: &Selection) -> Result<Vec<cand
 }
 
 /// Sync and backfill: the selection's plan, fetched through each series' chain.
-async fn collect(ctx: &JobContext, selection: Selection, start: Start, end: Option<i64>, job_id: i64) -> Result<Outcome> {
+async fn collect(
+    ctx: &JobContext,
+    selection: Selection,
+    start: Start,
+    end: Option<i64>,
+    job_id: i64,
+) -> Result<Outcome> {
     let plan = plan::plan(&ctx.config, &ctx.store, &selection, start, end).await?;
+    if let Some(role) = &ctx.queue {
+        return crate::cluster::collect(&ctx.store, role, &plan, &format!("job-{job_id}")).await;
+    }
     let report = backfill::run(&ctx.store, &plan, &NoProgress).await?;
     let tf = plan.timeframe.to_string();
     let at_ms = now_ms();

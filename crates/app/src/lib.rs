@@ -7,6 +7,7 @@
 //!
 //! Argument parsing, output, progress and signal handling belong to the front ends.
 
+pub mod cluster;
 pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;

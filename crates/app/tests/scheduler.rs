@@ -176,7 +176,12 @@ async fn on_postgresql_one_process_schedules_and_another_takes_over_when_it_dies
     let a = Arc::new(Recorder::new(Clock::System, 0, None));
     let b = Arc::new(Recorder::new(Clock::System, 0, None));
     let leads = |ticks: &Mutex<Vec<(&str, Tick)>>, who: &str| {
-        ticks.lock().unwrap().iter().filter(|(n, t)| *n == who && *t == Tick::Leading).count()
+        ticks
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(n, t)| *n == who && *t == Tick::Leading)
+            .count()
     };
     let first = spawn_scheduler("a", PgLeader::new(pg.work_queue("a")), a.clone(), ticks.clone());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

@@ -8,20 +8,22 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use candlekeep_app::health::Health;
+use candlekeep_app::cluster::{self, QueueRole};
 use candlekeep_app::jobs::{JobArgs, JobContext, JobKind};
 use candlekeep_app::scheduler::{self, Clock, StoreLeader, Timing};
 use candlekeep_app::service::Service;
 use candlekeep_app::store::open_store;
 use candlekeep_core::time::{DAY_MS, format_ms, now_ms};
-use candlekeep_engine::events::EventBus;
 use candlekeep_store::CandleRead;
+use tokio_util::sync::CancellationToken;
 
 use super::Global;
+
+/// Units of the PostgreSQL work queue this process runs at a time.
+const QUEUE_SLOTS: usize = 8;
 
 /// How long a stop waits for running jobs to record their end.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -69,13 +71,22 @@ pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
         tracing::info!("{line}");
         eprintln!("{line}");
     }
+    let postgres = candlekeep_app::store::is_postgres(&config.database.url);
+    let owner = format!("serve-{}", std::process::id());
+    if postgres {
+        // The queue's slots each hold a connection while a unit runs; the API and the jobs
+        // need theirs beside them.
+        config.database.pool_size = config.database.pool_size.max(QUEUE_SLOTS as u32 + 8);
+    }
     let store = open_store(&config).await?;
-    let ctx = JobContext {
-        config: Arc::new(config.clone()),
-        store: store.clone(),
-        events: EventBus::new(),
-        health: Arc::new(Health::default()),
-    };
+    let mut ctx = JobContext::new(config.clone(), store.clone());
+    let stop_workers = CancellationToken::new();
+    let mut queue_workers = None;
+    if postgres {
+        let role = QueueRole::new(owner.clone(), QUEUE_SLOTS);
+        queue_workers = Some(cluster::start_workers(&config, &store, &role, stop_workers.clone()).await?);
+        ctx.queue = Some(role);
+    }
     let service = Service::new(ctx);
     let listener = tokio::net::TcpListener::bind(bind)
         .await
@@ -94,7 +105,7 @@ pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
     let (coins, days) = (args.demo_coins, args.demo_days);
 
     let jobs = scheduler::entries(&config.schedule).context("[schedule]")?;
-    let leader = StoreLeader::for_store(&store, &format!("serve-{}", std::process::id())).await?;
+    let leader = StoreLeader::for_store(&store, &owner).await?;
     let stop = service.stopping();
     let schedule = {
         let service = service.clone();
@@ -103,9 +114,17 @@ pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
             if demo_first_start {
                 demo_backfill(&service, coins, days).await;
             }
-            scheduler::run(&service, leader, jobs, Clock::System, Timing::default(), stop, &|tick| {
-                tracing::debug!(?tick, "scheduler");
-            })
+            scheduler::run(
+                &service,
+                leader,
+                jobs,
+                Clock::System,
+                Timing::default(),
+                stop,
+                &|tick| {
+                    tracing::debug!(?tick, "scheduler");
+                },
+            )
             .await;
         })
     };
@@ -118,8 +137,14 @@ pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
     eprintln!("stopping: running jobs record how far they got");
     let recorded = service.shutdown(STOP_GRACE).await;
     let _ = schedule.await;
+    stop_workers.cancel();
+    if let Some(w) = queue_workers {
+        let _ = w.await;
+    }
     if !recorded {
-        eprintln!("warning: some runs did not record their end within {STOP_GRACE:?}; they stay `running` until the next start marks them interrupted");
+        eprintln!(
+            "warning: some runs did not record their end within {STOP_GRACE:?}; they stay `running` until the next start marks them interrupted"
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -143,8 +168,12 @@ async fn demo_backfill(service: &Service, coins: u32, days: u32) {
     match service.run(JobKind::Backfill, backfill, "demo first start").await {
         Ok((id, outcome)) => {
             tracing::info!(id, bars = outcome.rows_written, "demo: recent history backfilled");
-            let _ = service.run(JobKind::Indicators, JobArgs::default(), "demo first start").await;
-            let _ = service.run(JobKind::Quality, JobArgs::default(), "demo first start").await;
+            let _ = service
+                .run(JobKind::Indicators, JobArgs::default(), "demo first start")
+                .await;
+            let _ = service
+                .run(JobKind::Quality, JobArgs::default(), "demo first start")
+                .await;
         }
         Err(e) => tracing::warn!(error = %e, "demo: the backfill did not start"),
     }
