@@ -41,10 +41,11 @@ pub(crate) const INDICATOR_VALUES_SQL: &str = "SELECT instrument_id, timeframe, 
      BY instrument_id, timeframe, name";
 
 /// Job runs, newest first, each filter applying when given (a `JobQuery`): (job, status,
-/// before id, limit). One run by id is the first row below `id + 1`.
+/// before id, limit). One run by id is the first row below `id + 1`. The casts give PostgreSQL
+/// the parameters' types, which `$1 IS NULL` alone does not.
 pub(crate) const JOBS_SQL: &str = "SELECT id, job, args, started_at, ended_at, status, rows_written, sources_used, error FROM \
-     job_runs WHERE ($1 IS NULL OR job = $1) AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR id < $3) \
-     ORDER BY id DESC LIMIT $4";
+     job_runs WHERE (CAST($1 AS TEXT) IS NULL OR job = $1) AND (CAST($2 AS TEXT) IS NULL OR status = $2) \
+     AND (CAST($3 AS BIGINT) IS NULL OR id < $3) ORDER BY id DESC LIMIT $4";
 
 /// Marks interrupted every run of a host still marked `running` (its process is gone: the
 /// service starting again after a crash): (host). Runs logged before the host was recorded
