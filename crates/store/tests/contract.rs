@@ -1663,8 +1663,8 @@ fn health(at_ms: i64, k: u64) -> HealthSample {
         disk_used_bytes: 100 << 30,
         disk_total_bytes: 500 << 30,
         rss_bytes: 200 << 20,
-        freshness_lag_ms: (k % 2 == 0).then_some(90_000 + k as i64),
-        api_p99_ms: (k % 3 != 0).then_some(4.25 * k as f64),
+        freshness_lag_ms: k.is_multiple_of(2).then_some(90_000 + k as i64),
+        api_p99_ms: (!k.is_multiple_of(3)).then_some(4.25 * k as f64),
         api_requests: 60 * k,
     }
 }
