@@ -275,4 +275,25 @@ pub static TABLES: &[TableDef] = &[
         ],
         key: &["id"],
     },
+    TableDef {
+        name: "system_health",
+        columns: &[
+            ("at_ms", Int),
+            ("cpu_pct", Real),
+            ("mem_used_bytes", Int),
+            ("mem_total_bytes", Int),
+            ("disk_used_bytes", Int),
+            ("disk_total_bytes", Int),
+            ("rss_bytes", Int),
+            ("freshness_lag_ms", Int),
+            ("api_p99_ms", Real),
+            ("api_requests", Int),
+        ],
+        key: &["at_ms"],
+    },
+    TableDef {
+        name: "retention_horizon",
+        columns: &[("timeframe", Text), ("before_ms", Int)],
+        key: &["timeframe"],
+    },
 ];
