@@ -152,15 +152,15 @@ impl JobArgs {
                 );
             }
         }
-        if let Some(s) = &self.symbols {
-            if s.is_empty() || s.len() > 1_000 || s.iter().any(|x| x.trim().is_empty() || x.len() > 32) {
-                bail!("symbols: give 1 to 1000 non-empty symbols like BTC or BTCUSDT");
-            }
+        if let Some(s) = &self.symbols
+            && (s.is_empty() || s.len() > 1_000 || s.iter().any(|x| x.trim().is_empty() || x.len() > 32))
+        {
+            bail!("symbols: give 1 to 1000 non-empty symbols like BTC or BTCUSDT");
         }
-        if let Some(n) = self.max_coins {
-            if !(1..=crate::config::MAX_COINS).contains(&n) {
-                bail!("max_coins: must be 1 to {}", crate::config::MAX_COINS);
-            }
+        if let Some(n) = self.max_coins
+            && !(1..=crate::config::MAX_COINS).contains(&n)
+        {
+            bail!("max_coins: must be 1 to {}", crate::config::MAX_COINS);
         }
         if let Some(m) = &self.markets {
             crate::config::parse_markets(&m.join(",")).context("markets")?;
@@ -168,20 +168,20 @@ impl JobArgs {
         if let Some(tf) = &self.timeframe {
             tf.parse::<Timeframe>().context("timeframe")?;
         }
-        if let Some(d) = self.days {
-            if !(1..=crate::config::MAX_DAYS_BACK).contains(&d) {
-                bail!("days: must be 1 to {}", crate::config::MAX_DAYS_BACK);
-            }
+        if let Some(d) = self.days
+            && !(1..=crate::config::MAX_DAYS_BACK).contains(&d)
+        {
+            bail!("days: must be 1 to {}", crate::config::MAX_DAYS_BACK);
         }
         let from = self.from.as_deref().map(parse_date_ms).transpose().context("from")?;
         let to = self.to.as_deref().map(parse_date_ms).transpose().context("to")?;
         if kind == JobKind::Backfill && from.is_none() {
             bail!("from: a backfill needs its first day (YYYY-MM-DD)");
         }
-        if let (Some(f), Some(t)) = (from, to) {
-            if t <= f {
-                bail!("to: must be after from");
-            }
+        if let (Some(f), Some(t)) = (from, to)
+            && t <= f
+        {
+            bail!("to: must be after from");
         }
         Ok(())
     }
@@ -301,7 +301,7 @@ pub async fn run(ctx: &JobContext, kind: JobKind, args: &JobArgs, job_id: i64) -
         JobKind::GapsFill => repair_gaps(ctx, args).await,
         JobKind::Quality => quality(ctx, args).await,
         JobKind::Universe => universe_job(ctx, args).await,
-        JobKind::Retention => bail!("MERGE: retention"),
+        JobKind::Retention => crate::retention::run(ctx).await,
         JobKind::Health => crate::health::sample(ctx).await,
     }
 }
@@ -417,12 +417,14 @@ async fn indicators_job(ctx: &JobContext, args: &JobArgs) -> Result<Outcome> {
 }
 
 /// Repairs the open gaps ending after `since_ms` through each series' chain, one gap at a
-/// time (each is committed before the next), recording each attempt in the ledger.
+/// time (each is committed before the next), recording each attempt in the ledger. Between
+/// gaps, `stop()` may end the repair early (`GapRepair::stopped`).
 pub async fn repair_open_gaps(
     config: &Config,
     store: &StoreHandle,
     since_ms: i64,
     wanted: impl Fn(&Gap) -> bool,
+    stop: impl Fn() -> bool,
 ) -> Result<GapRepair> {
     let chains = Chains::new(config, store).await?;
     let open: Vec<Gap> = store
@@ -436,6 +438,10 @@ pub async fn repair_open_gaps(
         ..GapRepair::default()
     };
     for gap in &open {
+        if stop() {
+            repair.stopped = true;
+            break;
+        }
         let plan = Plan {
             targets: vec![Target {
                 instrument: gap.instrument.clone(),
@@ -476,6 +482,8 @@ pub struct GapRepair {
     pub unrepairable: u64,
     /// Bars written.
     pub written: u64,
+    /// Asked to stop before every gap was tried.
+    pub stopped: bool,
 }
 
 async fn repair_gaps(ctx: &JobContext, args: &JobArgs) -> Result<Outcome> {
@@ -484,7 +492,7 @@ async fn repair_gaps(ctx: &JobContext, args: &JobArgs) -> Result<Outcome> {
         None => now_ms() - i64::from(ctx.config.gaps.repair_days) * DAY_MS,
     };
     ctx.store.refresh_gaps(now_ms()).await?;
-    let repair = repair_open_gaps(&ctx.config, &ctx.store, since, |g| args.wants(&g.instrument)).await?;
+    let repair = repair_open_gaps(&ctx.config, &ctx.store, since, |g| args.wants(&g.instrument), || false).await?;
     let after = ctx.store.refresh_gaps(now_ms()).await?;
     Ok(Outcome::ok(
         repair.written,

@@ -15,6 +15,7 @@ pub mod health;
 pub mod jobs;
 pub mod plan;
 pub mod registry;
+pub mod retention;
 pub mod scheduler;
 pub mod service;
 pub mod store;
