@@ -40,6 +40,10 @@ pub struct Args {
     /// Also write the log into this folder, one file per day (candlekeep.log.YYYY-MM-DD).
     #[arg(long, value_name = "DIR")]
     pub log_dir: Option<PathBuf>,
+    /// Serve the API only: no scheduled jobs in this process (jobs start only through POST
+    /// /api/v1/jobs/...). For an extra API process beside a scheduling one.
+    #[arg(long)]
+    pub no_schedule: bool,
     /// With --demo: days of recent history backfilled at first start.
     #[arg(long, default_value_t = 21, value_parser = clap::value_parser!(u32).range(1..=365))]
     pub demo_days: u32,
@@ -103,6 +107,7 @@ pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
     // then keeps those series fresh instead of racing the backfill).
     let demo_first_start = global.demo && store.series_status().await?.is_empty();
     let (coins, days) = (args.demo_coins, args.demo_days);
+    let no_schedule = args.no_schedule;
 
     let jobs = scheduler::entries(&config.schedule).context("[schedule]")?;
     let leader = StoreLeader::for_store(&store, &owner).await?;
@@ -113,6 +118,9 @@ pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
         tokio::spawn(async move {
             if demo_first_start {
                 demo_backfill(&service, coins, days).await;
+            }
+            if no_schedule {
+                return;
             }
             scheduler::run(
                 &service,
