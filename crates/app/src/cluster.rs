@@ -144,6 +144,7 @@ pub async fn collect(store: &StoreHandle, role: &QueueRole, plan: &Plan, name: &
         rows_written: new_bars,
         written_by: Default::default(),
         error: (failed > 0).then(|| format!("{failed} unit(s) failed after every attempt; see the work queue")),
+        error_kind: (failed > 0).then(|| "source".to_owned()),
         summary,
     })
 }

@@ -164,6 +164,7 @@ pub async fn sample(ctx: &JobContext) -> Result<Outcome> {
         rows_written: 1,
         written_by: Default::default(),
         error: None,
+        error_kind: None,
         summary: serde_json::to_value(&sample).unwrap_or_default(),
     })
 }

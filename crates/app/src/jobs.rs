@@ -219,6 +219,8 @@ pub struct Outcome {
     /// Candles written per source (sources that wrote none are left out).
     pub written_by: BTreeMap<String, u64>,
     pub error: Option<String>,
+    /// What kind of failure `error` is (see [`failure_kind`]).
+    pub error_kind: Option<String>,
     /// What the job did, for the API and the log.
     pub summary: serde_json::Value,
 }
@@ -230,6 +232,7 @@ impl Outcome {
             rows_written: rows,
             written_by: BTreeMap::new(),
             error: None,
+            error_kind: None,
             summary,
         }
     }
@@ -384,6 +387,11 @@ pub fn backfill_outcome(report: &backfill::Report) -> Outcome {
         },
         rows_written: report.written(),
         written_by: per_source,
+        error_kind: report.failures().next().map(|s| {
+            s.source_errors
+                .last()
+                .map_or("source".to_owned(), |(_, e)| e.kind().name())
+        }),
         error: (!failures.is_empty()).then(|| {
             format!(
                 "{} of {} series failed: {}",
@@ -542,6 +550,44 @@ async fn universe_job(ctx: &JobContext, args: &JobArgs) -> Result<Outcome> {
     if !failures.is_empty() {
         outcome.status = JobStatus::Failed;
         outcome.error = Some(failures.join("; "));
+        outcome.error_kind = Some("source".into());
     }
     Ok(outcome)
+}
+
+/// What kind of failure ended a job, from its error's chain: the engine's kinds
+/// (`source:banned`, `store`…), `invalid-arguments` for arguments the job refused, `other`
+/// for the rest.
+pub fn failure_kind(error: &anyhow::Error) -> String {
+    for cause in error.chain() {
+        if let Some(e) = cause.downcast_ref::<candlekeep_engine::JobError>() {
+            return e.kind().name();
+        }
+        if cause.is::<candlekeep_store::StoreError>() {
+            return "store".into();
+        }
+        if let Some(e) = cause.downcast_ref::<candlekeep_sources::SourceError>() {
+            return format!("source:{}", e.kind());
+        }
+    }
+    "other".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_is_named_by_the_first_typed_error_in_its_chain() {
+        let store = anyhow::Error::new(candlekeep_engine::JobError::Store(candlekeep_store::StoreError::Busy))
+            .context("writing a page");
+        assert_eq!(failure_kind(&store), "store");
+        let bare = anyhow::Error::new(candlekeep_store::StoreError::Busy);
+        assert_eq!(failure_kind(&bare), "store");
+        assert_eq!(failure_kind(&anyhow::anyhow!("no venue lists it")), "other");
+        assert_eq!(
+            candlekeep_engine::JobFailure::Source(candlekeep_sources::FailureKind::Banned).name(),
+            "source:banned"
+        );
+    }
 }

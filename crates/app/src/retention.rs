@@ -35,6 +35,7 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome> {
         rows_written: deleted + job_runs + http_cache,
         written_by: Default::default(),
         error: None,
+        error_kind: None,
         summary: serde_json::json!({
             "configured": configured,
             "candles_deleted": candles,

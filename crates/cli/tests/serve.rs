@@ -45,7 +45,9 @@ fn serve(mut cmd: Command) -> (Child, String) {
             }
         }
     });
-    let base = rx.recv_timeout(Duration::from_secs(60)).expect("serve never said where it listens");
+    let base = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("serve never said where it listens");
     (child, base)
 }
 
@@ -62,7 +64,10 @@ async fn sigterm_mid_backfill_exits_zero_records_interrupted_and_loses_nothing()
     };
     let clean = run(cli("clean.db", &[&["backfill"], &range[..]].concat()));
     assert!(clean.status.success(), "{}", text(&clean));
-    let clean_hash = SqliteStore::open(&dir.path().join("clean.db")).unwrap().content_hash().unwrap();
+    let clean_hash = SqliteStore::open(&dir.path().join("clean.db"))
+        .unwrap()
+        .content_hash()
+        .unwrap();
 
     let (mut child, base) = serve(cli("served.db", &["serve", "--bind", "127.0.0.1:0", "--no-schedule"]));
     let http = reqwest::Client::new();
@@ -83,7 +88,10 @@ async fn sigterm_mid_backfill_exits_zero_records_interrupted_and_loses_nothing()
         assert!(Instant::now() < deadline, "nothing was stored within a minute");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let exit = child.wait().unwrap();
     assert!(exit.success(), "serve exited {exit:?} on SIGTERM");
@@ -115,5 +123,8 @@ fn a_public_bind_without_a_token_is_refused() {
     ));
     assert!(!out.status.success());
     let said = text(&out);
-    assert!(said.contains("without an admin token") && said.contains("CANDLEKEEP_SERVER_ADMIN_TOKEN"), "{said}");
+    assert!(
+        said.contains("without an admin token") && said.contains("CANDLEKEEP_SERVER_ADMIN_TOKEN"),
+        "{said}"
+    );
 }

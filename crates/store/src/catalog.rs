@@ -272,6 +272,7 @@ pub static TABLES: &[TableDef] = &[
             ("error", Text),
             ("pid", Int),
             ("host", Text),
+            ("error_kind", Text),
         ],
         key: &["id"],
     },

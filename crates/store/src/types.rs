@@ -122,6 +122,8 @@ pub struct JobRecord {
     pub rows_written: u64,
     pub sources: Vec<String>,
     pub error: Option<String>,
+    /// What kind of failure `error` is (`source:ban`, `store`, `invalid-arguments`…).
+    pub error_kind: Option<String>,
 }
 
 /// What one listing refresh of a venue and market changed.
@@ -296,6 +298,8 @@ pub struct JobRow {
     /// Candles written per source: `binance-spot-rest=25301,okx-rest=26`.
     pub sources_used: String,
     pub error: Option<String>,
+    /// What kind of failure `error` is, for runs that record it.
+    pub error_kind: Option<String>,
 }
 
 /// Which job runs to list ([`JobLog::jobs`](crate::JobLog::jobs)): newest first, each filter

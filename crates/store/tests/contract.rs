@@ -252,10 +252,10 @@ async fn schema_version_is_the_latest_migration(backend: Backend) {
             let other = other.open().await;
             assert_eq!(version, other.schema_version().await.unwrap());
             // 9 added system_health and retention_horizon.
-            assert!(version >= 9, "{version}");
+            assert!(version >= 10, "{version}");
         }
         // 5 added system_health and retention_horizon.
-        Backend::Postgres => assert!(version >= 5, "{version}"),
+        Backend::Postgres => assert!(version >= 6, "{version}"),
     }
 }
 
@@ -859,6 +859,7 @@ async fn recent_jobs_are_newest_first_with_status_and_host(backend: Backend) {
         rows_written: rows,
         sources: sources.iter().map(|s| (*s).to_owned()).collect(),
         error: error.map(str::to_owned),
+        error_kind: error.map(|_| "source:unavailable".to_owned()),
     };
     let a = store.job_started("backfill", "--from 2024-01-01").await.unwrap();
     store
@@ -882,6 +883,9 @@ async fn recent_jobs_are_newest_first_with_status_and_host(backend: Backend) {
     assert!(a < b && b < c && c < d, "{a} {b} {c} {d}");
 
     let jobs = store.recent_jobs(10).await.unwrap();
+    // The failure's kind is kept beside its message; runs without an error have none.
+    let kinds: Vec<Option<&str>> = jobs.iter().map(|j| j.error_kind.as_deref()).collect();
+    assert_eq!(kinds, vec![None, None, Some("source:unavailable"), None]);
     let summary: Vec<JobSummary<'_>> = jobs
         .iter()
         .map(|j| {
@@ -1179,6 +1183,7 @@ async fn populated() -> support::TestStore {
                 rows_written: 77,
                 sources: vec!["binance-usdm-rest=30".into()],
                 error: None,
+                error_kind: None,
             },
         )
         .await
@@ -1538,6 +1543,7 @@ fn ended(status: JobStatus) -> JobRecord {
         rows_written: 0,
         sources: Vec::new(),
         error: None,
+        error_kind: None,
     }
 }
 

@@ -131,6 +131,7 @@ fn populated(store: &mut dyn BlockingStore) {
                 rows_written: 299,
                 sources: vec!["binance-usdm-rest=200".into()],
                 error: None,
+                error_kind: None,
             },
         )
         .unwrap();

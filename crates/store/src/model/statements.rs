@@ -43,7 +43,7 @@ pub(crate) const INDICATOR_VALUES_SQL: &str = "SELECT instrument_id, timeframe, 
 /// Job runs, newest first, each filter applying when given (a `JobQuery`): (job, status,
 /// before id, limit). One run by id is the first row below `id + 1`. The casts give PostgreSQL
 /// the parameters' types, which `$1 IS NULL` alone does not.
-pub(crate) const JOBS_SQL: &str = "SELECT id, job, args, started_at, ended_at, status, rows_written, sources_used, error FROM \
+pub(crate) const JOBS_SQL: &str = "SELECT id, job, args, started_at, ended_at, status, rows_written, sources_used, error, error_kind FROM \
      job_runs WHERE (CAST($1 AS TEXT) IS NULL OR job = $1) AND (CAST($2 AS TEXT) IS NULL OR status = $2) \
      AND (CAST($3 AS BIGINT) IS NULL OR id < $3) ORDER BY id DESC LIMIT $4";
 
@@ -166,7 +166,7 @@ pub(crate) const COVERED_OVERLAPPING_SQL: &str = "SELECT start_ms, end_ms FROM c
 
 /// Records the end of a job run: (ended at, status, rows written, sources used, error, id).
 pub(crate) const JOB_FINISHED_SQL: &str = "UPDATE job_runs SET ended_at = $1, status = $2, rows_written = $3, \
-     sources_used = $4, error = $5 WHERE id = $6";
+     sources_used = $4, error = $5, error_kind = $6 WHERE id = $7";
 
 /// Records a repair attempt on an open gap: (unrepairable, now, series, timeframe, start, end).
 pub(crate) const GAP_ATTEMPTED_SQL: &str = "UPDATE gaps SET attempts = attempts + 1, \

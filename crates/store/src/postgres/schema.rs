@@ -270,6 +270,10 @@ const MIGRATIONS: &[&str] = &[
         before_ms BIGINT NOT NULL
     );
     "#,
+    // 6: what kind of failure ended a run, beside its message.
+    r#"
+    ALTER TABLE job_runs ADD COLUMN error_kind TEXT;
+    "#,
 ];
 
 pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -165,6 +165,7 @@ pub(crate) async fn job_finished(conn: &Conn, id: JobId, o: &JobRecord) -> Resul
             &(o.rows_written as i64),
             &o.sources.join(","),
             &o.error.as_deref(),
+            &o.error_kind.as_deref(),
             &id,
         ],
     )
@@ -197,6 +198,7 @@ pub(crate) async fn jobs(conn: &Conn, q: &JobQuery) -> Result<Vec<JobRow>, Store
             rows_written: r.get(6),
             sources_used: r.get(7),
             error: r.get(8),
+            error_kind: r.get(9),
         })
         .collect())
 }

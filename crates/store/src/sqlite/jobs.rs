@@ -32,6 +32,7 @@ pub(crate) fn finished(conn: &Connection, id: JobId, o: &JobRecord) -> Result<()
             o.rows_written as i64,
             o.sources.join(","),
             o.error.as_deref(),
+            o.error_kind.as_deref(),
             id,
         ),
     )?;
@@ -75,6 +76,7 @@ pub(crate) fn list(conn: &Connection, q: &JobQuery) -> Result<Vec<JobRow>, Store
             rows_written: r.get(6)?,
             sources_used: r.get(7)?,
             error: r.get(8)?,
+            error_kind: r.get(9)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

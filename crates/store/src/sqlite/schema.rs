@@ -309,6 +309,11 @@ const MIGRATIONS: &[&str] = &[
         before_ms INTEGER NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 10: what kind of failure ended a run (`source:ban`, `store`, `invalid-arguments`…), beside
+    // its message, for alerts and the API.
+    r#"
+    ALTER TABLE job_runs ADD COLUMN error_kind TEXT;
+    "#,
 ];
 
 pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;
