@@ -12,23 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use candlekeep_core::time::now_ms;
-use candlekeep_store::CandleRead;
-use serde::Serialize;
-
-/// MERGE: placeholder until the store's HealthLog lands.
-#[derive(Debug, Clone, Serialize)]
-pub struct HealthSample {
-    pub at_ms: i64,
-    pub cpu_pct: f64,
-    pub mem_used_bytes: i64,
-    pub mem_total_bytes: i64,
-    pub disk_used_bytes: i64,
-    pub disk_total_bytes: i64,
-    pub rss_bytes: i64,
-    pub freshness_lag_ms: Option<i64>,
-    pub api_p99_ms: Option<f64>,
-    pub api_requests: i64,
-}
+use candlekeep_store::{CandleRead, HealthLog, HealthSample};
 
 use crate::jobs::{JobContext, Outcome};
 
@@ -143,10 +127,6 @@ struct SystemReading {
     rss: u64,
 }
 
-fn as_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
 /// The health job: one sample, stored.
 pub async fn sample(ctx: &JobContext) -> Result<Outcome> {
     let health = ctx.health.clone();
@@ -169,21 +149,22 @@ pub async fn sample(ctx: &JobContext) -> Result<Outcome> {
     let sample = HealthSample {
         at_ms,
         cpu_pct: system.cpu_pct,
-        mem_used_bytes: as_i64(system.mem_used),
-        mem_total_bytes: as_i64(system.mem_total),
-        disk_used_bytes: as_i64(system.disk_used),
-        disk_total_bytes: as_i64(system.disk_total),
-        rss_bytes: as_i64(system.rss),
+        mem_used_bytes: system.mem_used,
+        mem_total_bytes: system.mem_total,
+        disk_used_bytes: system.disk_used,
+        disk_total_bytes: system.disk_total,
+        rss_bytes: system.rss,
         freshness_lag_ms,
         api_p99_ms,
-        api_requests: as_i64(api_requests),
+        api_requests,
     };
-    // MERGE: ctx.store.record_health(sample.clone()).await?;
+    ctx.store.record_health(sample.clone()).await?;
     Ok(Outcome {
         status: candlekeep_store::JobStatus::Ok,
         rows_written: 1,
         written_by: Default::default(),
         error: None,
+        error_kind: None,
         summary: serde_json::to_value(&sample).unwrap_or_default(),
     })
 }

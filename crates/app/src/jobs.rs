@@ -101,18 +101,25 @@ impl std::fmt::Display for JobKind {
 #[serde(default, deny_unknown_fields)]
 pub struct JobArgs {
     /// Assets or symbols (BTC or BTCUSDT): sync, backfill, indicators, gaps-fill.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub symbols: Option<Vec<String>>,
     /// The N best-ranked coins of the stored universe instead of `symbols`: sync, backfill.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_coins: Option<u32>,
     /// Markets (`spot`, `usdm`): sync, backfill.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub markets: Option<Vec<String>>,
     /// 1m, 5m, 15m, 1h, 4h or 1d: sync, backfill, indicators.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timeframe: Option<String>,
     /// First day (UTC, YYYY-MM-DD): backfill (required); gaps-fill (default: gaps.repair_days back).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
     /// Day after the last (UTC, YYYY-MM-DD): backfill (default: up to now).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
     /// Days to judge: quality (default: quality.days).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub days: Option<u32>,
 }
 
@@ -145,15 +152,15 @@ impl JobArgs {
                 );
             }
         }
-        if let Some(s) = &self.symbols {
-            if s.is_empty() || s.len() > 1_000 || s.iter().any(|x| x.trim().is_empty() || x.len() > 32) {
-                bail!("symbols: give 1 to 1000 non-empty symbols like BTC or BTCUSDT");
-            }
+        if let Some(s) = &self.symbols
+            && (s.is_empty() || s.len() > 1_000 || s.iter().any(|x| x.trim().is_empty() || x.len() > 32))
+        {
+            bail!("symbols: give 1 to 1000 non-empty symbols like BTC or BTCUSDT");
         }
-        if let Some(n) = self.max_coins {
-            if !(1..=crate::config::MAX_COINS).contains(&n) {
-                bail!("max_coins: must be 1 to {}", crate::config::MAX_COINS);
-            }
+        if let Some(n) = self.max_coins
+            && !(1..=crate::config::MAX_COINS).contains(&n)
+        {
+            bail!("max_coins: must be 1 to {}", crate::config::MAX_COINS);
         }
         if let Some(m) = &self.markets {
             crate::config::parse_markets(&m.join(",")).context("markets")?;
@@ -161,20 +168,20 @@ impl JobArgs {
         if let Some(tf) = &self.timeframe {
             tf.parse::<Timeframe>().context("timeframe")?;
         }
-        if let Some(d) = self.days {
-            if !(1..=crate::config::MAX_DAYS_BACK).contains(&d) {
-                bail!("days: must be 1 to {}", crate::config::MAX_DAYS_BACK);
-            }
+        if let Some(d) = self.days
+            && !(1..=crate::config::MAX_DAYS_BACK).contains(&d)
+        {
+            bail!("days: must be 1 to {}", crate::config::MAX_DAYS_BACK);
         }
         let from = self.from.as_deref().map(parse_date_ms).transpose().context("from")?;
         let to = self.to.as_deref().map(parse_date_ms).transpose().context("to")?;
         if kind == JobKind::Backfill && from.is_none() {
             bail!("from: a backfill needs its first day (YYYY-MM-DD)");
         }
-        if let (Some(f), Some(t)) = (from, to) {
-            if t <= f {
-                bail!("to: must be after from");
-            }
+        if let (Some(f), Some(t)) = (from, to)
+            && t <= f
+        {
+            bail!("to: must be after from");
         }
         Ok(())
     }
@@ -190,6 +197,7 @@ impl JobArgs {
                 .map(str::parse)
                 .transpose()
                 .context("timeframe")?,
+            series: None,
         })
     }
 
@@ -211,6 +219,8 @@ pub struct Outcome {
     /// Candles written per source (sources that wrote none are left out).
     pub written_by: BTreeMap<String, u64>,
     pub error: Option<String>,
+    /// What kind of failure `error` is (see [`failure_kind`]).
+    pub error_kind: Option<String>,
     /// What the job did, for the API and the log.
     pub summary: serde_json::Value,
 }
@@ -222,6 +232,7 @@ impl Outcome {
             rows_written: rows,
             written_by: BTreeMap::new(),
             error: None,
+            error_kind: None,
             summary,
         }
     }
@@ -235,6 +246,22 @@ pub struct JobContext {
     pub store: StoreHandle,
     pub events: EventBus,
     pub health: Arc<crate::health::Health>,
+    /// On PostgreSQL, sync and backfill go through the work queue as this process
+    /// ([`crate::cluster`]); `None`: they run in this process.
+    pub queue: Option<crate::cluster::QueueRole>,
+}
+
+impl JobContext {
+    /// A context for a store, with a new event bus and health probe, running jobs in-process.
+    pub fn new(config: Config, store: StoreHandle) -> Self {
+        Self {
+            config: Arc::new(config),
+            store,
+            events: EventBus::new(),
+            health: Arc::new(crate::health::Health::default()),
+            queue: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for JobContext {
@@ -249,7 +276,11 @@ pub async fn run(ctx: &JobContext, kind: JobKind, args: &JobArgs, job_id: i64) -
     match kind {
         JobKind::Sync => {
             let fallback_ms = now_ms() - i64::from(ctx.config.collect.sync_initial_days) * DAY_MS;
-            let outcome = collect(ctx, args, Start::AfterLatest { fallback_ms }, None, job_id).await?;
+            let mut selection = args.selection()?;
+            if args.symbols.is_none() && args.max_coins.is_none() {
+                selection.series = Some(sync_series(ctx, &selection).await?);
+            }
+            let outcome = collect(ctx, selection, Start::AfterLatest { fallback_ms }, None, job_id).await?;
             // Indicators right after each sync, over what it wrote: part of the same run.
             let ind = indicators_job(
                 ctx,
@@ -267,20 +298,54 @@ pub async fn run(ctx: &JobContext, kind: JobKind, args: &JobArgs, job_id: i64) -
         JobKind::Backfill => {
             let from = parse_date_ms(args.from.as_deref().unwrap_or_default()).context("from")?;
             let to = args.to.as_deref().map(parse_date_ms).transpose().context("to")?;
-            collect(ctx, args, Start::At(from), to, job_id).await
+            collect(ctx, args.selection()?, Start::At(from), to, job_id).await
         }
         JobKind::Indicators => indicators_job(ctx, args).await,
         JobKind::GapsFill => repair_gaps(ctx, args).await,
         JobKind::Quality => quality(ctx, args).await,
         JobKind::Universe => universe_job(ctx, args).await,
-        JobKind::Retention => bail!("MERGE: retention"),
+        JobKind::Retention => crate::retention::run(ctx).await,
         JobKind::Health => crate::health::sample(ctx).await,
     }
 }
 
+/// What a sync without a selection keeps fresh: every series already stored at the timeframe,
+/// and the configured assets on the configured markets.
+async fn sync_series(ctx: &JobContext, selection: &Selection) -> Result<Vec<candlekeep_core::Instrument>> {
+    let timeframe = match selection.timeframe {
+        Some(tf) => tf,
+        None => ctx.config.timeframe()?,
+    };
+    let markets: Vec<Market> = match &selection.markets {
+        Some(m) => crate::config::parse_markets(m).context("markets")?,
+        None => ctx.config.markets()?,
+    };
+    let mut series: Vec<_> = ctx
+        .store
+        .series_status()
+        .await?
+        .into_iter()
+        .filter(|s| s.timeframe == timeframe && markets.contains(&s.instrument.market))
+        .map(|s| s.instrument)
+        .collect();
+    series.extend(ctx.config.instruments(None, &markets)?);
+    series.sort();
+    series.dedup();
+    Ok(series)
+}
+
 /// Sync and backfill: the selection's plan, fetched through each series' chain.
-async fn collect(ctx: &JobContext, args: &JobArgs, start: Start, end: Option<i64>, job_id: i64) -> Result<Outcome> {
-    let plan = plan::plan(&ctx.config, &ctx.store, &args.selection()?, start, end).await?;
+async fn collect(
+    ctx: &JobContext,
+    selection: Selection,
+    start: Start,
+    end: Option<i64>,
+    job_id: i64,
+) -> Result<Outcome> {
+    let plan = plan::plan(&ctx.config, &ctx.store, &selection, start, end).await?;
+    if let Some(role) = &ctx.queue {
+        return crate::cluster::collect(&ctx.store, role, &plan, &format!("job-{job_id}")).await;
+    }
     let report = backfill::run(&ctx.store, &plan, &NoProgress).await?;
     let tf = plan.timeframe.to_string();
     let at_ms = now_ms();
@@ -322,6 +387,11 @@ pub fn backfill_outcome(report: &backfill::Report) -> Outcome {
         },
         rows_written: report.written(),
         written_by: per_source,
+        error_kind: report.failures().next().map(|s| {
+            s.source_errors
+                .last()
+                .map_or("source".to_owned(), |(_, e)| e.kind().name())
+        }),
         error: (!failures.is_empty()).then(|| {
             format!(
                 "{} of {} series failed: {}",
@@ -355,12 +425,14 @@ async fn indicators_job(ctx: &JobContext, args: &JobArgs) -> Result<Outcome> {
 }
 
 /// Repairs the open gaps ending after `since_ms` through each series' chain, one gap at a
-/// time (each is committed before the next), recording each attempt in the ledger.
+/// time (each is committed before the next), recording each attempt in the ledger. Between
+/// gaps, `stop()` may end the repair early (`GapRepair::stopped`).
 pub async fn repair_open_gaps(
     config: &Config,
     store: &StoreHandle,
     since_ms: i64,
     wanted: impl Fn(&Gap) -> bool,
+    stop: impl Fn() -> bool,
 ) -> Result<GapRepair> {
     let chains = Chains::new(config, store).await?;
     let open: Vec<Gap> = store
@@ -374,6 +446,10 @@ pub async fn repair_open_gaps(
         ..GapRepair::default()
     };
     for gap in &open {
+        if stop() {
+            repair.stopped = true;
+            break;
+        }
         let plan = Plan {
             targets: vec![Target {
                 instrument: gap.instrument.clone(),
@@ -414,6 +490,8 @@ pub struct GapRepair {
     pub unrepairable: u64,
     /// Bars written.
     pub written: u64,
+    /// Asked to stop before every gap was tried.
+    pub stopped: bool,
 }
 
 async fn repair_gaps(ctx: &JobContext, args: &JobArgs) -> Result<Outcome> {
@@ -422,7 +500,7 @@ async fn repair_gaps(ctx: &JobContext, args: &JobArgs) -> Result<Outcome> {
         None => now_ms() - i64::from(ctx.config.gaps.repair_days) * DAY_MS,
     };
     ctx.store.refresh_gaps(now_ms()).await?;
-    let repair = repair_open_gaps(&ctx.config, &ctx.store, since, |g| args.wants(&g.instrument)).await?;
+    let repair = repair_open_gaps(&ctx.config, &ctx.store, since, |g| args.wants(&g.instrument), || false).await?;
     let after = ctx.store.refresh_gaps(now_ms()).await?;
     Ok(Outcome::ok(
         repair.written,
@@ -472,6 +550,44 @@ async fn universe_job(ctx: &JobContext, args: &JobArgs) -> Result<Outcome> {
     if !failures.is_empty() {
         outcome.status = JobStatus::Failed;
         outcome.error = Some(failures.join("; "));
+        outcome.error_kind = Some("source".into());
     }
     Ok(outcome)
+}
+
+/// What kind of failure ended a job, from its error's chain: the engine's kinds
+/// (`source:banned`, `store`…), `invalid-arguments` for arguments the job refused, `other`
+/// for the rest.
+pub fn failure_kind(error: &anyhow::Error) -> String {
+    for cause in error.chain() {
+        if let Some(e) = cause.downcast_ref::<candlekeep_engine::JobError>() {
+            return e.kind().name();
+        }
+        if cause.is::<candlekeep_store::StoreError>() {
+            return "store".into();
+        }
+        if let Some(e) = cause.downcast_ref::<candlekeep_sources::SourceError>() {
+            return format!("source:{}", e.kind());
+        }
+    }
+    "other".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_is_named_by_the_first_typed_error_in_its_chain() {
+        let store = anyhow::Error::new(candlekeep_engine::JobError::Store(candlekeep_store::StoreError::Busy))
+            .context("writing a page");
+        assert_eq!(failure_kind(&store), "store");
+        let bare = anyhow::Error::new(candlekeep_store::StoreError::Busy);
+        assert_eq!(failure_kind(&bare), "store");
+        assert_eq!(failure_kind(&anyhow::anyhow!("no venue lists it")), "other");
+        assert_eq!(
+            candlekeep_engine::JobFailure::Source(candlekeep_sources::FailureKind::Banned).name(),
+            "source:banned"
+        );
+    }
 }

@@ -7,6 +7,7 @@
 //!
 //! Argument parsing, output, progress and signal handling belong to the front ends.
 
+pub mod cluster;
 pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;
@@ -14,6 +15,7 @@ pub mod health;
 pub mod jobs;
 pub mod plan;
 pub mod registry;
+pub mod retention;
 pub mod scheduler;
 pub mod service;
 pub mod store;

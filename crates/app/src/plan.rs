@@ -28,6 +28,9 @@ pub struct Selection {
     /// Markets, comma-separated (`spot,usdm`).
     pub markets: Option<String>,
     pub timeframe: Option<Timeframe>,
+    /// Exactly these series, instead of `symbols` or `max_coins` on `markets` (the service's
+    /// sync: every series already stored).
+    pub series: Option<Vec<Instrument>>,
 }
 
 /// The backfill plan of a selection: every series with its chain, from `start` to `end`.
@@ -47,8 +50,9 @@ pub async fn plan(
         None => config.timeframe()?,
     };
     let quote = config.collect.quote.trim().to_ascii_uppercase();
-    let instruments: Vec<Instrument> = match sel.max_coins {
-        Some(n) => {
+    let instruments: Vec<Instrument> = match (&sel.series, sel.max_coins) {
+        (Some(series), _) => series.clone(),
+        (None, Some(n)) => {
             let assets = store.ranked_assets(n as usize).await?;
             if assets.is_empty() {
                 bail!("the universe is empty: run `candlekeep sync --symbols-only` first to rank the coins");
@@ -58,7 +62,7 @@ pub async fn plan(
                 .map(|(i, _)| i)
                 .collect()
         }
-        None => config.instruments(sel.symbols.as_deref(), &markets)?,
+        (None, None) => config.instruments(sel.symbols.as_deref(), &markets)?,
     };
     let chains = Chains::new(config, store).await?;
     let mut targets = Vec::new();

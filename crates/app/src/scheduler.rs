@@ -15,7 +15,7 @@ use candlekeep_core::time::now_ms;
 use candlekeep_engine::schedule::{Cron, JobState, is_due};
 use candlekeep_store::postgres::PgWorkQueue;
 use candlekeep_store::postgres::queue::SchedulerRole;
-use candlekeep_store::{JobLog, StoreError, StoreHandle, WorkQueue};
+use candlekeep_store::{JobLog, JobQuery, StoreError, StoreHandle, WorkQueue};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ScheduleSection;
@@ -93,13 +93,13 @@ impl Leadership for PgLeader {
 /// The leadership a store calls for: the advisory lock on PostgreSQL, sole on SQLite.
 pub enum StoreLeader {
     Sole(SoleLeader),
-    Postgres(PgLeader),
+    Postgres(Box<PgLeader>),
 }
 
 impl StoreLeader {
     pub async fn for_store(store: &StoreHandle, owner: &str) -> Result<Self, StoreError> {
         Ok(match store.postgres_work_queue(owner).await? {
-            Some(queue) => Self::Postgres(PgLeader::new(queue)),
+            Some(queue) => Self::Postgres(Box::new(PgLeader::new(queue))),
             None => Self::Sole(SoleLeader),
         })
     }
@@ -138,15 +138,12 @@ impl Runner for Service {
         Service::start(self, kind, JobArgs::default(), "schedule").await
     }
     async fn last_started(&self, kind: JobKind) -> Result<Option<i64>, StoreError> {
-        // MERGE: use jobs(JobQuery { job, limit: 1 })
-        Ok(self
-            .context()
-            .store
-            .recent_jobs(1000)
-            .await?
-            .iter()
-            .find(|r| r.job == kind.as_str())
-            .map(|r| r.started_at))
+        let query = JobQuery {
+            job: Some(kind.as_str().to_owned()),
+            limit: 1,
+            ..JobQuery::default()
+        };
+        Ok(self.context().store.jobs(query).await?.first().map(|r| r.started_at))
     }
 }
 

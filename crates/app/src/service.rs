@@ -138,7 +138,10 @@ impl Service {
             .spawn(async move { execute(&inner, entry, kind, args, id).await });
         match handle.await {
             Ok(outcome) => Ok((id, outcome)),
-            Err(e) => Ok((id, failed_outcome(format!("the run's task ended: {e}")))),
+            Err(e) => Ok((
+                id,
+                failed_outcome(format!("the run's task ended: {e}"), "worker".into()),
+            )),
         }
     }
 
@@ -200,12 +203,13 @@ impl Service {
     }
 }
 
-fn failed_outcome(error: String) -> Outcome {
+fn failed_outcome(error: String, kind: String) -> Outcome {
     Outcome {
         status: JobStatus::Failed,
         rows_written: 0,
         written_by: Default::default(),
         error: Some(error),
+        error_kind: Some(kind),
         summary: serde_json::Value::Null,
     }
 }
@@ -216,13 +220,14 @@ async fn execute(inner: &Inner, entry: RunningEntry, kind: JobKind, args: JobArg
     let outcome = tokio::select! {
         r = jobs::run(&inner.ctx, kind, &args, id) => match r {
             Ok(o) => o,
-            Err(e) => failed_outcome(format!("{e:#}")),
+            Err(e) => failed_outcome(format!("{e:#}"), jobs::failure_kind(&e)),
         },
         () = inner.stop.cancelled() => Outcome {
             status: JobStatus::Interrupted,
             rows_written: 0,
             written_by: Default::default(),
             error: Some("the service stopped during the run; what was stored is kept and the next run resumes".into()),
+            error_kind: Some("interrupted".into()),
             summary: serde_json::Value::Null,
         },
     };
@@ -231,6 +236,7 @@ async fn execute(inner: &Inner, entry: RunningEntry, kind: JobKind, args: JobArg
         rows_written: outcome.rows_written,
         sources: outcome.written_by.iter().map(|(s, n)| format!("{s}={n}")).collect(),
         error: outcome.error.clone(),
+        error_kind: outcome.error_kind.clone(),
     };
     if let Err(e) = inner.ctx.store.job_finished(id, record).await {
         tracing::error!(job = kind.as_str(), id, error = %e, "could not record the end of a run");

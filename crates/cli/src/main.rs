@@ -1,6 +1,7 @@
 //! The `candlekeep` binary.
 
 mod commands;
+mod logging;
 mod progress;
 mod signals;
 
@@ -56,6 +57,9 @@ enum Command {
     /// Copy a whole store to another database (SQLite to PostgreSQL or back), verifying every
     /// table's row count and content hash.
     Migrate(commands::migrate::Args),
+    /// Run the service: the scheduler ([schedule]) and the HTTP API (/api/v1, OpenAPI at
+    /// /api/v1/openapi.json) in one process; --demo serves simulated venues with recent history.
+    Serve(commands::serve::Args),
 }
 
 #[tokio::main]
@@ -67,16 +71,19 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CANDLEKEEP_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    // Colour only on a terminal: escape codes in a log file or a pipe are noise.
-    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(colour)
-        .with_target(false)
-        .init();
+    // The service logs what it does; a one-off command only warnings (its output says the rest).
+    let logged = match &cli.command {
+        Command::Serve(args) => logging::init(args.log_format, args.log_dir.as_deref(), "info"),
+        _ => logging::init(logging::Format::Text, None, "warn"),
+    };
+    let _log_guard = match logged {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let serving = matches!(cli.command, Command::Serve(_));
 
     // Before any job starts: from here on a signal stops a job at a commit boundary, with its
     // record, instead of killing it mid-run.
@@ -100,6 +107,7 @@ async fn main() -> ExitCode {
         Command::Indicators(args) => commands::indicators::run(&global, args).await,
         Command::Worker(args) => commands::worker::run(&global, args).await,
         Command::Migrate(args) => commands::migrate::run(&global, args).await,
+        Command::Serve(args) => commands::serve::run(&global, args).await,
     };
     let code = match result {
         Ok(code) => code,
@@ -108,6 +116,10 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     };
-    // Asked to stop: the exit status says so even where the job had nothing left to stop.
+    // Asked to stop: the exit status says so even where the job had nothing left to stop. The
+    // service stopping on a signal is its normal end.
+    if serving {
+        return code;
+    }
     signals::received().map_or(code, signals::Signal::exit_code)
 }

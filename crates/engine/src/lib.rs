@@ -52,6 +52,19 @@ pub enum JobFailure {
     Worker,
 }
 
+impl JobFailure {
+    /// Its name in `job_runs.error_kind` and the API: `source:banned`, `store`, `archive`…
+    pub fn name(self) -> String {
+        match self {
+            Self::Source(k) => format!("source:{k}"),
+            Self::Store => "store".into(),
+            Self::Archive => "archive".into(),
+            Self::Indicator => "indicator".into(),
+            Self::Worker => "worker".into(),
+        }
+    }
+}
+
 impl JobError {
     /// What kind of failure this is.
     pub fn kind(&self) -> JobFailure {

@@ -116,11 +116,14 @@ pub fn units_of(
     out
 }
 
-async fn plan<S: CandleWrite, Q: WorkQueue>(
-    queue: &Queue<Q>,
+/// The units of a schedule, each series cut on the grid of `schedule.unit_ms` from
+/// `schedule.from_ms` (or, with `from_latest`, from where each series' covered range ends) up to
+/// its end or the newest closed bar; returns them with the end past which a done unit is reopened.
+pub async fn units_for<S: CandleWrite>(
     store: &S,
     schedule: &Schedule,
-) -> Result<(usize, u64), JobError> {
+    from_latest: bool,
+) -> Result<(Vec<NewUnit>, i64), JobError> {
     let tf = schedule.timeframe;
     let newest = tf.floor(now_ms());
     let until = schedule.to_ms.map_or(newest, |t| tf.ceil(t).min(newest));
@@ -129,15 +132,21 @@ async fn plan<S: CandleWrite, Q: WorkQueue>(
     for t in &schedule.targets {
         let id = store.instrument_id(&t.instrument).await?;
         let chain: Vec<SourceId> = t.chain.iter().map(|s| s.id()).collect();
-        units.extend(units_of(
-            id,
-            tf,
-            &chain,
-            (schedule.from_ms, until),
-            schedule.unit_ms,
-            fixed_end,
-        ));
+        let from = match from_latest {
+            true => store.latest_covered(id, tf).await?.unwrap_or(schedule.from_ms),
+            false => schedule.from_ms,
+        };
+        units.extend(units_of(id, tf, &chain, (from, until), schedule.unit_ms, fixed_end));
     }
+    Ok((units, until))
+}
+
+async fn plan<S: CandleWrite, Q: WorkQueue>(
+    queue: &Queue<Q>,
+    store: &S,
+    schedule: &Schedule,
+) -> Result<(usize, u64), JobError> {
+    let (units, until) = units_for(store, schedule, false).await?;
     let n = units.len();
     let added = queue.lock().await.enqueue("schedule", &units, until).await?;
     Ok((n, added))
@@ -266,26 +275,25 @@ async fn slot_loop<S: CandleWrite, Q: WorkQueue>(
     }
 }
 
-/// Runs a worker: the scheduler duty whenever it can take it, and `settings.slots` units at a
-/// time, sharing `store` (each call takes a connection of its own).
-pub async fn run<S: CandleWrite, Q: WorkQueue + 'static>(
+/// Runs `settings.slots` units at a time from the queue, with no scheduler duty (the service's
+/// processes on PostgreSQL: the leader plans, every process works).
+pub async fn work<S: CandleWrite, Q: WorkQueue + 'static>(
     queue: Q,
     store: S,
-    schedule: Schedule,
     resolve: Resolve,
     settings: Settings,
     events: Events,
 ) -> Result<Report, JobError> {
-    let queue: Queue<Q> = Arc::new(Mutex::new(queue));
-    let stop = Arc::new(tokio::sync::Notify::new());
-    let scheduler = tokio::spawn(schedule_loop(
-        queue.clone(),
-        store.clone(),
-        Arc::new(schedule),
-        settings,
-        events.clone(),
-        stop.clone(),
-    ));
+    work_shared(Arc::new(Mutex::new(queue)), store, resolve, settings, events).await
+}
+
+async fn work_shared<S: CandleWrite, Q: WorkQueue + 'static>(
+    queue: Queue<Q>,
+    store: S,
+    resolve: Resolve,
+    settings: Settings,
+    events: Events,
+) -> Result<Report, JobError> {
     let slots: Vec<_> = (0..settings.slots.max(1))
         .map(|_| {
             tokio::spawn(slot_loop(
@@ -311,14 +319,40 @@ pub async fn run<S: CandleWrite, Q: WorkQueue + 'static>(
             }
         }
     }
-    stop.notify_one();
-    report.scheduled = scheduler.await.map_err(|e| JobError::Worker(e.to_string()))??;
-    // Leaving: the scheduler role is given up.
-    queue.lock().await.stop_scheduling().await;
     match first_error {
         Some(e) => Err(e),
         None => Ok(report),
     }
+}
+
+/// Runs a worker: the scheduler duty whenever it can take it, and `settings.slots` units at a
+/// time, sharing `store` (each call takes a connection of its own).
+pub async fn run<S: CandleWrite, Q: WorkQueue + 'static>(
+    queue: Q,
+    store: S,
+    schedule: Schedule,
+    resolve: Resolve,
+    settings: Settings,
+    events: Events,
+) -> Result<Report, JobError> {
+    let queue: Queue<Q> = Arc::new(Mutex::new(queue));
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let scheduler = tokio::spawn(schedule_loop(
+        queue.clone(),
+        store.clone(),
+        Arc::new(schedule),
+        settings,
+        events.clone(),
+        stop.clone(),
+    ));
+    let worked = work_shared(queue.clone(), store, resolve, settings, events).await;
+    stop.notify_one();
+    let scheduled = scheduler.await.map_err(|e| JobError::Worker(e.to_string()))?;
+    // Leaving: the scheduler role is given up.
+    queue.lock().await.stop_scheduling().await;
+    let mut report = worked?;
+    report.scheduled = scheduled?;
+    Ok(report)
 }
 
 #[cfg(test)]

@@ -21,13 +21,16 @@ use candlekeep_core::{
 use deadpool::unmanaged::Pool;
 use tokio::sync::Mutex;
 
-use crate::access::{CandleRead, CandleWrite, GapLedger, IndicatorStore, JobLog, OwnedPage, TableCopy, UniverseStore};
+use crate::access::{
+    CandleRead, CandleWrite, GapLedger, HealthLog, IndicatorStore, JobLog, OwnedPage, Retention, TableCopy,
+    UniverseStore,
+};
 use crate::catalog::{TableDef, Value};
 use crate::migrate::CopyMarker;
 use crate::{
-    BlockingStore, CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, IndicatorValue, JobId, JobRecord, JobRow,
-    ListingChanges, PgOptions, PgStore, PgWorkQueue, QualityDay, RangeDrift, RejectRow, SeriesStatus, SqliteStore,
-    StoreError, WriteStats,
+    BlockingStore, CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, HealthSample, IndicatorValue, JobId,
+    JobQuery, JobRecord, JobRow, ListingChanges, PgOptions, PgStore, PgWorkQueue, QualityDay, RangeDrift, RejectRow,
+    SeriesStatus, SqliteStore, StoreError, WriteStats,
 };
 
 /// An open store, shared by every task of a process (see the module docs).
@@ -464,9 +467,66 @@ impl JobLog for StoreHandle {
         self.write_with(move |s| s.job_finished(id, &outcome)).await
     }
 
-    async fn recent_jobs(&self, limit: usize) -> Result<Vec<JobRow>, StoreError> {
-        on_postgres!(self, |pg| pg.recent_jobs(limit));
-        self.read_with(move |s| s.recent_jobs(limit)).await
+    async fn jobs(&self, query: JobQuery) -> Result<Vec<JobRow>, StoreError> {
+        on_postgres!(self, |pg| pg.jobs(query));
+        self.read_with(move |s| s.jobs(&query)).await
+    }
+
+    async fn abandon_running(&self, host: &str) -> Result<u64, StoreError> {
+        on_postgres!(self, |pg| pg.abandon_running(host));
+        let host = host.to_owned();
+        self.write_with(move |s| s.abandon_running(&host)).await
+    }
+}
+
+impl HealthLog for StoreHandle {
+    async fn record_health(&self, sample: HealthSample) -> Result<(), StoreError> {
+        on_postgres!(self, |pg| pg.record_health(sample));
+        self.write_with(move |s| s.record_health(&sample)).await
+    }
+
+    async fn health_history(&self, range: TimeRange, limit: usize) -> Result<Vec<HealthSample>, StoreError> {
+        on_postgres!(self, |pg| pg.health_history(range, limit));
+        self.read_with(move |s| s.health_history(range.start_ms, range.end_ms, limit))
+            .await
+    }
+}
+
+impl Retention for StoreHandle {
+    async fn prune_job_runs(&self, older_than_ms: i64) -> Result<u64, StoreError> {
+        on_postgres!(self, |pg| pg.prune_job_runs(older_than_ms));
+        self.write_with(move |s| s.prune_job_runs(older_than_ms)).await
+    }
+
+    async fn prune_http_cache(&self, older_than_ms: i64) -> Result<u64, StoreError> {
+        on_postgres!(self, |pg| pg.prune_http_cache(older_than_ms));
+        self.write_with(move |s| s.prune_http_cache(older_than_ms)).await
+    }
+
+    async fn prune_candles(&self, timeframe: Timeframe, older_than_ms: i64) -> Result<u64, StoreError> {
+        on_postgres!(self, |pg| pg.prune_candles(timeframe, older_than_ms));
+        let cutoff = timeframe.ceil(older_than_ms);
+        // As `BlockingStore::prune_candles`, but the writer is taken per series, so the writes
+        // waiting for it go between the series instead of after the whole prune.
+        self.write_with(move |s| s.set_retention_horizon(timeframe, cutoff))
+            .await?;
+        let ids = self.read_with(move |s| s.series_before(timeframe, cutoff)).await?;
+        let mut pruned = 0;
+        for id in ids {
+            pruned += self.write_with(move |s| s.prune_series(id, timeframe, cutoff)).await?;
+        }
+        Ok(pruned)
+    }
+
+    async fn retention_horizons(&self) -> Result<Vec<(Timeframe, i64)>, StoreError> {
+        on_postgres!(self, |pg| pg.retention_horizons());
+        self.read_with(|s| s.retention_horizons()).await
+    }
+
+    async fn database_size(&self) -> Result<Option<u64>, StoreError> {
+        on_postgres!(self, |pg| pg.database_size());
+        // The writer's connection: it knows its file (an in-memory store has only it anyway).
+        self.write_with(|s| s.database_size()).await
     }
 }
 

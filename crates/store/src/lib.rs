@@ -22,8 +22,8 @@ mod types;
 pub mod url;
 
 pub use access::{
-    CandleRead, CandleWrite, GapLedger, IndicatorStore, JobLog, OwnedPage, Store, StoreFuture, TableCopy,
-    UniverseStore, WorkQueue,
+    CandleRead, CandleWrite, GapLedger, HealthLog, IndicatorStore, JobLog, OwnedPage, Retention, Store, StoreFuture,
+    TableCopy, UniverseStore, WorkQueue,
 };
 pub use catalog::{TableDef, Value};
 pub use error::StoreError;
@@ -33,9 +33,14 @@ pub use model::quality::score as quality_score;
 pub use postgres::{PgOptions, PgStore, PgWorkQueue};
 pub use ranges::subtract_ranges;
 pub use sqlite::SqliteStore;
+
+/// This machine's name as job runs record it (what [`JobLog::abandon_running`] takes).
+pub fn job_host() -> String {
+    model::statements::hostname()
+}
 pub use types::{
-    CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, IndicatorValue, JobId, JobRecord, JobRow, JobStatus,
-    ListingChanges, PageWrite, QualityDay, RangeDrift, RejectRow, Replace, SeriesStatus, WriteStats,
+    CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, HealthSample, IndicatorValue, JobId, JobQuery, JobRecord,
+    JobRow, JobStatus, ListingChanges, PageWrite, QualityDay, RangeDrift, RejectRow, Replace, SeriesStatus, WriteStats,
 };
 
 use candlekeep_core::validate::FlagRules;
@@ -204,8 +209,60 @@ pub trait BlockingStore: Send {
     fn job_started(&mut self, job: &str, args: &str) -> Result<JobId, StoreError>;
     fn job_finished(&mut self, id: JobId, outcome: &JobRecord) -> Result<(), StoreError>;
 
+    /// The runs `query` asks for, newest first.
+    fn jobs(&mut self, query: &JobQuery) -> Result<Vec<JobRow>, StoreError>;
+
     /// Recent job runs, newest first.
-    fn recent_jobs(&mut self, limit: usize) -> Result<Vec<JobRow>, StoreError>;
+    fn recent_jobs(&mut self, limit: usize) -> Result<Vec<JobRow>, StoreError> {
+        self.jobs(&JobQuery {
+            limit,
+            ..JobQuery::default()
+        })
+    }
+
+    /// Marks interrupted every run of `host` still marked running (see [`JobLog::abandon_running`]).
+    fn abandon_running(&mut self, host: &str) -> Result<u64, StoreError>;
+
+    /// Stores a health sample, replacing one taken at the same instant.
+    fn record_health(&mut self, sample: &HealthSample) -> Result<(), StoreError>;
+
+    /// The newest `limit` health samples in `[from, to)`, ascending.
+    fn health_history(&mut self, from: i64, to: i64, limit: usize) -> Result<Vec<HealthSample>, StoreError>;
+
+    /// Deletes the finished job runs started before `before`.
+    fn prune_job_runs(&mut self, before: i64) -> Result<u64, StoreError>;
+
+    /// Deletes the provider answers fetched before `before`.
+    fn prune_http_cache(&mut self, before: i64) -> Result<u64, StoreError>;
+
+    /// Records that `tf`'s bars before `cutoff` are pruned (see [`Retention::prune_candles`]).
+    fn set_retention_horizon(&mut self, tf: Timeframe, cutoff: i64) -> Result<(), StoreError>;
+
+    /// Where each pruned timeframe's kept history starts.
+    fn retention_horizons(&mut self) -> Result<Vec<(Timeframe, i64)>, StoreError>;
+
+    /// The instruments with bars of `tf` opening before `cutoff`.
+    fn series_before(&mut self, tf: Timeframe, cutoff: i64) -> Result<Vec<i64>, StoreError>;
+
+    /// Prunes one series' bars before `cutoff` (on `tf`'s grid) in one transaction; returns how
+    /// many candles went.
+    fn prune_series(&mut self, instrument_id: i64, tf: Timeframe, cutoff: i64) -> Result<u64, StoreError>;
+
+    /// Prunes every series of `tf` before `older_than_ms` (see [`Retention::prune_candles`]).
+    fn prune_candles(&mut self, tf: Timeframe, older_than_ms: i64) -> Result<u64, StoreError> {
+        let cutoff = tf.ceil(older_than_ms);
+        // The horizon first: a prune that stops half way leaves hours not yet pruned that the
+        // ledger no longer judges, never pruned hours reported missing.
+        self.set_retention_horizon(tf, cutoff)?;
+        let mut pruned = 0;
+        for id in self.series_before(tf, cutoff)? {
+            pruned += self.prune_series(id, tf, cutoff)?;
+        }
+        Ok(pruned)
+    }
+
+    /// The database's size in bytes (its pages and its WAL file).
+    fn database_size(&mut self) -> Result<Option<u64>, StoreError>;
 
     /// Every flag raised on stored bars, in key order.
     fn flags(&mut self) -> Result<Vec<FlagRow>, StoreError>;

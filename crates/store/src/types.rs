@@ -122,6 +122,8 @@ pub struct JobRecord {
     pub rows_written: u64,
     pub sources: Vec<String>,
     pub error: Option<String>,
+    /// What kind of failure `error` is (`source:ban`, `store`, `invalid-arguments`…).
+    pub error_kind: Option<String>,
 }
 
 /// What one listing refresh of a venue and market changed.
@@ -296,4 +298,38 @@ pub struct JobRow {
     /// Candles written per source: `binance-spot-rest=25301,okx-rest=26`.
     pub sources_used: String,
     pub error: Option<String>,
+    /// What kind of failure `error` is, for runs that record it.
+    pub error_kind: Option<String>,
+}
+
+/// Which job runs to list ([`JobLog::jobs`](crate::JobLog::jobs)): newest first, each filter
+/// optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobQuery {
+    /// Only runs of this job (`backfill`, `sync`, …).
+    pub job: Option<String>,
+    pub status: Option<JobStatus>,
+    /// A cursor for paging: only runs with a smaller id (the last id of the previous page).
+    pub before_id: Option<i64>,
+    pub limit: usize,
+}
+
+/// One sample of the machine's and the service's health, as `system_health` keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HealthSample {
+    /// When it was taken (epoch ms); one sample per instant.
+    pub at_ms: i64,
+    pub cpu_pct: f64,
+    pub mem_used_bytes: u64,
+    pub mem_total_bytes: u64,
+    pub disk_used_bytes: u64,
+    pub disk_total_bytes: u64,
+    /// The service process's resident memory.
+    pub rss_bytes: u64,
+    /// Age of the stalest series' newest bar; `None` when no series is stored.
+    pub freshness_lag_ms: Option<i64>,
+    /// 99th percentile of the API's response times over the last minute; `None` without requests.
+    pub api_p99_ms: Option<f64>,
+    /// API requests in the last minute.
+    pub api_requests: u64,
 }

@@ -34,6 +34,12 @@
 //! | | `cache_get`, `cache_put` | `cached_answers_are_fresh_only_after_the_cutoff_and_replaced` |
 //! | JobLog | `job_started`, `job_finished` | job_log `runs_record_their_host…`, `recent_jobs_are_newest_first_with_status_and_host` |
 //! | | `recent_jobs` | `recent_jobs_are_newest_first_with_status_and_host` |
+//! | | `jobs`, `job` | `jobs_filter_page_newest_first_and_one_is_found_by_id` |
+//! | | `abandon_running` | `abandon_running_marks_only_this_host_s_running_runs_interrupted` |
+//! | HealthLog | `record_health`, `health_history` | `health_samples_replace_by_instant_and_the_newest_read_back_ascending`, `whole_copy_*` |
+//! | Retention | `prune_job_runs`, `prune_http_cache` | `pruning_job_runs_and_cached_answers_keeps_running_runs_and_newer_rows` |
+//! | | `prune_candles`, `retention_horizons` | `pruning_a_timeframe_keeps_the_store_consistent_and_reports_no_gap_over_it`, `whole_copy_*` |
+//! | | `database_size` | `the_database_size_is_known_and_grows_with_the_rows` |
 //! | IndicatorStore | `save_indicators`, `indicator_values` | suite `latest_indicator_values_replace_a_series_whole`, `indicator_series_are_instrument_and_timeframe` |
 //! | TableCopy | `read_table` | `a_whole_store_copy_reads_back_the_same_and_keeps_working` (`whole_copy_*`), `read_table_stops_without_error_when_the_receiver_goes`, job_log |
 //! | | `append_rows`, `after_copy` | `whole_copy_*`, `a_copy_over_a_used_store_is_what_every_connection_reads` (`copy_over_used_*`), job_log |
@@ -55,8 +61,8 @@ use candlekeep_core::{Asset, Candle, Instrument, Listing, Market, MarketPoint, S
 use candlekeep_store::catalog::{TABLES, TableDef, Value};
 use candlekeep_store::migrate::CopyMarker;
 use candlekeep_store::{
-    CandleRead, CandleWrite, GapLedger, IndicatorStore, IndicatorValue, JobLog, JobRecord, JobStatus, OwnedPage,
-    StoreHandle, TableCopy, UniverseStore,
+    CandleRead, CandleWrite, GapLedger, HealthLog, HealthSample, IndicatorStore, IndicatorValue, JobLog, JobQuery,
+    JobRecord, JobStatus, OwnedPage, Retention, StoreHandle, TableCopy, UniverseStore,
 };
 use support::{Backend, H, T0, blocking, prov, sim};
 
@@ -155,6 +161,12 @@ on_every_backend!(
     indicator_series_are_instrument_and_timeframe,
     read_table_stops_without_error_when_the_receiver_goes,
     the_copy_mark_survives_emptying_and_clears,
+    jobs_filter_page_newest_first_and_one_is_found_by_id,
+    abandon_running_marks_only_this_host_s_running_runs_interrupted,
+    health_samples_replace_by_instant_and_the_newest_read_back_ascending,
+    pruning_job_runs_and_cached_answers_keeps_running_runs_and_newer_rows,
+    pruning_a_timeframe_keeps_the_store_consistent_and_reports_no_gap_over_it,
+    the_database_size_is_known_and_grows_with_the_rows,
 );
 
 /// Tests that fail on some backend because of a bug in the store (reported, not fixed here):
@@ -239,10 +251,11 @@ async fn schema_version_is_the_latest_migration(backend: Backend) {
             };
             let other = other.open().await;
             assert_eq!(version, other.schema_version().await.unwrap());
-            assert!(version >= 7, "{version}");
+            // 9 added system_health and retention_horizon.
+            assert!(version >= 10, "{version}");
         }
-        // 4 added the copy mark.
-        Backend::Postgres => assert!(version >= 4, "{version}"),
+        // 5 added system_health and retention_horizon.
+        Backend::Postgres => assert!(version >= 6, "{version}"),
     }
 }
 
@@ -846,6 +859,7 @@ async fn recent_jobs_are_newest_first_with_status_and_host(backend: Backend) {
         rows_written: rows,
         sources: sources.iter().map(|s| (*s).to_owned()).collect(),
         error: error.map(str::to_owned),
+        error_kind: error.map(|_| "source:unavailable".to_owned()),
     };
     let a = store.job_started("backfill", "--from 2024-01-01").await.unwrap();
     store
@@ -869,6 +883,9 @@ async fn recent_jobs_are_newest_first_with_status_and_host(backend: Backend) {
     assert!(a < b && b < c && c < d, "{a} {b} {c} {d}");
 
     let jobs = store.recent_jobs(10).await.unwrap();
+    // The failure's kind is kept beside its message; runs without an error have none.
+    let kinds: Vec<Option<&str>> = jobs.iter().map(|j| j.error_kind.as_deref()).collect();
+    assert_eq!(kinds, vec![None, None, Some("source:unavailable"), None]);
     let summary: Vec<JobSummary<'_>> = jobs
         .iter()
         .map(|j| {
@@ -1154,6 +1171,9 @@ async fn populated() -> support::TestStore {
     let now = T0 + 60 * H;
     store.refresh_gaps(now).await.unwrap();
     store.refresh_quality(T0, now).await.unwrap();
+    store.record_health(health(T0 + 60 * H, 3)).await.unwrap();
+    // A timeframe with no bars: only its retention horizon is recorded.
+    assert_eq!(store.prune_candles(Timeframe::D1, T0).await.unwrap(), 0);
     let job = store.job_started("backfill", "--from 2023-11-14").await.unwrap();
     store
         .job_finished(
@@ -1163,6 +1183,7 @@ async fn populated() -> support::TestStore {
                 rows_written: 77,
                 sources: vec!["binance-usdm-rest=30".into()],
                 error: None,
+                error_kind: None,
             },
         )
         .await
@@ -1511,4 +1532,403 @@ async fn reads_run_and_see_whole_writes_while_a_large_write_is_in_flight_postgre
     if blocking(support::postgres_available).await {
         reads_during_a_large_write(Backend::Postgres).await;
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// JobLog: listing, finding and abandoning runs
+
+fn ended(status: JobStatus) -> JobRecord {
+    JobRecord {
+        status,
+        rows_written: 0,
+        sources: Vec::new(),
+        error: None,
+        error_kind: None,
+    }
+}
+
+async fn jobs_filter_page_newest_first_and_one_is_found_by_id(backend: Backend) {
+    let store = backend.open().await;
+    let mut ids = Vec::new();
+    for (job, status) in [
+        ("backfill", JobStatus::Ok),
+        ("sync", JobStatus::Failed),
+        ("sync", JobStatus::Ok),
+        ("gaps", JobStatus::Ok),
+        ("sync", JobStatus::Ok),
+    ] {
+        let id = store.job_started(job, "").await.unwrap();
+        store.job_finished(id, ended(status)).await.unwrap();
+        ids.push(id);
+    }
+    let running = store.job_started("sync", "--live").await.unwrap();
+    let listed = |q: JobQuery| {
+        let store = store.handle();
+        async move { store.jobs(q).await.unwrap().iter().map(|j| j.id).collect::<Vec<_>>() }
+    };
+    let all = JobQuery {
+        limit: 100,
+        ..JobQuery::default()
+    };
+    assert_eq!(
+        listed(all.clone()).await,
+        vec![running, ids[4], ids[3], ids[2], ids[1], ids[0]]
+    );
+    let syncs = JobQuery {
+        job: Some("sync".into()),
+        ..all.clone()
+    };
+    assert_eq!(listed(syncs.clone()).await, vec![running, ids[4], ids[2], ids[1]]);
+    let ok_syncs = JobQuery {
+        status: Some(JobStatus::Ok),
+        ..syncs.clone()
+    };
+    assert_eq!(listed(ok_syncs).await, vec![ids[4], ids[2]]);
+    let running_only = JobQuery {
+        status: Some(JobStatus::Running),
+        ..all.clone()
+    };
+    assert_eq!(listed(running_only).await, vec![running]);
+    // Paging with the cursor: pages of two, each below the previous page's last id.
+    let mut pages = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = listed(JobQuery {
+            before_id: cursor,
+            limit: 2,
+            ..syncs.clone()
+        })
+        .await;
+        let Some(&last) = page.last() else { break };
+        cursor = Some(last);
+        pages.push(page);
+    }
+    assert_eq!(pages, vec![vec![running, ids[4]], vec![ids[2], ids[1]]]);
+    assert_eq!(listed(JobQuery { limit: 0, ..all }).await, Vec::<i64>::new());
+    // recent_jobs is the unfiltered listing.
+    let recent: Vec<i64> = store.recent_jobs(3).await.unwrap().iter().map(|j| j.id).collect();
+    assert_eq!(recent, vec![running, ids[4], ids[3]]);
+
+    // One run by id, whole; none for an id never given out.
+    let one = store.job(ids[1]).await.unwrap().unwrap();
+    assert_eq!(
+        (one.id, one.job.as_str(), one.status.as_str()),
+        (ids[1], "sync", "failed")
+    );
+    assert!(one.ended_at.is_some());
+    let live = store.job(running).await.unwrap().unwrap();
+    assert_eq!(
+        (live.args.as_str(), live.status.as_str(), live.ended_at),
+        ("--live", "running", None)
+    );
+    assert!(store.job(running + 1000).await.unwrap().is_none());
+    assert!(store.job(i64::MAX).await.unwrap().is_none());
+    assert!(store.job(-1).await.unwrap().is_none());
+}
+
+async fn abandon_running_marks_only_this_host_s_running_runs_interrupted(backend: Backend) {
+    let store = backend.open().await;
+    let host = candlekeep_store::job_host();
+    let done = store.job_started("backfill", "").await.unwrap();
+    store.job_finished(done, ended(JobStatus::Ok)).await.unwrap();
+    let a = store.job_started("sync", "").await.unwrap();
+    let b = store.job_started("gaps", "").await.unwrap();
+    // Another host's running run (several machines share a PostgreSQL database): not ours.
+    let other = store.job_started("sync", "").await.unwrap();
+    let runs = table("job_runs");
+    let mut rows = read_all(&store, runs).await;
+    let host_col = runs.columns.iter().position(|(c, _)| *c == "host").unwrap();
+    let id_col = runs.columns.iter().position(|(c, _)| *c == "id").unwrap();
+    for row in &mut rows {
+        if row[id_col] == Value::Int(other) {
+            row[host_col] = Value::Text(format!("{host}-elsewhere"));
+        }
+    }
+    // Rewritten through a whole-table copy, the way the test can reach every backend's rows.
+    store.empty_for_copy().await.unwrap();
+    store.append_rows(runs, rows).await.unwrap();
+    store.after_copy().await.unwrap();
+
+    assert_eq!(store.abandon_running(&host).await.unwrap(), 2);
+    for id in [a, b] {
+        let run = store.job(id).await.unwrap().unwrap();
+        assert_eq!(run.status, "interrupted");
+        assert_eq!(run.error.as_deref(), Some("the process ended before the run did"));
+    }
+    assert_eq!(store.job(done).await.unwrap().unwrap().status, "ok");
+    assert_eq!(store.job(other).await.unwrap().unwrap().status, "running");
+    // Nothing left to abandon.
+    assert_eq!(store.abandon_running(&host).await.unwrap(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// HealthLog
+
+fn health(at_ms: i64, k: u64) -> HealthSample {
+    HealthSample {
+        at_ms,
+        cpu_pct: 12.5 + k as f64,
+        mem_used_bytes: 3 << 30,
+        mem_total_bytes: 16 << 30,
+        disk_used_bytes: 100 << 30,
+        disk_total_bytes: 500 << 30,
+        rss_bytes: 200 << 20,
+        freshness_lag_ms: k.is_multiple_of(2).then_some(90_000 + k as i64),
+        api_p99_ms: (!k.is_multiple_of(3)).then_some(4.25 * k as f64),
+        api_requests: 60 * k,
+    }
+}
+
+async fn health_samples_replace_by_instant_and_the_newest_read_back_ascending(backend: Backend) {
+    let store = backend.open().await;
+    let minute = 60_000;
+    // Recorded out of order.
+    for k in [3u64, 0, 4, 1, 2] {
+        store.record_health(health(T0 + k as i64 * minute, k)).await.unwrap();
+    }
+    let all = store.health_history(range(T0, T0 + DAY), 100).await.unwrap();
+    assert_eq!(
+        all,
+        (0..5).map(|k| health(T0 + k as i64 * minute, k)).collect::<Vec<_>>()
+    );
+    // The range is half open; the limit keeps the newest, still ascending.
+    let some = store
+        .health_history(range(T0 + minute, T0 + 4 * minute), 2)
+        .await
+        .unwrap();
+    assert_eq!(some, vec![health(T0 + 2 * minute, 2), health(T0 + 3 * minute, 3)]);
+    assert!(store.health_history(range(T0, T0 + DAY), 0).await.unwrap().is_empty());
+    // A sample at the same instant replaces the old one, NULLs included.
+    let again = HealthSample {
+        freshness_lag_ms: None,
+        api_p99_ms: None,
+        ..health(T0 + 2 * minute, 7)
+    };
+    store.record_health(again.clone()).await.unwrap();
+    let back = store.health_history(range(T0, T0 + DAY), 100).await.unwrap();
+    assert_eq!(back.len(), 5);
+    assert_eq!(back[2], again);
+    assert_eq!(read_all(&store, table("system_health")).await.len(), 5);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retention
+
+async fn pruning_job_runs_and_cached_answers_keeps_running_runs_and_newer_rows(backend: Backend) {
+    let store = backend.open().await;
+    let old = store.job_started("backfill", "").await.unwrap();
+    store.job_finished(old, ended(JobStatus::Ok)).await.unwrap();
+    let old_failed = store.job_started("sync", "").await.unwrap();
+    store.job_finished(old_failed, ended(JobStatus::Failed)).await.unwrap();
+    let still_running = store.job_started("sync", "").await.unwrap();
+    let cutoff = candlekeep_core::time::now_ms() + 1;
+    // Nothing started before the epoch: nothing goes.
+    assert_eq!(store.prune_job_runs(0).await.unwrap(), 0);
+    // Every finished run started before the cutoff goes; the running one stays.
+    assert_eq!(store.prune_job_runs(cutoff).await.unwrap(), 2);
+    let left: Vec<i64> = store.recent_jobs(10).await.unwrap().iter().map(|j| j.id).collect();
+    assert_eq!(left, vec![still_running]);
+
+    store.cache_put("a", b"1".to_vec(), 1_000).await.unwrap();
+    store.cache_put("b", b"2".to_vec(), 2_000).await.unwrap();
+    store.cache_put("c", b"3".to_vec(), 3_000).await.unwrap();
+    // Fetched before the cutoff (not at it) goes.
+    assert_eq!(store.prune_http_cache(2_000).await.unwrap(), 1);
+    assert_eq!(store.cache_get("a", 0).await.unwrap(), None);
+    assert_eq!(store.cache_get("b", 0).await.unwrap(), Some(b"2".to_vec()));
+    assert_eq!(store.cache_get("c", 0).await.unwrap(), Some(b"3".to_vec()));
+    assert_eq!(store.prune_http_cache(2_000).await.unwrap(), 0);
+}
+
+async fn pruning_a_timeframe_keeps_the_store_consistent_and_reports_no_gap_over_it(backend: Backend) {
+    let store = backend.open().await;
+    let btc = btc_spot();
+    let eth = Instrument::from_symbol(Market::Spot, "ETHUSDT").unwrap();
+    let btc_id = store.instrument_id(&btc).await.unwrap();
+    let eth_id = store.instrument_id(&eth).await.unwrap();
+    let n = 3000;
+    let bars = sim_from(T0, n);
+    let end = T0 + n * H;
+    store
+        .write_pages(vec![
+            page(btc_id, SourceId::BinanceSpotRest, bars.clone(), Some(range(T0, end))),
+            page(
+                eth_id,
+                SourceId::BinanceSpotRest,
+                bars[..200].to_vec(),
+                Some(range(T0, T0 + 200 * H)),
+            ),
+        ])
+        .await
+        .unwrap();
+    // 4-hour bars of BTC: another timeframe, not pruned.
+    let h4 = h4_bars(40);
+    store
+        .write_pages(vec![OwnedPage {
+            timeframe: Timeframe::H4,
+            ..page(btc_id, SourceId::BinanceSpotRest, h4.clone(), None)
+        }])
+        .await
+        .unwrap();
+    // Both listed long before their first stored bar, ETH since delisted: without a horizon the
+    // pruned hours would be gaps of their listed lifetime.
+    let listing = |ticker: &str, base: &str| Listing {
+        venue: Venue::Binance,
+        market: Market::Spot,
+        ticker: ticker.into(),
+        base: base.into(),
+        quote: "USDT".into(),
+        listed_at_ms: Some(T0 - 100 * H),
+    };
+    store
+        .refresh_listings(
+            Venue::Binance,
+            Market::Spot,
+            vec![listing("BTCUSDT", "BTC"), listing("ETHUSDT", "ETH")],
+            T0,
+        )
+        .await
+        .unwrap();
+    store
+        .refresh_listings(Venue::Binance, Market::Spot, vec![listing("BTCUSDT", "BTC")], T0 + H)
+        .await
+        .unwrap();
+    let now = end;
+    store.refresh_gaps(now).await.unwrap();
+    let h1_gaps = |store: StoreHandle| async move {
+        store
+            .gaps(Some(candlekeep_store::GapStatus::Open), 0)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|g| g.timeframe == Timeframe::H1)
+            .map(|g| (g.instrument.base.clone(), g.start_ms, g.end_ms))
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        h1_gaps(store.handle())
+            .await
+            .contains(&("BTC".into(), T0 - 100 * H, T0)),
+        "before the prune the hours before the first bar are a gap"
+    );
+    // Long reads pack the read cache's blocks (in the background on an SQLite file: read until
+    // they are there, so the prune meets packed blocks).
+    for _ in 0..20 {
+        assert_eq!(store.candles(&btc, Timeframe::H1, range(T0, end)).await.unwrap(), bars);
+    }
+
+    // Pruned before a cutoff off the hour grid: bars opening before it go, the one at the next
+    // hour stays.
+    let kept_from = 1501;
+    let cutoff = T0 + (kept_from - 1) * H + 1;
+    let pruned = store.prune_candles(Timeframe::H1, cutoff).await.unwrap();
+    assert_eq!(pruned, kept_from as u64 + 200);
+    assert_eq!(
+        store.retention_horizons().await.unwrap(),
+        vec![(Timeframe::H1, T0 + kept_from * H)]
+    );
+
+    // The pruned range reads empty; later bars read back unchanged, through the blocks too.
+    let first_kept = T0 + kept_from * H;
+    assert!(
+        store
+            .candles(&btc, Timeframe::H1, range(T0, first_kept))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            store.candles(&btc, Timeframe::H1, range(T0, end)).await.unwrap(),
+            bars[kept_from as usize..]
+        );
+    }
+    assert!(
+        store
+            .candles(&eth, Timeframe::H1, range(T0, end))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Another timeframe is untouched.
+    assert_eq!(
+        store
+            .candles(&btc, Timeframe::H4, range(G4, G4 + 40 * H4))
+            .await
+            .unwrap(),
+        h4
+    );
+    // The stored-range index matches the candles left.
+    assert!(store.verify_stored_ranges(false).await.unwrap().is_empty());
+    // The covered ranges stay: a backfill does not fetch the pruned hours again.
+    assert!(
+        store
+            .uncovered(btc_id, Timeframe::H1, SourceId::BinanceSpotRest, range(T0, end))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // No gap over the pruned hours, for either instrument, and the series left is whole.
+    store.refresh_gaps(now).await.unwrap();
+    assert_eq!(h1_gaps(store.handle()).await, vec![]);
+    let status = store.series_status().await.unwrap();
+    let btc_h1 = status
+        .iter()
+        .find(|s| s.instrument == btc && s.timeframe == Timeframe::H1)
+        .unwrap();
+    assert_eq!((btc_h1.count, btc_h1.missing()), (n - kept_from, 0));
+    assert!(
+        !status
+            .iter()
+            .any(|s| s.instrument == eth && s.timeframe == Timeframe::H1)
+    );
+    // Quality from before the cutoff on: no day of BTC's hourly series misses a bar.
+    let quality = store.refresh_quality(T0 - 100 * H, now).await.unwrap();
+    let btc_days: Vec<_> = quality
+        .iter()
+        .filter(|q| q.instrument == btc && q.timeframe == Timeframe::H1)
+        .collect();
+    assert!(!btc_days.is_empty());
+    assert!(btc_days.iter().all(|q| q.missing == 0), "{btc_days:?}");
+    assert!(btc_days.iter().all(|q| q.day_ms + DAY > first_kept));
+
+    // An older cutoff later finds nothing and leaves the horizon where it is.
+    assert_eq!(store.prune_candles(Timeframe::H1, T0 + 10 * H).await.unwrap(), 0);
+    assert_eq!(
+        store.retention_horizons().await.unwrap(),
+        vec![(Timeframe::H1, first_kept)]
+    );
+    // Writes to the series go on as before.
+    let more = sim_from(end, 2);
+    let w = store
+        .write_page(
+            btc_id,
+            Timeframe::H1,
+            prov(SourceId::BinanceSpotRest, 12),
+            more.clone(),
+            Some(range(end, end + 2 * H)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(w.written, 2);
+    assert!(store.verify_stored_ranges(false).await.unwrap().is_empty());
+}
+
+async fn the_database_size_is_known_and_grows_with_the_rows(backend: Backend) {
+    let store = backend.open().await;
+    let before = store.database_size().await.unwrap().unwrap();
+    assert!(before > 0);
+    let id = store.instrument_id(&btc_spot()).await.unwrap();
+    store
+        .write_page(
+            id,
+            Timeframe::H1,
+            prov(SourceId::BinanceSpotRest, 1),
+            sim_from(T0, 5000),
+            None,
+        )
+        .await
+        .unwrap();
+    let after = store.database_size().await.unwrap().unwrap();
+    assert!(after > before, "{before} → {after}");
 }

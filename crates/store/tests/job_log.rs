@@ -62,6 +62,7 @@ async fn runs_record_their_host_and_a_killed_run_is_marked_interrupted(backend: 
                 rows_written: 3,
                 sources: vec![],
                 error: None,
+                error_kind: None,
             },
         )
         .await

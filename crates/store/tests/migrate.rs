@@ -106,6 +106,22 @@ fn populated(store: &mut dyn BlockingStore) {
     store.cache_put("coins/list", &[0, 159, 146, 150, 255], T0).unwrap();
     store.refresh_gaps(T0 + 500 * H).unwrap();
     store.refresh_quality(T0, T0 + 500 * H).unwrap();
+    store
+        .record_health(&candlekeep_store::HealthSample {
+            at_ms: T0 + 500 * H,
+            cpu_pct: 7.25,
+            mem_used_bytes: 1 << 30,
+            mem_total_bytes: 8 << 30,
+            disk_used_bytes: 20 << 30,
+            disk_total_bytes: 100 << 30,
+            rss_bytes: 64 << 20,
+            freshness_lag_ms: None,
+            api_p99_ms: Some(3.5),
+            api_requests: 12,
+        })
+        .unwrap();
+    // A timeframe without bars: only its retention horizon is recorded.
+    assert_eq!(store.prune_candles(Timeframe::D1, T0).unwrap(), 0);
     let job = store.job_started("backfill", "--from 2023-11-14").unwrap();
     store
         .job_finished(
@@ -115,6 +131,7 @@ fn populated(store: &mut dyn BlockingStore) {
                 rows_written: 299,
                 sources: vec!["binance-usdm-rest=200".into()],
                 error: None,
+                error_kind: None,
             },
         )
         .unwrap();

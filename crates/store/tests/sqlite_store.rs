@@ -23,12 +23,13 @@ fn job_runs_are_logged_and_migrations_are_recorded() {
                 rows_written: 42,
                 sources: vec!["binance-spot-rest".into()],
                 error: None,
+                error_kind: None,
             },
         )
         .unwrap();
     }
     let mut s = SqliteStore::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 8);
+    assert_eq!(s.schema_version().unwrap(), 10);
     let jobs = s.recent_jobs(5).unwrap();
     assert_eq!(jobs.len(), 1);
     assert_eq!((jobs[0].status.as_str(), jobs[0].rows_written), ("ok", 42));

@@ -3,13 +3,8 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use candlekeep_app::registry::Chains;
 use candlekeep_app::store::open_store;
 use candlekeep_core::time::{DAY_MS, format_ms, now_ms, parse_date_ms};
-use candlekeep_engine::{
-    NoProgress,
-    backfill::{self, Plan, Start, Target},
-};
 use candlekeep_store::{Gap, GapLedger, GapRefresh, GapStatus, JobLog, JobStatus, StoreHandle};
 use serde_json::json;
 
@@ -124,48 +119,25 @@ pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
         let before = refresh(&store, listing_only).await?;
         let mut written = 0;
         if args.fill {
-            let chains = Chains::new(&config, &store).await?;
-            let open: Vec<Gap> = store
-                .gaps(Some(GapStatus::Open), since)
-                .await?
-                .into_iter()
-                .filter(|g| matches(g, args.symbol.as_deref()))
-                .collect();
-            let (mut repaired, mut unrepairable) = (0, 0);
-            for gap in &open {
-                // Between two gaps: what is repaired so far is committed, and recorded as such.
-                let Some(job) = job else { break };
-                if let Some(code) = crate::signals::stop_here(&store, job, written, vec![]).await {
-                    eprintln!("interrupted: {written} bars written; run the same command again to repair the rest");
-                    return Ok(code);
-                }
-                let plan = Plan {
-                    targets: vec![Target {
-                        instrument: gap.instrument.clone(),
-                        chain: chains.chain(&config, &gap.instrument, gap.timeframe)?,
-                    }],
-                    timeframe: gap.timeframe,
-                    // One bar more on each side: the fallback's bars at the seams are compared.
-                    start: Start::At(gap.start_ms.max(since) - gap.timeframe.millis()),
-                    end_ms: Some(gap.end_ms + gap.timeframe.millis()),
-                    concurrency: 1,
-                };
-                let report = backfill::run(&store, &plan, &NoProgress).await?;
-                let outcome = &report.series[0];
-                written += outcome.written();
-                // Every source answered for these hours and none had a bar: nothing can fill it.
-                let none_has_it = outcome.written() == 0 && outcome.source_errors.is_empty() && outcome.unfetched == 0;
-                if outcome.written() > 0 {
-                    repaired += 1;
-                }
-                if none_has_it {
-                    unrepairable += 1;
-                }
-                store.gap_attempted(gap, none_has_it).await?;
+            let repair = candlekeep_app::jobs::repair_open_gaps(
+                &config,
+                &store,
+                since,
+                |g| matches(g, args.symbol.as_deref()),
+                || crate::signals::received().is_some(),
+            )
+            .await?;
+            written = repair.written;
+            // Stopped between two gaps: what is repaired so far is committed, and recorded as such.
+            if let Some(job) = job
+                && let Some(code) = crate::signals::stop_here(&store, job, written, vec![]).await
+            {
+                eprintln!("interrupted: {written} bars written; run the same command again to repair the rest");
+                return Ok(code);
             }
             eprintln!(
-                "repair: {} open gap(s) tried, {repaired} got bars, {unrepairable} no source has; {written} bars written",
-                open.len()
+                "repair: {} open gap(s) tried, {} got bars, {} no source has; {written} bars written",
+                repair.tried, repair.repaired, repair.unrepairable
             );
         }
         let after = refresh(&store, listing_only).await?;

@@ -9,6 +9,7 @@ pub mod init;
 pub mod migrate;
 pub mod plan;
 pub mod quality;
+pub mod serve;
 pub mod status;
 pub mod universe;
 pub mod worker;
@@ -58,6 +59,7 @@ pub async fn finish_job(
         rows_written: rows,
         sources,
         error,
+        error_kind: None,
     };
     if let Err(e) = store.job_finished(id, record).await {
         eprintln!("warning: could not record the end of this run in job_runs: {e}");

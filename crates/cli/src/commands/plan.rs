@@ -61,6 +61,7 @@ impl Selection {
             max_coins: self.max_coins,
             markets: self.markets.clone(),
             timeframe: self.timeframe,
+            series: None,
         }
     }
 }

@@ -18,8 +18,9 @@ use crate::catalog::{TableDef, Value};
 use crate::migrate::CopyMarker;
 use crate::queue::{NewUnit, QueueCounts, Unit};
 use crate::{
-    CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, IndicatorValue, JobId, JobRecord, JobRow, ListingChanges,
-    PageWrite, QualityDay, RangeDrift, RejectRow, Replace, SeriesStatus, StoreError, WriteStats,
+    CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, HealthSample, IndicatorValue, JobId, JobQuery, JobRecord,
+    JobRow, ListingChanges, PageWrite, QualityDay, RangeDrift, RejectRow, Replace, SeriesStatus, StoreError,
+    WriteStats,
 };
 
 /// Long candle reads a store runs at once, on either backend: one per core but one, which is left
@@ -224,8 +225,72 @@ pub trait UniverseStore: Clone + Send + Sync + 'static {
 pub trait JobLog: Clone + Send + Sync + 'static {
     fn job_started(&self, job: &str, args: &str) -> impl StoreFuture<JobId>;
     fn job_finished(&self, id: JobId, outcome: JobRecord) -> impl StoreFuture<()>;
+
+    /// The runs `query` asks for, newest first (id descending).
+    fn jobs(&self, query: JobQuery) -> impl StoreFuture<Vec<JobRow>>;
+
+    /// One run by id, if it is logged.
+    fn job(&self, id: JobId) -> impl StoreFuture<Option<JobRow>> {
+        // The newest run below `id + 1` is the run `id` when it exists: the same statement as
+        // any listing, one row through the primary key.
+        let query = JobQuery {
+            before_id: id.checked_add(1),
+            limit: 1,
+            ..JobQuery::default()
+        };
+        async move { Ok(self.jobs(query).await?.into_iter().find(|j| j.id == id)) }
+    }
+
     /// Recent job runs, newest first.
-    fn recent_jobs(&self, limit: usize) -> impl StoreFuture<Vec<JobRow>>;
+    fn recent_jobs(&self, limit: usize) -> impl StoreFuture<Vec<JobRow>> {
+        self.jobs(JobQuery {
+            limit,
+            ..JobQuery::default()
+        })
+    }
+
+    /// Marks `interrupted` every run of `host` still marked `running` (runs logged before hosts
+    /// were recorded count as every host's), returning how many. For a service starting up: runs
+    /// of a previous process on this host that ended without closing them. Call it before this
+    /// process starts runs of its own, which it would mark too. `host` is the name job runs
+    /// record, [`job_host`](crate::job_host).
+    fn abandon_running(&self, host: &str) -> impl StoreFuture<u64>;
+}
+
+/// Samples of the machine's and the service's health over time (`system_health`).
+pub trait HealthLog: Clone + Send + Sync + 'static {
+    /// Stores a sample, replacing one taken at the same instant.
+    fn record_health(&self, sample: HealthSample) -> impl StoreFuture<()>;
+
+    /// The samples taken in `range`, ascending by time: at most `limit`, the newest ones when
+    /// there are more.
+    fn health_history(&self, range: TimeRange, limit: usize) -> impl StoreFuture<Vec<HealthSample>>;
+}
+
+/// Deleting what is no longer kept, and the store's size (what retention is about).
+pub trait Retention: Clone + Send + Sync + 'static {
+    /// Deletes the finished job runs started before `older_than_ms` (never a `running` one);
+    /// returns how many.
+    fn prune_job_runs(&self, older_than_ms: i64) -> impl StoreFuture<u64>;
+
+    /// Deletes the cached provider answers fetched before `older_than_ms`; returns how many.
+    fn prune_http_cache(&self, older_than_ms: i64) -> impl StoreFuture<u64>;
+
+    /// Deletes every instrument's candles of `timeframe` opening before `older_than_ms`
+    /// (delisted instruments too), returning how many, and keeps the store consistent (see
+    /// `model::retention`): the stored-range index still matches the candles, the read cache
+    /// forgets them, the covered ranges stay (a backfill does not fetch the pruned hours again),
+    /// and the gap ledger and quality start the timeframe's series at the cutoff, so the pruned
+    /// hours are never reported missing. One transaction per series, so other writes go between
+    /// them; a prune that stops half way is finished by running it again.
+    fn prune_candles(&self, timeframe: Timeframe, older_than_ms: i64) -> impl StoreFuture<u64>;
+
+    /// Where each pruned timeframe's kept history starts, by timeframe.
+    fn retention_horizons(&self) -> impl StoreFuture<Vec<(Timeframe, i64)>>;
+
+    /// The database's size in bytes, if the backend can tell (SQLite: its pages plus the WAL
+    /// file; PostgreSQL: `pg_database_size` of the database).
+    fn database_size(&self) -> impl StoreFuture<Option<u64>>;
 }
 
 /// The latest indicator values per series.
@@ -300,5 +365,11 @@ pub trait WorkQueue: Send {
 
 /// Every role at once: what a job that does a bit of everything (a backfill with its job log and
 /// gap ledger, the service) takes.
-pub trait Store: CandleWrite + GapLedger + UniverseStore + JobLog + IndicatorStore + TableCopy {}
-impl<T: CandleWrite + GapLedger + UniverseStore + JobLog + IndicatorStore + TableCopy> Store for T {}
+pub trait Store:
+    CandleWrite + GapLedger + UniverseStore + JobLog + IndicatorStore + TableCopy + HealthLog + Retention
+{
+}
+impl<T: CandleWrite + GapLedger + UniverseStore + JobLog + IndicatorStore + TableCopy + HealthLog + Retention> Store
+    for T
+{
+}

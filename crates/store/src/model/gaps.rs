@@ -16,16 +16,21 @@ pub(crate) struct Series {
     pub listed_at: Option<i64>,
     /// Every listing of it is delisted; the latest delisting ends its lifetime.
     pub delisted_at: Option<i64>,
+    /// Bars of its timeframe before this were pruned (`retention_horizon`).
+    pub horizon: Option<i64>,
     pub islands: Vec<(i64, i64)>,
 }
 
 impl Series {
     /// `[start, end)`: from the earliest listing (or the first stored bar) to the newest closed
-    /// bar, or to the last delisting when every listing is delisted.
+    /// bar, or to the last delisting when every listing is delisted. Pruned hours are not part of
+    /// it: it starts no earlier than the retention horizon, unless bars were stored before the
+    /// horizon since (then from the first of them).
     pub fn lifetime(&self, now_ms: i64) -> (i64, i64) {
         let tf = self.tf;
         let first = self.islands.first().map_or(0, |i| i.0);
         let start = self.listed_at.map_or(first, |l| tf.ceil(l).min(first));
+        let start = self.horizon.map_or(start, |h| start.max(tf.ceil(h).min(first)));
         let end = self.delisted_at.map_or(tf.floor(now_ms), |d| tf.ceil(d)).max(start);
         (start, end)
     }
@@ -44,6 +49,7 @@ pub(crate) struct RangeRow {
     pub range: (i64, i64),
     pub listed_at: Option<i64>,
     pub delisted_at: Option<i64>,
+    pub horizon: Option<i64>,
 }
 
 /// Groups ordered stored-range rows into series.
@@ -62,6 +68,7 @@ pub(crate) fn group_series(rows: impl IntoIterator<Item = RangeRow>) -> Result<V
                 .map_err(|_| StoreError::Corrupt(format!("unknown timeframe {:?} in stored_ranges", r.tf)))?,
             listed_at: r.listed_at,
             delisted_at: r.delisted_at,
+            horizon: r.horizon,
             islands: vec![r.range],
         });
     }
@@ -181,11 +188,13 @@ pub(crate) const MARK_REPAIRED_SQL: &str = "UPDATE gaps SET repaired_by = ( \
         GROUP BY s.name ORDER BY COUNT(*) DESC, s.name LIMIT 1), status = 'repaired', updated_at = $5 \
      WHERE instrument_id = $1 AND timeframe = $2 AND start_ms = $3 AND end_ms = $4";
 
-/// Every stored series' ranges with its listing lifetime bounds, in the shape of [`RangeRow`].
+/// Every stored series' ranges with its listing lifetime bounds and its timeframe's retention
+/// horizon, in the shape of [`RangeRow`].
 pub(crate) const SERIES_SQL: &str = "SELECT r.instrument_id, r.timeframe, r.start_ms, r.end_ms, \
         (SELECT MIN(l.listed_at) FROM listings l WHERE l.base = i.base AND l.quote = i.quote AND l.market = i.market), \
         (SELECT CASE WHEN COUNT(*) > 0 AND COUNT(l.delisted_at) = COUNT(*) THEN MAX(l.delisted_at) END \
-           FROM listings l WHERE l.base = i.base AND l.quote = i.quote AND l.market = i.market) \
+           FROM listings l WHERE l.base = i.base AND l.quote = i.quote AND l.market = i.market), \
+        (SELECT h.before_ms FROM retention_horizon h WHERE h.timeframe = r.timeframe) \
    FROM stored_ranges r JOIN instruments i ON i.id = r.instrument_id \
   ORDER BY r.instrument_id, r.timeframe, r.start_ms";
 

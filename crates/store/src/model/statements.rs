@@ -40,9 +40,39 @@ pub(crate) const CACHE_PUT_SQL: &str = "INSERT INTO http_cache (key, fetched_at,
 pub(crate) const INDICATOR_VALUES_SQL: &str = "SELECT instrument_id, timeframe, name, bar_time, value, computed_at FROM indicator_values ORDER \
      BY instrument_id, timeframe, name";
 
-/// Recent job runs, newest first: (limit).
-pub(crate) const RECENT_JOBS_SQL: &str = "SELECT id, job, args, started_at, ended_at, status, rows_written, sources_used, error FROM \
-     job_runs ORDER BY id DESC LIMIT $1";
+/// Job runs, newest first, each filter applying when given (a `JobQuery`): (job, status,
+/// before id, limit). One run by id is the first row below `id + 1`. The casts give PostgreSQL
+/// the parameters' types, which `$1 IS NULL` alone does not.
+pub(crate) const JOBS_SQL: &str = "SELECT id, job, args, started_at, ended_at, status, rows_written, sources_used, error, error_kind FROM \
+     job_runs WHERE (CAST($1 AS TEXT) IS NULL OR job = $1) AND (CAST($2 AS TEXT) IS NULL OR status = $2) \
+     AND (CAST($3 AS BIGINT) IS NULL OR id < $3) ORDER BY id DESC LIMIT $4";
+
+/// Marks interrupted every run of a host still marked `running` (its process is gone: the
+/// service starting again after a crash): (host). Runs logged before the host was recorded
+/// count as this host's, as in [`RUNNING_HERE_SQL`].
+pub(crate) const ABANDON_RUNNING_SQL: &str = "UPDATE job_runs SET status = 'interrupted', \
+     error = 'the process ended before the run did' WHERE status = 'running' AND (host = $1 OR host = '')";
+
+/// Deletes finished runs started before a time, never a running one: (before).
+pub(crate) const PRUNE_JOB_RUNS_SQL: &str = "DELETE FROM job_runs WHERE started_at < $1 AND status <> 'running'";
+
+/// Deletes provider answers fetched before a time: (before).
+pub(crate) const PRUNE_HTTP_CACHE_SQL: &str = "DELETE FROM http_cache WHERE fetched_at < $1";
+
+/// Records a health sample, replacing one taken at the same instant: (at, cpu, mem used, mem
+/// total, disk used, disk total, rss, freshness lag, api p99, api requests).
+pub(crate) const RECORD_HEALTH_SQL: &str = "INSERT INTO system_health (at_ms, cpu_pct, mem_used_bytes, mem_total_bytes, \
+     disk_used_bytes, disk_total_bytes, rss_bytes, freshness_lag_ms, api_p99_ms, api_requests) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (at_ms) DO UPDATE SET \
+     cpu_pct = excluded.cpu_pct, mem_used_bytes = excluded.mem_used_bytes, mem_total_bytes = excluded.mem_total_bytes, \
+     disk_used_bytes = excluded.disk_used_bytes, disk_total_bytes = excluded.disk_total_bytes, \
+     rss_bytes = excluded.rss_bytes, freshness_lag_ms = excluded.freshness_lag_ms, api_p99_ms = excluded.api_p99_ms, \
+     api_requests = excluded.api_requests";
+
+/// The newest `limit` samples in `[from, to)`, ascending: (from, to, limit).
+pub(crate) const HEALTH_HISTORY_SQL: &str = "SELECT at_ms, cpu_pct, mem_used_bytes, mem_total_bytes, disk_used_bytes, \
+     disk_total_bytes, rss_bytes, freshness_lag_ms, api_p99_ms, api_requests FROM (SELECT * FROM system_health \
+     WHERE at_ms >= $1 AND at_ms < $2 ORDER BY at_ms DESC LIMIT $3) newest ORDER BY at_ms";
 
 /// Where a series' newest covered range ends: (series, timeframe).
 pub(crate) const LATEST_COVERED_SQL: &str =
@@ -136,7 +166,7 @@ pub(crate) const COVERED_OVERLAPPING_SQL: &str = "SELECT start_ms, end_ms FROM c
 
 /// Records the end of a job run: (ended at, status, rows written, sources used, error, id).
 pub(crate) const JOB_FINISHED_SQL: &str = "UPDATE job_runs SET ended_at = $1, status = $2, rows_written = $3, \
-     sources_used = $4, error = $5 WHERE id = $6";
+     sources_used = $4, error = $5, error_kind = $6 WHERE id = $7";
 
 /// Records a repair attempt on an open gap: (unrepairable, now, series, timeframe, start, end).
 pub(crate) const GAP_ATTEMPTED_SQL: &str = "UPDATE gaps SET attempts = attempts + 1, \
@@ -216,7 +246,22 @@ mod tests {
             DELETE_COVERED_TOUCHING_SQL,
             COVERED_OVERLAPPING_SQL,
             INDICATOR_VALUES_SQL,
-            RECENT_JOBS_SQL,
+            JOBS_SQL,
+            ABANDON_RUNNING_SQL,
+            PRUNE_JOB_RUNS_SQL,
+            PRUNE_HTTP_CACHE_SQL,
+            RECORD_HEALTH_SQL,
+            HEALTH_HISTORY_SQL,
+            super::super::retention::SERIES_BEFORE_SQL,
+            super::super::retention::SET_HORIZON_SQL,
+            super::super::retention::HORIZONS_SQL,
+            super::super::retention::PRUNE_STATEMENTS[0],
+            super::super::retention::PRUNE_STATEMENTS[1],
+            super::super::retention::PRUNE_STATEMENTS[2],
+            super::super::retention::PRUNE_STATEMENTS[3],
+            super::super::retention::PRUNE_STATEMENTS[4],
+            super::super::retention::PRUNE_STATEMENTS[5],
+            super::super::retention::PRUNE_STATEMENTS[6],
             LATEST_COVERED_SQL,
             DAILY_SOURCE_COUNTS_SQL,
             DAILY_DIVERGENCE_SQL,

@@ -19,6 +19,7 @@ async fn series(tx: &Transaction<'_>) -> Result<Vec<Series>, StoreError> {
         range: (r.get(2), r.get(3)),
         listed_at: r.get(4),
         delisted_at: r.get(5),
+        horizon: r.get(6),
     }))
 }
 

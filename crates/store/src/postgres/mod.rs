@@ -16,6 +16,7 @@ mod indicators;
 mod ledger;
 pub mod queue;
 mod read;
+mod retention;
 mod schema;
 mod tables;
 mod timescale;
@@ -36,12 +37,15 @@ use tokio_postgres::NoTls;
 pub use queue::PgWorkQueue;
 pub use timescale::Timescale;
 
-use crate::access::{CandleRead, CandleWrite, GapLedger, IndicatorStore, JobLog, OwnedPage, TableCopy, UniverseStore};
+use crate::access::{
+    CandleRead, CandleWrite, GapLedger, HealthLog, IndicatorStore, JobLog, OwnedPage, Retention, TableCopy,
+    UniverseStore,
+};
 use crate::migrate::CopyMarker;
 use crate::model::blocks::through_blocks;
 use crate::{
-    CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, IndicatorValue, JobId, JobRecord, JobRow, ListingChanges,
-    QualityDay, RangeDrift, RejectRow, SeriesStatus, StoreError, TableDef, Value, WriteStats,
+    CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, HealthSample, IndicatorValue, JobId, JobQuery, JobRecord,
+    JobRow, ListingChanges, QualityDay, RangeDrift, RejectRow, SeriesStatus, StoreError, TableDef, Value, WriteStats,
 };
 
 /// One pooled connection: a `tokio_postgres::Client` with its per-connection statement cache.
@@ -555,8 +559,64 @@ impl JobLog for PgStore {
         universe::job_finished(&self.conn().await?, id, &outcome).await
     }
 
-    async fn recent_jobs(&self, limit: usize) -> Result<Vec<JobRow>, StoreError> {
-        universe::recent_jobs(&self.conn().await?, limit).await
+    async fn jobs(&self, query: JobQuery) -> Result<Vec<JobRow>, StoreError> {
+        universe::jobs(&self.conn().await?, &query).await
+    }
+
+    async fn abandon_running(&self, host: &str) -> Result<u64, StoreError> {
+        universe::abandon_running(&self.conn().await?, host).await
+    }
+}
+
+impl HealthLog for PgStore {
+    async fn record_health(&self, sample: HealthSample) -> Result<(), StoreError> {
+        retention::record_health(&self.conn().await?, &sample).await
+    }
+
+    async fn health_history(&self, range: TimeRange, limit: usize) -> Result<Vec<HealthSample>, StoreError> {
+        retention::health_history(&self.conn().await?, range.start_ms, range.end_ms, limit).await
+    }
+}
+
+impl Retention for PgStore {
+    async fn prune_job_runs(&self, older_than_ms: i64) -> Result<u64, StoreError> {
+        let conn = self.conn().await?;
+        Ok(conn
+            .execute(crate::model::statements::PRUNE_JOB_RUNS_SQL, &[&older_than_ms])
+            .await?)
+    }
+
+    async fn prune_http_cache(&self, older_than_ms: i64) -> Result<u64, StoreError> {
+        let conn = self.conn().await?;
+        Ok(conn
+            .execute(crate::model::statements::PRUNE_HTTP_CACHE_SQL, &[&older_than_ms])
+            .await?)
+    }
+
+    async fn prune_candles(&self, timeframe: Timeframe, older_than_ms: i64) -> Result<u64, StoreError> {
+        let cutoff = timeframe.ceil(older_than_ms);
+        let mut conn = self.conn().await?;
+        // The horizon first: a prune that stops half way leaves hours not yet pruned that the
+        // ledger no longer judges, never pruned hours reported missing.
+        retention::set_horizon(&conn, timeframe, cutoff).await?;
+        let mut pruned = 0;
+        for id in retention::series_before(&conn, timeframe, cutoff).await? {
+            // However the series' transaction ends, this process's reads of it ask again.
+            let _forget = ForgetOnDrop {
+                cache: &self.0.block_cache,
+                series: vec![(id, timeframe)],
+            };
+            pruned += retention::prune_series(&mut conn, id, timeframe, cutoff).await?;
+        }
+        Ok(pruned)
+    }
+
+    async fn retention_horizons(&self) -> Result<Vec<(Timeframe, i64)>, StoreError> {
+        retention::horizons(&self.conn().await?).await
+    }
+
+    async fn database_size(&self) -> Result<Option<u64>, StoreError> {
+        retention::database_size(&self.conn().await?).await
     }
 }
 

@@ -250,6 +250,30 @@ const MIGRATIONS: &[&str] = &[
         started_at BIGINT NOT NULL
     );
     "#,
+    // 5: what the service needs: health samples, and the retention horizon of each timeframe
+    // whose old bars were pruned (the gap ledger and quality start there, see `model::retention`).
+    r#"
+    CREATE TABLE system_health (
+        at_ms            BIGINT PRIMARY KEY,
+        cpu_pct          DOUBLE PRECISION NOT NULL,
+        mem_used_bytes   BIGINT NOT NULL,
+        mem_total_bytes  BIGINT NOT NULL,
+        disk_used_bytes  BIGINT NOT NULL,
+        disk_total_bytes BIGINT NOT NULL,
+        rss_bytes        BIGINT NOT NULL,
+        freshness_lag_ms BIGINT,
+        api_p99_ms       DOUBLE PRECISION,
+        api_requests     BIGINT NOT NULL
+    );
+    CREATE TABLE retention_horizon (
+        timeframe TEXT COLLATE "C" PRIMARY KEY,
+        before_ms BIGINT NOT NULL
+    );
+    "#,
+    // 6: what kind of failure ended a run, beside its message.
+    r#"
+    ALTER TABLE job_runs ADD COLUMN error_kind TEXT;
+    "#,
 ];
 
 pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -5,7 +5,7 @@ use candlekeep_core::{Asset, KnownListing, Listing, time::now_ms};
 use super::Conn;
 use crate::model::listings::{Seen, count};
 use crate::model::statements;
-use crate::{FlagRow, JobId, JobRecord, JobRow, JobStatus, ListingChanges, RejectRow, StoreError};
+use crate::{FlagRow, JobId, JobQuery, JobRecord, JobRow, JobStatus, ListingChanges, RejectRow, StoreError};
 
 pub(crate) async fn save_assets(conn: &mut Conn, assets: &[Asset], at_ms: i64) -> Result<(), StoreError> {
     let tx = conn.transaction().await?;
@@ -165,6 +165,7 @@ pub(crate) async fn job_finished(conn: &Conn, id: JobId, o: &JobRecord) -> Resul
             &(o.rows_written as i64),
             &o.sources.join(","),
             &o.error.as_deref(),
+            &o.error_kind.as_deref(),
             &id,
         ],
     )
@@ -172,11 +173,17 @@ pub(crate) async fn job_finished(conn: &Conn, id: JobId, o: &JobRecord) -> Resul
     Ok(())
 }
 
-pub(crate) async fn recent_jobs(conn: &Conn, limit: usize) -> Result<Vec<JobRow>, StoreError> {
+pub(crate) async fn jobs(conn: &Conn, q: &JobQuery) -> Result<Vec<JobRow>, StoreError> {
+    let stmt = conn.prepare_cached(statements::JOBS_SQL).await?;
     let rows = conn
         .query(
-            crate::model::statements::RECENT_JOBS_SQL,
-            &[&i64::try_from(limit).unwrap_or(i64::MAX)],
+            &stmt,
+            &[
+                &q.job.as_deref(),
+                &q.status.map(JobStatus::as_str),
+                &q.before_id,
+                &i64::try_from(q.limit).unwrap_or(i64::MAX),
+            ],
         )
         .await?;
     Ok(rows
@@ -191,6 +198,11 @@ pub(crate) async fn recent_jobs(conn: &Conn, limit: usize) -> Result<Vec<JobRow>
             rows_written: r.get(6),
             sources_used: r.get(7),
             error: r.get(8),
+            error_kind: r.get(9),
         })
         .collect())
+}
+
+pub(crate) async fn abandon_running(conn: &Conn, host: &str) -> Result<u64, StoreError> {
+    Ok(conn.execute(statements::ABANDON_RUNNING_SQL, &[&host]).await?)
 }

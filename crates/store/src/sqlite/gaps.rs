@@ -16,6 +16,7 @@ pub(crate) fn series(conn: &Connection) -> Result<Vec<Series>, StoreError> {
             range: (r.get(2)?, r.get(3)?),
             listed_at: r.get(4)?,
             delisted_at: r.get(5)?,
+            horizon: r.get(6)?,
         })
     })?;
     group_series(rows.collect::<Result<Vec<_>, _>>()?)

@@ -5,7 +5,7 @@ use candlekeep_core::time::now_ms;
 use rusqlite::Connection;
 
 use crate::model::statements;
-use crate::{JobId, JobRecord, JobRow, JobStatus, StoreError};
+use crate::{JobId, JobQuery, JobRecord, JobRow, JobStatus, StoreError};
 
 pub(crate) fn started(conn: &Connection, job: &str, args: &str) -> Result<JobId, StoreError> {
     mark_dead_runs(conn)?;
@@ -32,6 +32,7 @@ pub(crate) fn finished(conn: &Connection, id: JobId, o: &JobRecord) -> Result<()
             o.rows_written as i64,
             o.sources.join(","),
             o.error.as_deref(),
+            o.error_kind.as_deref(),
             id,
         ),
     )?;
@@ -56,9 +57,15 @@ fn mark_dead_runs(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub(crate) fn recent(conn: &Connection, limit: usize) -> Result<Vec<JobRow>, StoreError> {
-    let mut stmt = conn.prepare(crate::model::statements::RECENT_JOBS_SQL)?;
-    let rows = stmt.query_map([limit as i64], |r| {
+pub(crate) fn list(conn: &Connection, q: &JobQuery) -> Result<Vec<JobRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(statements::JOBS_SQL)?;
+    let params = (
+        q.job.as_deref(),
+        q.status.map(JobStatus::as_str),
+        q.before_id,
+        i64::try_from(q.limit).unwrap_or(i64::MAX),
+    );
+    let rows = stmt.query_map(params, |r| {
         Ok(JobRow {
             id: r.get(0)?,
             job: r.get(1)?,
@@ -69,7 +76,12 @@ pub(crate) fn recent(conn: &Connection, limit: usize) -> Result<Vec<JobRow>, Sto
             rows_written: r.get(6)?,
             sources_used: r.get(7)?,
             error: r.get(8)?,
+            error_kind: r.get(9)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub(crate) fn abandon_running(conn: &Connection, host: &str) -> Result<u64, StoreError> {
+    Ok(conn.execute(statements::ABANDON_RUNNING_SQL, [host])? as u64)
 }

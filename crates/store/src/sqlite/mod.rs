@@ -8,6 +8,7 @@ mod indicators;
 mod jobs;
 mod quality;
 mod quality_daily;
+mod retention;
 mod schema;
 mod status;
 mod tables;
@@ -24,8 +25,9 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use crate::model::blocks::BlockCache;
 use crate::model::decode;
 use crate::{
-    BlockingStore, CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, IndicatorValue, JobId, JobRecord, JobRow,
-    ListingChanges, PageWrite, QualityDay, RejectRow, Replace, SeriesStatus, StoreError, TableDef, Value, WriteStats,
+    BlockingStore, CrossCheckSummary, FlagRow, Gap, GapRefresh, GapStatus, HealthSample, IndicatorValue, JobId,
+    JobQuery, JobRecord, JobRow, ListingChanges, PageWrite, QualityDay, RejectRow, Replace, SeriesStatus, StoreError,
+    TableDef, Value, WriteStats,
 };
 
 /// The file a `sqlite:PATH` / `sqlite://PATH` URL names; any other form is refused (see
@@ -266,8 +268,52 @@ impl BlockingStore for SqliteStore {
         self.flag_rules = rules;
     }
 
-    fn recent_jobs(&mut self, limit: usize) -> Result<Vec<JobRow>, StoreError> {
-        jobs::recent(&self.conn, limit)
+    fn jobs(&mut self, query: &JobQuery) -> Result<Vec<JobRow>, StoreError> {
+        jobs::list(&self.conn, query)
+    }
+
+    fn abandon_running(&mut self, host: &str) -> Result<u64, StoreError> {
+        jobs::abandon_running(&self.conn, host)
+    }
+
+    fn record_health(&mut self, sample: &HealthSample) -> Result<(), StoreError> {
+        retention::record_health(&self.conn, sample)
+    }
+
+    fn health_history(&mut self, from: i64, to: i64, limit: usize) -> Result<Vec<HealthSample>, StoreError> {
+        retention::health_history(&self.conn, from, to, limit)
+    }
+
+    fn prune_job_runs(&mut self, before: i64) -> Result<u64, StoreError> {
+        Ok(self
+            .conn
+            .execute(crate::model::statements::PRUNE_JOB_RUNS_SQL, [before])? as u64)
+    }
+
+    fn prune_http_cache(&mut self, before: i64) -> Result<u64, StoreError> {
+        Ok(self
+            .conn
+            .execute(crate::model::statements::PRUNE_HTTP_CACHE_SQL, [before])? as u64)
+    }
+
+    fn set_retention_horizon(&mut self, tf: Timeframe, cutoff: i64) -> Result<(), StoreError> {
+        retention::set_horizon(&self.conn, tf, cutoff)
+    }
+
+    fn retention_horizons(&mut self) -> Result<Vec<(Timeframe, i64)>, StoreError> {
+        retention::horizons(&self.conn)
+    }
+
+    fn series_before(&mut self, tf: Timeframe, cutoff: i64) -> Result<Vec<i64>, StoreError> {
+        retention::series_before(&self.conn, tf, cutoff)
+    }
+
+    fn prune_series(&mut self, instrument_id: i64, tf: Timeframe, cutoff: i64) -> Result<u64, StoreError> {
+        retention::prune_series(&mut self.conn, instrument_id, tf, cutoff)
+    }
+
+    fn database_size(&mut self) -> Result<Option<u64>, StoreError> {
+        retention::database_size(&self.conn, self.path().as_deref())
     }
 
     fn flags(&mut self) -> Result<Vec<FlagRow>, StoreError> {

@@ -289,6 +289,31 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (instrument_id, timeframe, block_start)
     );
     "#,
+    // 9: what the service needs: health samples, and the retention horizon of each timeframe
+    // whose old bars were pruned (the gap ledger and quality start there, see `model::retention`).
+    r#"
+    CREATE TABLE system_health (
+        at_ms            INTEGER PRIMARY KEY,
+        cpu_pct          REAL    NOT NULL,
+        mem_used_bytes   INTEGER NOT NULL,
+        mem_total_bytes  INTEGER NOT NULL,
+        disk_used_bytes  INTEGER NOT NULL,
+        disk_total_bytes INTEGER NOT NULL,
+        rss_bytes        INTEGER NOT NULL,
+        freshness_lag_ms INTEGER,
+        api_p99_ms       REAL,
+        api_requests     INTEGER NOT NULL
+    );
+    CREATE TABLE retention_horizon (
+        timeframe TEXT    PRIMARY KEY,
+        before_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
+    // 10: what kind of failure ended a run (`source:ban`, `store`, `invalid-arguments`…), beside
+    // its message, for alerts and the API.
+    r#"
+    ALTER TABLE job_runs ADD COLUMN error_kind TEXT;
+    "#,
 ];
 
 pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -1,0 +1,150 @@
+//! The service on PostgreSQL: sync and backfill go through the work queue, so several `serve`
+//! (and `worker`) processes share them. Every process works the queue ([`start_workers`]); the
+//! scheduling leader's sync or backfill cuts its series into units on a fixed grid and queues
+//! them ([`collect`]), then waits until the queue has nothing pending. A process that dies with
+//! a unit hands it on when its lease runs out; every page being committed with its covered
+//! range, the next one fetches only what is still missing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use candlekeep_core::time::DAY_MS;
+use candlekeep_engine::backfill::{Plan, Start, Target};
+use candlekeep_engine::worker::{self, Resolve, Schedule, Settings};
+use candlekeep_store::{CandleRead, JobStatus, StoreHandle, WorkQueue};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::jobs::Outcome;
+use crate::registry::Chains;
+
+/// One unit of work: a week of one series. A sync queues about one unit per series, which spread
+/// over the processes; a year's backfill is 53 units per series.
+pub const UNIT_MS: i64 = 7 * DAY_MS;
+
+/// How the process takes part in the queue.
+#[derive(Debug, Clone)]
+pub struct QueueRole {
+    /// This process's name in the queue (leases, the log).
+    pub owner: String,
+    pub settings: Settings,
+}
+
+impl QueueRole {
+    pub fn new(owner: String, slots: usize) -> Self {
+        Self {
+            owner,
+            settings: Settings {
+                lease: Duration::from_secs(60),
+                slots,
+                until_idle: false,
+                replan_every: Duration::from_secs(3600),
+                idle_poll: Duration::from_millis(500),
+                retry_after: Duration::from_secs(60),
+            },
+        }
+    }
+}
+
+/// Builds a unit's target from the chain names it was queued with, with this process's sources.
+pub async fn resolver(config: &Config, store: &StoreHandle) -> Result<Resolve> {
+    let chains = Arc::new(Chains::new(config, store).await?);
+    let config = config.clone();
+    Ok(Arc::new(move |instrument, tf, ids| {
+        let chain = chains
+            .named(ids, instrument, tf)
+            .or_else(|| chains.chain(&config, instrument, tf).ok())?;
+        Some(Target {
+            instrument: instrument.clone(),
+            chain,
+        })
+    }))
+}
+
+/// Works the queue until `stop` fires.
+pub async fn start_workers(
+    config: &Config,
+    store: &StoreHandle,
+    role: &QueueRole,
+    stop: CancellationToken,
+) -> Result<tokio::task::JoinHandle<()>> {
+    let queue = store
+        .postgres_work_queue(&role.owner)
+        .await?
+        .context("the work queue needs PostgreSQL")?;
+    let resolve = resolver(config, store).await?;
+    let events: worker::Events = Arc::new(|e| tracing::debug!(event = ?e, "work queue"));
+    let store = store.clone();
+    let settings = role.settings;
+    Ok(tokio::spawn(async move {
+        tokio::select! {
+            r = worker::work(queue, store, resolve, settings, events) => {
+                if let Err(e) = r {
+                    tracing::error!(error = %e, "this process stopped working the queue");
+                }
+            }
+            () = stop.cancelled() => {}
+        }
+    }))
+}
+
+/// Sync or backfill through the queue: queues the plan's units and waits until nothing is
+/// pending. `rows_written` counts the new bars of the plan's series.
+pub async fn collect(store: &StoreHandle, role: &QueueRole, plan: &Plan, name: &str) -> Result<Outcome> {
+    let (from_ms, from_latest) = match plan.start {
+        Start::At(t) => (t, false),
+        Start::AfterLatest { fallback_ms } => (fallback_ms, true),
+    };
+    let schedule = Schedule {
+        targets: plan.targets.clone(),
+        timeframe: plan.timeframe,
+        from_ms,
+        to_ms: plan.end_ms,
+        unit_ms: UNIT_MS,
+    };
+    let count_bars = || async {
+        let series = store.series_status().await?;
+        Ok::<i64, anyhow::Error>(
+            series
+                .iter()
+                .filter(|s| s.timeframe == plan.timeframe && plan.targets.iter().any(|t| t.instrument == s.instrument))
+                .map(|s| s.count)
+                .sum(),
+        )
+    };
+    let before = count_bars().await?;
+    let (units, until) = worker::units_for(store, &schedule, from_latest).await?;
+    let mut queue = store
+        .postgres_work_queue(&role.owner)
+        .await?
+        .context("the work queue needs PostgreSQL")?;
+    let failed_before = queue.counts().await?.failed;
+    let added = queue.enqueue(name, &units, until).await?;
+    // Done when no unit is pending anywhere (this plan's or another's: the queue is shared).
+    let counts = loop {
+        let c = queue.counts().await?;
+        if c.pending == 0 {
+            break c;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let new_bars = u64::try_from(count_bars().await? - before).unwrap_or(0);
+    let failed = counts.failed - failed_before;
+    let summary = serde_json::json!({
+        "through": "the PostgreSQL work queue",
+        "series": plan.targets.len(),
+        "units": units.len(),
+        "units_queued_or_reopened": added,
+        "units_failed": failed,
+        "new_bars": new_bars,
+    });
+    Ok(Outcome {
+        status: if failed > 0 { JobStatus::Failed } else { JobStatus::Ok },
+        rows_written: new_bars,
+        written_by: Default::default(),
+        error: (failed > 0).then(|| format!("{failed} unit(s) failed after every attempt; see the work queue")),
+        error_kind: (failed > 0).then(|| "source".to_owned()),
+        summary,
+    })
+}
