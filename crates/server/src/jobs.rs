@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use candlekeep_app::jobs::{JobArgs, JobKind};
 use candlekeep_app::service::StartError;
-use candlekeep_store::{JobLog, JobRow};
+use candlekeep_store::{JobLog, JobQuery as StoreJobQuery, JobRow, JobStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -17,9 +17,6 @@ use crate::auth::require_admin;
 use crate::params::{self, iso};
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::ApiState;
-
-/// Rows of the log scanned for one listing until the store filters them itself.
-const SCAN: usize = 10_000;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -60,6 +57,8 @@ pub struct JobRun {
     /// Candles written per source.
     pub sources: std::collections::BTreeMap<String, i64>,
     pub error: Option<String>,
+    /// What kind of failure ended it (`source:banned`, `store`, `interrupted`, …).
+    pub error_kind: Option<String>,
     pub links: JobLinks,
 }
 
@@ -98,6 +97,7 @@ fn run(r: JobRow) -> JobRun {
         rows_written: r.rows_written,
         sources,
         error: r.error,
+        error_kind: r.error_kind,
     }
 }
 
@@ -125,34 +125,40 @@ pub async fn list_jobs(State(state): State<ApiState>, Query(q): Query<JobQuery>)
             format!("unknown job {j:?}; the jobs are {}", job_names()),
         ));
     }
-    let status = q.status.filter(|s| !s.is_empty());
-    if let Some(s) = status
-        .as_ref()
-        .filter(|s| !["running", "ok", "failed", "interrupted"].contains(&s.as_str()))
-    {
-        return Err(ApiError::bad(
-            "status",
-            format!("expected running, ok, failed or interrupted, got {s:?}"),
-        ));
-    }
-    let limit = params::limit("limit", q.limit.as_deref(), 50, 1_000)?;
-    let before = match q.before.as_deref().filter(|b| !b.is_empty()) {
-        None => i64::MAX,
-        Some(b) => b
-            .parse::<i64>()
-            .map_err(|_| ApiError::bad("before", format!("expected a run id, got {b:?}")))?,
+    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(
+            [
+                JobStatus::Running,
+                JobStatus::Ok,
+                JobStatus::Failed,
+                JobStatus::Interrupted,
+            ]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                ApiError::bad(
+                    "status",
+                    format!("expected running, ok, failed or interrupted, got {s:?}"),
+                )
+            })?,
+        ),
     };
-    let jobs = state
-        .store()
-        .recent_jobs(SCAN)
-        .await?
-        .into_iter()
-        .filter(|r| r.id < before)
-        .filter(|r| job.as_deref().is_none_or(|j| r.job == j))
-        .filter(|r| status.as_deref().is_none_or(|s| r.status == s))
-        .take(limit)
-        .map(run)
-        .collect();
+    let limit = params::limit("limit", q.limit.as_deref(), 50, 1_000)?;
+    let before_id = match q.before.as_deref().filter(|b| !b.is_empty()) {
+        None => None,
+        Some(b) => Some(
+            b.parse::<i64>()
+                .map_err(|_| ApiError::bad("before", format!("expected a run id, got {b:?}")))?,
+        ),
+    };
+    let query = StoreJobQuery {
+        job,
+        status,
+        before_id,
+        limit,
+    };
+    let jobs = state.store().jobs(query).await?.into_iter().map(run).collect();
     Ok(Json(JobRuns { jobs }))
 }
 
@@ -175,10 +181,8 @@ pub async fn get_job(State(state): State<ApiState>, Path(job): Path<String>) -> 
         .map_err(|_| ApiError::bad("job", format!("expected a run id (a number), got {job:?}")))?;
     state
         .store()
-        .recent_jobs(SCAN)
+        .job(id)
         .await?
-        .into_iter()
-        .find(|r| r.id == id)
         .map(|r| Json(run(r)))
         .ok_or_else(|| ApiError::NotFound(format!("no run {id} in the job log")))
 }

@@ -90,6 +90,7 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(events::events))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
+        .routes(routes!(ops::health_history))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi_json));
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest(BASE_PATH, v1)

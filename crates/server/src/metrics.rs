@@ -115,7 +115,7 @@ impl Default for Metrics {
         let database_bytes = Gauge::default();
         registry.register(
             "database_size_bytes",
-            "Size of the database on disk (SQLite only; absent on PostgreSQL)",
+            "Size of the database in bytes, where the backend tells",
             database_bytes.clone(),
         );
         let rate_limit_pauses = Family::<VenueLabel, Counter>::default();

@@ -6,8 +6,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use candlekeep_core::time::{HOUR_MS, now_ms};
-use candlekeep_store::CandleRead;
-use candlekeep_store::url::DatabaseUrl;
+use candlekeep_store::{CandleRead, Retention};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -35,22 +34,16 @@ pub struct Status {
     /// Stored series.
     pub series: usize,
     pub running: Vec<RunningJob>,
-    /// Bytes on disk; null where the store does not tell (PostgreSQL).
+    /// Bytes the database takes; null where the store cannot tell.
     pub database_size_bytes: Option<u64>,
     pub now_at: String,
     pub now_ms: i64,
 }
 
-/// The size of an SQLite database file with its write-ahead log; `None` on PostgreSQL.
+/// The database's size, where the backend tells (a failure to tell is no reason to fail the
+/// request: the size is then unknown).
 pub(crate) async fn database_size(state: &ApiState) -> Option<u64> {
-    let Ok(DatabaseUrl::Sqlite(path)) = DatabaseUrl::parse(&state.config().database.url) else {
-        return None;
-    };
-    let main = tokio::fs::metadata(&path).await.ok()?.len();
-    let mut wal = path.clone().into_os_string();
-    wal.push("-wal");
-    let wal = tokio::fs::metadata(&wal).await.map_or(0, |m| m.len());
-    Some(main + wal)
+    state.store().database_size().await.ok().flatten()
 }
 
 /// The service's status.
@@ -220,4 +213,86 @@ pub async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {
         StatusCode::NOT_FOUND,
         format!("no such endpoint: {}; see /api/v1/openapi.json", uri.path()),
     )
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// First instant (default: 24 hours ago).
+    pub from: Option<String>,
+    /// End, exclusive (default: now).
+    pub to: Option<String>,
+    /// At most this many samples, the newest (1 to 10000, default 1440: a day of minutes).
+    pub limit: Option<String>,
+}
+
+/// One health sample.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthPoint {
+    pub at: String,
+    pub at_ms: i64,
+    pub cpu_pct: f64,
+    pub mem_used_bytes: u64,
+    pub mem_total_bytes: u64,
+    pub disk_used_bytes: u64,
+    pub disk_total_bytes: u64,
+    pub rss_bytes: u64,
+    /// Age of the stalest series' newest bar.
+    pub freshness_lag_ms: Option<i64>,
+    pub api_p99_ms: Option<f64>,
+    pub api_requests: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthHistory {
+    pub samples: Vec<HealthPoint>,
+}
+
+/// The health samples the health job took, ascending by time.
+#[utoipa::path(
+    get,
+    path = "/health/history",
+    tag = "service",
+    params(HistoryQuery),
+    responses(
+        (status = 200, description = "Samples in the range", body = HealthHistory),
+        (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is not answering", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn health_history(
+    State(state): State<ApiState>,
+    axum::extract::Query(q): axum::extract::Query<HistoryQuery>,
+) -> ApiResult<Json<HealthHistory>> {
+    use candlekeep_core::TimeRange;
+    use candlekeep_core::time::DAY_MS;
+    use candlekeep_store::HealthLog;
+
+    let now = now_ms();
+    let to = crate::params::opt_time("to", q.to.as_deref())?.unwrap_or(now + 1);
+    let from = crate::params::opt_time("from", q.from.as_deref())?.unwrap_or(to - DAY_MS);
+    if to <= from {
+        return Err(ApiError::bad("to", "must be after from"));
+    }
+    let limit = crate::params::limit("limit", q.limit.as_deref(), 1_440, 10_000)?;
+    let samples = state
+        .store()
+        .health_history(TimeRange::new(from, to), limit)
+        .await?
+        .into_iter()
+        .map(|s| HealthPoint {
+            at: iso(s.at_ms),
+            at_ms: s.at_ms,
+            cpu_pct: s.cpu_pct,
+            mem_used_bytes: s.mem_used_bytes,
+            mem_total_bytes: s.mem_total_bytes,
+            disk_used_bytes: s.disk_used_bytes,
+            disk_total_bytes: s.disk_total_bytes,
+            rss_bytes: s.rss_bytes,
+            freshness_lag_ms: s.freshness_lag_ms,
+            api_p99_ms: s.api_p99_ms,
+            api_requests: s.api_requests,
+        })
+        .collect();
+    Ok(Json(HealthHistory { samples }))
 }

@@ -388,6 +388,22 @@ async fn status_health_readiness_and_metrics() {
     assert!(s["database_size_bytes"].as_u64().unwrap() > 0);
     assert!(s["version"].is_string());
 
+    // A health sample, read back.
+    f.service
+        .run(JobKind::Health, JobArgs::default(), "test")
+        .await
+        .unwrap();
+    let hist = get(&f.app, "/api/v1/health/history").await;
+    assert_eq!(hist.status, 200, "{}", hist.text());
+    let samples = hist.json()["samples"].as_array().unwrap().clone();
+    assert_eq!(samples.len(), 1);
+    assert!(samples[0]["at"].is_string() && samples[0]["at_ms"].is_i64());
+    assert!(samples[0]["mem_total_bytes"].as_u64().unwrap() > 0);
+    get(&f.app, "/api/v1/health/history?from=2024-01-02&to=2024-01-01")
+        .await
+        .problem(400);
+    get(&f.app, "/api/v1/health/history?limit=0").await.problem(400);
+
     let h = get(&f.app, "/api/v1/healthz").await;
     assert_eq!(h.status, 200);
     assert_eq!(h.json()["status"], "ok");

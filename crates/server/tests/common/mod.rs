@@ -3,15 +3,12 @@
 
 #![allow(dead_code)] // Each test binary uses its own share of the helpers.
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use candlekeep_app::config::Config;
 use candlekeep_app::jobs::{JobArgs, JobContext, JobKind};
 use candlekeep_app::service::Service;
-use candlekeep_engine::events::EventBus;
 use candlekeep_server::{ApiState, router};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -48,12 +45,7 @@ pub async fn fixture_with(setup: Setup) -> Fixture {
     config.server.admin_token = setup.token.unwrap_or_default().to_owned();
     config.server.cors_origins = setup.cors;
     let store = candlekeep_app::store::open_store(&config).await.expect("store");
-    let ctx = JobContext {
-        config: Arc::new(config),
-        store,
-        events: EventBus::new(),
-        health: Arc::default(),
-    };
+    let ctx = JobContext::new(config, store);
     let service = Service::new(ctx);
     if !setup.empty {
         let (_, outcome) = service
