@@ -84,10 +84,9 @@ pub struct Instruments {
 )]
 pub async fn instruments(State(state): State<ApiState>) -> ApiResult<Json<Instruments>> {
     let series = state
-        .store()
-        .series_status()
+        .series()
         .await?
-        .into_iter()
+        .iter()
         .map(|s| SeriesInfo {
             instrument: s.instrument.to_string(),
             market: s.instrument.market.to_string(),

@@ -162,7 +162,7 @@ async fn compute(state: &ApiState) -> ApiResult<MarketTable> {
         .map(|q| ((q.instrument.to_string(), q.timeframe.to_string()), q.score))
         .collect();
     let mut rows = Vec::new();
-    for s in store.series_status().await? {
+    for s in state.series().await?.iter() {
         let tf_ms = s.timeframe.millis();
         let day_bars = (DAY_MS / tf_ms).max(1);
         let from = (s.last_open_ms - (day_bars + RSI_WARMUP_BARS) * tf_ms).max(s.first_open_ms);
@@ -170,7 +170,7 @@ async fn compute(state: &ApiState) -> ApiResult<MarketTable> {
             .candles(&s.instrument, s.timeframe, TimeRange::new(from, s.last_open_ms + tf_ms))
             .await?;
         let key = (s.instrument.to_string(), s.timeframe.to_string());
-        if let Some(row) = row(&s, &candles, now, stale_after_hours, scores.get(&key).copied()) {
+        if let Some(row) = row(s, &candles, now, stale_after_hours, scores.get(&key).copied()) {
             rows.push(row);
         }
     }

@@ -2,15 +2,16 @@
 //! the API's options, the metrics and the market table's cache.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use candlekeep_app::config::Config;
 use candlekeep_app::jobs::JobContext;
 use candlekeep_app::service::Service;
 use candlekeep_core::Instrument;
 use candlekeep_engine::events::Event;
-use candlekeep_store::{CandleRead, CandleWrite, StoreHandle};
+use candlekeep_store::{CandleRead, CandleWrite, SeriesStatus, StoreHandle};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
@@ -78,6 +79,33 @@ pub(crate) struct Inner {
 pub(crate) struct Shared {
     pub metrics: Metrics,
     pub market: MarketCache,
+    pub series: SeriesCache,
+}
+
+/// The stored series (`series_status`), kept between requests: the store computes the list by
+/// counting every candle, far too slow for each request of `/candles`. Reloaded under the same
+/// rule as the market table (an event, at most every `market_min_interval`; at least every
+/// `market_max_age`), and at once when a request names a series the list does not have yet.
+#[derive(Debug, Default)]
+pub(crate) struct SeriesCache {
+    current: Mutex<Option<(Instant, Arc<Vec<SeriesStatus>>)>>,
+    dirty: AtomicBool,
+    loading: tokio::sync::Mutex<()>,
+}
+
+impl SeriesCache {
+    pub fn mark_dirty(&self) {
+        self.dirty.store(true, Ordering::Relaxed);
+    }
+
+    fn fresh(&self, options: &ApiOptions) -> Option<Arc<Vec<SeriesStatus>>> {
+        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        let (at, list) = current.as_ref()?;
+        let age = at.elapsed();
+        let due =
+            age >= options.market_max_age || (self.dirty.load(Ordering::Relaxed) && age >= options.market_min_interval);
+        (!due).then(|| list.clone())
+    }
 }
 
 impl ApiState {
@@ -128,6 +156,28 @@ impl ApiState {
         &self.inner.shared.metrics
     }
 
+    /// The stored series, from the cache when it is fresh enough (see [`SeriesCache`]).
+    pub(crate) async fn series(&self) -> ApiResult<Arc<Vec<SeriesStatus>>> {
+        let cache = &self.inner.shared.series;
+        if let Some(list) = cache.fresh(self.options()) {
+            return Ok(list);
+        }
+        let _loading = cache.loading.lock().await;
+        // Another request may have reloaded it while this one waited.
+        if let Some(list) = cache.fresh(self.options()) {
+            return Ok(list);
+        }
+        self.reload_series().await
+    }
+
+    async fn reload_series(&self) -> ApiResult<Arc<Vec<SeriesStatus>>> {
+        let cache = &self.inner.shared.series;
+        cache.dirty.store(false, Ordering::Relaxed);
+        let list = Arc::new(self.store().series_status().await?);
+        *cache.current.lock().unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), list.clone()));
+        Ok(list)
+    }
+
     /// Ends the open event streams (graceful shutdown).
     pub fn close(&self) {
         self.inner.closing.cancel();
@@ -138,14 +188,27 @@ impl ApiState {
         &self,
         instrument: &Instrument,
         timeframe: candlekeep_core::Timeframe,
-    ) -> ApiResult<(i64, candlekeep_store::SeriesStatus)> {
-        let status = self
-            .store()
-            .series_status()
-            .await?
-            .into_iter()
-            .find(|s| &s.instrument == instrument && s.timeframe == timeframe)
-            .ok_or_else(|| ApiError::NotFound(format!("no {timeframe} series of {instrument} is stored")))?;
+    ) -> ApiResult<(i64, SeriesStatus)> {
+        let find = |list: &[SeriesStatus]| {
+            list.iter()
+                .find(|s| &s.instrument == instrument && s.timeframe == timeframe)
+                .cloned()
+        };
+        let status = match find(&self.series().await?) {
+            Some(s) => s,
+            // New since the list was loaded? Asked once more, not on every miss: a request for a
+            // series that does not exist must not make the store count its candles.
+            None if self.inner.shared.series.dirty.load(Ordering::Relaxed) => {
+                let _loading = self.inner.shared.series.loading.lock().await;
+                find(&self.reload_series().await?)
+                    .ok_or_else(|| ApiError::NotFound(format!("no {timeframe} series of {instrument} is stored")))?
+            }
+            None => {
+                return Err(ApiError::NotFound(format!(
+                    "no {timeframe} series of {instrument} is stored"
+                )));
+            }
+        };
         let cached = self
             .inner
             .ids
@@ -187,11 +250,18 @@ async fn listen(mut events: tokio::sync::broadcast::Receiver<Event>, shared: Wea
                 let written: Vec<(String, u64)> = written_by.into_iter().collect();
                 shared.metrics.job_finished(&job, &status, duration_ms, &written);
                 shared.market.mark_dirty();
+                shared.series.mark_dirty();
             }
-            Ok(Event::CandlesStored { .. }) => shared.market.mark_dirty(),
+            Ok(Event::CandlesStored { .. }) => {
+                shared.market.mark_dirty();
+                shared.series.mark_dirty();
+            }
             Ok(Event::JobStarted { .. }) => {}
             // Missed events may have been either: recompute to be safe.
-            Err(RecvError::Lagged(_)) => shared.market.mark_dirty(),
+            Err(RecvError::Lagged(_)) => {
+                shared.market.mark_dirty();
+                shared.series.mark_dirty();
+            }
             Err(RecvError::Closed) => return,
         }
     }
