@@ -120,16 +120,22 @@ pub async fn instruments(State(state): State<ApiState>) -> ApiResult<Json<Instru
 #[into_params(parameter_in = Query)]
 pub struct CandleQuery {
     /// 1m, 5m, 15m, 1h, 4h or 1d (default: `collect.timeframe`).
+    #[param(value_type = Option<crate::docs::TimeframeName>)]
     pub timeframe: Option<String>,
     /// First open time: YYYY-MM-DD, RFC 3339 or epoch ms (default: the first stored bar).
+    #[param(value_type = Option<String>, pattern = r"^(20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-]0[0-9]:00)?)?|1[3-9][0-9]{11})$")]
     pub from: Option<String>,
     /// End, exclusive, in the same forms (default: after the last stored bar).
+    #[param(value_type = Option<String>, pattern = r"^(20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-]0[0-9]:00)?)?|1[3-9][0-9]{11})$")]
     pub to: Option<String>,
     /// Candles per page, 1 to 10000 (default 1000).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 10000)]
     pub limit: Option<String>,
     /// `next_cursor` of the previous page.
+    #[param(value_type = Option<String>, pattern = r"^1[3-9][0-9]{11}$")]
     pub cursor: Option<String>,
     /// `json` (default) or `csv`; `Accept: text/csv` asks for CSV too.
+    #[param(value_type = Option<crate::docs::FormatName>)]
     pub format: Option<String>,
 }
 
@@ -177,11 +183,12 @@ enum Format {
     path = "/candles/{market}/{symbol}",
     tag = "data",
     params(
-        ("market" = String, Path, description = "spot or usdm", example = "spot"),
-        ("symbol" = String, Path, description = "Base and quote, e.g. BTCUSDT", example = "BTCUSDT"),
+        ("market" = crate::docs::MarketName, Path, description = "spot or usdm"),
+        ("symbol" = String, Path, description = "Base and quote, e.g. BTCUSDT", example = "BTCUSDT", pattern = r"^[A-Za-z0-9]{1,24}(USDT|USDC|FDUSD|BUSD|TUSD|USD|EUR|TRY|BTC|ETH|BNB)$"),
         CandleQuery
     ),
     responses(
+        (status = "4XX", description = "Any other refusal", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "A page of candles (JSON, or CSV with a Link header to the next page)",
             content((CandlePage = "application/json"), (String = "text/csv"))),
         (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
@@ -369,12 +376,16 @@ fn csv_body(rows: &[CandleOut]) -> Result<Vec<u8>, csv::Error> {
 #[into_params(parameter_in = Query)]
 pub struct IndicatorQuery {
     /// 1m, 5m, 15m, 1h, 4h or 1d (default: `collect.timeframe`).
+    #[param(value_type = Option<crate::docs::TimeframeName>)]
     pub timeframe: Option<String>,
     /// One indicator over a range (e.g. `rsi_14`); without it, the latest standard set.
+    #[param(value_type = Option<String>, pattern = r"^((rsi|ema|sma|atr|natr|adx|cci)_([2-9]|[1-9][0-9]|[1-9][0-9]{2})|macd_12_26_9|macd_signal_12_26_9|macd_hist_12_26_9)$", example = "rsi_14")]
     pub series: Option<String>,
     /// With `series`: first bar (default: 500 bars before the last).
+    #[param(value_type = Option<String>, pattern = r"^(20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-]0[0-9]:00)?)?|1[3-9][0-9]{11})$")]
     pub from: Option<String>,
     /// With `series`: end, exclusive (default: after the last bar).
+    #[param(value_type = Option<String>, pattern = r"^(20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-]0[0-9]:00)?)?|1[3-9][0-9]{11})$")]
     pub to: Option<String>,
 }
 
@@ -410,11 +421,12 @@ pub struct IndicatorPoint {
     path = "/indicators/{market}/{symbol}",
     tag = "data",
     params(
-        ("market" = String, Path, description = "spot or usdm", example = "spot"),
-        ("symbol" = String, Path, description = "e.g. BTCUSDT", example = "BTCUSDT"),
+        ("market" = crate::docs::MarketName, Path, description = "spot or usdm"),
+        ("symbol" = String, Path, description = "e.g. BTCUSDT", example = "BTCUSDT", pattern = r"^[A-Za-z0-9]{1,24}(USDT|USDC|FDUSD|BUSD|TUSD|USD|EUR|TRY|BTC|ETH|BNB)$"),
         IndicatorQuery
     ),
     responses(
+        (status = "4XX", description = "Any other refusal", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "The latest set, or one series over a range", body = Indicators),
         (status = 400, description = "A bad parameter (an unknown series lists the supported ones)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such series, or no indicators stored yet", body = Problem, content_type = "application/problem+json"),
@@ -515,8 +527,10 @@ pub async fn indicators(
 #[into_params(parameter_in = Query)]
 pub struct GapQuery {
     /// open, repaired or unrepairable (default: all).
+    #[param(value_type = Option<crate::docs::GapStatusName>)]
     pub status: Option<String>,
     /// Gaps ending after this time (default: all).
+    #[param(value_type = Option<String>, pattern = r"^(20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-]0[0-9]:00)?)?|1[3-9][0-9]{11})$")]
     pub since: Option<String>,
 }
 
@@ -555,6 +569,7 @@ pub struct Gaps {
     tag = "data",
     params(GapQuery),
     responses(
+        (status = "4XX", description = "Any other refusal", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "Gaps by series and time", body = Gaps),
         (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is not answering", body = Problem, content_type = "application/problem+json"),
@@ -601,8 +616,10 @@ pub async fn gaps(State(state): State<ApiState>, Query(q): Query<GapQuery>) -> A
 #[into_params(parameter_in = Query)]
 pub struct QualityQuery {
     /// First day (default: `quality.days` back).
+    #[param(value_type = Option<String>, pattern = r"^(20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-]0[0-9]:00)?)?|1[3-9][0-9]{11})$")]
     pub since: Option<String>,
     /// Only this asset or symbol (BTC, BTCUSDT or spot:BTCUSDT).
+    #[param(value_type = Option<String>, pattern = r"^[A-Za-z0-9:]{1,40}$", example = "BTC")]
     pub symbol: Option<String>,
 }
 
@@ -638,6 +655,7 @@ pub struct Quality {
     tag = "data",
     params(QualityQuery),
     responses(
+        (status = "4XX", description = "Any other refusal", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "Days by series", body = Quality),
         (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is not answering", body = Problem, content_type = "application/problem+json"),

@@ -22,12 +22,16 @@ use crate::state::ApiState;
 #[into_params(parameter_in = Query)]
 pub struct JobQuery {
     /// Only runs of this job (sync, backfill, …).
+    #[param(value_type = Option<crate::docs::JobName>)]
     pub job: Option<String>,
     /// Only runs with this status: running, ok, failed or interrupted.
+    #[param(value_type = Option<crate::docs::RunStatusName>)]
     pub status: Option<String>,
     /// At most this many, 1 to 1000 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     pub limit: Option<String>,
     /// Only runs with an id below this (the next page: the last id seen).
+    #[param(value_type = Option<i64>, minimum = 1)]
     pub before: Option<String>,
 }
 
@@ -112,6 +116,7 @@ fn job_names() -> String {
     tag = "jobs",
     params(JobQuery),
     responses(
+        (status = "4XX", description = "Any other refusal", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "Runs, newest first", body = JobRuns),
         (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is not answering", body = Problem, content_type = "application/problem+json"),
@@ -169,6 +174,7 @@ pub async fn list_jobs(State(state): State<ApiState>, Query(q): Query<JobQuery>)
     tag = "jobs",
     params(("job" = i64, Path, description = "The run's id")),
     responses(
+        (status = "4XX", description = "Any other refusal", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "The run", body = JobRun),
         (status = 400, description = "Not a run id", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
@@ -203,10 +209,11 @@ pub struct Started {
     post,
     path = "/jobs/{job}",
     tag = "jobs",
-    params(("job" = String, Path, description = "sync, backfill, indicators, gaps-fill, quality, universe, retention or health", example = "sync")),
+    params(("job" = crate::docs::JobName, Path, description = "The job to run")),
     request_body(content = Option<JobArgsDoc>, content_type = "application/json", description = "The job's arguments; each job takes some of them"),
     security(("admin_token" = [])),
     responses(
+        (status = "4XX", description = "Any other refusal", body = Problem, content_type = "application/problem+json"),
         (status = 202, description = "Started; follow it at links.self or on /events", body = Started),
         (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or a wrong admin token", body = Problem, content_type = "application/problem+json"),

@@ -12,6 +12,7 @@
 
 mod auth;
 mod data;
+mod docs;
 mod events;
 mod jobs;
 mod market;
@@ -54,6 +55,15 @@ pub const BASE_PATH: &str = "/api/v1";
                        the admin bearer token.",
     ),
     modifiers(&AdminToken),
+    // Inputs' enumerations: parameters referring to them do not register them themselves.
+    components(schemas(
+        docs::MarketName,
+        docs::TimeframeName,
+        docs::GapStatusName,
+        docs::RunStatusName,
+        docs::JobName,
+        docs::FormatName
+    )),
     tags(
         (name = "data", description = "Stored market data"),
         (name = "jobs", description = "The job log and starting runs"),

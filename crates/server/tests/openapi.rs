@@ -34,6 +34,31 @@ fn the_document_is_openapi_3_1_and_every_operation_documents_its_problems() {
         assert!(post["responses"][code].is_object(), "POST jobs lacks {code}");
     }
     assert!(json["components"]["securitySchemes"]["admin_token"].is_object());
+    // Inputs are described precisely enough to generate valid ones.
+    if let Ok(path) = std::env::var("CANDLEKEEP_OPENAPI_DUMP") {
+        std::fs::write(path, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    }
+    let params = paths["/api/v1/candles/{market}/{symbol}"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let param = |name: &str| params.iter().find(|p| p["name"] == name).unwrap().clone();
+    assert!(param("market").to_string().contains("usdm"), "{}", param("market"));
+    assert!(param("symbol")["schema"]["pattern"].is_string());
+    assert!(
+        param("timeframe").to_string().contains("TimeframeName"),
+        "{}",
+        param("timeframe")
+    );
+    assert_eq!(param("limit")["schema"]["maximum"], 10000);
+    // Every reference resolves.
+    let text = json.to_string();
+    for reference in text.split("\"#/components/schemas/").skip(1) {
+        let name = reference.split('"').next().unwrap();
+        assert!(
+            json["components"]["schemas"][name].is_object(),
+            "unresolved $ref {name}"
+        );
+    }
     assert!(json["components"]["schemas"]["Problem"].is_object());
 }
 
