@@ -11,6 +11,7 @@ use futures::{Stream, StreamExt};
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
+use crate::params::iso;
 use crate::problem::Problem;
 use crate::state::ApiState;
 
@@ -31,7 +32,7 @@ pub async fn events(State(state): State<ApiState>) -> Sse<impl Stream<Item = Res
             Ok(match item {
                 Ok(event) => SseEvent::default()
                     .event(event.kind())
-                    .json_data(&event)
+                    .json_data(with_iso_time(&event))
                     .unwrap_or_else(|_| SseEvent::default().comment("unserialisable event")),
                 Err(BroadcastStreamRecvError::Lagged(missed)) => SseEvent::default()
                     .event("lagged")
@@ -40,4 +41,15 @@ pub async fn events(State(state): State<ApiState>) -> Sse<impl Stream<Item = Res
         })
         .take_until(closing);
     Sse::new(stream).keep_alive(KeepAlive::new().interval(state.options().sse_keep_alive))
+}
+
+/// The event's JSON with its instant also as UTC ISO-8601 (`at` beside `at_ms`), like every
+/// time the API writes.
+fn with_iso_time(event: &candlekeep_engine::events::Event) -> serde_json::Value {
+    let mut json = serde_json::to_value(event).unwrap_or_default();
+    let ms = json.get("at_ms").and_then(serde_json::Value::as_i64);
+    if let (Some(object), Some(ms)) = (json.as_object_mut(), ms) {
+        object.insert("at".into(), serde_json::Value::String(iso(ms)));
+    }
+    json
 }

@@ -513,6 +513,7 @@ async fn events_stream_the_runs_of_a_posted_job() {
     assert!(seen.contains("event: job-started"), "{seen}");
     assert!(seen.contains(r#""type":"job-finished""#), "{seen}");
     assert!(seen.contains(r#""job":"health""#), "{seen}");
+    assert!(seen.contains(r#""at":"20"#), "{seen}");
     // A graceful shutdown ends the open stream and the server.
     stop.send(()).unwrap();
     tokio::time::timeout(std::time::Duration::from_secs(10), server)
