@@ -119,3 +119,33 @@ async fn a_network_error_shows_its_cause() {
     .to_string();
     assert!(err.to_ascii_lowercase().contains("refused"), "{err}");
 }
+
+/// The service's /metrics: every 429 pause and every ban is counted for its venue.
+#[tokio::test]
+async fn pauses_and_bans_are_counted_per_venue() {
+    let count = |venue: &str| {
+        candlekeep_sources::http::rate_limit_stats()
+            .into_iter()
+            .find(|s| s.venue == venue)
+            .map(|s| (s.pauses, s.bans))
+    };
+    let budget = || Arc::new(WeightBudget::new(1000, Duration::from_secs(60)));
+    let base = serve("HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1").await;
+    let c = VenueClient::new(
+        "counted-429",
+        &base,
+        budget(),
+        fast_http(1, (10, 50), Some(Duration::from_millis(1500))),
+    )
+    .unwrap();
+    assert_eq!(count("counted-429"), Some((0, 0)));
+    get(&c).await.unwrap_err();
+    let (pauses, bans) = count("counted-429").unwrap();
+    assert!(pauses >= 1 && bans == 0, "{pauses} {bans}");
+
+    // A ban longer than anyone waits: given up on at once, and counted.
+    let base = serve("HTTP/1.1 418 I'm a teapot\r\nRetry-After: 86400").await;
+    let c = VenueClient::new("counted-418", &base, budget(), HttpConfig::default()).unwrap();
+    get(&c).await.unwrap_err();
+    assert_eq!(count("counted-418"), Some((0, 1)));
+}

@@ -21,6 +21,7 @@ use bytes::Bytes;
 use reqwest::{StatusCode, header::HeaderMap};
 use tracing::warn;
 
+use super::stats::{self, VenueCounters};
 use super::{BodyError, WeightBudget, error_fields};
 use crate::SourceError;
 
@@ -62,6 +63,8 @@ pub struct VenueClient {
     config: HttpConfig,
     /// A plain 403 is this venue's rate-limit ban, lasting this long unless Retry-After says.
     ban_on_403: Option<Duration>,
+    /// The venue's pause and ban counts (shared by every client of the venue).
+    counters: Arc<VenueCounters>,
     /// How long to pause after a rate limit reported without Retry-After.
     default_rate_limit_wait: Duration,
     /// Sent with every request (an API key); never logged.
@@ -168,6 +171,7 @@ impl VenueClient {
             budget,
             config,
             ban_on_403: None,
+            counters: stats::counters(venue),
             default_rate_limit_wait: Duration::from_secs(60),
             headers: HeaderMap::new(),
         })
@@ -229,8 +233,12 @@ impl VenueClient {
                 Ok(v) => return Ok(v),
                 Err(e) => e,
             };
+            if matches!(error, SourceError::Banned { .. }) {
+                self.counters.banned();
+            }
             match error {
                 SourceError::RateLimited { venue, retry_after } => {
+                    self.counters.paused();
                     rate_limit_waits += 1;
                     attempts -= 1;
                     if rate_limit_waits > self.config.max_rate_limit_waits {
