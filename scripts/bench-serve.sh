@@ -23,7 +23,7 @@ BACKENDS="${BENCH_BACKENDS:-sqlite postgres}"
 PG_URL="${BENCH_PG_URL:-postgres://candlekeep:candlekeep@127.0.0.1/candlekeep_bench}"
 OUT=target/bench-serve
 BIN=target/release/candlekeep
-OHA=target/tools/bin/oha
+OHA="${OHA:-target/tools/bin/oha}"
 
 cargo build -q --release -p candlekeep
 if [ ! -x "$OHA" ]; then

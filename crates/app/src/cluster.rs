@@ -89,9 +89,13 @@ pub async fn start_workers(
     }))
 }
 
-/// Sync or backfill through the queue: queues the plan's units and waits until nothing is
+/// How long the units of a run may sit pending with none of them leased and none ending
+/// before the run gives up on them (no process is working the queue).
+const STALL: Duration = Duration::from_secs(600);
+
+/// Sync or backfill through the queue: queues the plan's units and waits until none of them is
 /// pending. `rows_written` counts the new bars of the plan's series.
-pub async fn collect(store: &StoreHandle, role: &QueueRole, plan: &Plan, name: &str) -> Result<Outcome> {
+pub async fn collect(store: &StoreHandle, role: &QueueRole, plan: &Plan) -> Result<Outcome> {
     let (from_ms, from_latest) = match plan.start {
         Start::At(t) => (t, false),
         Start::AfterLatest { fallback_ms } => (fallback_ms, true),
@@ -119,18 +123,31 @@ pub async fn collect(store: &StoreHandle, role: &QueueRole, plan: &Plan, name: &
         .postgres_work_queue(&role.owner)
         .await?
         .context("the work queue needs PostgreSQL")?;
-    let failed_before = queue.counts().await?.failed;
+    // One plan name per job (the queue keeps a row per name).
+    let name = if from_latest { "serve-sync" } else { "serve-backfill" };
     let added = queue.enqueue(name, &units, until).await?;
-    // Done when no unit is pending anywhere (this plan's or another's: the queue is shared).
+    // Done when none of this run's units is pending (failed ones were reopened by the enqueue).
+    let mut progress = (tokio::time::Instant::now(), -1);
     let counts = loop {
-        let c = queue.counts().await?;
+        let c = queue.counts_of(&units).await?;
         if c.pending == 0 {
             break c;
+        }
+        let settled = c.done + c.failed;
+        if settled != progress.1 || c.leased > 0 {
+            progress = (tokio::time::Instant::now(), settled);
+        } else if progress.0.elapsed() > STALL {
+            anyhow::bail!(
+                "{} of {} units stayed pending for {} minutes with none taken: is any serve or worker process working the queue?",
+                c.pending,
+                units.len(),
+                STALL.as_secs() / 60
+            );
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     let new_bars = u64::try_from(count_bars().await? - before).unwrap_or(0);
-    let failed = counts.failed - failed_before;
+    let failed = counts.failed;
     let summary = serde_json::json!({
         "through": "the PostgreSQL work queue",
         "series": plan.targets.len(),

@@ -112,7 +112,7 @@ fn read_system(health: &Health, data_dir: Option<std::path::PathBuf>) -> SystemR
         cpu_pct: f64::from(system.global_cpu_usage()),
         mem_used: system.used_memory(),
         mem_total: system.total_memory(),
-        disk_used: disk.map_or(0, |d| d.total_space() - d.available_space()),
+        disk_used: disk.map_or(0, |d| d.total_space().saturating_sub(d.available_space())),
         disk_total: disk.map_or(0, |d| d.total_space()),
         rss,
     }

@@ -344,7 +344,7 @@ async fn collect(
 ) -> Result<Outcome> {
     let plan = plan::plan(&ctx.config, &ctx.store, &selection, start, end).await?;
     if let Some(role) = &ctx.queue {
-        return crate::cluster::collect(&ctx.store, role, &plan, &format!("job-{job_id}")).await;
+        return crate::cluster::collect(&ctx.store, role, &plan).await;
     }
     let report = backfill::run(&ctx.store, &plan, &NoProgress).await?;
     let tf = plan.timeframe.to_string();

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use candlekeep_core::time::now_ms;
 use candlekeep_engine::events::Event;
 use candlekeep_store::{JobLog, JobRecord, JobStatus, StoreError};
+use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -69,6 +70,8 @@ struct Inner {
 struct RunningEntry {
     inner: Arc<Inner>,
     kind: JobKind,
+    /// The job's cluster-wide lock, released with the entry.
+    _lock: Option<candlekeep_store::JobLock>,
 }
 
 impl Drop for RunningEntry {
@@ -117,80 +120,37 @@ impl Service {
     }
 
     /// Starts a run of `kind` in the background and returns its `job_runs` id; refused while
-    /// that job runs. `origin` is what the log's `args` column says started it.
+    /// that job runs (here or, on PostgreSQL, in another process). `origin` is what the log's
+    /// `args` column says started it. The run is a task of its own from the first step, so a
+    /// caller that goes away (an HTTP client hanging up) cannot leave a half-started run.
     pub async fn start(&self, kind: JobKind, args: JobArgs, origin: &str) -> Result<i64, StartError> {
-        let (id, entry) = self.begin(kind, &args, origin).await?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
         let inner = self.inner.clone();
+        let origin = origin.to_owned();
         self.inner.tasks.spawn(async move {
-            let _ = execute(&inner, entry, kind, args, id).await;
+            match begin(&inner, kind, &args, &origin).await {
+                Ok((id, entry)) => {
+                    let _ = tx.send(Ok(id));
+                    execute(&inner, entry, kind, args, id).await;
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                }
+            }
         });
-        Ok(id)
+        rx.await.unwrap_or(Err(StartError::ShuttingDown))
     }
 
     /// Runs `kind` to its end (the scheduler's way: one run at a time per job).
     pub async fn run(&self, kind: JobKind, args: JobArgs, origin: &str) -> Result<(i64, Outcome), StartError> {
-        let (id, entry) = self.begin(kind, &args, origin).await?;
         let inner = self.inner.clone();
+        let origin = origin.to_owned();
         // On the tracker too, so a shutdown waits for it like for any run.
-        let handle = self
-            .inner
-            .tasks
-            .spawn(async move { execute(&inner, entry, kind, args, id).await });
-        match handle.await {
-            Ok(outcome) => Ok((id, outcome)),
-            Err(e) => Ok((
-                id,
-                failed_outcome(format!("the run's task ended: {e}"), "worker".into()),
-            )),
-        }
-    }
-
-    /// Checks the arguments, takes the job's running entry and records the run's start.
-    async fn begin(&self, kind: JobKind, args: &JobArgs, origin: &str) -> Result<(i64, RunningEntry), StartError> {
-        if self.inner.stop.is_cancelled() {
-            return Err(StartError::ShuttingDown);
-        }
-        args.check(kind).map_err(StartError::Invalid)?;
-        let started_ms = now_ms();
-        {
-            let mut running = self.inner.running.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(r) = running.get(&kind) {
-                return Err(StartError::Busy { kind, id: r.id });
-            }
-            // Reserved before the row exists (id 0), so two requests at once cannot both start.
-            running.insert(
-                kind,
-                Running {
-                    kind,
-                    id: 0,
-                    started_ms,
-                },
-            );
-        }
-        let entry = RunningEntry {
-            inner: self.inner.clone(),
-            kind,
-        };
-        let described = match serde_json::to_string(args) {
-            Ok(a) if a != "{}" => format!("{origin} {a}"),
-            _ => origin.to_owned(),
-        };
-        let id = self.inner.ctx.store.job_started(kind.as_str(), &described).await?;
-        if let Some(r) = self
-            .inner
-            .running
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get_mut(&kind)
-        {
-            r.id = id;
-        }
-        self.inner.ctx.events.send(Event::JobStarted {
-            id,
-            job: kind.as_str().to_owned(),
-            at_ms: started_ms,
+        let handle = self.inner.tasks.spawn(async move {
+            let (id, entry) = begin(&inner, kind, &args, &origin).await?;
+            Ok((id, execute(&inner, entry, kind, args, id).await))
         });
-        Ok((id, entry))
+        handle.await.unwrap_or(Err(StartError::ShuttingDown))
     }
 
     /// Stops: no new run starts, running ones are cut at their current await and recorded
@@ -201,6 +161,87 @@ impl Service {
         self.inner.tasks.close();
         tokio::time::timeout(grace, self.inner.tasks.wait()).await.is_ok()
     }
+}
+
+/// Checks the arguments, takes the job's running entry (and on PostgreSQL its cluster-wide
+/// lock) and records the run's start.
+async fn begin(
+    inner: &Arc<Inner>,
+    kind: JobKind,
+    args: &JobArgs,
+    origin: &str,
+) -> Result<(i64, RunningEntry), StartError> {
+    if inner.stop.is_cancelled() {
+        return Err(StartError::ShuttingDown);
+    }
+    args.check(kind).map_err(StartError::Invalid)?;
+    let started_ms = now_ms();
+    {
+        let mut running = inner.running.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(r) = running.get(&kind) {
+            return Err(StartError::Busy { kind, id: r.id });
+        }
+        // Reserved before the row exists (id 0), so two requests at once cannot both start.
+        running.insert(
+            kind,
+            Running {
+                kind,
+                id: 0,
+                started_ms,
+            },
+        );
+    }
+    let mut entry = RunningEntry {
+        inner: inner.clone(),
+        kind,
+        _lock: None,
+    };
+    let store = &inner.ctx.store;
+    match store.job_lock(kind.as_str()).await? {
+        Some(lock) => entry._lock = Some(lock),
+        None => {
+            // Another process runs it: its newest `running` row names the run.
+            let query = candlekeep_store::JobQuery {
+                job: Some(kind.as_str().to_owned()),
+                status: Some(JobStatus::Running),
+                limit: 1,
+                ..Default::default()
+            };
+            let id = store.jobs(query).await?.first().map_or(0, |r| r.id);
+            return Err(StartError::Busy { kind, id });
+        }
+    }
+    let described = match serde_json::to_string(args) {
+        Ok(a) if a != "{}" => format!("{origin} {a}"),
+        _ => origin.to_owned(),
+    };
+    let id = store.job_started(kind.as_str(), &described).await?;
+    if inner.stop.is_cancelled() {
+        // The stop came while the row was being written: end it here rather than leave it open.
+        let record = JobRecord {
+            status: JobStatus::Interrupted,
+            rows_written: 0,
+            sources: Vec::new(),
+            error: Some("the service stopped before the run began".into()),
+            error_kind: Some("interrupted".into()),
+        };
+        let _ = store.job_finished(id, record).await;
+        return Err(StartError::ShuttingDown);
+    }
+    if let Some(r) = inner
+        .running
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get_mut(&kind)
+    {
+        r.id = id;
+    }
+    inner.ctx.events.send(Event::JobStarted {
+        id,
+        job: kind.as_str().to_owned(),
+        at_ms: started_ms,
+    });
+    Ok((id, entry))
 }
 
 fn failed_outcome(error: String, kind: String) -> Outcome {
@@ -217,10 +258,13 @@ fn failed_outcome(error: String, kind: String) -> Outcome {
 /// Runs one job (until it ends or the service stops), records its end and tells listeners.
 async fn execute(inner: &Inner, entry: RunningEntry, kind: JobKind, args: JobArgs, id: i64) -> Outcome {
     let clock = Instant::now();
+    // A panicking job is a failed run, recorded as such, not a row left `running`.
+    let work = std::panic::AssertUnwindSafe(jobs::run(&inner.ctx, kind, &args, id)).catch_unwind();
     let outcome = tokio::select! {
-        r = jobs::run(&inner.ctx, kind, &args, id) => match r {
-            Ok(o) => o,
-            Err(e) => failed_outcome(format!("{e:#}"), jobs::failure_kind(&e)),
+        r = work => match r {
+            Ok(Ok(o)) => o,
+            Ok(Err(e)) => failed_outcome(format!("{e:#}"), jobs::failure_kind(&e)),
+            Err(_) => failed_outcome("the job panicked (a bug: please report it)".into(), "panic".into()),
         },
         () = inner.stop.cancelled() => Outcome {
             status: JobStatus::Interrupted,

@@ -267,3 +267,42 @@ async fn a_stop_mid_backfill_loses_nothing_and_a_rerun_equals_a_clean_run() {
     assert_eq!(again.rows_written as i64 + partial, outcome.rows_written as i64);
     assert_eq!(resumed.context().store.content_hash().await.unwrap(), clean_hash);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgresql_a_job_runs_in_one_process_at_a_time() {
+    if !tokio::task::spawn_blocking(candlekeep_testkit::pg::available).await.unwrap() {
+        return;
+    }
+    let schema = tokio::task::spawn_blocking(|| candlekeep_testkit::pg::TestSchema::create().unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let v = venues(Duration::from_millis(40)).await;
+    // Two processes' services: two stores, each with its own pool, on one database.
+    let on_pg = |_: ()| {
+        let url = schema.url.clone();
+        let base = async { service(dir.path(), "unused.db", &v).await };
+        async move {
+            let s = base.await;
+            let mut config = (*s.context().config).clone();
+            config.database.url = url;
+            let store = candlekeep_app::store::open_store(&config).await.unwrap();
+            Service::new(JobContext::new(config, store))
+        }
+    };
+    let a = on_pg(()).await;
+    let b = on_pg(()).await;
+    let id = a.start(JobKind::Backfill, backfill("2023-01-01", "2024-01-01"), "a").await.unwrap();
+    match b.start(JobKind::Backfill, backfill("2023-01-01", "2024-01-01"), "b").await {
+        Err(StartError::Busy { id: running, .. }) => assert_eq!(running, id),
+        other => panic!("expected busy, got {other:?}"),
+    }
+    // Other jobs are free; and once a's run ends (here: stopped), b may run it.
+    b.run(JobKind::Health, JobArgs::default(), "b").await.unwrap();
+    assert!(a.shutdown(Duration::from_secs(10)).await);
+    let (_, outcome) = b
+        .run(JobKind::Backfill, backfill("2023-01-01", "2023-01-08"), "b")
+        .await
+        .unwrap();
+    assert_eq!(outcome.status, JobStatus::Ok);
+}

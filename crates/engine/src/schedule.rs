@@ -30,15 +30,25 @@ impl Cron {
             reason,
         };
         let trimmed = expression.trim();
-        let with_seconds = match trimmed.split_whitespace().count() {
-            5 => format!("0 {trimmed}"),
-            6 => trimmed.to_owned(),
+        let mut fields: Vec<String> = trimmed.split_whitespace().map(str::to_owned).collect();
+        match fields.len() {
+            5 => fields.insert(0, "0".into()),
+            6 => {}
             n => {
                 return Err(fail(format!(
                     "{n} fields; expected 5 (minute hour day month weekday) or 6"
                 )));
             }
-        };
+        }
+        // crontab ORs a restricted day of the month with a restricted weekday; the cron crate
+        // ANDs them. Rather than run on days nobody meant, such an expression is refused.
+        if fields[3] != "*" && fields[3] != "?" && fields[5] != "*" && fields[5] != "?" {
+            return Err(fail(
+                "it restricts both the day of the month and the weekday; give one of them and * for the other".into(),
+            ));
+        }
+        fields[5] = crontab_weekdays(&fields[5]).map_err(fail)?;
+        let with_seconds = fields.join(" ");
         let schedule = cron::Schedule::from_str(&with_seconds).map_err(|e| fail(e.to_string()))?;
         // An expression that never fires (February 30th) would silently disable its job.
         if schedule.upcoming(Utc).next().is_none() {
@@ -66,6 +76,46 @@ impl Cron {
         let start = DateTime::<Utc>::from_timestamp_millis(t_ms)?;
         self.schedule.after(&start).next().map(|t| t.timestamp_millis())
     }
+}
+
+/// The weekday field in crontab's numbering (0 or 7 Sunday, 1 Monday … 6 Saturday) turned into
+/// the cron crate's (1 Sunday … 7 Saturday). Names (`MON`, `sun-sat`) mean the same in both and
+/// pass as they are.
+fn crontab_weekdays(field: &str) -> Result<String, String> {
+    let day = |s: &str| -> Result<Option<u32>, String> {
+        if s.chars().all(|c| c.is_ascii_digit()) && !s.is_empty() {
+            match s.parse::<u32>() {
+                Ok(n @ 0..=7) => Ok(Some(n % 7 + 1)),
+                _ => Err(format!("weekday {s} is out of range (0-7, 0 and 7 are Sunday)")),
+            }
+        } else {
+            Ok(None)
+        }
+    };
+    let mut items = Vec::new();
+    for item in field.split(',') {
+        let (range, step) = match item.split_once('/') {
+            Some((r, s)) => (r, Some(s)),
+            None => (item, None),
+        };
+        let step = step.map(|s| format!("/{s}")).unwrap_or_default();
+        match range.split_once('-') {
+            Some((a, b)) => match (day(a)?, day(b)?) {
+                // `5-7` (Friday to Sunday): Sunday is 1 in the crate, so the range splits.
+                (Some(from), Some(1)) if b != "0" && from > 1 && step.is_empty() => {
+                    items.push(format!("{from}-7"));
+                    items.push("1".into());
+                }
+                (Some(from), Some(to)) => items.push(format!("{from}-{to}{step}")),
+                _ => items.push(item.to_owned()),
+            },
+            None => match day(range)? {
+                Some(d) => items.push(format!("{d}{step}")),
+                None => items.push(item.to_owned()),
+            },
+        }
+    }
+    Ok(items.join(","))
 }
 
 /// What the scheduler knows of one job.
@@ -167,5 +217,28 @@ mod tests {
         assert!(Cron::parse("0 0 30 2 *").unwrap_err().reason.contains("never fires"));
         assert_eq!(Cron::parse(" 0 3 * * * ").unwrap().expression(), "0 3 * * *");
         assert!(Cron::parse("0 0 3 * * *").is_ok(), "six fields, seconds first");
+        assert!(Cron::parse("0 3 1 * 1").unwrap_err().reason.contains("both"));
+        assert!(Cron::parse("0 3 * * 8").is_err());
+    }
+
+    #[test]
+    fn weekdays_are_crontab_s_sunday_zero() {
+        // 2024-03-01 is a Friday; 2024-03-03 a Sunday, 2024-03-04 a Monday.
+        let day = 24 * H;
+        let fri = T10 - 10 * H;
+        let next = |expr: &str| Cron::parse(expr).unwrap().next_after(fri).unwrap();
+        assert_eq!(next("0 3 * * 1"), fri + 3 * day + 3 * H, "1 is Monday");
+        assert_eq!(next("0 3 * * 0"), fri + 2 * day + 3 * H, "0 is Sunday");
+        assert_eq!(next("0 3 * * 7"), fri + 2 * day + 3 * H, "7 is Sunday too");
+        assert_eq!(next("0 3 * * MON"), fri + 3 * day + 3 * H);
+        assert_eq!(
+            next("0 3 * * 1-5"),
+            fri + 3 * H,
+            "Monday to Friday includes this Friday"
+        );
+        assert_eq!(next("0 3 * * 6-7"), fri + day + 3 * H, "Saturday and Sunday");
+        let weekend = Cron::parse("0 3 * * 6-7").unwrap();
+        assert_eq!(weekend.next_after(fri + day + 3 * H), Some(fri + 2 * day + 3 * H));
+        assert_eq!(weekend.next_after(fri + 2 * day + 3 * H), Some(fri + 8 * day + 3 * H));
     }
 }

@@ -68,6 +68,9 @@ pub enum Event {
         error: Option<String>,
     },
     LeaseLost(Unit),
+    /// A call to the queue or the store failed; the slot waits `retry_after` (at most a
+    /// minute) and goes on rather than leaving the queue.
+    Trouble(String),
 }
 
 pub type Events = Arc<dyn Fn(Event) + Send + Sync>;
@@ -224,15 +227,32 @@ async fn slot_loop<S: CandleWrite, Q: WorkQueue>(
     let mut report = Report::default();
     let lease_ms = i64::try_from(settings.lease.as_millis()).unwrap_or(i64::MAX);
     let retry_ms = i64::try_from(settings.retry_after.as_millis()).unwrap_or(i64::MAX);
+    // A database that is away for a moment (a restart, a failover) costs a wait, not the slot.
+    let pause = settings.retry_after.min(Duration::from_secs(60));
+    let trouble = |e: &dyn std::fmt::Display| events(Event::Trouble(e.to_string()));
     loop {
-        let claimed = queue.lock().await.claim(lease_ms).await?;
+        let claimed = queue.lock().await.claim(lease_ms).await;
+        let claimed = match claimed {
+            Ok(c) => c,
+            Err(e) => {
+                trouble(&e);
+                tokio::time::sleep(pause).await;
+                continue;
+            }
+        };
         let Some(unit) = claimed else {
             if settings.until_idle {
-                let (planned, counts) = {
+                let idle = {
                     let mut q = queue.lock().await;
-                    (q.planned("schedule").await?, q.counts().await?)
+                    match (q.planned("schedule").await, q.counts().await) {
+                        (Ok(planned), Ok(counts)) => planned && counts.pending == 0,
+                        (Err(e), _) | (_, Err(e)) => {
+                            trouble(&e);
+                            false
+                        }
+                    }
                 };
-                if planned && counts.pending == 0 {
+                if idle {
                     return Ok(report);
                 }
             }
@@ -249,22 +269,31 @@ async fn slot_loop<S: CandleWrite, Q: WorkQueue>(
                     unit.chain.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
                 )),
             ),
-            Some(target) => match run_unit(&queue, &store, &unit, target, settings.lease).await? {
-                None => {
+            Some(target) => match run_unit(&queue, &store, &unit, target, settings.lease).await {
+                Ok(None) => {
                     events(Event::LeaseLost(unit.clone()));
                     continue;
                 }
-                Some(r) => (
+                Ok(Some(r)) => (
                     r.written(),
                     r.failures().next().map(|f| f.error.clone().unwrap_or_default()),
                 ),
+                // The store failed under the unit: it is tried again (after `retry_after`), or
+                // another worker takes it when the lease runs out.
+                Err(e) => (0, Some(e.to_string())),
             },
         };
-        queue
+        let finished = queue
             .lock()
             .await
             .finish(unit.id, written, error.as_deref(), retry_ms)
-            .await?;
+            .await;
+        if let Err(e) = finished {
+            // Unrecorded: the lease runs out and the unit is claimed again.
+            trouble(&e);
+            tokio::time::sleep(pause).await;
+            continue;
+        }
         report.written += written;
         if error.is_some() {
             report.units_failed += 1;
@@ -294,21 +323,21 @@ async fn work_shared<S: CandleWrite, Q: WorkQueue + 'static>(
     settings: Settings,
     events: Events,
 ) -> Result<Report, JobError> {
-    let slots: Vec<_> = (0..settings.slots.max(1))
-        .map(|_| {
-            tokio::spawn(slot_loop(
-                queue.clone(),
-                store.clone(),
-                resolve.clone(),
-                settings,
-                events.clone(),
-            ))
-        })
-        .collect();
+    // A set, not detached tasks: dropping this future (the service stopping) ends every slot.
+    let mut slots = tokio::task::JoinSet::new();
+    for _ in 0..settings.slots.max(1) {
+        slots.spawn(slot_loop(
+            queue.clone(),
+            store.clone(),
+            resolve.clone(),
+            settings,
+            events.clone(),
+        ));
+    }
     let mut report = Report::default();
     let mut first_error = None;
-    for slot in slots {
-        match slot.await.map_err(|e| JobError::Worker(e.to_string()))? {
+    while let Some(slot) = slots.join_next().await {
+        match slot.map_err(|e| JobError::Worker(e.to_string()))? {
             Ok(r) => {
                 report.units_done += r.units_done;
                 report.units_failed += r.units_failed;

@@ -203,9 +203,27 @@ impl StoreHandle {
 
     /// The work queue as seen by the worker named `owner`, for what only PostgreSQL has; `None`
     /// on SQLite.
+    /// Takes the cluster-wide lock of job `name`: on PostgreSQL, `None` while another session
+    /// holds it (another process runs that job), a guard releasing it when dropped otherwise; on
+    /// SQLite (one service per file) always a guard that holds nothing.
+    pub async fn job_lock(&self, name: &str) -> Result<Option<JobLock>, StoreError> {
+        match self.pg() {
+            Some(pg) => Ok(crate::postgres::queue::job_lock(pg, name)
+                .await?
+                .map(|l| JobLock { _held: Some(l) })),
+            None => Ok(Some(JobLock { _held: None })),
+        }
+    }
+
     pub async fn postgres_work_queue(&self, owner: &str) -> Result<Option<PgWorkQueue>, StoreError> {
         Ok(self.pg().map(|pg| pg.work_queue(owner)))
     }
+}
+
+/// A job's cluster-wide lock (see [`StoreHandle::job_lock`]), released when dropped.
+#[derive(Debug)]
+pub struct JobLock {
+    _held: Option<crate::postgres::queue::SessionLock>,
 }
 
 impl From<PgStore> for StoreHandle {

@@ -27,7 +27,7 @@ pub use access::{
 };
 pub use catalog::{TableDef, Value};
 pub use error::StoreError;
-pub use handle::StoreHandle;
+pub use handle::{JobLock, StoreHandle};
 pub use model::gaps::FETCH_FAILED;
 pub use model::quality::score as quality_score;
 pub use postgres::{PgOptions, PgStore, PgWorkQueue};

@@ -152,7 +152,12 @@ impl WorkQueue for LocalQueue {
                 let key = (u.instrument_id, u.timeframe, u.start_ms, u.end_ms);
                 match s.keys.get(&key).and_then(|id| s.units.get_mut(id)) {
                     Some(e) => {
-                        if e.status == Status::Done && e.unit.end_ms > reopen_after_ms {
+                        let reopen = match e.status {
+                            Status::Failed => true,
+                            Status::Done => e.unit.end_ms > reopen_after_ms,
+                            Status::Pending => false,
+                        };
+                        if reopen {
                             e.status = Status::Pending;
                             e.unit.chain = u.chain.clone();
                             e.attempts = 0;
@@ -280,21 +285,35 @@ impl WorkQueue for LocalQueue {
 
     async fn counts(&mut self) -> Result<QueueCounts, StoreError> {
         let now = now_ms();
+        Ok(self.with(|s| count(s.units.values(), now)))
+    }
+
+    async fn counts_of(&mut self, units: &[NewUnit]) -> Result<QueueCounts, StoreError> {
+        let now = now_ms();
         Ok(self.with(|s| {
-            let mut c = QueueCounts::default();
-            for e in s.units.values() {
-                match e.status {
-                    Status::Pending => {
-                        c.pending += 1;
-                        if e.owner.is_some() && e.lease_until.is_some_and(|t| t > now) {
-                            c.leased += 1;
-                        }
-                    }
-                    Status::Done => c.done += 1,
-                    Status::Failed => c.failed += 1,
-                }
-            }
-            c
+            let entries = units
+                .iter()
+                .filter_map(|u| s.keys.get(&(u.instrument_id, u.timeframe, u.start_ms, u.end_ms)))
+                .filter_map(|id| s.units.get(id));
+            count(entries, now)
         }))
     }
+}
+
+/// Units by state, of `entries`.
+fn count<'a>(entries: impl Iterator<Item = &'a Entry>, now: i64) -> QueueCounts {
+    let mut c = QueueCounts::default();
+    for e in entries {
+        match e.status {
+            Status::Pending => {
+                c.pending += 1;
+                if e.owner.is_some() && e.lease_until.is_some_and(|t| t > now) {
+                    c.leased += 1;
+                }
+            }
+            Status::Done => c.done += 1,
+            Status::Failed => c.failed += 1,
+        }
+    }
+    c
 }

@@ -71,6 +71,21 @@ async fn queue_rules<Q: WorkQueue>(mut a: Q, mut b: Q, id: i64, btc: &Instrument
         "the newest unit reopens"
     );
     assert_eq!(b.counts().await.unwrap().pending, 1);
+    // Counted unit by unit: the failed one, the reopened one, and one never queued (not counted).
+    assert_eq!(
+        b.counts_of(&[unit(0), unit(1), unit(5)]).await.unwrap(),
+        QueueCounts {
+            pending: 1,
+            leased: 0,
+            done: 0,
+            failed: 1
+        }
+    );
+    // A failed unit planned again gets a new chance, its attempts reset.
+    assert_eq!(b.enqueue("schedule", &[unit(0)], DAY).await.unwrap(), 1);
+    assert_eq!(b.counts_of(&[unit(0)]).await.unwrap().pending, 1);
+    let retried = b.claim(60_000).await.unwrap().unwrap();
+    assert_eq!(retried.attempts, 1);
 
     b
 }

@@ -112,7 +112,7 @@ pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
     let jobs = scheduler::entries(&config.schedule).context("[schedule]")?;
     let leader = StoreLeader::for_store(&store, &owner).await?;
     let stop = service.stopping();
-    let schedule = {
+    let mut schedule = {
         let service = service.clone();
         let stop = stop.clone();
         tokio::spawn(async move {
@@ -143,15 +143,24 @@ pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
     let got = signal.await;
     tracing::info!(signal = ?got, "stopping: no new requests or runs; running jobs are cut at their current page");
     eprintln!("stopping: running jobs record how far they got");
-    let recorded = service.shutdown(STOP_GRACE).await;
-    let _ = schedule.await;
     stop_workers.cancel();
-    if let Some(w) = queue_workers {
-        let _ = w.await;
+    let recorded = service.shutdown(STOP_GRACE).await;
+    // The scheduler ends at its next look at the clock; one stuck on an unreachable database
+    // is dropped (with it its leadership connection, which gives the lock up).
+    if tokio::time::timeout(Duration::from_secs(5), &mut schedule)
+        .await
+        .is_err()
+    {
+        schedule.abort();
+    }
+    if let Some(mut w) = queue_workers
+        && tokio::time::timeout(Duration::from_secs(5), &mut w).await.is_err()
+    {
+        w.abort();
     }
     if !recorded {
         eprintln!(
-            "warning: some runs did not record their end within {STOP_GRACE:?}; they stay `running` until the next start marks them interrupted"
+            "warning: some runs did not record their end within {STOP_GRACE:?}; they stay `running` until a later run on this host finds their process gone"
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -122,6 +122,7 @@ pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
                     Some(e) => println!("{tag}: {span}: FAILED (attempt {}): {e}", unit.attempts),
                 }
             }
+            Event::Trouble(e) => eprintln!("{tag}: {e}; trying again shortly"),
             Event::LeaseLost(unit) => println!(
                 "{tag}: lost the lease on {} {}..{} (it ran out); another worker has it",
                 unit.instrument,

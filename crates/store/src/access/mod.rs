@@ -341,8 +341,9 @@ pub trait WorkQueue: Send {
     fn stop_scheduling(&mut self) -> impl Future<Output = ()> + Send;
 
     /// Adds units (those already queued are left as they are, except that a done unit reaching
-    /// past `reopen_after_ms` is pending again, so new bars at the end get fetched) and records
-    /// that plan `name` is complete; returns how many units were added or reopened.
+    /// past `reopen_after_ms` is pending again, so new bars at the end get fetched, and a failed
+    /// unit is pending again with its attempts reset: planned again, it gets a new chance) and
+    /// records that plan `name` is complete; returns how many units were added or reopened.
     fn enqueue(&mut self, name: &str, units: &[NewUnit], reopen_after_ms: i64) -> impl StoreFuture<u64>;
 
     /// Whether plan `name` has been made.
@@ -361,6 +362,10 @@ pub trait WorkQueue: Send {
 
     /// Units by state.
     fn counts(&mut self) -> impl StoreFuture<QueueCounts>;
+
+    /// Of exactly these units (by series, timeframe and span), how many are in each state
+    /// (units not queued are not counted).
+    fn counts_of(&mut self, units: &[NewUnit]) -> impl StoreFuture<QueueCounts>;
 }
 
 /// Every role at once: what a job that does a bit of everything (a backfill with its job log and

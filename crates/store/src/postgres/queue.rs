@@ -47,6 +47,25 @@ impl std::fmt::Debug for PgWorkQueue {
     }
 }
 
+/// Units by state, of the rows `filter` (a WHERE clause or nothing) keeps.
+fn counts_sql(filter: &str) -> String {
+    format!(
+        "SELECT COUNT(*) FILTER (WHERE status = 'pending'), \
+                COUNT(*) FILTER (WHERE status = 'pending' AND lease_until > {DB_NOW} AND owner IS NOT NULL), \
+                COUNT(*) FILTER (WHERE status = 'done'), COUNT(*) FILTER (WHERE status = 'failed') \
+           FROM work_units{filter}"
+    )
+}
+
+fn counts_row(r: &tokio_postgres::Row) -> QueueCounts {
+    QueueCounts {
+        pending: r.get(0),
+        leased: r.get(1),
+        done: r.get(2),
+        failed: r.get(3),
+    }
+}
+
 /// The database's clock in epoch milliseconds.
 const DB_NOW: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
@@ -91,8 +110,18 @@ impl WorkQueue for PgWorkQueue {
         if let Some(conn) = self.scheduler.take_if(|c| c.is_closed()) {
             close(conn);
         }
-        if self.scheduler.is_some() {
-            return Ok(true);
+        // Still holding it only while the connection still answers: a leader cut off from the
+        // server (the server may already have ended its session and handed the lock on) steps
+        // down instead of scheduling beside the new one.
+        if let Some(conn) = &self.scheduler {
+            let alive = tokio::time::timeout(std::time::Duration::from_secs(5), conn.simple_query("SELECT 1")).await;
+            if matches!(alive, Ok(Ok(_))) {
+                return Ok(true);
+            }
+            if let Some(conn) = self.scheduler.take() {
+                close(conn);
+            }
+            return Ok(false);
         }
         let conn = self.store.conn().await?;
         let got: bool = conn
@@ -125,7 +154,7 @@ impl WorkQueue for PgWorkQueue {
                  VALUES ($1, $2, $3, $4, $5, {DB_NOW}) \
                  ON CONFLICT (instrument_id, timeframe, start_ms, end_ms) DO UPDATE SET status = 'pending', \
                  chain = excluded.chain, attempts = 0, error = NULL \
-                 WHERE work_units.status = 'done' AND work_units.end_ms > $6"
+                 WHERE work_units.status = 'failed' OR (work_units.status = 'done' AND work_units.end_ms > $6)"
             ))
             .await?;
         for u in units {
@@ -255,22 +284,67 @@ impl WorkQueue for PgWorkQueue {
 
     async fn counts(&mut self) -> Result<QueueCounts, StoreError> {
         let conn = self.store.conn().await?;
+        let r = conn.query_one(&counts_sql(""), &[]).await?;
+        Ok(counts_row(&r))
+    }
+
+    async fn counts_of(&mut self, units: &[NewUnit]) -> Result<QueueCounts, StoreError> {
+        let conn = self.store.conn().await?;
+        let ids: Vec<i64> = units.iter().map(|u| u.instrument_id).collect();
+        let tfs: Vec<&str> = units.iter().map(|u| u.timeframe.as_str()).collect();
+        let starts: Vec<i64> = units.iter().map(|u| u.start_ms).collect();
+        let ends: Vec<i64> = units.iter().map(|u| u.end_ms).collect();
         let r = conn
             .query_one(
-                &format!(
-                    "SELECT COUNT(*) FILTER (WHERE status = 'pending'), \
-                            COUNT(*) FILTER (WHERE status = 'pending' AND lease_until > {DB_NOW} AND owner IS NOT NULL), \
-                            COUNT(*) FILTER (WHERE status = 'done'), COUNT(*) FILTER (WHERE status = 'failed') \
-                       FROM work_units"
+                &counts_sql(
+                    " WHERE (instrument_id, timeframe, start_ms, end_ms) IN \
+                     (SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[]))",
                 ),
-                &[],
+                &[&ids, &tfs, &starts, &ends],
             )
             .await?;
-        Ok(QueueCounts {
-            pending: r.get(0),
-            leased: r.get(1),
-            done: r.get(2),
-            failed: r.get(3),
-        })
+        Ok(counts_row(&r))
+    }
+}
+
+/// A session advisory lock held on a connection of its own, taken out of the pool: released when
+/// this is dropped (the connection is closed, so the lock cannot linger on an idle pooled one),
+/// or when this process dies and the server sees its connection go.
+pub struct SessionLock {
+    conn: Option<Conn>,
+}
+
+impl std::fmt::Debug for SessionLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionLock").finish_non_exhaustive()
+    }
+}
+
+impl Drop for SessionLock {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            close(conn);
+        }
+    }
+}
+
+/// Base of the locks [`job_lock`] takes, one per job name.
+const JOB_LOCK_BASE: i64 = 0x4341_4e44_4c45_1000;
+
+/// Takes the lock of job `name` if no session holds it: a job of the service runs in one process
+/// of a cluster at a time. `None`: another process runs it.
+pub async fn job_lock(store: &PgStore, name: &str) -> Result<Option<SessionLock>, StoreError> {
+    // A stable small number per name (FNV-1a): the lock ids must agree across processes and
+    // versions, which std's hasher does not promise.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let key = JOB_LOCK_BASE + i64::try_from(hash % 4096).unwrap_or(0);
+    let conn = store.conn().await?;
+    let got: bool = conn.query_one("SELECT pg_try_advisory_lock($1)", &[&key]).await?.get(0);
+    if got {
+        Ok(Some(SessionLock { conn: Some(conn) }))
+    } else {
+        Ok(None)
     }
 }
