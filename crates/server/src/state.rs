@@ -90,7 +90,7 @@ pub(crate) struct Shared {
 pub(crate) struct SeriesCache {
     current: Mutex<Option<(Instant, Arc<Vec<SeriesStatus>>)>>,
     dirty: AtomicBool,
-    loading: tokio::sync::Mutex<()>,
+    loading: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SeriesCache {
@@ -98,13 +98,14 @@ impl SeriesCache {
         self.dirty.store(true, Ordering::Relaxed);
     }
 
-    fn fresh(&self, options: &ApiOptions) -> Option<Arc<Vec<SeriesStatus>>> {
+    /// The list held, and whether it is due for a reload.
+    fn held(&self, options: &ApiOptions) -> Option<(Arc<Vec<SeriesStatus>>, bool)> {
         let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         let (at, list) = current.as_ref()?;
         let age = at.elapsed();
         let due =
             age >= options.market_max_age || (self.dirty.load(Ordering::Relaxed) && age >= options.market_min_interval);
-        (!due).then(|| list.clone())
+        Some((list.clone(), due))
     }
 }
 
@@ -159,12 +160,27 @@ impl ApiState {
     /// The stored series, from the cache when it is fresh enough (see [`SeriesCache`]).
     pub(crate) async fn series(&self) -> ApiResult<Arc<Vec<SeriesStatus>>> {
         let cache = &self.inner.shared.series;
-        if let Some(list) = cache.fresh(self.options()) {
+        if let Some((list, due)) = cache.held(self.options()) {
+            // Reloaded in the background, one reload at a time: no request waits for the count.
+            let guard = if due {
+                cache.loading.clone().try_lock_owned().ok()
+            } else {
+                None
+            };
+            if let Some(guard) = guard {
+                let state = self.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = state.reload_series().await {
+                        tracing::warn!(error = %e, "could not reload the stored series");
+                    }
+                    drop(guard);
+                });
+            }
             return Ok(list);
         }
         let _loading = cache.loading.lock().await;
-        // Another request may have reloaded it while this one waited.
-        if let Some(list) = cache.fresh(self.options()) {
+        // Another request may have loaded it while this one waited.
+        if let Some((list, _)) = cache.held(self.options()) {
             return Ok(list);
         }
         self.reload_series().await

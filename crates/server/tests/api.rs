@@ -522,3 +522,58 @@ async fn events_stream_the_runs_of_a_posted_job() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn new_series_show_up_after_the_run_that_stored_them() {
+    let f = fixture().await;
+    let options = candlekeep_server::ApiOptions {
+        market_min_interval: std::time::Duration::ZERO,
+        market_max_age: std::time::Duration::from_secs(600),
+        ..candlekeep_server::ApiOptions::default()
+    };
+    let app = candlekeep_server::router(candlekeep_server::ApiState::with_options(f.service.clone(), options));
+    assert_eq!(
+        get(&app, "/api/v1/market").await.json()["rows"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    assert_eq!(
+        get(&app, "/api/v1/instruments").await.json()["series"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    get(&app, "/api/v1/candles/spot/SOLUSDT").await.problem(404);
+
+    let body = r#"{"symbols":["SOL"],"markets":["spot"],"from":"2024-01-10","to":"2024-01-12"}"#;
+    assert_eq!(post(&app, "/api/v1/jobs/backfill", Some(TOKEN), body).await.status, 202);
+    idle(&f.service).await;
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    // A series the cached list lacks is looked up again once something was stored.
+    let a = get(&app, "/api/v1/candles/spot/SOLUSDT").await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(a.json()["count"], 48);
+    // The market table and the list follow (recomputed in the background, served meanwhile).
+    let mut rows = 0;
+    for _ in 0..100 {
+        rows = get(&app, "/api/v1/market").await.json()["rows"]
+            .as_array()
+            .unwrap()
+            .len();
+        if rows == 5 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(rows, 5);
+    assert_eq!(
+        get(&app, "/api/v1/instruments").await.json()["series"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+}
