@@ -577,3 +577,43 @@ async fn new_series_show_up_after_the_run_that_stored_them() {
         5
     );
 }
+
+#[tokio::test]
+async fn a_lagging_event_client_is_told_how_many_it_missed() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let f = fixture_with(Setup {
+        empty: true,
+        ..Setup::default()
+    })
+    .await;
+    let request = axum::http::Request::get("/api/v1/events")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = f.app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    // Subscribed; more events than the bus keeps for a listener before it reads any.
+    let bus = &f.service.context().events;
+    let n = candlekeep_engine::events::CAPACITY + 10;
+    for id in 0..n as i64 {
+        bus.send(candlekeep_engine::events::Event::JobStarted {
+            id,
+            job: "sync".into(),
+            at_ms: 1_704_067_200_000,
+        });
+    }
+    let mut body = response.into_body();
+    let frame = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    let text = String::from_utf8_lossy(&frame);
+    assert!(
+        text.contains("event: lagged") && text.contains(r#"{"missed":10}"#),
+        "{text}"
+    );
+    let frame = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    let text = String::from_utf8_lossy(&frame);
+    assert!(
+        text.contains("event: job-started") && text.contains(r#""id":10"#),
+        "{text}"
+    );
+    assert!(text.contains(r#""at":"2024-01-01T00:00:00Z""#), "{text}");
+}
