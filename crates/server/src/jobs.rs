@@ -284,20 +284,34 @@ fn parse_args(body: &[u8]) -> ApiResult<JobArgs> {
 
 /// The arguments a job may take (each job takes some of them; see the job's description).
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)] // Only the document reads it: the service parses `JobArgs` itself.
 pub struct JobArgsDoc {
     /// Assets or symbols (BTC or BTCUSDT): sync, backfill, indicators, gaps-fill.
+    #[schema(min_items = 1, max_items = 1000, example = json!(["BTC", "ETH"]))]
     symbols: Option<Vec<String>>,
     /// The N best-ranked coins instead of symbols: sync, backfill, universe.
+    #[schema(minimum = 1, maximum = 10000)]
     max_coins: Option<u32>,
     /// spot, usdm: sync, backfill.
+    #[schema(value_type = Option<Vec<crate::docs::MarketName>>)]
     markets: Option<Vec<String>>,
     /// 1m, 5m, 15m, 1h, 4h or 1d: sync, backfill, indicators.
+    #[schema(value_type = Option<crate::docs::TimeframeName>)]
     timeframe: Option<String>,
     /// First day, YYYY-MM-DD: backfill (required), gaps-fill.
+    #[schema(
+        pattern = r"^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$",
+        example = "2024-01-01"
+    )]
     from: Option<String>,
     /// Day after the last: backfill.
+    #[schema(
+        pattern = r"^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$",
+        example = "2024-01-15"
+    )]
     to: Option<String>,
     /// Days to judge: quality.
+    #[schema(minimum = 1, maximum = 6000)]
     days: Option<u32>,
 }
