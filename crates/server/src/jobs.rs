@@ -123,14 +123,14 @@ fn job_names() -> String {
     )
 )]
 pub async fn list_jobs(State(state): State<ApiState>, Query(q): Query<JobQuery>) -> ApiResult<Json<JobRuns>> {
-    let job = q.job.filter(|j| !j.is_empty());
+    let job = q.job;
     if let Some(j) = job.as_ref().filter(|j| JobKind::parse(j).is_none()) {
         return Err(ApiError::bad(
             "job",
             format!("unknown job {j:?}; the jobs are {}", job_names()),
         ));
     }
-    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
+    let status = match q.status.as_deref() {
         None => None,
         Some(s) => Some(
             [
@@ -154,7 +154,9 @@ pub async fn list_jobs(State(state): State<ApiState>, Query(q): Query<JobQuery>)
         None => None,
         Some(b) => Some(
             b.parse::<i64>()
-                .map_err(|_| ApiError::bad("before", format!("expected a run id, got {b:?}")))?,
+                .ok()
+                .filter(|id| *id >= 1)
+                .ok_or_else(|| ApiError::bad("before", format!("expected a run id (1 or more), got {b:?}")))?,
         ),
     };
     let query = StoreJobQuery {
@@ -167,30 +169,47 @@ pub async fn list_jobs(State(state): State<ApiState>, Query(q): Query<JobQuery>)
     Ok(Json(JobRuns { jobs }))
 }
 
-/// One run.
+/// One run: by its id, or the newest run of a job.
 #[utoipa::path(
     get,
     path = "/jobs/{job}",
     tag = "jobs",
-    params(("job" = i64, Path, description = "The run's id")),
+    params(("job" = crate::docs::RunRef, Path, description = "A run's id, or a job's name for its newest run")),
     responses(
         (status = "4XX", description = "Any other refusal", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "The run", body = JobRun),
-        (status = 400, description = "Not a run id", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Neither a run id nor a job", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is not answering", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_job(State(state): State<ApiState>, Path(job): Path<String>) -> ApiResult<Json<JobRun>> {
-    let id: i64 = job
-        .parse()
-        .map_err(|_| ApiError::bad("job", format!("expected a run id (a number), got {job:?}")))?;
-    state
-        .store()
-        .job(id)
-        .await?
-        .map(|r| Json(run(r)))
-        .ok_or_else(|| ApiError::NotFound(format!("no run {id} in the job log")))
+    let found = if let Ok(id) = job.parse::<i64>() {
+        state
+            .store()
+            .job(id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("no run {id} in the job log")))?
+    } else if let Some(kind) = JobKind::parse(&job) {
+        let newest = StoreJobQuery {
+            job: Some(kind.as_str().to_owned()),
+            limit: 1,
+            ..StoreJobQuery::default()
+        };
+        state
+            .store()
+            .jobs(newest)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| ApiError::NotFound(format!("the {kind} job has not run yet")))?
+    } else {
+        return Err(ApiError::bad(
+            "job",
+            format!("expected a run id or a job ({}), got {job:?}", job_names()),
+        ));
+    };
+    Ok(Json(run(found)))
 }
 
 /// A run just started.
@@ -265,20 +284,28 @@ fn parse_args(body: &[u8]) -> ApiResult<JobArgs> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(JobArgs::default());
     }
-    serde_json::from_slice(body).map_err(|e| {
-        let detail = e.to_string();
-        match e.classify() {
-            serde_json::error::Category::Data => {
-                let field = detail
-                    .split('`')
-                    .nth(1)
-                    .filter(|_| detail.starts_with("unknown field"))
-                    .unwrap_or("body")
-                    .to_owned();
-                ApiError::Invalid { field, detail }
-            }
-            _ => ApiError::bad("body", format!("not JSON: {detail}")),
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::bad("body", format!("not JSON: {e}")))?;
+    let object = match value {
+        serde_json::Value::Null => return Ok(JobArgs::default()),
+        serde_json::Value::Object(object) => object,
+        _ => {
+            return Err(ApiError::invalid(
+                "body",
+                "expected a JSON object of the job's arguments",
+            ));
         }
+    };
+    serde_json::from_value(serde_json::Value::Object(object.clone())).map_err(|e| {
+        // serde names an unknown member but not a mistyped one: the member that fails alone is it.
+        let field = object
+            .iter()
+            .find(|(k, v)| {
+                let alone = serde_json::Map::from_iter([((*k).clone(), (*v).clone())]);
+                serde_json::from_value::<JobArgs>(serde_json::Value::Object(alone)).is_err()
+            })
+            .map_or("body", |(k, _)| k.as_str());
+        ApiError::invalid(field, e)
     })
 }
 
@@ -301,13 +328,13 @@ pub struct JobArgsDoc {
     timeframe: Option<String>,
     /// First day, YYYY-MM-DD: backfill (required), gaps-fill.
     #[schema(
-        pattern = r"^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$",
+        pattern = r"^20(09|[1-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$",
         example = "2024-01-01"
     )]
     from: Option<String>,
     /// Day after the last: backfill.
     #[schema(
-        pattern = r"^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$",
+        pattern = r"^20(09|[1-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$",
         example = "2024-01-15"
     )]
     to: Option<String>,

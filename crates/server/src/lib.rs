@@ -62,7 +62,8 @@ pub const BASE_PATH: &str = "/api/v1";
         docs::GapStatusName,
         docs::RunStatusName,
         docs::JobName,
-        docs::FormatName
+        docs::FormatName,
+        docs::RunRef
     )),
     tags(
         (name = "data", description = "Stored market data"),

@@ -219,10 +219,10 @@ pub async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// First instant (default: 24 hours ago).
-    #[param(value_type = Option<String>, pattern = r"^(20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-]0[0-9]:00)?)?|1[3-9][0-9]{11})$")]
+    #[param(value_type = Option<String>, pattern = r"^(20(09|[1-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-]0[0-9]:00)?)?|1[3-9][0-9]{11})?$")]
     pub from: Option<String>,
     /// End, exclusive (default: now).
-    #[param(value_type = Option<String>, pattern = r"^(20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-]0[0-9]:00)?)?|1[3-9][0-9]{11})$")]
+    #[param(value_type = Option<String>, pattern = r"^(20(09|[1-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-]0[0-9]:00)?)?|1[3-9][0-9]{11})?$")]
     pub to: Option<String>,
     /// At most this many samples, the newest (1 to 10000, default 1440: a day of minutes).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 10000)]

@@ -42,7 +42,7 @@ pub fn instrument(market: &str, symbol: &str) -> Result<Instrument, ApiError> {
 }
 
 pub fn timeframe(raw: Option<&str>, default: Timeframe) -> Result<Timeframe, ApiError> {
-    match raw.filter(|s| !s.is_empty()) {
+    match raw {
         None => Ok(default),
         Some(s) => s.parse().map_err(|e| ApiError::bad("timeframe", e)),
     }

@@ -289,7 +289,15 @@ async fn the_job_log_lists_and_finds_runs() {
         1
     );
     get(&f.app, "/api/v1/jobs/999999").await.problem(404);
+    // A job's name: its newest run.
+    assert_eq!(get(&f.app, "/api/v1/jobs/backfill").await.json()["id"], id);
+    get(&f.app, "/api/v1/jobs/sync").await.problem(404);
+    get(&f.app, "/api/v1/jobs?before=0").await.problem(400);
+    get(&f.app, "/api/v1/jobs?status=").await.problem(400);
     get(&f.app, "/api/v1/jobs/abc").await.problem(400);
+    get(&f.app, "/api/v1/candles/spot/BTCUSDT?timeframe=")
+        .await
+        .problem(400);
     get(&f.app, "/api/v1/jobs?job=dance").await.problem(400);
     get(&f.app, "/api/v1/jobs?limit=0").await.problem(400);
     get(&f.app, "/api/v1/jobs?before=x").await.problem(400);
