@@ -123,10 +123,10 @@ pub struct CandleQuery {
     #[param(value_type = Option<crate::docs::TimeframeName>)]
     pub timeframe: Option<String>,
     /// First open time: YYYY-MM-DD, RFC 3339 or epoch ms (default: the first stored bar).
-    #[param(value_type = Option<String>, pattern = r"^(20(09|[1-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-]0[0-9]:00)?)?|1[3-9][0-9]{11})?$")]
+    #[param(value_type = Option<String>, pattern = r"^(20(1[0-9]|[2-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-]0[0-9]:00)?)?|1[3-9][0-9]{11})?$")]
     pub from: Option<String>,
     /// End, exclusive, in the same forms (default: after the last stored bar).
-    #[param(value_type = Option<String>, pattern = r"^(20(09|[1-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-]0[0-9]:00)?)?|1[3-9][0-9]{11})?$")]
+    #[param(value_type = Option<String>, pattern = r"^(20(1[0-9]|[2-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-]0[0-9]:00)?)?|1[3-9][0-9]{11})?$")]
     pub to: Option<String>,
     /// Candles per page, 1 to 10000 (default 1000).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 10000)]
@@ -382,10 +382,10 @@ pub struct IndicatorQuery {
     #[param(value_type = Option<String>, pattern = r"^((rsi|ema|sma|atr|natr|adx|cci)_([2-9]|[1-9][0-9]|[1-9][0-9]{2})|macd_12_26_9|macd_signal_12_26_9|macd_hist_12_26_9)?$", example = "rsi_14")]
     pub series: Option<String>,
     /// With `series`: first bar (default: 500 bars before the last).
-    #[param(value_type = Option<String>, pattern = r"^(20(09|[1-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-]0[0-9]:00)?)?|1[3-9][0-9]{11})?$")]
+    #[param(value_type = Option<String>, pattern = r"^(20(1[0-9]|[2-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-]0[0-9]:00)?)?|1[3-9][0-9]{11})?$")]
     pub from: Option<String>,
     /// With `series`: end, exclusive (default: after the last bar).
-    #[param(value_type = Option<String>, pattern = r"^(20(09|[1-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-]0[0-9]:00)?)?|1[3-9][0-9]{11})?$")]
+    #[param(value_type = Option<String>, pattern = r"^(20(1[0-9]|[2-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-]0[0-9]:00)?)?|1[3-9][0-9]{11})?$")]
     pub to: Option<String>,
 }
 
@@ -530,7 +530,7 @@ pub struct GapQuery {
     #[param(value_type = Option<crate::docs::GapStatusName>)]
     pub status: Option<String>,
     /// Gaps ending after this time (default: all).
-    #[param(value_type = Option<String>, pattern = r"^(20(09|[1-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-]0[0-9]:00)?)?|1[3-9][0-9]{11})?$")]
+    #[param(value_type = Option<String>, pattern = r"^(20(1[0-9]|[2-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-]0[0-9]:00)?)?|1[3-9][0-9]{11})?$")]
     pub since: Option<String>,
 }
 
@@ -577,7 +577,7 @@ pub struct Gaps {
 )]
 pub async fn gaps(State(state): State<ApiState>, Query(q): Query<GapQuery>) -> ApiResult<Json<Gaps>> {
     let status =
-        match q.status.as_deref().filter(|s| !s.is_empty()) {
+        match q.status.as_deref() {
             None => None,
             Some(s) => Some(GapStatus::parse(s).ok_or_else(|| {
                 ApiError::bad("status", format!("expected open, repaired or unrepairable, got {s:?}"))
@@ -616,7 +616,7 @@ pub async fn gaps(State(state): State<ApiState>, Query(q): Query<GapQuery>) -> A
 #[into_params(parameter_in = Query)]
 pub struct QualityQuery {
     /// First day (default: `quality.days` back).
-    #[param(value_type = Option<String>, pattern = r"^(20(09|[1-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-]0[0-9]:00)?)?|1[3-9][0-9]{11})?$")]
+    #[param(value_type = Option<String>, pattern = r"^(20(1[0-9]|[2-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-]0[0-9]:00)?)?|1[3-9][0-9]{11})?$")]
     pub since: Option<String>,
     /// Only this asset or symbol (BTC, BTCUSDT or spot:BTCUSDT).
     #[param(value_type = Option<String>, pattern = r"^[A-Za-z0-9:]{0,40}$", example = "BTC")]
@@ -667,6 +667,15 @@ pub async fn quality(State(state): State<ApiState>, Query(q): Query<QualityQuery
         None => now_ms() - i64::from(state.config().quality.days) * DAY_MS,
     };
     let symbol = q.symbol.filter(|s| !s.is_empty());
+    if symbol
+        .as_deref()
+        .is_some_and(|s| s.len() > 40 || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b':'))
+    {
+        return Err(ApiError::bad(
+            "symbol",
+            "expected an asset or symbol such as BTC, BTCUSDT or spot:BTCUSDT",
+        ));
+    }
     let days = state
         .store()
         .quality_days(since)

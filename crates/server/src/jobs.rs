@@ -328,13 +328,13 @@ pub struct JobArgsDoc {
     timeframe: Option<String>,
     /// First day, YYYY-MM-DD: backfill (required), gaps-fill.
     #[schema(
-        pattern = r"^20(09|[1-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$",
+        pattern = r"^20(1[0-9]|[2-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$",
         example = "2024-01-01"
     )]
     from: Option<String>,
     /// Day after the last: backfill.
     #[schema(
-        pattern = r"^20(09|[1-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$",
+        pattern = r"^20(1[0-9]|[2-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$",
         example = "2024-01-15"
     )]
     to: Option<String>,

@@ -219,10 +219,10 @@ pub async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// First instant (default: 24 hours ago).
-    #[param(value_type = Option<String>, pattern = r"^(20(09|[1-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-]0[0-9]:00)?)?|1[3-9][0-9]{11})?$")]
+    #[param(value_type = Option<String>, pattern = r"^(20(1[0-9]|[2-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-]0[0-9]:00)?)?|1[3-9][0-9]{11})?$")]
     pub from: Option<String>,
     /// End, exclusive (default: now).
-    #[param(value_type = Option<String>, pattern = r"^(20(09|[1-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-]0[0-9]:00)?)?|1[3-9][0-9]{11})?$")]
+    #[param(value_type = Option<String>, pattern = r"^(20(1[0-9]|[2-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-]0[0-9]:00)?)?|1[3-9][0-9]{11})?$")]
     pub to: Option<String>,
     /// At most this many samples, the newest (1 to 10000, default 1440: a day of minutes).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 10000)]
@@ -273,11 +273,16 @@ pub async fn health_history(
     use candlekeep_store::HealthLog;
 
     let now = now_ms();
-    let to = crate::params::opt_time("to", q.to.as_deref())?.unwrap_or(now + 1);
-    let from = crate::params::opt_time("from", q.from.as_deref())?.unwrap_or(to - DAY_MS);
-    if to <= from {
-        return Err(ApiError::bad("to", "must be after from"));
-    }
+    let to = crate::params::opt_time("to", q.to.as_deref())?;
+    let from = crate::params::opt_time("from", q.from.as_deref())?;
+    let (from, to) = match (from, to) {
+        (Some(f), Some(t)) if t <= f => return Err(ApiError::bad("to", "must be after from")),
+        (Some(f), Some(t)) => (f, t),
+        // Up to now, or an empty range when `from` is later.
+        (Some(f), None) => (f, (now + 1).max(f)),
+        (None, Some(t)) => (t - DAY_MS, t),
+        (None, None) => (now + 1 - DAY_MS, now + 1),
+    };
     let limit = crate::params::limit("limit", q.limit.as_deref(), 1_440, 10_000)?;
     let samples = state
         .store()

@@ -16,7 +16,9 @@ pub fn time(field: &str, raw: &str) -> Result<i64, ApiError> {
     if let Ok(ms) = parse_date_ms(raw) {
         return Ok(ms);
     }
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw.trim()) {
+    let with_offset = chrono::DateTime::parse_from_rfc3339(raw.trim())
+        .or_else(|_| chrono::DateTime::parse_from_str(raw.trim(), "%Y-%m-%dT%H:%M%:z"));
+    if let Ok(t) = with_offset {
         // Through parse_date_ms again, for its range check.
         let ms = t.timestamp_millis();
         return parse_date_ms(&ms.to_string()).map_err(|e| ApiError::bad(field, e));
@@ -50,7 +52,7 @@ pub fn timeframe(raw: Option<&str>, default: Timeframe) -> Result<Timeframe, Api
 
 /// A count between 1 and `max`, `default` when absent.
 pub fn limit(field: &str, raw: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
-    match raw.filter(|s| !s.is_empty()) {
+    match raw {
         None => Ok(default),
         Some(s) => match s.parse::<usize>() {
             Ok(n) if (1..=max).contains(&n) => Ok(n),

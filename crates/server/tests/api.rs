@@ -62,6 +62,12 @@ async fn candles_come_as_json_or_csv_with_their_source() {
     )
     .await;
     assert_eq!(b.json()["candles"], page["candles"]);
+    let c = get(
+        &f.app,
+        "/api/v1/candles/spot/BTCUSDT?from=2024-01-02T01:00%2B01:00&to=1704240000000",
+    )
+    .await;
+    assert_eq!(c.json()["candles"], page["candles"]);
 
     for (uri, accept) in [
         (
@@ -260,6 +266,9 @@ async fn gaps_and_quality_read_the_ledger_and_the_daily_rows() {
     assert!(days[0]["day_at"].as_str().unwrap().ends_with("T00:00:00Z"));
     assert!(days[0]["score"].is_f64());
     get(&f.app, "/api/v1/quality?since=2024-13-01").await.problem(400);
+    let p = get(&f.app, "/api/v1/quality?symbol=%C2%84").await.problem(400);
+    assert_eq!(p["field"], "symbol");
+    get(&f.app, "/api/v1/gaps?status=").await.problem(400);
 }
 
 #[tokio::test]
@@ -300,6 +309,7 @@ async fn the_job_log_lists_and_finds_runs() {
         .problem(400);
     get(&f.app, "/api/v1/jobs?job=dance").await.problem(400);
     get(&f.app, "/api/v1/jobs?limit=0").await.problem(400);
+    get(&f.app, "/api/v1/jobs?limit=").await.problem(400);
     get(&f.app, "/api/v1/jobs?before=x").await.problem(400);
 }
 
