@@ -184,7 +184,7 @@ enum Format {
     tag = "data",
     params(
         ("market" = crate::docs::MarketName, Path, description = "spot or usdm"),
-        ("symbol" = String, Path, description = "Base and quote, e.g. BTCUSDT", example = "BTCUSDT", pattern = r"^[A-Za-z0-9]{1,24}(USDT|USDC|FDUSD|BUSD|TUSD|USD|EUR|TRY|BTC|ETH|BNB)$"),
+        ("symbol" = String, Path, description = "Base and quote, e.g. BTCUSDT", example = "BTCUSDT", pattern = r"^[A-Za-z0-9]{1,19}(USDT|USDC|FDUSD|BUSD|TUSD|USD|EUR|TRY|BTC|ETH|BNB)$"),
         CandleQuery
     ),
     responses(
@@ -207,8 +207,8 @@ pub async fn candles(
     let tf = params::timeframe(q.timeframe.as_deref(), default_timeframe(&state)?)?;
     let from = params::opt_time("from", q.from.as_deref())?;
     let to = params::opt_time("to", q.to.as_deref())?;
-    if matches!((from, to), (Some(f), Some(t)) if t <= f) {
-        return Err(ApiError::bad("to", "must be after from"));
+    if matches!((from, to), (Some(f), Some(t)) if t < f) {
+        return Err(ApiError::bad("to", "must not be before from"));
     }
     let limit = params::limit("limit", q.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
     let format = match q.format.as_deref().map(str::to_ascii_lowercase).as_deref() {
@@ -224,14 +224,10 @@ pub async fn candles(
     let first = tf.ceil(from.unwrap_or(status.first_open_ms).max(status.first_open_ms));
     let start = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => first,
+        // A cursor is where the next page starts; one outside the range reads what is inside.
         Some(c) => match c.parse::<i64>() {
-            Ok(ms) if ms >= first && ms <= end => ms,
-            _ => {
-                return Err(ApiError::bad(
-                    "cursor",
-                    "not a cursor of this request; pass next_cursor unchanged",
-                ));
-            }
+            Ok(ms) => tf.ceil(ms.clamp(first, end.max(first))),
+            _ => return Err(ApiError::bad("cursor", "not a cursor; pass next_cursor unchanged")),
         },
     };
     let (rows, next) = read_page(&state, &instrument, id, tf, start, end, limit).await?;
@@ -422,7 +418,7 @@ pub struct IndicatorPoint {
     tag = "data",
     params(
         ("market" = crate::docs::MarketName, Path, description = "spot or usdm"),
-        ("symbol" = String, Path, description = "e.g. BTCUSDT", example = "BTCUSDT", pattern = r"^[A-Za-z0-9]{1,24}(USDT|USDC|FDUSD|BUSD|TUSD|USD|EUR|TRY|BTC|ETH|BNB)$"),
+        ("symbol" = String, Path, description = "e.g. BTCUSDT", example = "BTCUSDT", pattern = r"^[A-Za-z0-9]{1,19}(USDT|USDC|FDUSD|BUSD|TUSD|USD|EUR|TRY|BTC|ETH|BNB)$"),
         IndicatorQuery
     ),
     responses(

@@ -276,7 +276,7 @@ pub async fn health_history(
     let to = crate::params::opt_time("to", q.to.as_deref())?;
     let from = crate::params::opt_time("from", q.from.as_deref())?;
     let (from, to) = match (from, to) {
-        (Some(f), Some(t)) if t <= f => return Err(ApiError::bad("to", "must be after from")),
+        (Some(f), Some(t)) if t < f => return Err(ApiError::bad("to", "must not be before from")),
         (Some(f), Some(t)) => (f, t),
         // Up to now, or an empty range when `from` is later.
         (Some(f), None) => (f, (now + 1).max(f)),
