@@ -132,7 +132,7 @@ pub struct CandleQuery {
     #[param(value_type = Option<u32>, minimum = 1, maximum = 10000)]
     pub limit: Option<String>,
     /// `next_cursor` of the previous page.
-    #[param(value_type = Option<String>, pattern = r"^(1[3-9][0-9]{11})?$")]
+    #[param(value_type = Option<String>, pattern = r"^([0-9]{1,16})?$")]
     pub cursor: Option<String>,
     /// `json` (default) or `csv`; `Accept: text/csv` asks for CSV too.
     #[param(value_type = Option<crate::docs::FormatName>)]
