@@ -46,7 +46,7 @@ pub struct Args {
     #[arg(long)]
     pub no_schedule: bool,
     /// With --demo: days of recent history backfilled at first start.
-    #[arg(long, default_value_t = 21, value_parser = clap::value_parser!(u32).range(1..=365))]
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=365))]
     pub demo_days: u32,
     /// With --demo: coins (largest first) backfilled at first start.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=200))]
