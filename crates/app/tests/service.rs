@@ -270,7 +270,10 @@ async fn a_stop_mid_backfill_loses_nothing_and_a_rerun_equals_a_clean_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_postgresql_a_job_runs_in_one_process_at_a_time() {
-    if !tokio::task::spawn_blocking(candlekeep_testkit::pg::available).await.unwrap() {
+    if !tokio::task::spawn_blocking(candlekeep_testkit::pg::available)
+        .await
+        .unwrap()
+    {
         return;
     }
     let schema = tokio::task::spawn_blocking(|| candlekeep_testkit::pg::TestSchema::create().unwrap())
@@ -292,8 +295,14 @@ async fn on_postgresql_a_job_runs_in_one_process_at_a_time() {
     };
     let a = on_pg(()).await;
     let b = on_pg(()).await;
-    let id = a.start(JobKind::Backfill, backfill("2023-01-01", "2024-01-01"), "a").await.unwrap();
-    match b.start(JobKind::Backfill, backfill("2023-01-01", "2024-01-01"), "b").await {
+    let id = a
+        .start(JobKind::Backfill, backfill("2023-01-01", "2024-01-01"), "a")
+        .await
+        .unwrap();
+    match b
+        .start(JobKind::Backfill, backfill("2023-01-01", "2024-01-01"), "b")
+        .await
+    {
         Err(StartError::Busy { id: running, .. }) => assert_eq!(running, id),
         other => panic!("expected busy, got {other:?}"),
     }

@@ -17,6 +17,7 @@ use candlekeep_app::scheduler::{self, Clock, StoreLeader, Timing};
 use candlekeep_app::service::Service;
 use candlekeep_app::store::open_store;
 use candlekeep_core::time::{DAY_MS, format_ms, now_ms};
+use candlekeep_server::ApiState;
 use candlekeep_store::CandleRead;
 use tokio_util::sync::CancellationToken;
 
@@ -45,7 +46,7 @@ pub struct Args {
     #[arg(long)]
     pub no_schedule: bool,
     /// With --demo: days of recent history backfilled at first start.
-    #[arg(long, default_value_t = 21, value_parser = clap::value_parser!(u32).range(1..=365))]
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=365))]
     pub demo_days: u32,
     /// With --demo: coins (largest first) backfilled at first start.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=200))]
@@ -137,14 +138,33 @@ pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
         })
     };
 
-    let signal = crate::signals::wait();
-    // MERGE: the HTTP API (candlekeep_server::serve) with graceful shutdown on `signal`.
-    let _ = listener;
-    let got = signal.await;
-    tracing::info!(signal = ?got, "stopping: no new requests or runs; running jobs are cut at their current page");
-    eprintln!("stopping: running jobs record how far they got");
+    let stop_api = CancellationToken::new();
+    let mut api = tokio::spawn(candlekeep_server::serve(
+        listener,
+        ApiState::new(service.clone()),
+        stop_api.clone().cancelled_owned(),
+    ));
+    let mut failure = None;
+    tokio::select! {
+        got = crate::signals::wait() => {
+            tracing::info!(signal = ?got, "stopping: no new requests or runs; running jobs are cut at their current page");
+            eprintln!("stopping: running jobs record how far they got");
+        }
+        ended = &mut api => {
+            failure = Some(match ended {
+                Ok(Ok(())) => anyhow::anyhow!("the HTTP server stopped"),
+                Ok(Err(e)) => anyhow::Error::new(e).context("the HTTP server failed"),
+                Err(e) => anyhow::anyhow!("the HTTP server's task ended: {e}"),
+            });
+        }
+    }
+    stop_api.cancel();
     stop_workers.cancel();
     let recorded = service.shutdown(STOP_GRACE).await;
+    // Requests in flight finish; event streams are closed by the API itself.
+    if tokio::time::timeout(Duration::from_secs(5), &mut api).await.is_err() {
+        api.abort();
+    }
     // The scheduler ends at its next look at the clock; one stuck on an unreachable database
     // is dropped (with it its leadership connection, which gives the lock up).
     if tokio::time::timeout(Duration::from_secs(5), &mut schedule)
@@ -163,7 +183,10 @@ pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
             "warning: some runs did not record their end within {STOP_GRACE:?}; they stay `running` until a later run on this host finds their process gone"
         );
     }
-    Ok(ExitCode::SUCCESS)
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(ExitCode::SUCCESS),
+    }
 }
 
 /// Ranks the demo universe and backfills its `coins` largest coins' last `days` days.
