@@ -50,7 +50,7 @@ pub enum RunStatusName {
 }
 
 /// A job.
-#[derive(ToSchema, serde::Serialize)]
+#[derive(ToSchema)]
 #[schema(rename_all = "kebab-case")]
 pub enum JobName {
     Sync,
@@ -69,12 +69,4 @@ pub enum JobName {
 pub enum FormatName {
     Json,
     Csv,
-}
-
-/// A run's id, or a job's name (its newest run).
-#[derive(ToSchema, serde::Serialize)]
-#[serde(untagged)]
-pub enum RunRef {
-    Id(i64),
-    Job(JobName),
 }

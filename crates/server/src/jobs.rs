@@ -3,7 +3,6 @@
 //! once).
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -169,47 +168,30 @@ pub async fn list_jobs(State(state): State<ApiState>, Query(q): Query<JobQuery>)
     Ok(Json(JobRuns { jobs }))
 }
 
-/// One run: by its id, or the newest run of a job.
+/// One run.
 #[utoipa::path(
     get,
-    path = "/jobs/{job}",
+    path = "/jobs/{id}",
     tag = "jobs",
-    params(("job" = crate::docs::RunRef, Path, description = "A run's id, or a job's name for its newest run")),
+    params(("id" = i64, Path, description = "The run's id")),
     responses(
         (status = "4XX", description = "Any other refusal", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "The run", body = JobRun),
-        (status = 400, description = "Neither a run id nor a job", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Not a run id", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is not answering", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn get_job(State(state): State<ApiState>, Path(job): Path<String>) -> ApiResult<Json<JobRun>> {
-    let found = if let Ok(id) = job.parse::<i64>() {
-        state
-            .store()
-            .job(id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("no run {id} in the job log")))?
-    } else if let Some(kind) = JobKind::parse(&job) {
-        let newest = StoreJobQuery {
-            job: Some(kind.as_str().to_owned()),
-            limit: 1,
-            ..StoreJobQuery::default()
-        };
-        state
-            .store()
-            .jobs(newest)
-            .await?
-            .into_iter()
-            .next()
-            .ok_or_else(|| ApiError::NotFound(format!("the {kind} job has not run yet")))?
-    } else {
-        return Err(ApiError::bad(
-            "job",
-            format!("expected a run id or a job ({}), got {job:?}", job_names()),
-        ));
-    };
-    Ok(Json(run(found)))
+pub async fn get_job(State(state): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<JobRun>> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::bad("id", format!("expected a run id (a number), got {id:?}")))?;
+    state
+        .store()
+        .job(id)
+        .await?
+        .map(|r| Json(run(r)))
+        .ok_or_else(|| ApiError::NotFound(format!("no run {id} in the job log")))
 }
 
 /// A run just started.
@@ -222,38 +204,10 @@ pub struct Started {
     pub links: JobLinks,
 }
 
-/// Starts a run of a job (admin token needed). The body is the job's arguments as JSON; an
-/// empty body means the configuration's defaults.
-#[utoipa::path(
-    post,
-    path = "/jobs/{job}",
-    tag = "jobs",
-    params(("job" = crate::docs::JobName, Path, description = "The job to run")),
-    request_body(content = Option<JobArgsDoc>, content_type = "application/json", description = "The job's arguments; each job takes some of them"),
-    security(("admin_token" = [])),
-    responses(
-        (status = "4XX", description = "Any other refusal", body = Problem, content_type = "application/problem+json"),
-        (status = 202, description = "Started; follow it at links.self or on /events", body = Started),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or a wrong admin token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "No admin token is configured: writes are off", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "That job is running", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An argument is wrong (field names it)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The service is stopping or the database is not answering", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn start_job(
-    State(state): State<ApiState>,
-    Path(job): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Response> {
-    require_admin(&state, &headers)?;
-    let kind = JobKind::parse(&job)
-        .ok_or_else(|| ApiError::NotFound(format!("no job {job:?}; the jobs are {}", job_names())))?;
-    let args = parse_args(&body)?;
+/// Starts a run of `kind` for a request with `headers` and `body` (see [`crate::start`]).
+pub(crate) async fn start(state: &ApiState, kind: JobKind, headers: &HeaderMap, body: &[u8]) -> ApiResult<Response> {
+    require_admin(state, headers)?;
+    let args = parse_args(body)?;
     let id = state.service().start(kind, args, "api").await.map_err(|e| match e {
         StartError::Busy { .. } => ApiError::Conflict(e.to_string()),
         StartError::Invalid(e) => {
@@ -307,38 +261,4 @@ fn parse_args(body: &[u8]) -> ApiResult<JobArgs> {
             .map_or("body", |(k, _)| k.as_str());
         ApiError::invalid(field, e)
     })
-}
-
-/// The arguments a job may take (each job takes some of them; see the job's description).
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)] // Only the document reads it: the service parses `JobArgs` itself.
-pub struct JobArgsDoc {
-    /// Assets or symbols (BTC or BTCUSDT): sync, backfill, indicators, gaps-fill.
-    #[schema(min_items = 1, max_items = 1000, example = json!(["BTC", "ETH"]))]
-    symbols: Option<Vec<String>>,
-    /// The N best-ranked coins instead of symbols: sync, backfill, universe.
-    #[schema(minimum = 1, maximum = 10000)]
-    max_coins: Option<u32>,
-    /// spot, usdm: sync, backfill.
-    #[schema(value_type = Option<Vec<crate::docs::MarketName>>)]
-    markets: Option<Vec<String>>,
-    /// 1m, 5m, 15m, 1h, 4h or 1d: sync, backfill, indicators.
-    #[schema(value_type = Option<crate::docs::TimeframeName>)]
-    timeframe: Option<String>,
-    /// First day, YYYY-MM-DD: backfill (required), gaps-fill.
-    #[schema(
-        pattern = r"^20(1[0-9]|[2-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$",
-        example = "2024-01-01"
-    )]
-    from: Option<String>,
-    /// Day after the last: backfill.
-    #[schema(
-        pattern = r"^20(1[0-9]|[2-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$",
-        example = "2024-01-15"
-    )]
-    to: Option<String>,
-    /// Days to judge: quality.
-    #[schema(minimum = 1, maximum = 6000)]
-    days: Option<u32>,
 }

@@ -22,6 +22,7 @@ mod ops;
 mod params;
 mod problem;
 mod series;
+mod start;
 mod state;
 
 use std::future::Future;
@@ -62,8 +63,7 @@ pub const BASE_PATH: &str = "/api/v1";
         docs::GapStatusName,
         docs::RunStatusName,
         docs::JobName,
-        docs::FormatName,
-        docs::RunRef
+        docs::FormatName
     )),
     tags(
         (name = "data", description = "Stored market data"),
@@ -96,7 +96,15 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(data::gaps))
         .routes(routes!(data::quality))
         .routes(routes!(jobs::list_jobs))
-        .routes(routes!(jobs::get_job, jobs::start_job))
+        .routes(routes!(jobs::get_job))
+        .routes(routes!(start::sync))
+        .routes(routes!(start::backfill))
+        .routes(routes!(start::indicators))
+        .routes(routes!(start::gaps_fill))
+        .routes(routes!(start::quality))
+        .routes(routes!(start::universe))
+        .routes(routes!(start::retention))
+        .routes(routes!(start::health))
         .routes(routes!(ops::status))
         .routes(routes!(events::events))
         .routes(routes!(ops::healthz))

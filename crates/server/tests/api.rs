@@ -298,9 +298,8 @@ async fn the_job_log_lists_and_finds_runs() {
         1
     );
     get(&f.app, "/api/v1/jobs/999999").await.problem(404);
-    // A job's name: its newest run.
-    assert_eq!(get(&f.app, "/api/v1/jobs/backfill").await.json()["id"], id);
-    get(&f.app, "/api/v1/jobs/sync").await.problem(404);
+    // A job's path is where it is started.
+    get(&f.app, "/api/v1/jobs/sync").await.problem(405);
     get(&f.app, "/api/v1/jobs?before=0").await.problem(400);
     get(&f.app, "/api/v1/jobs?status=").await.problem(400);
     get(&f.app, "/api/v1/jobs/abc").await.problem(400);
@@ -350,7 +349,11 @@ async fn starting_jobs_needs_the_token_and_refuses_overlap_and_bad_arguments() {
     post(&f.app, "/api/v1/jobs/backfill", Some(TOKEN), "{not json")
         .await
         .problem(400);
-    post(&f.app, "/api/v1/jobs/dance", Some(TOKEN), "").await.problem(404);
+    post(&f.app, "/api/v1/jobs/dance", Some(TOKEN), "").await.problem(405);
+    let p = post(&f.app, "/api/v1/jobs/health", Some(TOKEN), r#"{"days":1}"#)
+        .await
+        .problem(422);
+    assert_eq!(p["field"], "days");
     let big = format!(r#"{{"symbols":["{}"]}}"#, "A".repeat(100 * 1024));
     post(&f.app, "/api/v1/jobs/backfill", Some(TOKEN), &big)
         .await

@@ -29,10 +29,21 @@ fn the_document_is_openapi_3_1_and_every_operation_documents_its_problems() {
             }
         }
     }
-    let post = &paths["/api/v1/jobs/{job}"]["post"];
-    for code in ["401", "403", "409", "422"] {
-        assert!(post["responses"][code].is_object(), "POST jobs lacks {code}");
+    // One POST per job, each documenting the arguments its job takes.
+    for job in candlekeep_app::jobs::JobKind::ALL {
+        let post = &paths[&format!("/api/v1/jobs/{job}")]["post"];
+        for code in ["202", "401", "403", "409", "422"] {
+            assert!(post["responses"][code].is_object(), "POST {job} lacks {code}");
+        }
+        assert!(
+            post["security"].is_array(),
+            "POST {job} does not say it needs the token"
+        );
     }
+    let backfill = &json["components"]["schemas"]["BackfillArgs"];
+    assert_eq!(backfill["required"], serde_json::json!(["from"]));
+    assert_eq!(backfill["additionalProperties"], false);
+    assert!(json["components"]["schemas"]["QualityArgs"]["properties"]["symbols"].is_null());
     assert!(json["components"]["securitySchemes"]["admin_token"].is_object());
     // Inputs are described precisely enough to generate valid ones.
     if let Ok(path) = std::env::var("CANDLEKEEP_OPENAPI_DUMP") {
@@ -76,7 +87,7 @@ async fn every_documented_operation_is_routed_and_served_with_its_document() {
         let uri = path
             .replace("{market}", "spot")
             .replace("{symbol}", "BTCUSDT")
-            .replace("{job}", "1");
+            .replace("{id}", "1");
         for method in item.as_object().unwrap().keys() {
             operations += 1;
             let method: Method = method.to_uppercase().parse().unwrap();
