@@ -70,3 +70,23 @@ pub enum FormatName {
     Json,
     Csv,
 }
+
+/// An asset or a symbol (BTC or BTCUSDT): a string with a pattern, written by hand because the
+/// derive takes no pattern on a newtype.
+pub struct SymbolName;
+
+impl utoipa::PartialSchema for SymbolName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(r"^[A-Za-z0-9]{1,32}$"))
+            .description(Some("An asset or a symbol: BTC or BTCUSDT"))
+            .into()
+    }
+}
+
+impl ToSchema for SymbolName {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "SymbolName".into()
+    }
+}

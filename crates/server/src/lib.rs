@@ -63,7 +63,8 @@ pub const BASE_PATH: &str = "/api/v1";
         docs::GapStatusName,
         docs::RunStatusName,
         docs::JobName,
-        docs::FormatName
+        docs::FormatName,
+        docs::SymbolName
     )),
     tags(
         (name = "data", description = "Stored market data"),

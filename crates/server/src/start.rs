@@ -20,13 +20,13 @@ use crate::state::ApiState;
 #[allow(dead_code)] // Only the document reads it: the service parses `JobArgs` itself.
 pub struct SyncArgs {
     /// Assets or symbols (BTC or BTCUSDT); default: the configured selection.
-    #[schema(min_items = 1, max_items = 1000, example = json!(["BTC", "ETH"]))]
+    #[schema(value_type = Option<Vec<crate::docs::SymbolName>>, min_items = 1, max_items = 1000, example = json!(["BTC", "ETH"]))]
     symbols: Option<Vec<String>>,
     /// The N best-ranked coins of the stored universe instead of `symbols`.
     #[schema(minimum = 1, maximum = 10000)]
     max_coins: Option<u32>,
     /// Markets; default: `collect.markets`.
-    #[schema(value_type = Option<Vec<crate::docs::MarketName>>)]
+    #[schema(value_type = Option<Vec<crate::docs::MarketName>>, min_items = 1)]
     markets: Option<Vec<String>>,
     /// Default: `collect.timeframe`.
     #[schema(value_type = Option<crate::docs::TimeframeName>)]
@@ -62,13 +62,13 @@ pub async fn sync(State(state): State<ApiState>, headers: HeaderMap, body: Bytes
 #[allow(dead_code)] // Only the document reads it: the service parses `JobArgs` itself.
 pub struct BackfillArgs {
     /// Assets or symbols (BTC or BTCUSDT); default: the configured selection.
-    #[schema(min_items = 1, max_items = 1000, example = json!(["BTC", "ETH"]))]
+    #[schema(value_type = Option<Vec<crate::docs::SymbolName>>, min_items = 1, max_items = 1000, example = json!(["BTC", "ETH"]))]
     symbols: Option<Vec<String>>,
     /// The N best-ranked coins of the stored universe instead of `symbols`.
     #[schema(minimum = 1, maximum = 10000)]
     max_coins: Option<u32>,
     /// Markets; default: `collect.markets`.
-    #[schema(value_type = Option<Vec<crate::docs::MarketName>>)]
+    #[schema(value_type = Option<Vec<crate::docs::MarketName>>, min_items = 1)]
     markets: Option<Vec<String>>,
     /// Default: `collect.timeframe`.
     #[schema(value_type = Option<crate::docs::TimeframeName>)]
@@ -116,7 +116,7 @@ pub async fn backfill(State(state): State<ApiState>, headers: HeaderMap, body: B
 #[allow(dead_code)] // Only the document reads it: the service parses `JobArgs` itself.
 pub struct IndicatorsArgs {
     /// Assets or symbols (BTC or BTCUSDT); default: the configured selection.
-    #[schema(min_items = 1, max_items = 1000, example = json!(["BTC", "ETH"]))]
+    #[schema(value_type = Option<Vec<crate::docs::SymbolName>>, min_items = 1, max_items = 1000, example = json!(["BTC", "ETH"]))]
     symbols: Option<Vec<String>>,
     /// Default: `collect.timeframe`.
     #[schema(value_type = Option<crate::docs::TimeframeName>)]
@@ -152,7 +152,7 @@ pub async fn indicators(State(state): State<ApiState>, headers: HeaderMap, body:
 #[allow(dead_code)] // Only the document reads it: the service parses `JobArgs` itself.
 pub struct GapsFillArgs {
     /// Assets or symbols (BTC or BTCUSDT); default: the configured selection.
-    #[schema(min_items = 1, max_items = 1000, example = json!(["BTC", "ETH"]))]
+    #[schema(value_type = Option<Vec<crate::docs::SymbolName>>, min_items = 1, max_items = 1000, example = json!(["BTC", "ETH"]))]
     symbols: Option<Vec<String>>,
     /// First day (UTC); default: `gaps.repair_days` back.
     #[schema(
