@@ -240,7 +240,7 @@ fn parse_args(body: &[u8]) -> ApiResult<JobArgs> {
     }
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| ApiError::bad("body", format!("not JSON: {e}")))?;
-    let object = match value {
+    let mut object = match value {
         serde_json::Value::Null => return Ok(JobArgs::default()),
         serde_json::Value::Object(object) => object,
         _ => {
@@ -250,6 +250,16 @@ fn parse_args(body: &[u8]) -> ApiResult<JobArgs> {
             ));
         }
     };
+    // JSON has one kind of number: 30.0 is the integer 30 (as JSON Schema says), which serde
+    // would refuse for a count.
+    for v in object.values_mut() {
+        let integral = v
+            .as_f64()
+            .filter(|n| !v.is_u64() && n.fract() == 0.0 && (0.0..=4_294_967_295.0).contains(n));
+        if let Some(n) = integral {
+            *v = serde_json::Value::from(n as u64);
+        }
+    }
     serde_json::from_value(serde_json::Value::Object(object.clone())).map_err(|e| {
         // serde names an unknown member but not a mistyped one: the member that fails alone is it.
         let field = object

@@ -359,6 +359,11 @@ async fn starting_jobs_needs_the_token_and_refuses_overlap_and_bad_arguments() {
         .await
         .problem(413);
 
+    // 7.0 is the integer 7 in JSON.
+    let a = post(&f.app, "/api/v1/jobs/quality", Some(TOKEN), r#"{"days":7.0}"#).await;
+    assert_eq!(a.status, 202, "{}", a.text());
+    idle(&f.service).await;
+
     // A long backfill: started once, refused while it runs.
     let body = r#"{"symbols":["BTC","ETH"],"from":"2022-01-01","to":"2024-01-01"}"#;
     let a = post(&f.app, "/api/v1/jobs/backfill", Some(TOKEN), body).await;
