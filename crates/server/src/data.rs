@@ -211,6 +211,15 @@ pub async fn candles(
         None if accepts_csv(&headers) => Format::Csv,
         None => Format::Json,
     };
+    // The same request since the last write: the bytes that went out then.
+    let csv = format == Format::Csv;
+    let uri_key = uri.to_string();
+    if let Some(page) = state.pages().get(&uri_key, csv) {
+        let mut response = page.body.into_response();
+        *response.headers_mut() = page.headers;
+        return Ok(response);
+    }
+    let generation = state.pages().generation();
     let (id, status) = state.stored_series(&instrument, tf).await?;
     let tf_ms = tf.millis();
     let end = to.unwrap_or(i64::MAX).min(status.last_open_ms + tf_ms);
@@ -229,8 +238,8 @@ pub async fn candles(
     };
     let (rows, next) = read_page(&state, &instrument, id, tf, start, end, limit).await?;
     let next_url = next.map(|n| next_link(&uri, n));
-    match format {
-        Format::Json => Ok(Json(CandlePage {
+    let response: Response = match format {
+        Format::Json => Json(CandlePage {
             instrument: instrument.to_string(),
             market: instrument.market.to_string(),
             symbol: instrument.symbol(),
@@ -240,7 +249,7 @@ pub async fn candles(
             next_cursor: next.map(|n| n.to_string()),
             next: next_url,
         })
-        .into_response()),
+        .into_response(),
         Format::Csv => {
             let body = csv_body(&rows).map_err(|e| ApiError::Internal(format!("writing CSV: {e}")))?;
             let mut response = ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response();
@@ -251,9 +260,32 @@ pub async fn candles(
                 }
                 h.insert("x-next-cursor", HeaderValue::from(n));
             }
-            Ok(response)
+            response
         }
+    };
+    keep_page(&state, generation, &uri_key, csv, response).await
+}
+
+/// Keeps a successful page's bytes for the next identical request, and answers with them.
+async fn keep_page(state: &ApiState, generation: u64, uri: &str, csv: bool, response: Response) -> ApiResult<Response> {
+    if !response.status().is_success() {
+        return Ok(response);
     }
+    let (parts, body) = response.into_parts();
+    let body = http_body_util::BodyExt::collect(body)
+        .await
+        .map_err(|e| ApiError::Internal(format!("reading a page back: {e}")))?
+        .to_bytes();
+    state.pages().put(
+        generation,
+        uri,
+        csv,
+        crate::pages::Page {
+            body: body.clone(),
+            headers: parts.headers.clone(),
+        },
+    );
+    Ok(Response::from_parts(parts, axum::body::Body::from(body)))
 }
 
 fn accepts_csv(headers: &HeaderMap) -> bool {

@@ -18,6 +18,7 @@ mod market;
 mod metrics;
 mod middleware;
 mod ops;
+mod pages;
 mod params;
 mod problem;
 mod series;

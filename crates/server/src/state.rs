@@ -78,6 +78,7 @@ pub(crate) struct Inner {
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     pub metrics: Metrics,
+    pub pages: crate::pages::PageCache,
     pub market: MarketCache,
     pub series: SeriesCache,
 }
@@ -154,6 +155,10 @@ impl ApiState {
 
     pub(crate) fn metrics(&self) -> &Metrics {
         &self.inner.shared.metrics
+    }
+
+    pub(crate) fn pages(&self) -> &crate::pages::PageCache {
+        &self.inner.shared.pages
     }
 
     /// The stored series, from the cache when it is fresh enough (see [`SeriesCache`]).
@@ -245,20 +250,28 @@ async fn listen(mut events: tokio::sync::broadcast::Receiver<Event>, shared: Wea
                 status,
                 duration_ms,
                 written_by,
+                rows_written,
                 ..
             }) => {
+                // Jobs that store candles without telling each series (a repair, a retention
+                // run) still end here.
+                if rows_written > 0 && job != "health" {
+                    shared.pages.written();
+                }
                 let written: Vec<(String, u64)> = written_by.into_iter().collect();
                 shared.metrics.job_finished(&job, &status, duration_ms, &written);
                 shared.market.mark_dirty();
                 shared.series.mark_dirty();
             }
             Ok(Event::CandlesStored { .. }) => {
+                shared.pages.written();
                 shared.market.mark_dirty();
                 shared.series.mark_dirty();
             }
             Ok(Event::JobStarted { .. }) => {}
             // Missed events may have been either: recompute to be safe.
             Err(RecvError::Lagged(_)) => {
+                shared.pages.written();
                 shared.market.mark_dirty();
                 shared.series.mark_dirty();
             }
