@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use candlekeep_core::time::{DAY_MS, now_ms};
 use candlekeep_core::{Instrument, SourceId, TimeRange, Timeframe};
 use candlekeep_store::{CandleRead, GapLedger, GapStatus, IndicatorStore};
@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::market::zone;
+use crate::pages::{Page, PageKey};
 use crate::params::{self, iso};
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::ApiState;
@@ -211,20 +212,63 @@ pub async fn candles(
         None if accepts_csv(&headers) => Format::Csv,
         None => Format::Json,
     };
-    // The same request since the last write: the bytes that went out then.
-    let csv = format == Format::Csv;
-    let uri_key = uri.to_string();
-    if let Some(page) = state.pages().get(&uri_key, csv) {
-        let mut response = page.body.into_response();
-        *response.headers_mut() = page.headers;
-        return Ok(response);
+    let request = CandleRequest {
+        instrument,
+        tf,
+        from,
+        to,
+        limit,
+        cursor: q.cursor.filter(|c| !c.is_empty()),
+        format,
+        uri,
+    };
+    // The same request since the series' last write: the bytes that went out then (refreshed
+    // in the background once they are a second old).
+    let key = PageKey {
+        uri: request.uri.to_string(),
+        csv: format == Format::Csv,
+    };
+    let series = (request.instrument.to_string(), tf.to_string());
+    let pages = state.pages();
+    if let Some(kept) = pages.get(&key, &series) {
+        if kept.wants_refresh() {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let marks = state.pages().marks(&series);
+                if let Ok(page) = render_candles(&state, &request).await {
+                    state.pages().put(key, &series, marks, page);
+                }
+            });
+        }
+        return Ok(kept.page.to_response());
     }
-    let generation = state.pages().generation();
-    let (id, status) = state.stored_series(&instrument, tf).await?;
+    let marks = pages.marks(&series);
+    let page = render_candles(&state, &request).await?;
+    pages.put(key, &series, marks, page.clone());
+    Ok(page.to_response())
+}
+
+/// A checked request for candles.
+#[derive(Debug, Clone)]
+struct CandleRequest {
+    instrument: Instrument,
+    tf: Timeframe,
+    from: Option<i64>,
+    to: Option<i64>,
+    limit: usize,
+    cursor: Option<String>,
+    format: Format,
+    uri: axum::http::Uri,
+}
+
+/// Reads a page of candles and writes it out as it is sent.
+async fn render_candles(state: &ApiState, r: &CandleRequest) -> ApiResult<Page> {
+    let (instrument, tf) = (&r.instrument, r.tf);
+    let (id, status) = state.stored_series(instrument, tf).await?;
     let tf_ms = tf.millis();
-    let end = to.unwrap_or(i64::MAX).min(status.last_open_ms + tf_ms);
-    let first = tf.ceil(from.unwrap_or(status.first_open_ms).max(status.first_open_ms));
-    let start = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+    let end = r.to.unwrap_or(i64::MAX).min(status.last_open_ms + tf_ms);
+    let first = tf.ceil(r.from.unwrap_or(status.first_open_ms).max(status.first_open_ms));
+    let start = match r.cursor.as_deref() {
         None => first,
         Some(c) => match c.parse::<i64>() {
             Ok(ms) if ms >= first && ms <= end => ms,
@@ -236,56 +280,42 @@ pub async fn candles(
             }
         },
     };
-    let (rows, next) = read_page(&state, &instrument, id, tf, start, end, limit).await?;
-    let next_url = next.map(|n| next_link(&uri, n));
-    let response: Response = match format {
-        Format::Json => Json(CandlePage {
-            instrument: instrument.to_string(),
-            market: instrument.market.to_string(),
-            symbol: instrument.symbol(),
-            timeframe: tf.to_string(),
-            count: rows.len(),
-            candles: rows,
-            next_cursor: next.map(|n| n.to_string()),
-            next: next_url,
-        })
-        .into_response(),
+    let (rows, next) = read_page(state, instrument, id, tf, start, end, r.limit).await?;
+    let next_url = next.map(|n| next_link(&r.uri, n));
+    let mut headers = HeaderMap::new();
+    let body = match r.format {
+        Format::Json => {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            serde_json::to_vec(&CandlePage {
+                instrument: instrument.to_string(),
+                market: instrument.market.to_string(),
+                symbol: instrument.symbol(),
+                timeframe: tf.to_string(),
+                count: rows.len(),
+                candles: rows,
+                next_cursor: next.map(|n| n.to_string()),
+                next: next_url,
+            })
+            .map_err(|e| ApiError::Internal(format!("writing JSON: {e}")))?
+        }
         Format::Csv => {
-            let body = csv_body(&rows).map_err(|e| ApiError::Internal(format!("writing CSV: {e}")))?;
-            let mut response = ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            );
             if let (Some(n), Some(url)) = (next, next_url) {
-                let h = response.headers_mut();
                 if let Ok(v) = HeaderValue::from_str(&format!("<{url}>; rel=\"next\"")) {
-                    h.insert(header::LINK, v);
+                    headers.insert(header::LINK, v);
                 }
-                h.insert("x-next-cursor", HeaderValue::from(n));
+                headers.insert("x-next-cursor", HeaderValue::from(n));
             }
-            response
+            csv_body(&rows).map_err(|e| ApiError::Internal(format!("writing CSV: {e}")))?
         }
     };
-    keep_page(&state, generation, &uri_key, csv, response).await
-}
-
-/// Keeps a successful page's bytes for the next identical request, and answers with them.
-async fn keep_page(state: &ApiState, generation: u64, uri: &str, csv: bool, response: Response) -> ApiResult<Response> {
-    if !response.status().is_success() {
-        return Ok(response);
-    }
-    let (parts, body) = response.into_parts();
-    let body = http_body_util::BodyExt::collect(body)
-        .await
-        .map_err(|e| ApiError::Internal(format!("reading a page back: {e}")))?
-        .to_bytes();
-    state.pages().put(
-        generation,
-        uri,
-        csv,
-        crate::pages::Page {
-            body: body.clone(),
-            headers: parts.headers.clone(),
-        },
-    );
-    Ok(Response::from_parts(parts, axum::body::Body::from(body)))
+    Ok(Page {
+        body: bytes::Bytes::from(body),
+        headers,
+    })
 }
 
 fn accepts_csv(headers: &HeaderMap) -> bool {

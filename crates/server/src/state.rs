@@ -256,22 +256,24 @@ async fn listen(mut events: tokio::sync::broadcast::Receiver<Event>, shared: Wea
                 // Jobs that store candles without telling each series (a repair, a retention
                 // run) still end here.
                 if rows_written > 0 && job != "health" {
-                    shared.pages.written();
+                    shared.pages.store_written();
                 }
                 let written: Vec<(String, u64)> = written_by.into_iter().collect();
                 shared.metrics.job_finished(&job, &status, duration_ms, &written);
                 shared.market.mark_dirty();
                 shared.series.mark_dirty();
             }
-            Ok(Event::CandlesStored { .. }) => {
-                shared.pages.written();
+            Ok(Event::CandlesStored {
+                instrument, timeframe, ..
+            }) => {
+                shared.pages.series_written((instrument, timeframe));
                 shared.market.mark_dirty();
                 shared.series.mark_dirty();
             }
             Ok(Event::JobStarted { .. }) => {}
             // Missed events may have been either: recompute to be safe.
             Err(RecvError::Lagged(_)) => {
-                shared.pages.written();
+                shared.pages.store_written();
                 shared.market.mark_dirty();
                 shared.series.mark_dirty();
             }
