@@ -96,7 +96,7 @@ run_one() { # backend run
     local idle
     idle=$(rss_kb $pid)
     # Syncs back to back for as long as the load runs.
-    ( while kill -0 $pid 2>/dev/null; do
+    ( while [ "${BENCH_SYNC:-1}" = 1 ] && kill -0 $pid 2>/dev/null; do
           curl -s -o /dev/null -X POST -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
               -d '{}' "$base/api/v1/jobs/sync"; sleep 0.5; done ) &
     local syncer=$!

@@ -9,7 +9,7 @@ use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use candlekeep_core::time::{DAY_MS, now_ms};
-use candlekeep_core::{Instrument, SourceId, TimeRange, Timeframe};
+use candlekeep_core::{Candle, Instrument, SourceId, TimeRange, Timeframe};
 use candlekeep_store::{CandleRead, GapLedger, GapStatus, IndicatorStore};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -280,8 +280,42 @@ async fn render_candles(state: &ApiState, r: &CandleRequest) -> ApiResult<Page> 
             }
         },
     };
-    let (rows, next) = read_page(state, instrument, id, tf, start, end, r.limit).await?;
+    let (candles, next) = read_page(state, instrument, id, tf, start, end, r.limit).await?;
     let next_url = next.map(|n| next_link(&r.uri, n));
+    // Thousands of rows to write out: on the blocking pool, so the runtime's threads keep
+    // answering other requests meanwhile.
+    let r = r.clone();
+    tokio::task::spawn_blocking(move || write_page(&r, candles, next, next_url))
+        .await
+        .map_err(|e| ApiError::Internal(format!("writing a page stopped: {e}")))?
+}
+
+/// A page's candles with the source of each.
+type SourcedCandles = Vec<(Candle, Option<SourceId>)>;
+
+/// The page's bytes and headers, as JSON or CSV.
+fn write_page(
+    r: &CandleRequest,
+    candles: SourcedCandles,
+    next: Option<i64>,
+    next_url: Option<String>,
+) -> ApiResult<Page> {
+    let (instrument, tf) = (&r.instrument, r.tf);
+    let rows: Vec<CandleOut> = candles
+        .into_iter()
+        .map(|(c, source)| CandleOut {
+            time: iso(c.open_time_ms),
+            time_ms: c.open_time_ms,
+            open: c.open,
+            high: c.high,
+            low: c.low,
+            close: c.close,
+            volume: c.volume,
+            quote_volume: c.quote_volume,
+            trades: c.trades,
+            source: source.map(|s| s.to_string()),
+        })
+        .collect();
     let mut headers = HeaderMap::new();
     let body = match r.format {
         Format::Json => {
@@ -337,7 +371,7 @@ async fn read_page(
     start: i64,
     end: i64,
     limit: usize,
-) -> ApiResult<(Vec<CandleOut>, Option<i64>)> {
+) -> ApiResult<(SourcedCandles, Option<i64>)> {
     // A page never reads more than this many windows: a long hole ends the page early, with a
     // cursor after the part read.
     const MAX_WINDOWS: usize = 32;
@@ -361,19 +395,8 @@ async fn read_page(
             let source = sources
                 .peek()
                 .filter(|(t, _)| *t == c.open_time_ms)
-                .map(|(_, s): &(i64, SourceId)| s.to_string());
-            rows.push(CandleOut {
-                time: iso(c.open_time_ms),
-                time_ms: c.open_time_ms,
-                open: c.open,
-                high: c.high,
-                low: c.low,
-                close: c.close,
-                volume: c.volume,
-                quote_volume: c.quote_volume,
-                trades: c.trades,
-                source,
-            });
+                .map(|(_, s): &(i64, SourceId)| *s);
+            rows.push((c, source));
         }
         pos = window_end;
     }
