@@ -32,9 +32,12 @@ if [ ! -x "$OHA" ]; then
 fi
 mkdir -p "$OUT"
 TOKEN=bench-token-not-secret
+# The 20 named demo coins and 80 synthetic ones, on spot and USD-M: 200 series (102 ranked coins,
+# as two of them have no USD-M market).
+DEMO="--demo --demo-extra-coins 80"
 DAY=86400000
 NOW_MS=$(( $(date +%s) * 1000 ))
-# One year of BTC ending two days ago, and the month before that for 100 coins: the service's
+# One year of BTC ending two days ago, and the month before that for 102 coins (200 series): the service's
 # syncs then have two days of every series to fetch while the load runs.
 END_DAY=$(date -u -d "@$(( NOW_MS / 1000 - 2 * 86400 ))" +%F)
 YEAR_DAY=$(date -u -d "@$(( NOW_MS / 1000 - 368 * 86400 ))" +%F)
@@ -44,9 +47,9 @@ MONTH_DAY=$(date -u -d "@$(( NOW_MS / 1000 - 32 * 86400 ))" +%F)
 SEED="$OUT/seed.db"
 if [ ! -f "$SEED" ]; then
     echo "building the benchmark store (demo venues)…"
-    "$BIN" --demo --database-url "sqlite:$SEED" sync --symbols-only --max-coins 100 >/dev/null
-    "$BIN" --demo --database-url "sqlite:$SEED" backfill --max-coins 100 --from "$MONTH_DAY" --to "$END_DAY" >/dev/null
-    "$BIN" --demo --database-url "sqlite:$SEED" backfill --symbols BTC --markets spot --from "$YEAR_DAY" --to "$END_DAY" >/dev/null
+    "$BIN" $DEMO --database-url "sqlite:$SEED" sync --symbols-only --max-coins 102 >/dev/null
+    "$BIN" $DEMO --database-url "sqlite:$SEED" backfill --max-coins 102 --from "$MONTH_DAY" --to "$END_DAY" >/dev/null
+    "$BIN" $DEMO --database-url "sqlite:$SEED" backfill --symbols BTC --markets spot --from "$YEAR_DAY" --to "$END_DAY" >/dev/null
     "$BIN" --database-url "sqlite:$SEED" indicators >/dev/null
     "$BIN" --database-url "sqlite:$SEED" quality >/dev/null
 fi
@@ -84,7 +87,7 @@ run_one() { # backend run
     local port
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     local base="http://127.0.0.1:$port"
-    CANDLEKEEP_SERVER_ADMIN_TOKEN=$TOKEN CANDLEKEEP_LOG=warn "$BIN" --demo --database-url "$url" serve --bind "127.0.0.1:$port" \
+    CANDLEKEEP_SERVER_ADMIN_TOKEN=$TOKEN CANDLEKEEP_LOG=warn "$BIN" $DEMO --database-url "$url" serve --bind "127.0.0.1:$port" \
         >"$OUT/serve-$backend-$run.log" 2>&1 &
     local pid=$!
     for _ in $(seq 1 200); do curl -fsS "$base/api/v1/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -93,7 +96,7 @@ run_one() { # backend run
     local idle
     idle=$(rss_kb $pid)
     # Syncs back to back for as long as the load runs.
-    ( while kill -0 $pid 2>/dev/null; do
+    ( while [ "${BENCH_SYNC:-1}" = 1 ] && kill -0 $pid 2>/dev/null; do
           curl -s -o /dev/null -X POST -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
               -d '{}' "$base/api/v1/jobs/sync"; sleep 0.5; done ) &
     local syncer=$!

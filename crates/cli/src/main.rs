@@ -25,6 +25,10 @@ struct Cli {
     /// --database-url says otherwise).
     #[arg(long, global = true)]
     demo: bool,
+    /// With --demo: simulate this many more coins (SIM001USDT, SIM002USDT, …, on both markets)
+    /// beyond the 20 named ones, for universe-sized runs.
+    #[arg(long, global = true, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=999))]
+    demo_extra_coins: u32,
     #[command(subcommand)]
     command: Command,
 }
@@ -95,6 +99,7 @@ async fn main() -> ExitCode {
         config: cli.config,
         database_url: cli.database_url,
         demo: cli.demo,
+        demo_extra_coins: cli.demo_extra_coins,
     };
     let result = match cli.command {
         Command::Init(args) => commands::init::run(&global, args).await,

@@ -7,14 +7,15 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use candlekeep_core::time::{DAY_MS, now_ms};
-use candlekeep_core::{Instrument, SourceId, TimeRange, Timeframe};
+use candlekeep_core::{Candle, Instrument, SourceId, TimeRange, Timeframe};
 use candlekeep_store::{CandleRead, GapLedger, GapStatus, IndicatorStore};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::market::zone;
+use crate::pages::{Page, PageKey};
 use crate::params::{self, iso};
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::ApiState;
@@ -218,11 +219,63 @@ pub async fn candles(
         None if accepts_csv(&headers) => Format::Csv,
         None => Format::Json,
     };
-    let (id, status) = state.stored_series(&instrument, tf).await?;
+    let request = CandleRequest {
+        instrument,
+        tf,
+        from,
+        to,
+        limit,
+        cursor: q.cursor.filter(|c| !c.is_empty()),
+        format,
+        uri,
+    };
+    // The same request since the series' last write: the bytes that went out then (refreshed
+    // in the background once they are a second old).
+    let key = PageKey {
+        uri: request.uri.to_string(),
+        csv: format == Format::Csv,
+    };
+    let series = (request.instrument.to_string(), tf.to_string());
+    let pages = state.pages();
+    if let Some(kept) = pages.get(&key, &series) {
+        if kept.wants_refresh() {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let marks = state.pages().marks(&series);
+                if let Ok(page) = render_candles(&state, &request).await {
+                    state.pages().put(key, &series, marks, page);
+                }
+            });
+        }
+        return Ok(kept.page.to_response());
+    }
+    let marks = pages.marks(&series);
+    let page = render_candles(&state, &request).await?;
+    pages.put(key, &series, marks, page.clone());
+    Ok(page.to_response())
+}
+
+/// A checked request for candles.
+#[derive(Debug, Clone)]
+struct CandleRequest {
+    instrument: Instrument,
+    tf: Timeframe,
+    from: Option<i64>,
+    to: Option<i64>,
+    limit: usize,
+    cursor: Option<String>,
+    format: Format,
+    uri: axum::http::Uri,
+}
+
+/// Reads a page of candles and writes it out as it is sent.
+async fn render_candles(state: &ApiState, r: &CandleRequest) -> ApiResult<Page> {
+    let (instrument, tf) = (&r.instrument, r.tf);
+    let (id, status) = state.stored_series(instrument, tf).await?;
     let tf_ms = tf.millis();
-    let end = to.unwrap_or(i64::MAX).min(status.last_open_ms + tf_ms);
-    let first = tf.ceil(from.unwrap_or(status.first_open_ms).max(status.first_open_ms));
-    let start = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+    let end = r.to.unwrap_or(i64::MAX).min(status.last_open_ms + tf_ms);
+    let first = tf.ceil(r.from.unwrap_or(status.first_open_ms).max(status.first_open_ms));
+    let start = match r.cursor.as_deref() {
         None => first,
         // A cursor is where the next page starts; one outside the range reads what is inside.
         Some(c) => match c.parse::<i64>() {
@@ -230,33 +283,76 @@ pub async fn candles(
             _ => return Err(ApiError::bad("cursor", "not a cursor; pass next_cursor unchanged")),
         },
     };
-    let (rows, next) = read_page(&state, &instrument, id, tf, start, end, limit).await?;
-    let next_url = next.map(|n| next_link(&uri, n));
-    match format {
-        Format::Json => Ok(Json(CandlePage {
-            instrument: instrument.to_string(),
-            market: instrument.market.to_string(),
-            symbol: instrument.symbol(),
-            timeframe: tf.to_string(),
-            count: rows.len(),
-            candles: rows,
-            next_cursor: next.map(|n| n.to_string()),
-            next: next_url,
+    let (candles, next) = read_page(state, instrument, id, tf, start, end, r.limit).await?;
+    let next_url = next.map(|n| next_link(&r.uri, n));
+    // Thousands of rows to write out: on the blocking pool, so the runtime's threads keep
+    // answering other requests meanwhile.
+    let r = r.clone();
+    tokio::task::spawn_blocking(move || write_page(&r, candles, next, next_url))
+        .await
+        .map_err(|e| ApiError::Internal(format!("writing a page stopped: {e}")))?
+}
+
+/// A page's candles with the source of each.
+type SourcedCandles = Vec<(Candle, Option<SourceId>)>;
+
+/// The page's bytes and headers, as JSON or CSV.
+fn write_page(
+    r: &CandleRequest,
+    candles: SourcedCandles,
+    next: Option<i64>,
+    next_url: Option<String>,
+) -> ApiResult<Page> {
+    let (instrument, tf) = (&r.instrument, r.tf);
+    let rows: Vec<CandleOut> = candles
+        .into_iter()
+        .map(|(c, source)| CandleOut {
+            time: iso(c.open_time_ms),
+            time_ms: c.open_time_ms,
+            open: c.open,
+            high: c.high,
+            low: c.low,
+            close: c.close,
+            volume: c.volume,
+            quote_volume: c.quote_volume,
+            trades: c.trades,
+            source: source.map(|s| s.to_string()),
         })
-        .into_response()),
-        Format::Csv => {
-            let body = csv_body(&rows).map_err(|e| ApiError::Internal(format!("writing CSV: {e}")))?;
-            let mut response = ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response();
-            if let (Some(n), Some(url)) = (next, next_url) {
-                let h = response.headers_mut();
-                if let Ok(v) = HeaderValue::from_str(&format!("<{url}>; rel=\"next\"")) {
-                    h.insert(header::LINK, v);
-                }
-                h.insert("x-next-cursor", HeaderValue::from(n));
-            }
-            Ok(response)
+        .collect();
+    let mut headers = HeaderMap::new();
+    let body = match r.format {
+        Format::Json => {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            serde_json::to_vec(&CandlePage {
+                instrument: instrument.to_string(),
+                market: instrument.market.to_string(),
+                symbol: instrument.symbol(),
+                timeframe: tf.to_string(),
+                count: rows.len(),
+                candles: rows,
+                next_cursor: next.map(|n| n.to_string()),
+                next: next_url,
+            })
+            .map_err(|e| ApiError::Internal(format!("writing JSON: {e}")))?
         }
-    }
+        Format::Csv => {
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            );
+            if let (Some(n), Some(url)) = (next, next_url) {
+                if let Ok(v) = HeaderValue::from_str(&format!("<{url}>; rel=\"next\"")) {
+                    headers.insert(header::LINK, v);
+                }
+                headers.insert("x-next-cursor", HeaderValue::from(n));
+            }
+            csv_body(&rows).map_err(|e| ApiError::Internal(format!("writing CSV: {e}")))?
+        }
+    };
+    Ok(Page {
+        body: bytes::Bytes::from(body),
+        headers,
+    })
 }
 
 fn accepts_csv(headers: &HeaderMap) -> bool {
@@ -278,7 +374,7 @@ async fn read_page(
     start: i64,
     end: i64,
     limit: usize,
-) -> ApiResult<(Vec<CandleOut>, Option<i64>)> {
+) -> ApiResult<(SourcedCandles, Option<i64>)> {
     // A page never reads more than this many windows: a long hole ends the page early, with a
     // cursor after the part read.
     const MAX_WINDOWS: usize = 32;
@@ -302,19 +398,8 @@ async fn read_page(
             let source = sources
                 .peek()
                 .filter(|(t, _)| *t == c.open_time_ms)
-                .map(|(_, s): &(i64, SourceId)| s.to_string());
-            rows.push(CandleOut {
-                time: iso(c.open_time_ms),
-                time_ms: c.open_time_ms,
-                open: c.open,
-                high: c.high,
-                low: c.low,
-                close: c.close,
-                volume: c.volume,
-                quote_volume: c.quote_volume,
-                trades: c.trades,
-                source,
-            });
+                .map(|(_, s): &(i64, SourceId)| *s);
+            rows.push((c, source));
         }
         pos = window_end;
     }

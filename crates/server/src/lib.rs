@@ -19,6 +19,7 @@ mod market;
 mod metrics;
 mod middleware;
 mod ops;
+mod pages;
 mod params;
 mod problem;
 mod series;

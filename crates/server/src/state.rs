@@ -78,6 +78,7 @@ pub(crate) struct Inner {
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     pub metrics: Metrics,
+    pub pages: crate::pages::PageCache,
     pub market: MarketCache,
     pub series: SeriesCache,
 }
@@ -155,6 +156,10 @@ impl ApiState {
 
     pub(crate) fn metrics(&self) -> &Metrics {
         &self.inner.shared.metrics
+    }
+
+    pub(crate) fn pages(&self) -> &crate::pages::PageCache {
+        &self.inner.shared.pages
     }
 
     /// The stored series, from the cache when it is fresh enough (see [`SeriesCache`]).
@@ -261,20 +266,30 @@ async fn listen(mut events: tokio::sync::broadcast::Receiver<Event>, shared: Wea
                 status,
                 duration_ms,
                 written_by,
+                rows_written,
                 ..
             }) => {
+                // Jobs that store candles without telling each series (a repair, a retention
+                // run) still end here.
+                if rows_written > 0 && job != "health" {
+                    shared.pages.store_written();
+                }
                 let written: Vec<(String, u64)> = written_by.into_iter().collect();
                 shared.metrics.job_finished(&job, &status, duration_ms, &written);
                 shared.market.mark_dirty();
                 shared.series.mark_dirty();
             }
-            Ok(Event::CandlesStored { .. }) => {
+            Ok(Event::CandlesStored {
+                instrument, timeframe, ..
+            }) => {
+                shared.pages.series_written((instrument, timeframe));
                 shared.market.mark_dirty();
                 shared.series.mark_dirty();
             }
             Ok(Event::JobStarted { .. }) => {}
             // Missed events may have been either: recompute to be safe.
             Err(RecvError::Lagged(_)) => {
+                shared.pages.store_written();
                 shared.market.mark_dirty();
                 shared.series.mark_dirty();
             }

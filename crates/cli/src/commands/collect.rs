@@ -61,7 +61,7 @@ async fn collect(
     {
         let mut config = global.load_config()?;
         if global.demo {
-            super::start_demo(&mut config).await?;
+            global.start_demo(&mut config).await?;
         }
         let store = open_store(&config).await?;
         let plan = candlekeep_app::plan::plan(&config, &store, &sel.to_app(), start(&config), end).await?;

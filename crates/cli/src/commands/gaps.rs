@@ -91,7 +91,7 @@ pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
     {
         let mut config = global.load_config()?;
         if global.demo && args.fill {
-            super::start_demo(&mut config).await?;
+            global.start_demo(&mut config).await?;
         }
         let since = match &args.since {
             Some(d) => parse_date_ms(d).context("--since")?,

@@ -25,6 +25,7 @@ pub struct Global {
     pub config: PathBuf,
     pub database_url: Option<String>,
     pub demo: bool,
+    pub demo_extra_coins: u32,
 }
 
 impl Global {
@@ -34,10 +35,13 @@ impl Global {
     }
 }
 
-/// Starts the simulated venues of `--demo`, points `config` at them and says so on stderr.
-pub async fn start_demo(config: &mut Config) -> Result<()> {
-    eprintln!("{}", candlekeep_app::demo::start(config).await?);
-    Ok(())
+impl Global {
+    /// Starts the simulated venues of `--demo`, points `config` at them and says so on stderr.
+    pub async fn start_demo(&self, config: &mut Config) -> Result<String> {
+        let line = candlekeep_app::demo::start_with(config, self.demo_extra_coins).await?;
+        eprintln!("{line}");
+        Ok(line)
+    }
 }
 
 /// The command line as typed, for the job log.

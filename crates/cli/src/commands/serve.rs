@@ -72,9 +72,8 @@ pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
         );
     }
     if global.demo {
-        let line = candlekeep_app::demo::start(&mut config).await?;
+        let line = global.start_demo(&mut config).await?;
         tracing::info!("{line}");
-        eprintln!("{line}");
     }
     let postgres = candlekeep_app::store::is_postgres(&config.database.url);
     let owner = format!("serve-{}", std::process::id());

@@ -15,7 +15,7 @@ pub async fn refresh(global: &Global, max_coins: Option<u32>) -> Result<ExitCode
     {
         let mut config = global.load_config()?;
         if global.demo {
-            super::start_demo(&mut config).await?;
+            global.start_demo(&mut config).await?;
         }
         let max_coins = max_coins.unwrap_or(config.universe.max_coins).max(1) as usize;
         let coingecko = registry::coingecko(&config)?;

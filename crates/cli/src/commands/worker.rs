@@ -64,7 +64,7 @@ pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
             );
         }
         if global.demo {
-            super::start_demo(&mut config).await?;
+            global.start_demo(&mut config).await?;
         }
         let name = args.name.clone().unwrap_or_else(default_name);
         // One connection per slot, the queue's, the scheduler's and this process's own.
