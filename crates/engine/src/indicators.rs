@@ -122,6 +122,8 @@ pub async fn compute<S: CandleRead>(
             });
         }
         progress(k + 1, series.len());
+        // Reads served from memory do not wait: give the runtime's other tasks their turn.
+        tokio::task::yield_now().await;
     }
     Ok(out)
 }

@@ -173,6 +173,9 @@ async fn compute(state: &ApiState) -> ApiResult<MarketTable> {
         if let Some(row) = row(s, &candles, now, stale_after_hours, scores.get(&key).copied()) {
             rows.push(row);
         }
+        // A read served from memory does not wait: without this the loop over every series
+        // would keep its runtime thread from the requests queued behind it.
+        tokio::task::yield_now().await;
     }
     Ok(MarketTable {
         computed_at: iso(now),
