@@ -11,6 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SECONDS_PER_RUN="${API_FUZZ_SECONDS:-90}"
+# The service reads CANDLEKEEP_* as configuration and refuses names it does not know (CI exports
+# CANDLEKEEP_TEST_* for the test suite): it runs with none but the ones set here.
+for name in $(compgen -e | grep '^CANDLEKEEP_' || true); do unset "$name"; done
 SCHEMATHESIS_VERSION=4.32.5
 VENV=target/api-fuzz-venv
 OUT=target/api-fuzz
@@ -34,6 +37,11 @@ trap 'kill -TERM $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true' 
 
 # Up, then with data (the demo's first backfill takes seconds).
 for _ in $(seq 1 100); do curl -fsS "$BASE/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+if ! curl -fsS "$BASE/healthz" >/dev/null 2>&1; then
+    echo "FAIL: the service did not come up; its log:"
+    cat "$OUT/serve.log"
+    exit 1
+fi
 for _ in $(seq 1 150); do curl -fsS "$BASE/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
 curl -fsS "$BASE/openapi.json" >"$OUT/openapi.json"
 
