@@ -53,7 +53,7 @@ if [ ! -f "$SEED" ]; then
     "$BIN" --database-url "sqlite:$SEED" indicators >/dev/null
     "$BIN" --database-url "sqlite:$SEED" quality >/dev/null
 fi
-SERIES=$("$BIN" --database-url "sqlite:$SEED" status --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["series"]))' 2>/dev/null || echo "?")
+SERIES=$(sqlite3 "$SEED" "SELECT COUNT(*) FROM (SELECT DISTINCT instrument_id, timeframe FROM candles)" 2>/dev/null || python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT COUNT(*) FROM (SELECT DISTINCT instrument_id, timeframe FROM candles)\").fetchone()[0])" "$SEED")
 echo "store: $SERIES series"
 
 CANDLES_PATH="/api/v1/candles/spot/BTCUSDT?timeframe=1h&from=$(( (NOW_MS / DAY - 367) * DAY ))&to=$(( (NOW_MS / DAY - 2) * DAY ))&limit=10000"
@@ -72,38 +72,47 @@ print(f'{p.get("p50", 0) * 1000:.3f} {p.get("p99", 0) * 1000:.3f} {s.get("reques
 PY
 }
 
-run_one() { # backend run
-    local backend=$1 run=$2 url
+# Starts the service on a fresh copy of the store (its newest bars two days old), API only
+# (`--no-schedule`: no catch-up runs at start), and sets PID and BASE.
+start_service() { # backend tag
+    local backend=$1 tag=$2 url
     case $backend in
         sqlite)
             rm -f "$OUT/run.db"*
             cp "$SEED" "$OUT/run.db"
             url="sqlite:$OUT/run.db" ;;
         postgres)
-            psql -q "${PG_URL%/*}/postgres" -c "DROP DATABASE IF EXISTS ${PG_URL##*/}" -c "CREATE DATABASE ${PG_URL##*/}" >/dev/null
-            "$BIN" migrate --from "sqlite:$SEED" --to "$PG_URL" >/dev/null
-            url="$PG_URL" ;;
+            psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $PG_RUN" -c "CREATE DATABASE $PG_RUN TEMPLATE $PG_SEED" >/dev/null
+            url="${PG_URL%/*}/$PG_RUN" ;;
     esac
     local port
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    local base="http://127.0.0.1:$port"
-    CANDLEKEEP_SERVER_ADMIN_TOKEN=$TOKEN CANDLEKEEP_LOG=warn "$BIN" $DEMO --database-url "$url" serve --bind "127.0.0.1:$port" \
-        >"$OUT/serve-$backend-$run.log" 2>&1 &
-    local pid=$!
-    for _ in $(seq 1 200); do curl -fsS "$base/api/v1/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-    # Let start-up work (catch-up runs) settle, then read the idle memory.
-    sleep 3
-    local idle
-    idle=$(rss_kb $pid)
-    # Syncs back to back for as long as the load runs.
-    ( while [ "${BENCH_SYNC:-1}" = 1 ] && kill -0 $pid 2>/dev/null; do
-          curl -s -o /dev/null -X POST -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
-              -d '{}' "$base/api/v1/jobs/sync"; sleep 0.5; done ) &
-    local syncer=$!
-    local peak=$idle
-    ( while kill -0 $pid 2>/dev/null; do r=$(rss_kb $pid); echo "$r"; sleep 0.5; done ) >"$OUT/rss-$backend-$run.txt" &
-    local sampler=$!
+    BASE="http://127.0.0.1:$port"
+    CANDLEKEEP_SERVER_ADMIN_TOKEN=$TOKEN CANDLEKEEP_LOG=warn "$BIN" $DEMO --database-url "$url" serve --no-schedule \
+        --bind "127.0.0.1:$port" >"$OUT/serve-$tag.log" 2>&1 &
+    PID=$!
+    for _ in $(seq 1 200); do curl -fsS "$BASE/api/v1/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+    # Warm: one request of each kind (the first /market computes the table).
+    curl -fsS -o /dev/null "$BASE/api/v1/market"
+    curl -fsS -o /dev/null "$BASE$CANDLES_PATH"
+    sleep 2
+}
+
+run_one() { # backend run
+    local backend=$1 run=$2
     for target in healthz candles market; do
+        start_service "$backend" "$backend-$target-$run"
+        local idle
+        idle=$(rss_kb $PID)
+        ( while kill -0 $PID 2>/dev/null; do rss_kb $PID; sleep 0.5; done ) >"$OUT/rss-$backend-$target-$run.txt" &
+        local sampler=$!
+        # The sync of the 200 series (two days of bars each) starts a second into the load, and
+        # syncs follow back to back for as long as it runs.
+        ( sleep 1
+          while [ "${BENCH_SYNC:-1}" = 1 ] && kill -0 $PID 2>/dev/null; do
+              curl -s -o /dev/null -X POST -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
+                  -d '{}' "$BASE/api/v1/jobs/sync"; sleep 0.5; done ) &
+        local syncer=$!
         local path
         case $target in
             healthz) path=/api/v1/healthz ;;
@@ -111,18 +120,25 @@ run_one() { # backend run
             market) path=/api/v1/market ;;
         esac
         "$OHA" --no-tui --output-format json -z "${SECS}s" -q "$RATE" --latency-correction -c 16 \
-            "$base$path" >"$OUT/$backend-$target-$run.json"
-        echo "$backend $run $target $(summarise "$OUT/$backend-$target-$run.json")" | tee -a "$OUT/results.txt"
+            "$BASE$path" >"$OUT/$backend-$target-$run.json"
+        kill $syncer $sampler 2>/dev/null || true
+        wait $syncer $sampler 2>/dev/null || true
+        local peak syncs
+        peak=$(sort -n "$OUT/rss-$backend-$target-$run.txt" | tail -1)
+        syncs=$(curl -fsS "$BASE/api/v1/jobs?job=sync&limit=1000" | python3 -c 'import json,sys; rows=json.load(sys.stdin)["jobs"]; print(f"{len(rows)} syncs, {sum(r[\"rows_written\"] for r in rows)} bars")' 2>/dev/null || echo "? syncs")
+        kill -TERM $PID
+        wait $PID || true
+        echo "$backend $run $target $(summarise "$OUT/$backend-$target-$run.json") rss_idle_mb $(( idle / 1024 )) rss_peak_mb $(( ${peak:-0} / 1024 )) $syncs" | tee -a "$OUT/results.txt"
     done
-    kill $syncer 2>/dev/null || true
-    kill $sampler 2>/dev/null || true
-    peak=$(sort -n "$OUT/rss-$backend-$run.txt" | tail -1)
-    local syncs
-    syncs=$(curl -fsS "$base/api/v1/jobs?job=sync&limit=1000" | python3 -c 'import json,sys; d=json.load(sys.stdin); rows=d.get("jobs", d) if isinstance(d, dict) else d; print(len(rows))' 2>/dev/null || echo "?")
-    kill -TERM $pid
-    wait $pid || true
-    echo "$backend $run rss_idle_mb $(( idle / 1024 )) rss_peak_mb $(( ${peak:-0} / 1024 )) syncs $syncs" | tee -a "$OUT/results.txt"
 }
+
+if [[ " $BACKENDS " == *" postgres "* ]]; then
+    PG_ADMIN="${PG_URL%/*}/postgres"
+    PG_SEED="${PG_URL##*/}_seed"
+    PG_RUN="${PG_URL##*/}"
+    psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $PG_RUN" -c "DROP DATABASE IF EXISTS $PG_SEED" -c "CREATE DATABASE $PG_SEED" >/dev/null
+    "$BIN" migrate --from "sqlite:$SEED" --to "${PG_URL%/*}/$PG_SEED" >/dev/null
+fi
 
 : >"$OUT/results.txt"
 for backend in $BACKENDS; do
@@ -139,20 +155,20 @@ lat = collections.defaultdict(list)
 rss = collections.defaultdict(list)
 for line in open(sys.argv[1]):
     f = line.split()
-    if f[2] == "rss_idle_mb":
-        rss[f[0]].append((int(f[3]), int(f[5])))
-    else:
-        lat[(f[0], f[2])].append((int(f[1]), float(f[3]), float(f[4]), float(f[5])))
+    backend, run, target = f[0], int(f[1]), f[2]
+    lat[(backend, target)].append((run, float(f[3]), float(f[4]), float(f[5])))
+    rss[backend].append((int(f[8]), int(f[10])))
 for backend in sorted({b for b, _ in lat}):
     peer = {run: p99 for run, _, p99, _ in lat[(backend, "healthz")]}
     for target in ("healthz", "candles", "market"):
         rows = lat[(backend, target)]
         p50 = statistics.median(r[1] for r in rows)
         p99 = statistics.median(r[2] for r in rows)
+        worst = max(r[2] for r in rows)
         rps = statistics.median(r[3] for r in rows)
         ratio = statistics.median(r[2] / peer[r[0]] for r in rows if peer.get(r[0]))
-        print(f"{backend:9} {target:8} p50 {p50:7.3f} ms  p99 {p99:7.3f} ms  ({rps:.0f} req/s)  p99 / healthz p99: {ratio:5.2f}")
+        print(f"{backend:9} {target:8} p50 {p50:7.3f} ms  p99 {p99:7.3f} ms (worst run {worst:7.3f})  ({rps:.0f} req/s)  p99 / healthz p99: {ratio:5.2f}")
     idle = statistics.median(r[0] for r in rss[backend])
     peak = statistics.median(r[1] for r in rss[backend])
-    print(f"{backend:9} resident memory: idle {idle} MB, under load {peak} MB")
+    print(f"{backend:9} resident memory: idle {idle} MB, under load {peak} MB (medians)")
 PY

@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use candlekeep_core::time::DAY_MS;
 use candlekeep_engine::backfill::{Plan, Start, Target};
 use candlekeep_engine::worker::{self, Resolve, Schedule, Settings};
-use candlekeep_store::{CandleRead, JobStatus, StoreHandle, WorkQueue};
+use candlekeep_store::{JobStatus, StoreHandle, WorkQueue};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
@@ -94,7 +94,7 @@ pub async fn start_workers(
 const STALL: Duration = Duration::from_secs(600);
 
 /// Sync or backfill through the queue: queues the plan's units and waits until none of them is
-/// pending. `rows_written` counts the new bars of the plan's series.
+/// pending. `rows_written` counts the bars its units wrote (by whichever process).
 pub async fn collect(store: &StoreHandle, role: &QueueRole, plan: &Plan) -> Result<Outcome> {
     let (from_ms, from_latest) = match plan.start {
         Start::At(t) => (t, false),
@@ -107,22 +107,13 @@ pub async fn collect(store: &StoreHandle, role: &QueueRole, plan: &Plan) -> Resu
         to_ms: plan.end_ms,
         unit_ms: UNIT_MS,
     };
-    let count_bars = || async {
-        let series = store.series_status().await?;
-        Ok::<i64, anyhow::Error>(
-            series
-                .iter()
-                .filter(|s| s.timeframe == plan.timeframe && plan.targets.iter().any(|t| t.instrument == s.instrument))
-                .map(|s| s.count)
-                .sum(),
-        )
-    };
-    let before = count_bars().await?;
     let (units, until) = worker::units_for(store, &schedule, from_latest).await?;
     let mut queue = store
         .postgres_work_queue(&role.owner)
         .await?
         .context("the work queue needs PostgreSQL")?;
+    // What these units wrote before this run (a unit queued again keeps its count).
+    let written_before = queue.counts_of(&units).await?.written;
     // One plan name per job (the queue keeps a row per name).
     let name = if from_latest { "serve-sync" } else { "serve-backfill" };
     let added = queue.enqueue(name, &units, until).await?;
@@ -146,7 +137,7 @@ pub async fn collect(store: &StoreHandle, role: &QueueRole, plan: &Plan) -> Resu
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    let new_bars = u64::try_from(count_bars().await? - before).unwrap_or(0);
+    let new_bars = u64::try_from(counts.written - written_before).unwrap_or(0);
     let failed = counts.failed;
     let summary = serde_json::json!({
         "through": "the PostgreSQL work queue",

@@ -280,8 +280,13 @@ pub async fn run(ctx: &JobContext, kind: JobKind, args: &JobArgs, job_id: i64) -
             if args.symbols.is_none() && args.max_coins.is_none() {
                 selection.series = Some(sync_series(ctx, &selection).await?);
             }
-            let outcome = collect(ctx, selection, Start::AfterLatest { fallback_ms }, None, job_id).await?;
-            // Indicators right after each sync, over what it wrote: part of the same run.
+            let mut outcome = collect(ctx, selection, Start::AfterLatest { fallback_ms }, None, job_id).await?;
+            // Indicators right after each sync that stored bars (part of the same run); with
+            // nothing new they would come out the same.
+            if outcome.rows_written == 0 {
+                outcome.summary["indicators"] = serde_json::json!("unchanged: no new bars");
+                return Ok(outcome);
+            }
             let ind = indicators_job(
                 ctx,
                 &JobArgs {
@@ -291,7 +296,6 @@ pub async fn run(ctx: &JobContext, kind: JobKind, args: &JobArgs, job_id: i64) -
                 },
             )
             .await?;
-            let mut outcome = outcome;
             outcome.summary["indicators"] = ind.summary;
             Ok(outcome)
         }

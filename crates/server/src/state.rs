@@ -276,8 +276,12 @@ async fn listen(mut events: tokio::sync::broadcast::Receiver<Event>, shared: Wea
                 }
                 let written: Vec<(String, u64)> = written_by.into_iter().collect();
                 shared.metrics.job_finished(&job, &status, duration_ms, &written);
-                shared.market.mark_dirty();
-                shared.series.mark_dirty();
+                // A run that stored nothing changed no table (indicators and quality rows are
+                // rows too: they change the market table's RSI and score).
+                if rows_written > 0 {
+                    shared.market.mark_dirty();
+                    shared.series.mark_dirty();
+                }
             }
             Ok(Event::CandlesStored {
                 instrument, timeframe, ..

@@ -44,6 +44,8 @@ pub struct QueueCounts {
     pub leased: i64,
     pub done: i64,
     pub failed: i64,
+    /// Bars the counted units wrote, over all their runs.
+    pub written: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,6 +316,7 @@ fn count<'a>(entries: impl Iterator<Item = &'a Entry>, now: i64) -> QueueCounts 
             Status::Done => c.done += 1,
             Status::Failed => c.failed += 1,
         }
+        c.written = c.written.saturating_add(i64::try_from(e.written).unwrap_or(i64::MAX));
     }
     c
 }

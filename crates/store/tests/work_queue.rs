@@ -62,7 +62,8 @@ async fn queue_rules<Q: WorkQueue>(mut a: Q, mut b: Q, id: i64, btc: &Instrument
             pending: 0,
             leased: 0,
             done: 1,
-            failed: 1
+            failed: 1,
+            written: 34
         }
     );
     assert_eq!(
@@ -78,7 +79,8 @@ async fn queue_rules<Q: WorkQueue>(mut a: Q, mut b: Q, id: i64, btc: &Instrument
             pending: 1,
             leased: 0,
             done: 0,
-            failed: 1
+            failed: 1,
+            written: 34
         }
     );
     // A failed unit planned again gets a new chance, its attempts reset.

@@ -52,7 +52,8 @@ fn counts_sql(filter: &str) -> String {
     format!(
         "SELECT COUNT(*) FILTER (WHERE status = 'pending'), \
                 COUNT(*) FILTER (WHERE status = 'pending' AND lease_until > {DB_NOW} AND owner IS NOT NULL), \
-                COUNT(*) FILTER (WHERE status = 'done'), COUNT(*) FILTER (WHERE status = 'failed') \
+                COUNT(*) FILTER (WHERE status = 'done'), COUNT(*) FILTER (WHERE status = 'failed'), \
+                COALESCE(SUM(written), 0)::bigint \
            FROM work_units{filter}"
     )
 }
@@ -63,6 +64,7 @@ fn counts_row(r: &tokio_postgres::Row) -> QueueCounts {
         leased: r.get(1),
         done: r.get(2),
         failed: r.get(3),
+        written: r.get(4),
     }
 }
 
