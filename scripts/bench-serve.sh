@@ -125,7 +125,7 @@ run_one() { # backend run
         wait $syncer $sampler 2>/dev/null || true
         local peak syncs
         peak=$(sort -n "$OUT/rss-$backend-$target-$run.txt" | tail -1)
-        syncs=$(curl -fsS "$BASE/api/v1/jobs?job=sync&limit=1000" | python3 -c 'import json,sys; rows=json.load(sys.stdin)["jobs"]; print(f"{len(rows)} syncs, {sum(r[\"rows_written\"] for r in rows)} bars")' 2>/dev/null || echo "? syncs")
+        syncs=$(curl -fsS "$BASE/api/v1/jobs?job=sync&limit=1000" | python3 -c 'import json,sys; rows=json.load(sys.stdin)["jobs"]; print(len(rows), "syncs,", sum(r.get("rows_written", 0) for r in rows), "bars")' 2>/dev/null || echo "? syncs")
         kill -TERM $PID
         wait $PID || true
         echo "$backend $run $target $(summarise "$OUT/$backend-$target-$run.json") rss_idle_mb $(( idle / 1024 )) rss_peak_mb $(( ${peak:-0} / 1024 )) $syncs" | tee -a "$OUT/results.txt"

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::market::zone;
-use crate::pages::{Page, PageKey};
+use crate::pages::{Lookup, Page, PageKey};
 use crate::params::{self, iso};
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::ApiState;
@@ -237,17 +237,38 @@ pub async fn candles(
     };
     let series = (request.instrument.to_string(), tf.to_string());
     let pages = state.pages();
-    if let Some(kept) = pages.get(&key, &series) {
-        if kept.wants_refresh() {
-            let state = state.clone();
-            tokio::spawn(async move {
-                let marks = state.pages().marks(&series);
-                if let Ok(page) = render_candles(&state, &request).await {
-                    state.pages().put(key, &series, marks, page);
-                }
-            });
+    match pages.lookup(&key, &series) {
+        Lookup::Current(kept) => {
+            if kept.wants_refresh() {
+                let state = state.clone();
+                let kept = kept.clone();
+                tokio::spawn(async move {
+                    let marks = state.pages().marks(&series);
+                    match render_candles(&state, &request).await {
+                        Ok(page) => state.pages().put(key, &series, marks, page),
+                        Err(_) => kept.refresh_failed(),
+                    }
+                });
+            }
+            return Ok(kept.page.to_response());
         }
-        return Ok(kept.page.to_response());
+        // Written since: the first request reads the page again and answers with it; requests
+        // arriving while it reads get the page from before the write (one read behind, not a
+        // pile of identical reads on a busy store).
+        Lookup::Outdated(kept) if !kept.claim_refresh() => return Ok(kept.page.to_response()),
+        Lookup::Outdated(kept) => {
+            let marks = pages.marks(&series);
+            let page = match render_candles(&state, &request).await {
+                Ok(page) => page,
+                Err(e) => {
+                    kept.refresh_failed();
+                    return Err(e);
+                }
+            };
+            pages.put(key, &series, marks, page.clone());
+            return Ok(page.to_response());
+        }
+        Lookup::Missing => {}
     }
     let marks = pages.marks(&series);
     let page = render_candles(&state, &request).await?;

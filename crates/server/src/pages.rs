@@ -74,8 +74,28 @@ impl Kept {
     /// True for the one caller that should read the page again: it is older than [`FRESH`] and
     /// no other request is reading it.
     pub fn wants_refresh(&self) -> bool {
-        self.read_at.elapsed() >= FRESH && !self.refreshing.swap(true, Ordering::AcqRel)
+        self.read_at.elapsed() >= FRESH && self.claim_refresh()
     }
+
+    /// True for the one caller that reads the page again; the others keep serving this one
+    /// meanwhile (and a failed read gives the turn back with [`Kept::refresh_failed`]).
+    pub fn claim_refresh(&self) -> bool {
+        !self.refreshing.swap(true, Ordering::AcqRel)
+    }
+
+    pub fn refresh_failed(&self) {
+        self.refreshing.store(false, Ordering::Release);
+    }
+}
+
+/// What is kept for a request.
+#[derive(Debug)]
+pub(crate) enum Lookup {
+    /// Nothing was written to its series since it was read.
+    Current(Arc<Kept>),
+    /// Its series was written since: one request reads it again while the others get this one.
+    Outdated(Arc<Kept>),
+    Missing,
 }
 
 #[derive(Debug)]
@@ -132,9 +152,21 @@ impl PageCache {
     }
 
     /// The kept answer to `key`, if nothing was written to `series` since it was read.
+    #[cfg(test)]
     pub fn get(&self, key: &PageKey, series: &Series) -> Option<Arc<Kept>> {
-        let kept = self.pages.get(key)?;
-        (kept.marks == self.marks(series)).then_some(kept)
+        match self.lookup(key, series) {
+            Lookup::Current(kept) => Some(kept),
+            _ => None,
+        }
+    }
+
+    /// The kept answer to `key`, current or not.
+    pub fn lookup(&self, key: &PageKey, series: &Series) -> Lookup {
+        match self.pages.get(key) {
+            None => Lookup::Missing,
+            Some(kept) if kept.marks == self.marks(series) => Lookup::Current(kept),
+            Some(kept) => Lookup::Outdated(kept),
+        }
     }
 
     /// Keeps `page`, read at `marks`. A page read before a write that it is put after is never
@@ -185,6 +217,14 @@ mod tests {
         assert!(cache.get(&key("/a?x=1", false), &btc).is_some());
         cache.series_written(btc.clone());
         assert!(cache.get(&key("/a?x=1", false), &btc).is_none());
+        // Outdated: one request reads it again, the others meanwhile get the old page.
+        match cache.lookup(&key("/a?x=1", false), &btc) {
+            Lookup::Outdated(kept) => {
+                assert!(kept.claim_refresh());
+                assert!(!kept.claim_refresh());
+            }
+            other => panic!("expected outdated, got {other:?}"),
+        }
         // A page read before a write and put after it is not kept.
         cache.put(key("/a?x=1", false), &btc, m, page());
         assert!(cache.get(&key("/a?x=1", false), &btc).is_none());
