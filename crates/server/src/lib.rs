@@ -123,6 +123,13 @@ pub fn openapi() -> OpenApi {
     DOC.get_or_init(|| {
         let mut doc = routes().into_openapi();
         doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+        // Named by the shared answers of `POST /jobs/…` (`start::StartResponses`), which do not
+        // register what they name.
+        let components = doc.components.get_or_insert_with(Default::default);
+        components
+            .schemas
+            .entry(<jobs::Started as utoipa::ToSchema>::name().into_owned())
+            .or_insert_with(<jobs::Started as utoipa::PartialSchema>::schema);
         doc
     })
     .clone()

@@ -14,6 +14,39 @@ use crate::jobs::{Started, start};
 use crate::problem::{ApiResult, Problem};
 use crate::state::ApiState;
 
+/// What starting any job may answer (one set for every `POST /jobs/…`).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // Only the document reads it: the handlers answer through `start`.
+pub enum StartResponses {
+    /// Started; follow it at links.self or on /events
+    #[response(status = 202)]
+    Started(Started),
+    /// Any other refusal
+    #[response(status = "4XX", content_type = "application/problem+json")]
+    Other(Problem),
+    /// The body is not JSON
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(Problem),
+    /// No or a wrong admin token
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// No admin token is configured: writes are off
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+    /// The job is running
+    #[response(status = 409, content_type = "application/problem+json")]
+    Conflict(Problem),
+    /// The body is too large
+    #[response(status = 413, content_type = "application/problem+json")]
+    TooLarge(Problem),
+    /// An argument is wrong (field names it)
+    #[response(status = 422, content_type = "application/problem+json")]
+    Invalid(Problem),
+    /// The service is stopping or the database is not answering
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
+}
+
 /// The sync job's arguments (all optional).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -40,17 +73,7 @@ pub struct SyncArgs {
     tag = "jobs",
     request_body(content = Option<SyncArgs>, content_type = "application/json", description = "The job's arguments; an empty body means the configured defaults"),
     security(("admin_token" = [])),
-    responses(
-        (status = 202, description = "Started; follow it at links.self or on /events", body = Started),
-        (status = "4XX", description = "Any other refusal", body = Problem, content_type = "application/problem+json"),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or a wrong admin token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "No admin token is configured: writes are off", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The job is running", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An argument is wrong (field names it)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The service is stopping or the database is not answering", body = Problem, content_type = "application/problem+json"),
-    )
+    responses(StartResponses)
 )]
 pub async fn sync(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     start(&state, JobKind::Sync, &headers, &body).await
@@ -94,17 +117,7 @@ pub struct BackfillArgs {
     tag = "jobs",
     request_body(content = BackfillArgs, content_type = "application/json", description = "The job's arguments"),
     security(("admin_token" = [])),
-    responses(
-        (status = 202, description = "Started; follow it at links.self or on /events", body = Started),
-        (status = "4XX", description = "Any other refusal", body = Problem, content_type = "application/problem+json"),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or a wrong admin token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "No admin token is configured: writes are off", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The job is running", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An argument is wrong (field names it)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The service is stopping or the database is not answering", body = Problem, content_type = "application/problem+json"),
-    )
+    responses(StartResponses)
 )]
 pub async fn backfill(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     start(&state, JobKind::Backfill, &headers, &body).await
@@ -130,17 +143,7 @@ pub struct IndicatorsArgs {
     tag = "jobs",
     request_body(content = Option<IndicatorsArgs>, content_type = "application/json", description = "The job's arguments; an empty body means the configured defaults"),
     security(("admin_token" = [])),
-    responses(
-        (status = 202, description = "Started; follow it at links.self or on /events", body = Started),
-        (status = "4XX", description = "Any other refusal", body = Problem, content_type = "application/problem+json"),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or a wrong admin token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "No admin token is configured: writes are off", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The job is running", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An argument is wrong (field names it)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The service is stopping or the database is not answering", body = Problem, content_type = "application/problem+json"),
-    )
+    responses(StartResponses)
 )]
 pub async fn indicators(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     start(&state, JobKind::Indicators, &headers, &body).await
@@ -169,17 +172,7 @@ pub struct GapsFillArgs {
     tag = "jobs",
     request_body(content = Option<GapsFillArgs>, content_type = "application/json", description = "The job's arguments; an empty body means the configured defaults"),
     security(("admin_token" = [])),
-    responses(
-        (status = 202, description = "Started; follow it at links.self or on /events", body = Started),
-        (status = "4XX", description = "Any other refusal", body = Problem, content_type = "application/problem+json"),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or a wrong admin token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "No admin token is configured: writes are off", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The job is running", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An argument is wrong (field names it)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The service is stopping or the database is not answering", body = Problem, content_type = "application/problem+json"),
-    )
+    responses(StartResponses)
 )]
 pub async fn gaps_fill(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     start(&state, JobKind::GapsFill, &headers, &body).await
@@ -202,17 +195,7 @@ pub struct QualityArgs {
     tag = "jobs",
     request_body(content = Option<QualityArgs>, content_type = "application/json", description = "The job's arguments; an empty body means the configured defaults"),
     security(("admin_token" = [])),
-    responses(
-        (status = 202, description = "Started; follow it at links.self or on /events", body = Started),
-        (status = "4XX", description = "Any other refusal", body = Problem, content_type = "application/problem+json"),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or a wrong admin token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "No admin token is configured: writes are off", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The job is running", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An argument is wrong (field names it)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The service is stopping or the database is not answering", body = Problem, content_type = "application/problem+json"),
-    )
+    responses(StartResponses)
 )]
 pub async fn quality(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     start(&state, JobKind::Quality, &headers, &body).await
@@ -235,17 +218,7 @@ pub struct UniverseArgs {
     tag = "jobs",
     request_body(content = Option<UniverseArgs>, content_type = "application/json", description = "The job's arguments; an empty body means the configured defaults"),
     security(("admin_token" = [])),
-    responses(
-        (status = 202, description = "Started; follow it at links.self or on /events", body = Started),
-        (status = "4XX", description = "Any other refusal", body = Problem, content_type = "application/problem+json"),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or a wrong admin token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "No admin token is configured: writes are off", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The job is running", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An argument is wrong (field names it)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The service is stopping or the database is not answering", body = Problem, content_type = "application/problem+json"),
-    )
+    responses(StartResponses)
 )]
 pub async fn universe(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     start(&state, JobKind::Universe, &headers, &body).await
@@ -263,17 +236,7 @@ pub struct NoArgs {}
     tag = "jobs",
     request_body(content = Option<NoArgs>, content_type = "application/json", description = "None: the job takes no arguments"),
     security(("admin_token" = [])),
-    responses(
-        (status = 202, description = "Started; follow it at links.self or on /events", body = Started),
-        (status = "4XX", description = "Any other refusal", body = Problem, content_type = "application/problem+json"),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or a wrong admin token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "No admin token is configured: writes are off", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The job is running", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An argument is wrong (field names it)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The service is stopping or the database is not answering", body = Problem, content_type = "application/problem+json"),
-    )
+    responses(StartResponses)
 )]
 pub async fn retention(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     start(&state, JobKind::Retention, &headers, &body).await
@@ -286,17 +249,7 @@ pub async fn retention(State(state): State<ApiState>, headers: HeaderMap, body: 
     tag = "jobs",
     request_body(content = Option<NoArgs>, content_type = "application/json", description = "None: the job takes no arguments"),
     security(("admin_token" = [])),
-    responses(
-        (status = 202, description = "Started; follow it at links.self or on /events", body = Started),
-        (status = "4XX", description = "Any other refusal", body = Problem, content_type = "application/problem+json"),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or a wrong admin token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "No admin token is configured: writes are off", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The job is running", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An argument is wrong (field names it)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The service is stopping or the database is not answering", body = Problem, content_type = "application/problem+json"),
-    )
+    responses(StartResponses)
 )]
 pub async fn health(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     start(&state, JobKind::Health, &headers, &body).await
