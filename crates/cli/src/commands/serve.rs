@@ -59,6 +59,16 @@ fn is_loopback(addr: &SocketAddr) -> bool {
 }
 
 pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
+    // What a person starting the service should read: a plain line on a terminal, a log record
+    // when the log is JSON (so stderr stays one JSON object per line).
+    let json = args.log_format == crate::logging::Format::Json;
+    let say = |message: &str| {
+        if json {
+            tracing::info!("{message}");
+        } else {
+            eprintln!("{message}");
+        }
+    };
     let mut config = global.load_config()?;
     let bind: SocketAddr = match args.bind {
         Some(b) => b,
@@ -72,8 +82,8 @@ pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
         );
     }
     if global.demo {
-        let line = global.start_demo(&mut config).await?;
-        tracing::info!("{line}");
+        let line = candlekeep_app::demo::start_with(&mut config, global.demo_extra_coins).await?;
+        say(&line);
     }
     let postgres = candlekeep_app::store::is_postgres(&config.database.url);
     let owner = format!("serve-{}", std::process::id());
@@ -97,9 +107,11 @@ pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
         .with_context(|| format!("cannot listen on {bind}"))?;
     let local = listener.local_addr().context("reading the listening address")?;
     tracing::info!(address = %local, backend = %store.describe().await.unwrap_or_default(), "serving");
-    eprintln!("candlekeep serve: API on http://{local}/api/v1 (OpenAPI at /api/v1/openapi.json); Ctrl-C stops");
+    say(&format!(
+        "candlekeep serve: API on http://{local}/api/v1 (OpenAPI at /api/v1/openapi.json); Ctrl-C stops"
+    ));
     if token.is_empty() {
-        eprintln!("note: no admin token is set, so POST requests (starting jobs) are refused");
+        say("note: no admin token is set, so POST requests (starting jobs) are refused");
     }
 
     // The demo's first start: the largest coins' recent history, in the background, so the API
@@ -147,7 +159,7 @@ pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
     tokio::select! {
         got = crate::signals::wait() => {
             tracing::info!(signal = ?got, "stopping: no new requests or runs; running jobs are cut at their current page");
-            eprintln!("stopping: running jobs record how far they got");
+            say("stopping: running jobs record how far they got");
         }
         ended = &mut api => {
             failure = Some(match ended {
