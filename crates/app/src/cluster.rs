@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use candlekeep_core::time::DAY_MS;
+use candlekeep_core::time::{DAY_MS, now_ms};
 use candlekeep_engine::backfill::{Plan, Start, Target};
+use candlekeep_engine::events::{Event, EventBus};
 use candlekeep_engine::worker::{self, Resolve, Schedule, Settings};
 use candlekeep_store::{JobStatus, StoreHandle, WorkQueue};
 use tokio_util::sync::CancellationToken;
@@ -62,11 +63,13 @@ pub async fn resolver(config: &Config, store: &StoreHandle) -> Result<Resolve> {
     }))
 }
 
-/// Works the queue until `stop` fires.
+/// Works the queue until `stop` fires; each unit that stores bars is told on `bus` as
+/// `candles-stored` (with `job_id` 0: a unit belongs to whichever run queued it).
 pub async fn start_workers(
     config: &Config,
     store: &StoreHandle,
     role: &QueueRole,
+    bus: EventBus,
     stop: CancellationToken,
 ) -> Result<tokio::task::JoinHandle<()>> {
     let queue = store
@@ -74,7 +77,20 @@ pub async fn start_workers(
         .await?
         .context("the work queue needs PostgreSQL")?;
     let resolve = resolver(config, store).await?;
-    let events: worker::Events = Arc::new(|e| tracing::debug!(event = ?e, "work queue"));
+    let events: worker::Events = Arc::new(move |e| {
+        if let worker::Event::Finished { unit, written, .. } = &e
+            && *written > 0
+        {
+            bus.send(Event::CandlesStored {
+                instrument: unit.instrument.to_string(),
+                timeframe: unit.timeframe.to_string(),
+                bars: *written,
+                job_id: 0,
+                at_ms: now_ms(),
+            });
+        }
+        tracing::debug!(event = ?e, "work queue");
+    });
     let store = store.clone();
     let settings = role.settings;
     Ok(tokio::spawn(async move {

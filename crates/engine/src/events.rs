@@ -30,7 +30,8 @@ pub enum Event {
         at_ms: i64,
         duration_ms: i64,
     },
-    /// A run stored `bars` new or revised bars of one series.
+    /// A run stored `bars` new or revised bars of one series (`job_id` 0: a unit of the
+    /// PostgreSQL work queue, which belongs to whichever run queued it).
     CandlesStored {
         instrument: String,
         timeframe: String,

@@ -98,7 +98,8 @@ pub async fn run(global: &Global, args: Args) -> Result<ExitCode> {
     let mut queue_workers = None;
     if postgres {
         let role = QueueRole::new(owner.clone(), QUEUE_SLOTS);
-        queue_workers = Some(cluster::start_workers(&config, &store, &role, stop_workers.clone()).await?);
+        queue_workers =
+            Some(cluster::start_workers(&config, &store, &role, ctx.events.clone(), stop_workers.clone()).await?);
         ctx.queue = Some(role);
     }
     let service = Service::new(ctx);
