@@ -50,8 +50,13 @@ for who in with-token without-token; do
     auth=()
     [ "$who" = with-token ] && auth=(--header "Authorization: Bearer $TOKEN")
     echo "== schemathesis, $who, ${SECONDS_PER_RUN}s"
+    # Every check but positive_data_acceptance: that one counts any 4xx to a request whose fields
+    # each match the document as a failure, but some rules tie two fields together (a
+    # backfill's `to` must come after its `from`), which a JSON schema cannot say; the 422 is
+    # the right answer there. 5xx, schema violations and the rest stay failures.
     if ! "$VENV/bin/schemathesis" run "$BASE/openapi.json" \
         --checks all \
+        --exclude-checks positive_data_acceptance \
         --max-time "$SECONDS_PER_RUN" \
         --seed 1 \
         --workers 2 \
