@@ -159,14 +159,7 @@ pub async fn sample(ctx: &JobContext) -> Result<Outcome> {
         api_requests,
     };
     ctx.store.record_health(sample.clone()).await?;
-    Ok(Outcome {
-        status: candlekeep_store::JobStatus::Ok,
-        rows_written: 1,
-        written_by: Default::default(),
-        error: None,
-        error_kind: None,
-        summary: serde_json::to_value(&sample).unwrap_or_default(),
-    })
+    Ok(Outcome::ok(1, serde_json::to_value(&sample).unwrap_or_default()))
 }
 
 #[cfg(test)]

@@ -226,7 +226,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn ok(rows: u64, summary: serde_json::Value) -> Self {
+    pub(crate) fn ok(rows: u64, summary: serde_json::Value) -> Self {
         Self {
             status: JobStatus::Ok,
             rows_written: rows,
@@ -234,6 +234,18 @@ impl Outcome {
             error: None,
             error_kind: None,
             summary,
+        }
+    }
+
+    /// A run that ended without its work done: `status` failed or interrupted, with why.
+    pub(crate) fn cut_short(status: JobStatus, error: String, kind: &str) -> Self {
+        Self {
+            status,
+            rows_written: 0,
+            written_by: BTreeMap::new(),
+            error: Some(error),
+            error_kind: Some(kind.to_owned()),
+            summary: serde_json::Value::Null,
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use anyhow::Result;
 use candlekeep_core::time::{DAY_MS, now_ms};
-use candlekeep_store::{JobStatus, Retention};
+use candlekeep_store::Retention;
 
 use crate::jobs::{JobContext, Outcome};
 
@@ -30,17 +30,13 @@ pub async fn run(ctx: &JobContext) -> Result<Outcome> {
         days => ctx.store.prune_http_cache(cutoff(days)).await?,
     };
     let configured = !keep.candle_keeps().is_empty() || keep.job_runs_days > 0 || keep.http_cache_days > 0;
-    Ok(Outcome {
-        status: JobStatus::Ok,
-        rows_written: deleted + job_runs + http_cache,
-        written_by: Default::default(),
-        error: None,
-        error_kind: None,
-        summary: serde_json::json!({
+    Ok(Outcome::ok(
+        deleted + job_runs + http_cache,
+        serde_json::json!({
             "configured": configured,
             "candles_deleted": candles,
             "job_runs_deleted": job_runs,
             "http_cache_deleted": http_cache,
         }),
-    })
+    ))
 }

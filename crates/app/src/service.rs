@@ -244,17 +244,6 @@ async fn begin(
     Ok((id, entry))
 }
 
-fn failed_outcome(error: String, kind: String) -> Outcome {
-    Outcome {
-        status: JobStatus::Failed,
-        rows_written: 0,
-        written_by: Default::default(),
-        error: Some(error),
-        error_kind: Some(kind),
-        summary: serde_json::Value::Null,
-    }
-}
-
 /// Runs one job (until it ends or the service stops), records its end and tells listeners.
 async fn execute(inner: &Inner, entry: RunningEntry, kind: JobKind, args: JobArgs, id: i64) -> Outcome {
     let clock = Instant::now();
@@ -263,17 +252,14 @@ async fn execute(inner: &Inner, entry: RunningEntry, kind: JobKind, args: JobArg
     let outcome = tokio::select! {
         r = work => match r {
             Ok(Ok(o)) => o,
-            Ok(Err(e)) => failed_outcome(format!("{e:#}"), jobs::failure_kind(&e)),
-            Err(_) => failed_outcome("the job panicked (a bug: please report it)".into(), "panic".into()),
+            Ok(Err(e)) => Outcome::cut_short(JobStatus::Failed, format!("{e:#}"), &jobs::failure_kind(&e)),
+            Err(_) => Outcome::cut_short(JobStatus::Failed, "the job panicked (a bug: please report it)".into(), "panic"),
         },
-        () = inner.stop.cancelled() => Outcome {
-            status: JobStatus::Interrupted,
-            rows_written: 0,
-            written_by: Default::default(),
-            error: Some("the service stopped during the run; what was stored is kept and the next run resumes".into()),
-            error_kind: Some("interrupted".into()),
-            summary: serde_json::Value::Null,
-        },
+        () = inner.stop.cancelled() => Outcome::cut_short(
+            JobStatus::Interrupted,
+            "the service stopped during the run; what was stored is kept and the next run resumes".into(),
+            "interrupted",
+        ),
     };
     let record = JobRecord {
         status: outcome.status,
